@@ -1,0 +1,108 @@
+"""Every prompt DataForge sends, as readable text: three generation templates, the repair
+hint, the judge rubric and the re-solve prompt."""
+
+import random
+
+TEMPLATES = {
+    "detailed": """You write math word problems for training data.
+Domain: {domain}
+Domain notes (use them): {notes}
+Sub-topic for this problem: {subtopic}
+Difficulty: {difficulty} ({difficulty_hint})
+Use the name {name} and numbers in the range {number_range}.
+
+Write ONE realistic word problem set in this domain, then solve it step by step.
+Rules:
+- "question": the problem, ending with a question. Do not show the working or the answer in it.
+- "reasoning": a list of steps; each step is one explicit equation with the result, like "12 * 3 = 36".
+  Use only numbers from the question or from earlier steps. Check every calculation.
+- "answer": the final number with its unit, like "$1,250" or "36 hours"; it equals the last step's result.
+- "difficulty": "{difficulty}"; "domain": "{domain}"; "num_steps": the number of steps.
+{avoid}Reply with the JSON object only.""",
+    "conversational": """Hi! I'm building a practice set about {domain} ({notes}).
+Could you write me a {difficulty} math word problem about {subtopic}? A character called {name} would be nice,
+with numbers around {number_range}.
+Please solve it in short steps, each one an equation such as "45 / 5 = 9", and give the final answer with units
+(it must match your last step). Keep the answer out of the question.
+{avoid}Answer as a JSON object with question, reasoning (list of steps), answer, difficulty, domain and num_steps.""",
+    "minimal": """JSON math word problem. domain={domain}; notes={notes}; topic={subtopic}; difficulty={difficulty};
+name={name}; numbers={number_range}. Steps are equations "a op b = c". Answer = last result, with units.
+{avoid}""",
+}
+TEMPLATE_NAMES = tuple(TEMPLATES)
+
+SYSTEM = "You are a careful math teacher who writes correct, varied word problems and checks every calculation."
+
+DIFFICULTY_HINTS = {"easy": "1-2 steps, small whole numbers", "medium": "3-4 steps, may use percents or rates",
+                    "hard": "5-7 steps, mixes several operations"}
+NUMBER_RANGES = {"easy": ["2 to 20", "5 to 50", "10 to 100"], "medium": ["10 to 500", "1.5 to 80", "100 to 5,000"],
+                 "hard": ["50 to 10,000", "0.25 to 400", "1,000 to 250,000"]}
+NAMES = ["Aisha", "Bruno", "Chen", "Dana", "Emeka", "Farah", "Gustavo", "Hana", "Ivan", "Jia", "Kofi", "Lucia",
+         "Mateo", "Nadia", "Oskar", "Priya", "Quinn", "Rosa", "Sami", "Tara", "Umar", "Vera", "Wen", "Yara", "Zeke"]
+
+REPAIR_HINT = """Your previous reply could not be used: {error}
+Reply again with one JSON object that has exactly these fields: question, reasoning (list of equation steps,
+each containing '='), answer (a number with units), difficulty, domain, num_steps."""
+
+
+def generation_prompt(template: str, domain: str, notes: str, difficulty: str, rng: random.Random,
+                      recent_questions: list[str]) -> list[dict]:
+    """The chat messages for one sample. Sub-topic, name and number range vary per request,
+    and recent questions are listed to avoid: near-duplicates are the main waste."""
+    subtopics = [s.strip() for s in notes.split(",") if s.strip()] or [domain]
+    avoid = ""
+    if recent_questions:
+        avoid = "Do not repeat or paraphrase these earlier problems:\n" + "".join(f"- {q[:160]}\n" for q in recent_questions)
+    text = TEMPLATES[template].format(
+        domain=domain, notes=notes or "none", subtopic=rng.choice(subtopics), difficulty=difficulty,
+        difficulty_hint=DIFFICULTY_HINTS[difficulty], name=rng.choice(NAMES),
+        number_range=rng.choice(NUMBER_RANGES[difficulty]), avoid=avoid)
+    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": text}]
+
+
+# ---------------------------------------------------------------- scoring
+
+RUBRIC_VERSION = "2026-11-25.1"
+RUBRIC = """You grade one math word problem written for training data. Score each criterion from 1 (bad) to 10 (excellent):
+- correctness: every step's arithmetic is right and the final answer follows from the steps.
+- clarity: the question is unambiguous and well written; the steps are easy to follow.
+- domain_relevance: the problem is really about "{domain}".
+- difficulty_match: the problem fits the labelled difficulty "{difficulty}".
+- reasoning_quality: the steps are complete, in order, and use only given or derived numbers.
+Give a one-sentence rationale. Reply with JSON only.
+
+Question: {question}
+Steps:
+{steps}
+Answer: {answer}"""
+
+# overall = weighted mean of the sub-scores; correctness counts most because a wrong sample is harmful
+SCORE_WEIGHTS = {"correctness": 0.35, "reasoning_quality": 0.2, "clarity": 0.15, "domain_relevance": 0.15,
+                 "difficulty_match": 0.15}
+RESOLVE_DISAGREE_CAP = 4.0  # a sample the judge cannot re-derive independently scores at most this
+
+JUDGE_SCHEMA = {
+    "type": "object",
+    "properties": {**{k: {"type": "integer", "minimum": 1, "maximum": 10} for k in SCORE_WEIGHTS},
+                   "rationale": {"type": "string", "maxLength": 300}},
+    "required": [*SCORE_WEIGHTS, "rationale"],
+}
+
+RESOLVE = """Solve this math word problem. Think briefly, then give the final answer as a single number (no units).
+
+{question}"""
+RESOLVE_SCHEMA = {
+    "type": "object",
+    "properties": {"reasoning": {"type": "string", "maxLength": 600}, "answer": {"type": "number"}},
+    "required": ["reasoning", "answer"],
+}
+
+
+def judge_prompt(sample: dict) -> list[dict]:
+    steps = "\n".join(f"{i + 1}. {s}" for i, s in enumerate(sample["reasoning"]))
+    return [{"role": "user", "content": RUBRIC.format(domain=sample["domain"], difficulty=sample["difficulty"],
+                                                      question=sample["question"], steps=steps, answer=sample["answer"])}]
+
+
+def resolve_prompt(sample: dict) -> list[dict]:
+    return [{"role": "user", "content": RESOLVE.format(question=sample["question"])}]

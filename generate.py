@@ -1,0 +1,256 @@
+"""Generate domain-specific math word problems with step-by-step reasoning, using a local LLM.
+
+    python generate.py --domains "Jobs at startup" --domain-notes "budget, headcount, runway" --samples-per-domain 15
+    python generate.py --interactive --ask-samples
+    python generate.py --model embedded --domains "Coffee shop" --samples-per-domain 3
+    python generate.py --resume            # finish the latest run after a crash or Ctrl-C
+
+Writes runs/run_<timestamp>/<domain> data samples/raw_<domain>.jsonl (valid samples, one per line,
+appended as they arrive) and failed_<domain>.jsonl (replies that stayed invalid, with the raw
+text and the error). Exit status: 0 done, 1 some samples failed, 2 bad usage or model
+unreachable, 130 Ctrl-C (the run resumes with --resume).
+"""
+
+import argparse
+import json
+import os
+import random
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from dataforge import UserError, cli
+from dataforge.prompts import REPAIR_HINT, TEMPLATE_NAMES, generation_prompt
+from dataforge.runs import (DEFAULT_RUNS_DIR, JsonlAppender, drop_torn_tail, latest_run, new_run_dir, read_jsonl,
+                            read_manifest, stage_file, update_manifest, domain_slug)
+from dataforge.schema import DIFFICULTIES, Sample, generation_schema, validation_problems
+from local_llm import ModelCallFailed, Options, get_backend
+
+DEFAULT_MODEL = os.environ.get("DATAFORGE_MODEL", "llama2")
+RECENT_TO_AVOID = 5  # recent questions listed in each prompt so the model does not repeat itself
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--domains", action="append", default=[], help="comma-separated domains (flag may repeat)")
+    p.add_argument("--domain-notes", action="append", default=[], help="notes for one domain, in --domains order (repeat per domain)")
+    p.add_argument("--samples-per-domain", type=int, help="valid samples wanted per domain (default 10)")
+    p.add_argument("--interactive", action="store_true", help="ask for domains and notes at a prompt")
+    p.add_argument("--ask-samples", action="store_true", help="ask how many samples per domain")
+    p.add_argument("--model", default=DEFAULT_MODEL, help=f"model spec, see local_llm.py (default $DATAFORGE_MODEL or llama2; now {DEFAULT_MODEL})")
+    p.add_argument("--templates", default=",".join(TEMPLATE_NAMES), help="prompt templates to rotate: detailed,conversational,minimal")
+    p.add_argument("--difficulty", default="easy=1,medium=1,hard=1", help="one level, or a mix such as easy=1,medium=2,hard=1")
+    p.add_argument("--temperature", type=float, default=0.8, help="sampling temperature (default 0.8)")
+    p.add_argument("--seed", type=int, help="base seed: request i uses seed+i, so a run can be repeated")
+    p.add_argument("--max-tokens", type=int, default=800, help="cap on tokens per reply (default 800)")
+    p.add_argument("--concurrency", type=int, default=1, help="requests in flight at once (default 1)")
+    p.add_argument("--max-attempts", type=int, default=3, help="tries per sample before it is recorded as failed (default 3)")
+    p.add_argument("--out-dir", default=DEFAULT_RUNS_DIR, help="where runs are created (default runs/)")
+    p.add_argument("--resume", nargs="?", const="latest", metavar="RUN", help="finish a run (default: the latest)")
+    return p.parse_args(argv)
+
+
+def ask(question: str, flag: str) -> str:
+    """Read one answer from stdin (a terminal or a pipe); at end of input, name the flag to use instead."""
+    print(question, end="", file=sys.stderr, flush=True)
+    line = sys.stdin.readline()
+    if not line:
+        raise UserError(f"no answer on standard input for {question.strip()!r}; pass {flag} instead")
+    return line.strip()
+
+
+def difficulty_cycle(spec: str) -> list[str]:
+    """'medium' -> [medium]; 'easy=1,medium=2' -> [easy, medium, medium]: slot i gets cycle[i % len]."""
+    out = []
+    for part in (p.strip() for p in spec.split(",") if p.strip()):
+        level, _, weight = part.partition("=")
+        if level not in DIFFICULTIES or (weight and not weight.isdigit()):
+            raise UserError(f"--difficulty {spec!r}: use easy, medium, hard, or a mix like easy=1,medium=2,hard=1")
+        out += [level] * int(weight or 1)
+    if not out:
+        raise UserError("--difficulty is empty")
+    return out
+
+
+def plan(args) -> dict:
+    """The settings of a new run, from flags and (with --interactive) answers."""
+    domains = [d.strip() for flag in args.domains for d in flag.split(",") if d.strip()]
+    notes = list(args.domain_notes)
+    if args.interactive and not domains:
+        domains = [d.strip() for d in ask("Domains (comma-separated): ", "--domains").split(",") if d.strip()]
+        notes = [ask(f"Notes for {d!r} (optional): ", "--domain-notes") for d in domains]
+    if not domains:
+        raise UserError("no domains given: pass --domains \"Jobs at startup\" (or --interactive)")
+    if len(notes) > len(domains):
+        raise UserError(f"{len(notes)} --domain-notes for {len(domains)} domains: give one per domain, in order")
+    n = args.samples_per_domain
+    if n is None and args.ask_samples:
+        answer = ask("Samples per domain [10]: ", "--samples-per-domain") or "10"
+        n = int(answer) if answer.isdigit() else None
+        if n is None:
+            raise UserError(f"samples per domain must be a whole number, got {answer!r}")
+    n = 10 if n is None else n
+    if n < 1:
+        raise UserError("--samples-per-domain must be at least 1")
+    templates = [t.strip() for t in args.templates.split(",") if t.strip()]
+    if not templates or set(templates) - set(TEMPLATE_NAMES):
+        raise UserError(f"--templates {args.templates!r}: choose from {', '.join(TEMPLATE_NAMES)}")
+    difficulty_cycle(args.difficulty)
+    return {"domains": [{"name": d, "notes": notes[i] if i < len(notes) else ""} for i, d in enumerate(domains)],
+            "samples_per_domain": n, "model": args.model, "templates": templates, "difficulty": args.difficulty,
+            "temperature": args.temperature, "seed": args.seed, "max_tokens": args.max_tokens,
+            "max_attempts": args.max_attempts}
+
+
+def generate_one(backend, settings: dict, domain: dict, slot: int, run_name: str, recent: list[str]) -> tuple[dict, bool]:
+    """Ask for one sample, retrying invalid replies with a repair hint. Returns (record, ok)."""
+    templates, levels = settings["templates"], difficulty_cycle(settings["difficulty"])
+    template, difficulty = templates[slot % len(templates)], levels[slot % len(levels)]
+    seed = settings["seed"]
+    rng = random.Random(f"{seed}|{domain['name']}|{slot}")
+    messages = generation_prompt(template, domain["name"], domain["notes"], difficulty, rng, recent[-RECENT_TO_AVOID:])
+    base = {"id": f"{run_name.removeprefix('run_')}-{domain_slug(domain['name'])}-{slot:05d}", "template": template,
+            "model": backend.spec}
+    attempts, tokens = [], {"prompt_tokens": 0, "completion_tokens": 0}
+    for attempt in range(settings["max_attempts"]):
+        options = Options(temperature=settings["temperature"], seed=None if seed is None else seed + slot * 100 + attempt,
+                          max_tokens=settings["max_tokens"], num_ctx=4096)
+        try:
+            reply = backend.complete(messages, schema=generation_schema(), options=options)
+        except ModelCallFailed as e:
+            attempts.append({"error": f"request failed: {e}", "raw": ""})
+            continue
+        tokens["prompt_tokens"] += reply.prompt_tokens
+        tokens["completion_tokens"] += reply.completion_tokens
+        error, record = None, None
+        if reply.truncated:
+            error = f"reply cut off at {settings['max_tokens']} tokens (done_reason=length)"
+        else:
+            try:
+                data = json.loads(reply.text)
+                if not isinstance(data, dict):
+                    raise ValueError("expected a JSON object")
+                data["domain"] = domain["name"]  # the requested domain, whatever the model said
+                if isinstance(data.get("reasoning"), list):
+                    data["num_steps"] = len(data["reasoning"])  # derived: a miscount is no reason to retry
+                sample = Sample.model_validate(data)
+                record = {**{k: v for k, v in sample.model_dump().items() if k in data}, **base,
+                          "difficulty_requested": difficulty}
+            except json.JSONDecodeError as e:
+                error = f"invalid JSON: {e.msg} at position {e.pos}"
+            except ValidationError as e:
+                error = "off-schema: " + "; ".join(validation_problems(e)[:5])
+            except ValueError as e:
+                error = f"invalid reply: {e}"
+        if record is not None:
+            record.update(created_at=time.strftime("%Y-%m-%dT%H:%M:%S"), attempts=attempt + 1, **tokens)
+            return record, True
+        attempts.append({"error": error, "raw": reply.text[:4000]})
+        messages = messages[:2] + [{"role": "assistant", "content": reply.text[:2000]},
+                                   {"role": "user", "content": REPAIR_HINT.format(error=error)}]
+    return {**base, "domain": domain["name"], "slot": slot, "attempts": attempts, **tokens,
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%S")}, False
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.resume:
+        run_dir = latest_run(args.out_dir) if args.resume == "latest" else Path(args.resume)
+        settings = read_manifest(run_dir).get("stages", {}).get("generate", {}).get("settings")
+        if not settings:
+            raise UserError(f"{run_dir}/run.json has no generate settings to resume from")
+    else:
+        settings = plan(args)
+    backend = get_backend(settings["model"])
+    backend.check()
+    for flag in backend.unsupported_options(Options(temperature=settings["temperature"], seed=settings["seed"])):
+        cli.say(f"note: {backend.scheme} has no {flag}; that setting is ignored (set it in a Modelfile or use the HTTP API)")
+    if not args.resume:
+        run_dir = new_run_dir(args.out_dir)
+    update_manifest(run_dir, "generate", {"status": "running", "settings": settings, "domains": settings["domains"],
+                                          "backend": backend.scheme, "model": backend.spec})
+    cli.say(f"run: {run_dir}  model: {backend.spec}  concurrency: {args.concurrency}")
+
+    totals = {"requested": 0, "valid": 0, "failed": 0, "attempts": 0, "prompt_tokens": 0, "completion_tokens": 0}
+    per_domain, started = {}, time.monotonic()
+    executor = ThreadPoolExecutor(max_workers=max(1, args.concurrency))
+    try:
+        for domain in settings["domains"]:
+            per_domain[domain["name"]] = run_domain(backend, settings, domain, run_dir, executor, totals)
+    except KeyboardInterrupt:
+        executor.shutdown(wait=False, cancel_futures=True)
+        finish(run_dir, settings, totals, per_domain, started, status="interrupted")
+        cli.say("interrupted: finish with `python generate.py --resume`")
+        sys.stderr.flush()
+        os._exit(cli.EXIT_INTERRUPTED)  # requests in flight are abandoned; their slots are redone on resume
+    executor.shutdown()
+    finish(run_dir, settings, totals, per_domain, started, status="done")
+    return cli.EXIT_FAILED if totals["failed"] else cli.EXIT_OK
+
+
+def run_domain(backend, settings, domain, run_dir, executor, totals) -> dict:
+    """Fill one domain's missing slots; each valid sample is appended the moment it arrives."""
+    raw_path = stage_file(run_dir, domain["name"], "raw")
+    done, recent = set(), []
+    if raw_path.exists():
+        lines = read_jsonl(raw_path)
+        if torn := drop_torn_tail(raw_path, lines):
+            cli.say(f"warning: {raw_path}:{torn.lineno}: unfinished line from a crash set aside; its sample is redone")
+            JsonlAppender(stage_file(run_dir, domain["name"], "torn")).write({"line": torn.lineno, "raw": torn.raw})
+        for line in lines:
+            if line.record and not line.torn:
+                done.add(line.record.get("id"))
+                recent.append(line.record.get("question", ""))
+    slug = domain_slug(domain["name"])
+    stamp = Path(run_dir).name.removeprefix("run_")
+    todo = [s for s in range(settings["samples_per_domain"]) if f"{stamp}-{slug}-{s:05d}" not in done]
+    stats = {"requested": settings["samples_per_domain"], "already_done": len(done), "valid": 0, "failed": 0}
+    if not todo:
+        return stats
+    raw, failed = JsonlAppender(raw_path), JsonlAppender(stage_file(run_dir, domain["name"], "failed"))
+    bar = cli.progress(len(todo), domain["name"][:30])
+    lock = threading.Lock()
+    try:
+        futures = [executor.submit(generate_one, backend, settings, domain, slot, Path(run_dir).name, recent) for slot in todo]
+        for future in as_completed(futures):
+            record, ok = future.result()
+            with lock:
+                (raw if ok else failed).write(record)
+                stats["valid" if ok else "failed"] += 1
+                totals["valid" if ok else "failed"] += 1
+                totals["attempts"] += record["attempts"] if ok else len(record["attempts"])
+                totals["prompt_tokens"] += record["prompt_tokens"]
+                totals["completion_tokens"] += record["completion_tokens"]
+                if ok:
+                    recent.append(record["question"])
+            bar.set_postfix(valid=stats["valid"], failed=stats["failed"], refresh=False)
+            bar.update(1)
+        totals["requested"] += len(todo)
+    finally:
+        bar.close()
+        raw.close()
+        failed.close()
+    return stats
+
+
+def finish(run_dir, settings, totals, per_domain, started, status) -> None:
+    wall = time.monotonic() - started
+    totals = {**totals, "seconds": round(wall, 2),
+              "tokens_per_second": round(totals["completion_tokens"] / wall, 1) if wall else 0.0}
+    update_manifest(run_dir, "generate", {"status": status, "settings": settings, "domains": settings["domains"],
+                                          "model": settings["model"], "totals": totals, "per_domain": per_domain})
+    rows = [[name, s["requested"], s["already_done"] + s["valid"], s["failed"]] for name, s in per_domain.items()]
+    cli.say("", cli.table(rows, ["domain", "requested", "valid", "failed"]), "",
+            f"  this session: {totals['requested']} requested, {totals['valid']} valid, {totals['failed']} failed, "
+            f"{totals['attempts']} attempts",
+            f"  tokens: {totals['prompt_tokens']:,} prompt + {totals['completion_tokens']:,} completion, "
+            f"{totals['tokens_per_second']} tokens/s, {wall:.1f}s",
+            f"  samples in {run_dir}  ({status}); next: python filter.py --input latest")
+
+
+if __name__ == "__main__":
+    sys.exit(cli.run(lambda: main()))

@@ -1,0 +1,222 @@
+"""Score filtered samples with an LLM judge (a rubric with sub-scores) and an independent re-solve.
+
+    python score.py --input latest --threshold 6.0
+    python score.py --input filtered.jsonl --output final.jsonl --judge-model ollama://mistral
+
+For each domain: scored_<domain>.jsonl holds every sample with its scores (or `unscored` and the
+error), appended as scores arrive, so a crash loses nothing and a re-run does not ask again
+for samples this judge already scored with this rubric version. final_<domain>.jsonl holds
+the samples with score >= --threshold. Overall score = the weighted mean of the sub-scores
+(dataforge/prompts.py, SCORE_WEIGHTS); when the judge's own solution disagrees with the
+sample's answer, the score is capped at 4.0. Exit status: 0 done, 1 some samples could not be
+scored, 2 bad usage or judge unreachable, 130 Ctrl-C.
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from fractions import Fraction
+from pathlib import Path
+
+from pydantic import BaseModel, Field, ValidationError
+
+from dataforge import UserError, cli
+from dataforge.arithmetic import parse_number
+from dataforge.prompts import (JUDGE_SCHEMA, RESOLVE_DISAGREE_CAP, RESOLVE_SCHEMA, RUBRIC_VERSION, SCORE_WEIGHTS,
+                               judge_prompt, resolve_prompt)
+from dataforge.runs import (DEFAULT_RUNS_DIR, JsonlAppender, drop_torn_tail, read_jsonl, read_manifest, resolve_input,
+                            update_manifest, write_jsonl_atomic)
+from local_llm import ModelCallFailed, Options, get_backend
+
+
+class JudgeScores(BaseModel):
+    correctness: int = Field(ge=1, le=10)
+    clarity: int = Field(ge=1, le=10)
+    domain_relevance: int = Field(ge=1, le=10)
+    difficulty_match: int = Field(ge=1, le=10)
+    reasoning_quality: int = Field(ge=1, le=10)
+    rationale: str = ""
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--input", default="latest", help="'latest', a run folder, a domain folder or a filtered .jsonl (default: latest)")
+    p.add_argument("--output", help="final samples, for a .jsonl input (default: beside the input)")
+    p.add_argument("--threshold", type=float, default=6.0, help="minimum overall score for final (default 6.0)")
+    p.add_argument("--judge-model", help="model spec of the judge (default: the run's generation model)")
+    p.add_argument("--votes", type=int, default=1, help="independent re-solves per sample; the majority decides (default 1)")
+    p.add_argument("--concurrency", type=int, default=1, help="samples scored at once (default 1)")
+    p.add_argument("--max-attempts", type=int, default=3, help="tries for a valid judge reply (default 3)")
+    p.add_argument("--runs-dir", default=DEFAULT_RUNS_DIR, help="where runs live (default: runs/)")
+    return p.parse_args(argv)
+
+
+def sample_key(record: dict) -> str:
+    return record.get("id") or hashlib.sha1(record.get("question", "").encode()).hexdigest()[:16]
+
+
+def same_number(a: Fraction, b: Fraction) -> bool:
+    """Tolerant compare: 0.5% or 0.01 apart, and percent written either way (25% vs 25)."""
+    return any(abs(x - y) <= max(Fraction(1, 100), abs(y) / 200) for x, y in ((a, b), (a * 100, b), (a, b * 100)))
+
+
+def ask_json(judge, messages, schema, options, parse, attempts: int, usage: Counter):
+    """One structured request, retried while the reply is invalid. Returns parse(dict) or raises ValueError."""
+    last = "no attempt made"
+    for n in range(attempts):
+        try:
+            reply = judge.complete(messages, schema=schema, options=options)
+        except ModelCallFailed as e:
+            last = f"request failed: {e}"
+            continue
+        usage["prompt_tokens"] += reply.prompt_tokens
+        usage["completion_tokens"] += reply.completion_tokens
+        if reply.truncated:
+            last = "reply cut off (done_reason=length)"
+            continue
+        try:
+            return parse(json.loads(reply.text))
+        except (json.JSONDecodeError, ValidationError, ValueError, TypeError, KeyError) as e:
+            last = f"invalid reply: {str(e).splitlines()[0][:200]}"
+    raise ValueError(last)
+
+
+def score_one(judge, sample: dict, args) -> dict:
+    usage = Counter()
+    base = {"judge_model": judge.spec, "rubric_version": RUBRIC_VERSION}
+    try:
+        scores = ask_json(judge, judge_prompt(sample), JUDGE_SCHEMA, Options(temperature=0.0, seed=0, max_tokens=400),
+                          JudgeScores.model_validate, args.max_attempts, usage)
+    except ValueError as e:
+        return {**sample, **base, "unscored": True, "score_error": f"judge: {e}", **usage}
+    sub = scores.model_dump(exclude={"rationale"})
+    overall = round(sum(SCORE_WEIGHTS[k] * v for k, v in sub.items()), 2)
+
+    expected, _ = parse_number(sample["answer"])
+    votes = []
+    for v in range(args.votes):  # one request per vote: Ollama has no `n`
+        options = Options(temperature=0.0 if args.votes == 1 else 0.7, seed=v, max_tokens=600)
+        try:
+            votes.append(ask_json(judge, resolve_prompt(sample), RESOLVE_SCHEMA, options,
+                                  lambda d: Fraction(str(d["answer"])), args.max_attempts, usage))
+        except ValueError:
+            continue
+    agree = [expected is not None and same_number(v, expected) for v in votes]
+    resolve_agrees = (sum(agree) > len(agree) / 2) if votes else None
+    if resolve_agrees is False:
+        overall = min(overall, RESOLVE_DISAGREE_CAP)
+    return {**sample, **base, "score": overall, "scores": sub, "rationale": scores.rationale,
+            "resolve_agrees": resolve_agrees, "resolve_answers": [float(v) for v in votes], **usage}
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.votes < 1:
+        raise UserError("--votes must be at least 1")
+    started = time.monotonic()
+    inputs = resolve_input(args.input, reads="filtered", runs_dir=args.runs_dir)
+    if args.output and len(inputs) > 1:
+        raise UserError("--output needs a single .jsonl --input; a run writes final_<domain>.jsonl beside each file")
+    generation_model = (read_manifest(inputs[0].run_dir).get("stages", {}).get("generate", {}).get("model")
+                        if inputs[0].run_dir else None)
+    judge_spec = args.judge_model or generation_model or os.environ.get("DATAFORGE_MODEL", "llama2")
+    judge = get_backend(judge_spec)
+    judge.check()
+    if not args.judge_model:
+        cli.say(f"judge: {judge.spec} (the generation model). A separate judge, --judge-model, reduces self-bias.")
+
+    totals = Counter()
+    histogram = Counter()
+    per_domain = {}
+    executor = ThreadPoolExecutor(max_workers=max(1, args.concurrency))
+    try:
+        for inp in inputs:
+            per_domain[inp.domain or inp.path.name] = score_file(inp, judge, args, executor, totals, histogram)
+    except KeyboardInterrupt:
+        executor.shutdown(wait=False, cancel_futures=True)
+        summary(per_domain, totals, histogram, started)
+        cli.say("interrupted: run the same command again to finish; scored samples are kept")
+        sys.stderr.flush()
+        os._exit(cli.EXIT_INTERRUPTED)
+    executor.shutdown()
+    info = summary(per_domain, totals, histogram, started)
+    if inputs[0].run_dir is not None:
+        update_manifest(inputs[0].run_dir, "score", {"judge_model": judge.spec, "rubric_version": RUBRIC_VERSION,
+                                                     "threshold": args.threshold, "votes": args.votes, **info})
+    return cli.EXIT_FAILED if totals["unscored"] else cli.EXIT_OK
+
+
+def score_file(inp, judge, args, executor, totals, histogram) -> dict:
+    scored_path = inp.output("scored")
+    final_path = Path(args.output) if args.output else inp.output("final")
+    samples = []
+    for line in read_jsonl(inp.path):
+        if line.record is None or not isinstance(line.record.get("question"), str) or not isinstance(line.record.get("reasoning"), list):
+            cli.say(f"{inp.path}:{line.lineno}: {line.problem or 'not a sample'}; skipped (filter.py checks input lines)")
+            totals["bad_lines"] += 1
+        else:
+            samples.append(line.record)
+    cached = {}
+    if scored_path.exists():
+        lines = read_jsonl(scored_path)
+        if torn := drop_torn_tail(scored_path, lines):
+            cli.say(f"warning: {scored_path}:{torn.lineno}: unfinished line from a crash set aside; that sample is scored again")
+        for line in lines:
+            r = line.record
+            if r and not r.get("unscored") and r.get("judge_model") == judge.spec and r.get("rubric_version") == RUBRIC_VERSION:
+                cached[sample_key(r)] = r
+    todo = [s for s in samples if sample_key(s) not in cached]
+    results = dict(cached)
+    appender, lock = JsonlAppender(scored_path), threading.Lock()
+    bar = cli.progress(len(todo), f"score {inp.domain or inp.path.name}"[:30])
+    try:
+        for future in as_completed([executor.submit(score_one, judge, s, args) for s in todo]):
+            record = future.result()
+            with lock:
+                appender.write(record)
+                results[sample_key(record)] = record
+                totals["prompt_tokens"] += record.get("prompt_tokens", 0)
+                totals["completion_tokens"] += record.get("completion_tokens", 0)
+            bar.update(1)
+    finally:
+        bar.close()
+        appender.close()
+    ordered = [results[sample_key(s)] for s in samples if sample_key(s) in results]
+    write_jsonl_atomic(scored_path, ordered)  # compact: one line per sample, this judge's latest
+    final = [r for r in ordered if not r.get("unscored") and r["score"] >= args.threshold]
+    write_jsonl_atomic(final_path, final)
+    stats = {"in": len(samples), "cached": len(samples) - len(todo), "unscored": sum(1 for r in ordered if r.get("unscored")),
+             "kept": len(final), "resolve_agree": sum(1 for r in ordered if r.get("resolve_agrees") is True),
+             "resolve_checked": sum(1 for r in ordered if r.get("resolve_agrees") is not None), "final": str(final_path)}
+    for r in ordered:
+        if not r.get("unscored"):
+            histogram[min(10, int(r["score"]))] += 1
+    for k in ("in", "cached", "unscored", "kept", "resolve_agree", "resolve_checked"):
+        totals[k] += stats[k]
+    return stats
+
+
+def summary(per_domain, totals, histogram, started) -> dict:
+    wall = time.monotonic() - started
+    rows = [[d, s["in"], s["cached"], s["unscored"], s["kept"]] for d, s in per_domain.items()]
+    agreement = totals["resolve_agree"] / totals["resolve_checked"] if totals["resolve_checked"] else None
+    bars = "  ".join(f"{b}:{histogram.get(b, 0)}" for b in range(1, 11))
+    cli.say("", cli.table(rows, ["domain", "in", "cached", "unscored", "kept"]), "",
+            f"  score histogram (floor): {bars}",
+            f"  re-solve agreement: {'n/a' if agreement is None else f'{agreement:.0%}'} of {totals['resolve_checked']}",
+            f"  tokens: {totals['prompt_tokens']:,} prompt + {totals['completion_tokens']:,} completion, {wall:.1f}s")
+    for d, s in per_domain.items():
+        cli.say(f"  {d}: final -> {s['final']}")
+    return {"per_domain": per_domain, "histogram": {str(b): histogram.get(b, 0) for b in range(1, 11)},
+            "resolve_agreement": agreement, "tokens": {"prompt": totals["prompt_tokens"], "completion": totals["completion_tokens"]},
+            "seconds": round(wall, 2)}
+
+
+if __name__ == "__main__":
+    sys.exit(cli.run(lambda: main()))
