@@ -8,8 +8,8 @@ error), appended as scores arrive, so a crash loses nothing and a re-run does no
 for samples this judge already scored with this rubric version. final_<domain>.jsonl holds
 the samples with score >= --threshold. Overall score = the weighted mean of the sub-scores
 (dataforge/prompts.py, SCORE_WEIGHTS); when the judge's own solution disagrees with the
-sample's answer, the score is capped at 4.0. Exit status: 0 done, 1 some samples could not be
-scored, 2 bad usage or judge unreachable, 130 Ctrl-C.
+sample's answer, the score is capped at 4.0. Exit status: 0 done, even when some samples could not be
+scored (recorded, counted, retried by the next run), 2 bad usage or judge unreachable, 130 Ctrl-C.
 """
 
 import argparse
@@ -149,7 +149,7 @@ def main(argv=None) -> int:
     if inputs[0].run_dir is not None:
         update_manifest(inputs[0].run_dir, "score", {"judge_model": judge.spec, "rubric_version": RUBRIC_VERSION,
                                                      "threshold": args.threshold, "votes": args.votes, **info})
-    return cli.EXIT_FAILED if totals["unscored"] else cli.EXIT_OK
+    return cli.EXIT_OK  # unscored samples are written with their error and counted in the summary
 
 
 def score_file(inp, judge, args, executor, totals, histogram) -> dict:

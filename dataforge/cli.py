@@ -7,7 +7,7 @@ from tqdm import tqdm
 
 from dataforge import UserError
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130  # 1 is left to Python: an unexpected crash
 
 
 def run(main) -> int:

@@ -11,6 +11,7 @@ of a problem this server wrote. Run it alone for benchmarks:
 import argparse
 import json
 import random
+import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -44,6 +45,7 @@ class FakeOllama:
         self.faults = Faults()
         self.requests: list[dict] = []  # every request body received: {"path", "body", "headers"}
         self.answers: dict[str, str] = {}  # question -> answer, for re-solve replies
+        self.in_flight = self.max_in_flight = 0  # model requests being served at once
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
@@ -63,14 +65,14 @@ class FakeOllama:
 
     # ------------------------------------------------------------ replies
 
-    def make_sample(self, wrong_math=False) -> dict:
+    def make_sample(self, wrong_math=False, domain="the company") -> dict:
         with self._lock:
             r = self._rng
             name, noun, verb, place, extra = (r.choice(NAMES), r.choice(NOUNS), r.choice(VERBS), r.choice(PLACES), r.choice(EXTRAS))
             a, b, c = r.randint(2, 40), r.randint(3, 90), r.randint(5, 400)
             words = " ".join(r.sample(["quickly", "carefully", "again", "finally", "jointly", "monthly", "weekly", "today"], 3))
         total = a * b + c
-        question = (f"{name} {verb} {a} {noun} at {place} {extra}, each costing ${b}, {words}, "
+        question = (f"In {domain}, {name} {verb} {a} {noun} at {place} {extra}, each costing ${b}, {words}, "
                     f"and pays a one-off fee of ${c}. How much is spent in total?")
         shown = total + 7 if wrong_math else total
         self.answers[question] = f"{total}"
@@ -81,17 +83,22 @@ class FakeOllama:
     def reply_for(self, body: dict, fault: str | None) -> str:
         schema = body.get("format") or (body.get("response_format") or {}).get("json_schema", {}).get("schema") or {}
         props = schema.get("properties", {}) if isinstance(schema, dict) else {}
+        text = json.dumps(body.get("messages") or body.get("prompt"))
+        if schema == "json":  # plain JSON mode (the CLI): read the wanted shape from the prompt
+            props = {k: {} for k in ("correctness", "question", "answer") if f'\\"{k}\\"' in text}
+            props = {"correctness": {}} if "correctness" in props else {"question": {}} if "question" in props else props
+        domain = re.search(r"Domain: ([^\\]+)|domain=([^;]+);|practice set about (.+?) \(", text)
+        domain = next((g for g in domain.groups() if g), "the company") if domain else "the company"
         if fault == "invalid_json":
             return '{"question": "unterminated'
         if fault == "offschema":
             return json.dumps({"text": "not a sample"})
         if "question" in props:
-            return json.dumps(self.make_sample(wrong_math=fault == "wrong_math"))
+            return json.dumps(self.make_sample(wrong_math=fault == "wrong_math", domain=domain))
         if "correctness" in props:
             return json.dumps({"correctness": 9, "clarity": 8, "domain_relevance": 8, "difficulty_match": 7,
                                "reasoning_quality": 8, "rationale": "Steps are correct and clear."})
         if "answer" in props:
-            text = json.dumps(body.get("messages", []))
             answer = next((a for q, a in self.answers.items() if json.dumps(q)[1:-1] in text), "42")
             return json.dumps({"reasoning": "Worked it out.", "answer": answer})
         return "Hello from the fake Ollama."
@@ -151,6 +158,16 @@ class FakeOllama:
                     return self._send(404, {"error": "not found"})
                 if self.path.startswith("/v1") and not self._authorized():
                     return
+                with server._lock:
+                    server.in_flight += 1
+                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                try:
+                    self._model_reply(body)
+                finally:
+                    with server._lock:
+                        server.in_flight -= 1
+
+            def _model_reply(self, body):
                 fault = server.faults.next()
                 if server.faults.latency:
                     time.sleep(server.faults.latency)

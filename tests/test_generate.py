@@ -1,0 +1,149 @@
+"""generate.py run as users run it, against the test Ollama server and the embedded model."""
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+from conftest import ROOT, need_embedded, only_run, read_lines
+from dataforge.schema import Sample, generation_schema
+
+README_COMMAND = ["--domains", "Jobs at startup", "--domain-notes", "budget, headcount, runway", "--samples-per-domain", "15"]
+
+
+def test_readme_command_writes_valid_samples(run, tmp_path, ollama):
+    proc = run("generate.py", *README_COMMAND, check_rc=0)
+    run_dir = only_run(tmp_path)
+    raw = run_dir / "Jobs at startup data samples" / "raw_jobs_at_startup.jsonl"
+    samples = read_lines(raw)
+    assert len(samples) == 15 and len({s["id"] for s in samples}) == 15
+    for s in samples:
+        Sample.model_validate(s)
+        assert s["domain"] == "Jobs at startup"  # the requested domain, whatever the model said
+        assert {"template", "model", "created_at", "prompt_tokens", "completion_tokens"} <= set(s)
+    assert {s["template"] for s in samples} == {"detailed", "conversational", "minimal"}
+    bodies = [r["body"] for r in ollama.model_requests()]
+    assert all(b["model"] == "llama2" and b["format"] == generation_schema() for b in bodies)
+    assert all("budget, headcount, runway" in b["messages"][1]["content"] for b in bodies)
+    manifest = json.loads((run_dir / "run.json").read_text())
+    assert manifest["stages"]["generate"]["totals"]["valid"] == 15
+    assert "15 valid, 0 failed" in proc.stderr
+
+
+def test_interactive_answers_from_stdin(run, tmp_path):
+    run("generate.py", "--interactive", "--ask-samples", input="Retail, Farming\ninventory, discounts\ncrops\n4\n", check_rc=0)
+    run_dir = only_run(tmp_path)
+    assert len(read_lines(run_dir / "Retail data samples" / "raw_retail.jsonl")) == 4
+    assert len(read_lines(run_dir / "Farming data samples" / "raw_farming.jsonl")) == 4
+    settings = json.loads((run_dir / "run.json").read_text())["stages"]["generate"]["settings"]
+    assert settings["domains"] == [{"name": "Retail", "notes": "inventory, discounts"}, {"name": "Farming", "notes": "crops"}]
+
+
+def test_never_waits_for_input_when_stdin_is_not_a_terminal(run):
+    proc = run("generate.py", "--interactive", check_rc=2)
+    assert "pass --domains instead" in proc.stderr
+    proc = run("generate.py", "--domains", "Retail", "--ask-samples", check_rc=2)
+    assert "pass --samples-per-domain instead" in proc.stderr
+    assert "no domains given" in run("generate.py", check_rc=2).stderr
+
+
+def test_invalid_replies_are_retried_with_a_repair_hint(run, tmp_path, ollama):
+    ollama.faults.queue = ["invalid_json", "length", "offschema"]
+    run("generate.py", "--domains", "Retail", "--samples-per-domain", "1", "--max-attempts", "4", check_rc=0)
+    sample = read_lines(only_run(tmp_path) / "Retail data samples" / "raw_retail.jsonl")[0]
+    assert sample["attempts"] == 4
+    last = ollama.model_requests()[-1]["body"]["messages"]
+    assert last[-1]["role"] == "user" and "could not be used" in last[-1]["content"]
+
+
+def test_what_stays_invalid_goes_to_failed_with_raw_text_and_error(run, tmp_path, ollama):
+    ollama.faults.queue = ["invalid_json", "offschema", "500", "500", "500"]
+    proc = run("generate.py", "--domains", "Retail", "--samples-per-domain", "2", "--max-attempts", "2", check_rc=0)
+    folder = only_run(tmp_path) / "Retail data samples"
+    failed = read_lines(folder / "failed_retail.jsonl")
+    assert len(failed) + len(read_lines(folder / "raw_retail.jsonl")) == 2
+    errors = [a["error"] for f in failed for a in f["attempts"]]
+    assert any(e.startswith("invalid JSON") for e in errors) and any(e.startswith("off-schema") for e in errors)
+    assert all(a["raw"] for f in failed for a in f["attempts"] if not a["error"].startswith("request failed"))
+    assert "1 failed" in proc.stderr
+
+
+def test_server_down_at_start_is_a_clear_error(run):
+    proc = run("generate.py", "--domains", "Retail", env={"OLLAMA_HOST": "127.0.0.1:9"}, check_rc=2)
+    assert "Error: Ollama is not running at http://127.0.0.1:9 — start it with `ollama serve`" in proc.stderr
+
+
+def test_model_not_pulled_is_a_clear_error(run):
+    proc = run("generate.py", "--domains", "Retail", "--model", "mixtral", check_rc=2)
+    assert "run `ollama pull mixtral`" in proc.stderr
+
+
+def test_concurrency_keeps_requests_in_flight(run, tmp_path, ollama):
+    ollama.faults.latency = 0.3
+    run("generate.py", "--domains", "Retail", "--samples-per-domain", "8", "--concurrency", "8", check_rc=0)
+    assert len(read_lines(only_run(tmp_path) / "Retail data samples" / "raw_retail.jsonl")) == 8
+    assert ollama.max_in_flight == 8  # the server saw all eight at once
+
+
+def test_domain_names_cannot_escape_the_run_folder(run, tmp_path):
+    run("generate.py", "--domains", "../../escape,/etc/passwd", "--samples-per-domain", "1", check_rc=0)
+    run_dir = only_run(tmp_path)
+    assert not (tmp_path / "escape data samples").exists()
+    folders = sorted(p.name for p in run_dir.iterdir() if p.is_dir())
+    assert folders == ["escape data samples", "etc_passwd data samples"]
+
+
+def test_ollama_cli_backend_end_to_end(run, tmp_path):
+    proc = run("generate.py", "--model", "ollama-cli://llama2", "--domains", "Retail", "--samples-per-domain", "2",
+               "--temperature", "0.5", env={"OLLAMA_BIN": str(ROOT / "tests" / "bin" / "ollama")}, check_rc=0)
+    assert "ollama-cli has no --temperature" in proc.stderr
+    assert len(read_lines(only_run(tmp_path) / "Retail data samples" / "raw_retail.jsonl")) == 2
+
+
+def test_kill_9_then_resume_gives_exactly_the_requested_samples(tmp_path, ollama):
+    """SIGKILL generate.py at random moments, resume each time: N samples, unique ids, no torn lines."""
+    env = {**os.environ, "OLLAMA_HOST": ollama.url, "PYTHONUNBUFFERED": "1"}
+    ollama.faults.latency = 0.05
+    rng = random.Random(7)
+    cmd = [sys.executable, str(ROOT / "generate.py"), "--domains", "Retail,Farming", "--samples-per-domain", "12",
+           "--concurrency", "3"]
+    for i in range(6):
+        proc = subprocess.Popen(cmd + (["--resume"] if i else []), cwd=tmp_path, env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        time.sleep(0.6 + rng.random() * 0.5)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    subprocess.run(cmd + ["--resume"], cwd=tmp_path, env=env, check=True, capture_output=True, timeout=120)
+    run_dir = only_run(tmp_path)
+    for folder, slug in (("Retail", "retail"), ("Farming", "farming")):
+        text = (run_dir / f"{folder} data samples" / f"raw_{slug}.jsonl").read_text()
+        assert text.endswith("\n")
+        ids = [json.loads(line)["id"] for line in text.splitlines()]
+        assert len(ids) == 12 and len(set(ids)) == 12
+
+
+def test_torn_last_line_is_set_aside_and_redone(run, tmp_path):
+    run("generate.py", "--domains", "Retail", "--samples-per-domain", "3", check_rc=0)
+    raw = only_run(tmp_path) / "Retail data samples" / "raw_retail.jsonl"
+    raw.write_bytes(raw.read_bytes()[:-40])  # a crash in the middle of writing the last line
+    proc = run("generate.py", "--resume", check_rc=0)
+    assert "unfinished line from a crash set aside" in proc.stderr
+    assert len(read_lines(raw)) == 3
+    assert (raw.parent / "torn_retail.jsonl").exists()
+
+
+def test_embedded_model_runs_the_stage(run, tmp_path):
+    need_embedded()
+    proc = run("generate.py", "--model", "embedded", "--domains", "Coffee shop", "--samples-per-domain", "2",
+               "--max-attempts", "2", "--max-tokens", "300", "--seed", "1", timeout=600)
+    assert proc.returncode == 0, proc.stderr  # the tiny model may fail samples; the run must not fail
+    folder = only_run(tmp_path) / "Coffee shop data samples"
+    raw, failed = folder / "raw_coffee_shop.jsonl", folder / "failed_coffee_shop.jsonl"
+    n_raw = len(read_lines(raw)) if raw.exists() else 0
+    n_failed = len(read_lines(failed)) if failed.exists() else 0
+    assert n_raw + n_failed == 2
+    manifest = json.loads((only_run(tmp_path) / "run.json").read_text())["stages"]["generate"]
+    assert manifest["model"] == "embedded" and manifest["totals"]["completion_tokens"] > 0
