@@ -25,6 +25,7 @@ MAX_DEPTH = 60
 MAX_POWER_BITS = 4096  # refuse a power whose result would need more bits than this
 
 _TOKEN = re.compile(
+    r"(?P<ws>\s*)(?:"  # leading space is swallowed here: 'glued' tokens have none
     r"(?P<num>(?:[0-9]{1,3}(?:,[0-9]{3})+(?![0-9])|[0-9]+)(?:\.[0-9]+)?|\.[0-9]+)"
     r"|(?P<op>\*\*|[-+*/^×÷·−–])"
     r"|(?P<lp>[(\[])|(?P<rp>[)\]])"
@@ -33,8 +34,7 @@ _TOKEN = re.compile(
     r"|(?P<cur>[$€£¥₹])"
     r"|(?P<word>[A-Za-z_][A-Za-z_0-9']*(?:-[A-Za-z][A-Za-z0-9']*)*)"
     r"|(?P<sep>[,;:!?~\"]|\.(?![0-9]))"
-    r"|(?P<ws>\s+)"
-    r"|(?P<other>.)",
+    r"|(?P<other>.))",
     re.ASCII | re.DOTALL,
 )
 _OPS = {"×": "*", "·": "*", "÷": "/", "−": "-", "–": "-", "**": "^"}
@@ -52,7 +52,7 @@ class Refused(Exception):
     """Input the checker will not evaluate (too deep, too large, malformed)."""
 
 
-@dataclass
+@dataclass(slots=True)
 class Tok:
     kind: str  # num op lp rp eq var word sep gap
     value: object = None
@@ -83,29 +83,32 @@ def tokenize(text: str) -> list[Tok]:
     raw = []
     glued = False
     for m in _TOKEN.finditer(text):
-        kind, s = m.lastgroup, m.group()
-        if kind == "ws":
-            glued = False
-            continue
+        kind = m.lastgroup
+        if kind == "ws":  # trailing space
+            break
+        s = m.group(kind)
+        glued = glued and not m.group("ws")
         if kind == "num":
-            digits = s.replace(",", "")
+            digits = s.replace(",", "") if "," in s else s
             if len(digits) > MAX_NUMBER_DIGITS:
                 raise Refused("number too long")
             if digits[0] == "0" and len(digits) > 1 and digits[1] != ".":
-                raw.append(Tok("word", s, s))  # 0900, 00:00: clock times, not quantities
+                raw.append(Tok("word", s, s, glued=glued))  # 0900, 00:00: clock times, not quantities
+            elif "." in digits:
+                whole, frac = digits.split(".")
+                raw.append(Tok("num", Fraction(int(whole + frac), 10 ** len(frac)), s, decimals=len(frac), glued=glued))
             else:
-                raw.append(Tok("num", Fraction(digits), s, decimals=len(digits.split(".")[1]) if "." in digits else 0))
+                raw.append(Tok("num", int(digits), s, glued=glued))  # ints are exact and faster than Fraction
         elif kind == "op":
-            raw.append(Tok("op", _OPS.get(s, s), s))
+            raw.append(Tok("op", _OPS.get(s, s), s, glued=glued))
         elif kind == "eq":
-            raw.append(Tok("eq", s != "=" and s != "==" and not s.startswith("="), s))
+            raw.append(Tok("eq", s != "=" and s != "==" and not s.startswith("="), s, glued=glued))
         elif kind == "other":
-            raw.append(Tok("sqrt", None, s) if s == "√" else Tok("sep", None, s))
+            raw.append(Tok("sqrt", None, s, glued=glued) if s == "√" else Tok("sep", None, s, glued=glued))
         elif kind != "cur":
-            raw.append(Tok(kind, s, s))
-        if raw and kind != "cur":
-            raw[-1].glued = glued
-        glued = True
+            raw.append(Tok(kind, s, s, glued=glued))
+        if kind != "cur":
+            glued = True
     return _resolve_words(raw)
 
 
@@ -135,7 +138,7 @@ def _resolve_words(raw: list[Tok]) -> list[Tok]:
                 continue
         if t.kind == "pct":
             if prev is not None and prev.kind == "num" and not prev.pct and t.glued:
-                prev.value, prev.pct = prev.value / 100, True
+                prev.value, prev.pct = Fraction(prev.value, 100), True
             else:
                 out.append(Tok("sep", None, "%"))
         elif t.kind != "word":
@@ -235,7 +238,7 @@ class _Parser:
                 elif rhs == 0:
                     raise ZeroDivisionError
                 else:
-                    value /= rhs
+                    value = Fraction(value, rhs)
             elif t.kind == "lp" or (t.kind == "num" and self.toks[self.i - 1].kind == "rp"):
                 value *= self.unary()  # implicit multiplication: 4(7), (2)(3), (5)3
             else:

@@ -18,10 +18,11 @@ SAMPLE_CHECKS = ("rules", "arithmetic", "consistency", "quality", "domain")
 # Numbers a solution may use without the question stating them (grounding is a soft signal).
 COMMON_CONSTANTS = {Fraction(n) for n in (0, 1, 2, 3, 4, 5, 6, 7, 10, 12, 24, 30, 31, 52, 60, 100, 365, 1000)}
 
-_LEFTOVERS = re.compile(
-    r"\{\{|\}\}|\{[a-z_]+\}|\[(?:insert|name|domain|number|your)[^\]]*\]|<(?:domain|name|number|question)>|"
-    r"\bTODO\b|\bXXX\b|lorem ipsum|as an ai\b|as a language model|i cannot help|i'm sorry|"
-    r"^(?:sure|certainly)[,!]|here is (?:a|the|your) (?:sample|question|problem|json)", re.I)
+# template and chat leftovers: plain substrings (fast), then bracketed placeholders
+_LEFTOVER_WORDS = ("{{", "}}", "todo", "xxx", "lorem ipsum", "as an ai", "as a language model", "i cannot help",
+                   "i'm sorry", "here is a sample", "here is the question", "here is your", "here is the json")
+_PLACEHOLDER = re.compile(r"\{[a-z_]+\}|\[(?:insert|name|domain|number|your)[^\]]*\]|<(?:domain|name|number|question)>", re.I)
+_QUESTION_NUMBER = re.compile(r"[0-9]+(?:,[0-9]{3})*(?:\.[0-9]+)?")
 _ASKS = re.compile(r"\?|\b(?:how|what|find|calculate|determine|compute|which|who|when)\b", re.I)
 _GIVEAWAY = re.compile(r"=|\bthe answer is\b", re.I)
 _MONEY = re.compile(r"[$€£¥₹]|\b(?:dollars?|euros?|pounds? sterling|cents?|budget|salary|cost|revenue|profit)\b", re.I)
@@ -80,7 +81,7 @@ def check_sample(record: dict, enabled=SAMPLE_CHECKS, domain_keywords: set[str] 
         elif not (_close(answer, last, decimals) or _close(answer * 100, last, decimals) or _close(answer, last * 100, decimals)):
             rep.reasons.append(reason("consistency", f"answer {sample.answer!r} does not match the last step's result "
                                                      f"{_show(last)}", len(steps) - 1))
-        question_numbers = {v for v in (parse_number(m)[0] for m in re.findall(r"[0-9][0-9,]*\.?[0-9]*%?", sample.question)) if v is not None}
+        question_numbers = {Fraction(m.replace(",", "")) for m in _QUESTION_NUMBER.findall(sample.question)}
         known = question_numbers | COMMON_CONSTANTS | {q * 100 for q in question_numbers}
         for i, s in enumerate(steps):
             stray = [v for v in s.operands if v not in known]
@@ -100,10 +101,15 @@ def check_sample(record: dict, enabled=SAMPLE_CHECKS, domain_keywords: set[str] 
 
 def quality_reasons(sample: Sample) -> list[dict]:
     out = []
-    for where, text in [("question", sample.question), ("answer", sample.answer)] + [
-            (f"step {i + 1}", s) for i, s in enumerate(sample.reasoning)]:
-        if m := _LEFTOVERS.search(text):
-            out.append(reason("quality", f"{where} has template or chat leftovers: {m.group()!r}",
+    texts = [("question", sample.question), ("answer", sample.answer)] + [
+        (f"step {i + 1}", s) for i, s in enumerate(sample.reasoning)]
+    for where, text in texts:
+        lower = text.lower()
+        found = next((w for w in _LEFTOVER_WORDS if w in lower), None)
+        if found is None and ("{" in text or "[" in text or "<" in text) and (m := _PLACEHOLDER.search(text)):
+            found = m.group()
+        if found:
+            out.append(reason("quality", f"{where} has template or chat leftovers: {found!r}",
                               int(where.split()[1]) - 1 if where.startswith("step") else None))
     if not _ASKS.search(sample.question):
         out.append(reason("quality", "the question asks nothing (no '?' or question word)"))
