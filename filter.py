@@ -18,7 +18,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from dataforge import UserError, cli
-from dataforge.checks import SAMPLE_CHECKS, check_sample, keywords, reason
+from dataforge.checks import SAMPLE_CHECKS, check_many, keywords, reason
 from dataforge.dedup import Contamination, NearDuplicates
 from dataforge.runs import DEFAULT_RUNS_DIR, read_jsonl, read_manifest, resolve_input, update_manifest, write_atomic, write_jsonl_atomic
 
@@ -75,23 +75,26 @@ def main(argv=None) -> int:
     if "contamination" in enabled and contamination is None:
         cli.say("contamination: not checked (give --reference FILE, e.g. ../shared/data/gsm8k/test.jsonl)")
 
-    # 1. read every line and run the per-sample checks
-    entries = []  # (input, line, record or None, reasons, report)
-    total_lines = 0
+    # 1. read every line and run the per-sample checks (on every core for large runs)
+    entries = []  # [input, line, record or None, reasons, report]
     per_file = [(inp, read_jsonl(inp.path)) for inp in inputs]
-    bar = cli.progress(sum(len(lines) for _, lines in per_file), "filter")
+    total_lines = sum(len(lines) for _, lines in per_file)
+    jobs = []
     for inp, lines in per_file:
         kws = domain_keywords(inp.run_dir)
         for line in lines:
-            total_lines += 1
             if line.record is None:
                 cli.say(f"{inp.path}:{line.lineno}: {line.problem}")
-                entries.append((inp, line, None, [reason("bad_line", line.problem)], None))
+                entries.append([inp, line, None, [reason("bad_line", line.problem)], None])
             else:
                 domain = line.record.get("domain") if isinstance(line.record.get("domain"), str) else None
-                rep = check_sample(line.record, enabled, kws.get(inp.domain or domain or ""))
-                entries.append((inp, line, line.record, rep.reasons, rep))
-            bar.update(1)
+                entries.append([inp, line, line.record, None, None])
+                jobs.append((line.record, enabled, kws.get(inp.domain or domain or "")))
+    bar = cli.progress(len(jobs), "filter")
+    todo = (e for e in entries if e[3] is None)
+    for e, rep in zip(todo, check_many(jobs)):
+        e[3], e[4] = rep.reasons, rep
+        bar.update(1)
     bar.close()
 
     # 2. contamination, then near-duplicates across the whole run among the survivors, in input order

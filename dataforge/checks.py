@@ -4,6 +4,8 @@ Check codes are stable (users select them with --checks / --skip-checks):
 rules, arithmetic, consistency, quality, domain; dedup.py adds duplicate and contamination.
 """
 
+import multiprocessing
+import os
 import re
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -97,6 +99,25 @@ def check_sample(record: dict, enabled=SAMPLE_CHECKS, domain_keywords: set[str] 
     if "domain" in enabled:
         rep.reasons += domain_reasons(sample, answer, domain_keywords)
     return rep
+
+
+def _check_for_pool(args) -> SampleReport:
+    rep = check_sample(*args)
+    rep.sample = None  # not needed by the caller; keeps what crosses the process boundary small
+    return rep
+
+
+def check_many(items: list[tuple], workers: int | None = None):
+    """check_sample over (record, enabled, keywords) tuples, in order, on every core when there are many.
+
+    Yields reports as they are ready, so the caller can show progress.
+    """
+    workers = workers or os.cpu_count() or 1
+    if workers < 2 or len(items) < 4000:  # below this, starting processes costs more than it saves
+        yield from map(_check_for_pool, items)
+        return
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        yield from pool.imap(_check_for_pool, items, chunksize=256)
 
 
 def quality_reasons(sample: Sample) -> list[dict]:
