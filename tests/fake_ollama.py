@@ -31,6 +31,7 @@ class Faults:
     def __init__(self):
         self.queue: list[str] = []
         self.latency = 0.0  # seconds added to every model request
+        self.parallel = threading.BoundedSemaphore(1000)  # like OLLAMA_NUM_PARALLEL: requests served at once
         self.lock = threading.Lock()
 
     def next(self) -> str | None:
@@ -162,7 +163,8 @@ class FakeOllama:
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
                 try:
-                    self._model_reply(body)
+                    with server.faults.parallel:
+                        self._model_reply(body)
                 finally:
                     with server._lock:
                         server.in_flight -= 1
@@ -225,8 +227,10 @@ if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--port", type=int, default=11434)
     p.add_argument("--latency", type=float, default=0.0, help="seconds added to every model request")
+    p.add_argument("--parallel", type=int, default=1000, help="model requests served at once (OLLAMA_NUM_PARALLEL)")
     args = p.parse_args()
     server = FakeOllama(port=args.port)
     server.faults.latency = args.latency
+    server.faults.parallel = threading.BoundedSemaphore(args.parallel)
     print(f"fake Ollama on {server.url}", flush=True)
     server.httpd.serve_forever()
