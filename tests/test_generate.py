@@ -147,3 +147,21 @@ def test_embedded_model_runs_the_stage(run, tmp_path):
     assert n_raw + n_failed == 2
     manifest = json.loads((only_run(tmp_path) / "run.json").read_text())["stages"]["generate"]
     assert manifest["model"] == "embedded" and manifest["totals"]["completion_tokens"] > 0
+
+
+def test_ctrl_c_stops_cleanly_with_a_summary_and_the_run_resumes(tmp_path, ollama):
+    env = {**os.environ, "OLLAMA_HOST": ollama.url, "PYTHONUNBUFFERED": "1"}
+    ollama.faults.latency = 0.2
+    cmd = [sys.executable, str(ROOT / "generate.py"), "--domains", "Retail", "--samples-per-domain", "20"]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL, text=True)
+    deadline = time.monotonic() + 30
+    while len(ollama.model_requests()) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "interrupted" in err and "requested" in err  # the summary so far
+    subprocess.run(cmd[:2] + ["--resume"], cwd=tmp_path, env=env, check=True, capture_output=True, timeout=120)
+    ids = [s["id"] for s in read_lines(only_run(tmp_path) / "Retail data samples" / "raw_retail.jsonl")]
+    assert len(ids) == 20 and len(set(ids)) == 20
