@@ -23,7 +23,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import requests
@@ -122,7 +122,7 @@ class OllamaHTTP(Backend):
     scheme = "ollama"
 
     def __init__(self, model: str):
-        super().__init__(model if ":" in model else model)
+        super().__init__(model)
         hosts = os.environ.get("OLLAMA_HOST") or "127.0.0.1:11434"
         self.hosts = [_normalize_host(h) for h in hosts.split(",") if h.strip()]
         self.timeout = float(os.environ.get("OLLAMA_TIMEOUT", "300"))

@@ -17,7 +17,6 @@ import hashlib
 import json
 import os
 import sys
-import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -173,16 +172,15 @@ def score_file(inp, judge, args, executor, totals, histogram) -> dict:
                 cached[sample_key(r)] = r
     todo = [s for s in samples if sample_key(s) not in cached]
     results = dict(cached)
-    appender, lock = JsonlAppender(scored_path), threading.Lock()
+    appender = JsonlAppender(scored_path)  # written by this (main) thread only
     bar = cli.progress(len(todo), f"score {inp.domain or inp.path.name}"[:30])
     try:
         for future in as_completed([executor.submit(score_one, judge, s, args) for s in todo]):
             record = future.result()
-            with lock:
-                appender.write(record)
-                results[sample_key(record)] = record
-                totals["prompt_tokens"] += record.get("prompt_tokens", 0)
-                totals["completion_tokens"] += record.get("completion_tokens", 0)
+            appender.write(record)
+            results[sample_key(record)] = record
+            totals["prompt_tokens"] += record.get("prompt_tokens", 0)
+            totals["completion_tokens"] += record.get("completion_tokens", 0)
             bar.update(1)
     finally:
         bar.close()

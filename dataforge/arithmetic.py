@@ -200,9 +200,6 @@ def _unit_run(raw: list[Tok], i: int) -> int:
     return j - i if end is not None and (end.kind == "eq" or (end.kind == "op" and end.value != "-")) else 0
 
 
-def _peek_operand(raw: list[Tok], i: int) -> Tok | None:
-    return raw[i] if i < len(raw) else None
-
 
 # ---------------------------------------------------------------- parser
 
