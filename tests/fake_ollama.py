@@ -12,6 +12,7 @@ import argparse
 import json
 import random
 import re
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -51,7 +52,14 @@ class FakeOllama:
         self._lock = threading.Lock()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self.httpd.daemon_threads = True
+        self.httpd.handle_error = self._client_went_away
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    @staticmethod
+    def _client_went_away(request, client_address):
+        """A client killed mid-reply (the kill -9 tests) is expected; anything else is printed."""
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            ThreadingHTTPServer.handle_error(None, request, client_address)
 
     def start(self):
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()

@@ -1,8 +1,14 @@
 """score.py run as users run it, against the test Ollama server and the embedded model."""
 
 import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
 
-from conftest import need_embedded, only_run, read_lines
+from conftest import ROOT, need_embedded, only_run, read_lines
 from dataforge.prompts import JUDGE_SCHEMA, RESOLVE_DISAGREE_CAP, RESOLVE_SCHEMA
 
 
@@ -84,3 +90,55 @@ def test_embedded_model_scores_a_handful(run, tmp_path):
     assert len(scored) == 3
     assert all("score" in s or s.get("unscored") for s in scored)
     assert all(s["judge_model"] == "embedded" for s in scored)
+
+
+def test_kill_9_then_rerun_scores_every_sample_once(run, tmp_path, ollama):
+    """SIGKILL score.py at random moments, re-run the same command: every sample scored once, no torn lines."""
+    folder, n = make_filtered_run(run, tmp_path, n=12)
+    assert n == 12
+    env = {**os.environ, "OLLAMA_HOST": ollama.url, "PYTHONUNBUFFERED": "1"}
+    ollama.faults.latency = 0.1
+    rng = random.Random(11)
+    cmd = [sys.executable, str(ROOT / "score.py"), "--input", "latest", "--concurrency", "3"]
+    scored_path = folder / "scored_jobs_at_startup.jsonl"
+    progress = []
+    for _ in range(5):
+        proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                stdin=subprocess.DEVNULL)
+        time.sleep(0.8 + rng.random() * 0.6)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        progress.append(len(scored_path.read_bytes().splitlines()) if scored_path.exists() else 0)
+    assert any(0 < p < 12 for p in progress), progress  # killed in the middle at least once
+    partial = progress[-1]
+    before = len(ollama.model_requests())
+    subprocess.run(cmd, cwd=tmp_path, env=env, check=True, capture_output=True, timeout=120)
+    assert len(ollama.model_requests()) - before <= 2 * (12 - partial) + 2  # finished samples not asked again
+    text = scored_path.read_text()
+    assert text.endswith("\n")
+    ids = [json.loads(line)["id"] for line in text.splitlines()]
+    assert len(ids) == 12 and len(set(ids)) == 12
+    assert len(read_lines(folder / "final_jobs_at_startup.jsonl")) == 12
+
+
+def test_ctrl_c_prints_the_summary_exits_130_and_the_rerun_finishes(run, tmp_path, ollama):
+    folder, n = make_filtered_run(run, tmp_path, n=8)
+    env = {**os.environ, "OLLAMA_HOST": ollama.url, "PYTHONUNBUFFERED": "1"}
+    ollama.faults.latency = 0.2
+    before = len(ollama.model_requests())
+    cmd = [sys.executable, str(ROOT / "score.py"), "--input", "latest"]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL, text=True)
+    deadline = time.monotonic() + 30
+    while len(ollama.model_requests()) < before + 5 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "interrupted" in err and "re-solve agreement" in err  # the summary so far
+    done = len(read_lines(folder / "scored_jobs_at_startup.jsonl"))
+    assert 1 <= done < n
+    proc = run("score.py", "--input", "latest", check_rc=0)
+    scored = read_lines(folder / "scored_jobs_at_startup.jsonl")
+    assert len({s["id"] for s in scored}) == len(scored) == n
+    assert len(read_lines(folder / "final_jobs_at_startup.jsonl")) == n
