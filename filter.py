@@ -12,15 +12,17 @@ never modified. Exit status: 0 done (rejections are normal), 2 bad usage or inpu
 
 import argparse
 import json
+import os
 import sys
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 
 from dataforge import UserError, cli
-from dataforge.checks import SAMPLE_CHECKS, check_many, keywords, reason
+from dataforge.checks import SAMPLE_CHECKS, FileContext, LineChecker, keywords, reason
 from dataforge.dedup import Contamination, NearDuplicates
-from dataforge.runs import DEFAULT_RUNS_DIR, read_jsonl, read_manifest, resolve_input, update_manifest, write_atomic, write_jsonl_atomic
+from dataforge.runs import (DEFAULT_RUNS_DIR, AtomicWriter, count_lines, dumps, read_jsonl, read_manifest, resolve_input,
+                            update_manifest, write_atomic)
 
 ALL_CHECKS = SAMPLE_CHECKS + ("duplicate", "contamination")
 
@@ -34,6 +36,8 @@ def parse_args(argv):
     p.add_argument("--skip-checks", default="", help="checks to leave out, comma-separated")
     p.add_argument("--reference", action="append", default=[], metavar="FILE",
                    help="benchmark JSONL with a 'question' field, for the contamination check (repeatable)")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                   help="processes for the per-sample checks on large inputs (default: every core)")
     p.add_argument("--runs-dir", default=DEFAULT_RUNS_DIR, help="where runs live (default: runs/)")
     return p.parse_args(argv)
 
@@ -75,62 +79,42 @@ def main(argv=None) -> int:
     if "contamination" in enabled and contamination is None:
         cli.say("contamination: not checked (give --reference FILE, e.g. ../shared/data/gsm8k/test.jsonl)")
 
-    # 1. read every line and run the per-sample checks (on every core for large runs)
-    entries = []  # [input, line, record or None, reasons, report]
-    per_file = [(inp, read_jsonl(inp.path)) for inp in inputs]
-    total_lines = sum(len(lines) for _, lines in per_file)
-    jobs = []
-    for inp, lines in per_file:
-        kws = domain_keywords(inp.run_dir)
-        for line in lines:
-            if line.record is None:
-                cli.say(f"{inp.path}:{line.lineno}: {line.problem}")
-                entries.append([inp, line, None, [reason("bad_line", line.problem)], None])
-            else:
-                domain = line.record.get("domain") if isinstance(line.record.get("domain"), str) else None
-                entries.append([inp, line, line.record, None, None])
-                jobs.append((line.record, enabled, kws.get(inp.domain or domain or "")))
-    bar = cli.progress(len(jobs), "filter")
-    todo = (e for e in entries if e[3] is None)
-    for e, rep in zip(todo, check_many(jobs)):
-        e[3], e[4] = rep.reasons, rep
-        bar.update(1)
-    bar.close()
-
-    # 2. contamination, then near-duplicates across the whole run among the survivors, in input order
-    survivors = [e for e in entries if e[2] is not None and not e[3]]
-    if contamination is not None:
-        for e in survivors:
-            if hit := contamination.match(e[2]["question"]):
-                e[3].append(reason("contamination", hit))
-        survivors = [e for e in survivors if not e[3]]
-    if "duplicate" in enabled:
-        labels = [f"{e[2].get('id') or e[0].path.name + ':' + str(e[1].lineno)}" for e in survivors]
-        for e, dup in zip(survivors, NearDuplicates().check_all([e[2]["question"] for e in survivors], labels)):
-            if dup:
-                e[3].append(reason("duplicate", dup))
-
-    # 3. write: kept lines unchanged, rejected lines with their reasons and where they came from
+    # Lines stream through: per-sample checks and contamination (on every core for large inputs),
+    # then near-duplicates across the whole run in input order (the first one stays), then written.
+    checker = LineChecker(contamination, workers=max(1, args.workers))
+    duplicates = NearDuplicates() if "duplicate" in enabled else None
     report = {"checks": list(enabled), "domains": {}}
-    by_input = defaultdict(list)
-    for e in entries:
-        by_input[e[0].path].append(e)
-    for inp in inputs:
-        group = by_input[inp.path]
-        kept = [e[1].raw for e in group if not e[3]]
-        rejected = []
-        for inp_, line, record, reasons, _ in group:
-            if reasons:
-                base = record if record is not None else {"raw_line": line.raw[:2000]}
-                rejected.append({**base, "reject_reasons": reasons, "source": f"{inp.path.name}:{line.lineno}"})
-        kept_path = Path(args.output) if args.output else inp.output("filtered")
-        rejected_path = Path(args.rejected) if args.rejected else inp.output("rejected")
-        write_atomic(kept_path, "".join(raw + "\n" for raw in kept))
-        write_jsonl_atomic(rejected_path, rejected)
-        report["domains"][inp.domain or inp.path.name] = domain_report(group, kept_path, rejected_path)
-    report["total"] = domain_report(entries, None, None)
+    total = Tally()
+    bar = cli.progress(sum(count_lines(inp.path) for inp in inputs), "filter")
+    try:
+        for inp in inputs:
+            ctx = FileContext(inp.path.name, inp.domain, domain_keywords(inp.run_dir), enabled)
+            kept_path = Path(args.output) if args.output else inp.output("filtered")
+            rejected_path = Path(args.rejected) if args.rejected else inp.output("rejected")
+            tally = Tally()
+            with AtomicWriter(kept_path) as kept, AtomicWriter(rejected_path) as rejected:
+                for raw, v in checker.verdicts(inp.path, ctx):
+                    if v.words is not None and (dup := duplicates.check(v.words, v.bands, v.label)):
+                        v.reasons.append(reason("duplicate", dup))
+                        v.rejected_json = dumps({**json.loads(raw), "reject_reasons": v.reasons,
+                                                 "source": f"{inp.path.name}:{v.lineno}"})
+                    if v.reasons:
+                        rejected.write(v.rejected_json.encode("utf-8") + b"\n")
+                        if v.reasons[0]["check"] == "bad_line":
+                            cli.say(f"{inp.path}:{v.lineno}: {v.reasons[0]['message']}")
+                    else:
+                        kept.write(raw + b"\n")  # unchanged
+                    tally.add(v)
+                    bar.update(1)
+            total.merge(tally)
+            report["domains"][inp.domain or inp.path.name] = {
+                **tally.report(), "files": {"kept": str(kept_path), "rejected": str(rejected_path)}}
+    finally:
+        bar.close()
+        checker.close()
+    report["total"] = total.report()
     report["seconds"] = round(time.monotonic() - started, 3)
-    report["samples_per_second"] = round(total_lines / max(report["seconds"], 1e-9), 1)
+    report["samples_per_second"] = round(total.n_in / max(report["seconds"], 1e-9), 1)
     run_dir = inputs[0].run_dir
     if run_dir is not None and all(i.run_dir == run_dir for i in inputs):
         write_atomic(run_dir / "filter_report.json", json.dumps(report, indent=2) + "\n")
@@ -142,29 +126,39 @@ def main(argv=None) -> int:
     return cli.EXIT_OK
 
 
-def domain_report(group, kept_path, rejected_path) -> dict:
-    n_in = len(group)
-    kept = sum(1 for e in group if not e[3])
-    by_check, warnings, examples = Counter(), Counter(), {}
-    for _, _, _, reasons, rep in group:
-        for check in {r["check"] for r in reasons}:
-            by_check[check] += 1
-        for r in reasons:
-            examples.setdefault(r["check"], r["message"])
-        if rep is not None:
-            for w in rep.warnings:
-                warnings[w["check"]] += 1
-    reps = [e[4] for e in group if e[4] is not None]
-    out = {"in": n_in, "kept": kept, "rejected": n_in - kept,
-           "retention_pct": round(100 * kept / n_in, 1) if n_in else 0.0,
-           "rejected_by_check": dict(by_check.most_common()),
-           "steps_verified": sum(r.steps_verified for r in reps),
-           "steps_unverifiable": sum(r.steps_unverifiable for r in reps),
-           "warnings": dict(warnings),
-           "top_reasons": [{"check": c, "samples": n, "example": examples[c]} for c, n in by_check.most_common(5)]}
-    if kept_path is not None:
-        out["files"] = {"kept": str(kept_path), "rejected": str(rejected_path)}
-    return out
+class Tally:
+    """Counts for the report: in, kept, rejected per check with one example each, steps, soft signals."""
+
+    def __init__(self):
+        self.n_in = self.kept = self.steps_verified = self.steps_unverifiable = 0
+        self.by_check, self.warnings, self.examples = Counter(), Counter(), {}
+
+    def add(self, v) -> None:
+        self.n_in += 1
+        self.kept += not v.reasons
+        self.steps_verified += v.steps_verified
+        self.steps_unverifiable += v.steps_unverifiable
+        self.by_check.update({r["check"] for r in v.reasons})
+        for r in v.reasons:
+            self.examples.setdefault(r["check"], r["message"])
+        self.warnings.update(v.warnings)
+
+    def merge(self, other: "Tally") -> None:
+        for name in ("n_in", "kept", "steps_verified", "steps_unverifiable"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.by_check.update(other.by_check)
+        self.warnings.update(other.warnings)
+        for check, example in other.examples.items():
+            self.examples.setdefault(check, example)
+
+    def report(self) -> dict:
+        return {"in": self.n_in, "kept": self.kept, "rejected": self.n_in - self.kept,
+                "retention_pct": round(100 * self.kept / self.n_in, 1) if self.n_in else 0.0,
+                "rejected_by_check": dict(self.by_check.most_common()),
+                "steps_verified": self.steps_verified, "steps_unverifiable": self.steps_unverifiable,
+                "warnings": dict(self.warnings),
+                "top_reasons": [{"check": c, "samples": n, "example": self.examples[c]}
+                                for c, n in self.by_check.most_common(5)]}
 
 
 def print_summary(report: dict) -> None:

@@ -24,6 +24,12 @@ MAX_NUMBER_DIGITS = 60
 MAX_DEPTH = 60
 MAX_POWER_BITS = 4096  # refuse a power whose result would need more bits than this
 
+# Words the resolver treats specially (operators, '=' words, units' stop words, rounding words)
+_SPECIAL_WORDS = ("by to of and or is so x times plus minus divided multiplied equal equals "
+                  "about approximately approx roughly around nearly almost").split()
+# A plain word: two or more characters and not special (case-insensitively), exactly as `word` would read it
+_PLAIN = (r"(?!(?i:" + "|".join(_SPECIAL_WORDS) + r")(?![A-Za-z_0-9']|-[A-Za-z]))"
+          r"[A-Za-z_][A-Za-z_0-9']+(?:-[A-Za-z][A-Za-z0-9']*)*")
 _TOKEN = re.compile(
     r"(?P<ws>\s*)(?:"  # leading space is swallowed here: 'glued' tokens have none
     r"(?P<num>(?:[0-9]{1,3}(?:,[0-9]{3})+(?![0-9])|[0-9]+)(?:\.[0-9]+)?|\.[0-9]+)"
@@ -32,6 +38,7 @@ _TOKEN = re.compile(
     r"|(?P<eq>≈|~=|≅|=+)"
     r"|(?P<pct>%)"
     r"|(?P<cur>[$€£¥₹])"
+    r"|(?P<prose>" + _PLAIN + "(?: " + _PLAIN + r")+)"  # a run of plain words: one token, expanded only next to math
     r"|(?P<word>[A-Za-z_][A-Za-z_0-9']*(?:-[A-Za-z][A-Za-z0-9']*)*)"
     r"|(?P<sep>[,;:!?~\"]|\.(?![0-9]))"
     r"|(?P<other>.))",
@@ -82,33 +89,42 @@ def tokenize(text: str) -> list[Tok]:
     """Raw tokens, then word operators, percent, currency and unit words resolved."""
     raw = []
     glued = False
-    for m in _TOKEN.finditer(text):
-        kind = m.lastgroup
-        if kind == "ws":  # trailing space
-            break
-        s = m.group(kind)
-        glued = glued and not m.group("ws")
-        if kind == "num":
-            digits = s.replace(",", "") if "," in s else s
+    # findall gives one tuple of groups per token, much cheaper than a Match object each
+    for ws, num, op, lp, rp, eq, pct, cur, prose, word, sep, other in _TOKEN.findall(text):
+        if ws:
+            glued = False
+        if prose:
+            raw.append(Tok("word", prose, prose, False, 0, False, glued))
+        elif word:
+            raw.append(Tok("word", word, word, False, 0, False, glued))
+        elif num:
+            digits = num.replace(",", "") if "," in num else num
             if len(digits) > MAX_NUMBER_DIGITS:
                 raise Refused("number too long")
             if digits[0] == "0" and len(digits) > 1 and digits[1] != ".":
-                raw.append(Tok("word", s, s, glued=glued))  # 0900, 00:00: clock times, not quantities
+                raw.append(Tok("word", num, num, False, 0, False, glued))  # 0900, 00:00: clock times, not quantities
             elif "." in digits:
                 whole, frac = digits.split(".")
-                raw.append(Tok("num", Fraction(int(whole + frac), 10 ** len(frac)), s, decimals=len(frac), glued=glued))
+                raw.append(Tok("num", Fraction(int(whole + frac), 10 ** len(frac)), num, False, len(frac), False, glued))
             else:
-                raw.append(Tok("num", int(digits), s, glued=glued))  # ints are exact and faster than Fraction
-        elif kind == "op":
-            raw.append(Tok("op", _OPS.get(s, s), s, glued=glued))
-        elif kind == "eq":
-            raw.append(Tok("eq", s != "=" and s != "==" and not s.startswith("="), s, glued=glued))
-        elif kind == "other":
-            raw.append(Tok("sqrt", None, s, glued=glued) if s == "√" else Tok("sep", None, s, glued=glued))
-        elif kind != "cur":
-            raw.append(Tok(kind, s, s, glued=glued))
-        if kind != "cur":
-            glued = True
+                raw.append(Tok("num", int(digits), num, False, 0, False, glued))  # ints are exact and faster than Fraction
+        elif op:
+            raw.append(Tok("op", _OPS.get(op, op), op, False, 0, False, glued))
+        elif eq:
+            raw.append(Tok("eq", eq != "=" and eq != "==" and not eq.startswith("="), eq, False, 0, False, glued))
+        elif cur:
+            continue  # currency is dropped and does not glue what follows: "$2.50"
+        elif lp:
+            raw.append(Tok("lp", lp, lp, False, 0, False, glued))
+        elif rp:
+            raw.append(Tok("rp", rp, rp, False, 0, False, glued))
+        elif pct:
+            raw.append(Tok("pct", pct, pct, False, 0, False, glued))
+        elif sep:
+            raw.append(Tok("sep", sep, sep, False, 0, False, glued))
+        else:
+            raw.append(Tok("sqrt", None, other, False, 0, False, glued) if other == "√" else Tok("sep", None, other, False, 0, False, glued))
+        glued = True
     return _resolve_words(raw)
 
 
@@ -143,6 +159,13 @@ def _resolve_words(raw: list[Tok]) -> list[Tok]:
                 out.append(Tok("sep", None, "%"))
         elif t.kind != "word":
             out.append(t)
+        elif (len(t.value) > 1 and (prev is None or prev.kind not in _NEAR_MATH)
+              and t.value.lower() not in _JOINING_WORDS):
+            out.append(t)  # prose: only an operand, operator or '=' before it can make a word special
+        elif " " in t.value:  # a run of plain words right after math: read it word by word
+            raw[i:i + 1] = [Tok("word", w, w, False, 0, False, t.glued and k == 0) for k, w in enumerate(t.value.split(" "))]
+            n = len(raw)
+            continue
         else:
             w, lw = t.value, t.value.lower()
             pair = (lw, nxt.value.lower()) if nxt is not None and nxt.kind == "word" else None
@@ -188,13 +211,18 @@ def _resolve_words(raw: list[Tok]) -> list[Tok]:
     return out
 
 
+_NEAR_MATH = ("num", "rp", "op", "eq")
+_JOINING_WORDS = {"divided", "multiplied", "equal", "equals"}
 _NOT_UNIT = {"x", "X", "times", "plus", "minus", "divided", "multiplied", "equals", "equal", "and", "or", "is", "so"}
 
 
 def _unit_run(raw: list[Tok], i: int) -> int:
     """How many words from i form a unit ending at an operator or '=' (0 when they do not)."""
-    j = i
-    while j < len(raw) and j - i < 8 and raw[j].kind == "word" and raw[j].value not in _NOT_UNIT:
+    j, words = i, 0
+    while j < len(raw) and raw[j].kind == "word" and raw[j].value not in _NOT_UNIT:
+        words += raw[j].value.count(" ") + 1  # a prose token holds several words
+        if words > 8:
+            return 0
         j += 1
     end = raw[j] if j < len(raw) else None
     return j - i if end is not None and (end.kind == "eq" or (end.kind == "op" and end.value != "-")) else 0

@@ -7,12 +7,15 @@ rules, arithmetic, consistency, quality, domain; dedup.py adds duplicate and con
 import multiprocessing
 import os
 import re
+from collections import deque
 from dataclasses import dataclass, field
 from fractions import Fraction
 
 from pydantic import ValidationError
 
 from dataforge.arithmetic import check_step, parse_number
+from dataforge.dedup import dedup_keys
+from dataforge.runs import dumps, parse_line, raw_lines
 from dataforge.schema import Sample, validation_problems
 
 SAMPLE_CHECKS = ("rules", "arithmetic", "consistency", "quality", "domain")
@@ -26,7 +29,6 @@ _LEFTOVER_WORDS = ("{{", "}}", "todo", "xxx", "lorem ipsum", "as an ai", "as a l
 _PLACEHOLDER = re.compile(r"\{[a-z_]+\}|\[(?:insert|name|domain|number|your)[^\]]*\]|<(?:domain|name|number|question)>", re.I)
 _QUESTION_NUMBER = re.compile(r"[0-9]+(?:,[0-9]{3})*(?:\.[0-9]+)?")
 _ASKS = re.compile(r"\?|\b(?:how|what|find|calculate|determine|compute|which|who|when)\b", re.I)
-_GIVEAWAY = re.compile(r"=|\bthe answer is\b", re.I)
 _MONEY = re.compile(r"[$€£¥₹]|\b(?:dollars?|euros?|pounds? sterling|cents?|budget|salary|cost|revenue|profit)\b", re.I)
 _COUNTABLE = re.compile(r"\b(?:people|persons?|employees?|hires?|workers?|engineers?|students?|headcount|staff|"
                         r"interns?|members?|customers?|users?|children|kids|cars?|boxes|items?|units?)\b", re.I)
@@ -39,7 +41,6 @@ class SampleReport:
     warnings: list = field(default_factory=list)  # soft: counted in the report only
     steps_verified: int = 0
     steps_unverifiable: int = 0
-    sample: Sample | None = None
 
 
 def reason(check: str, message: str, step: int | None = None) -> dict:
@@ -54,7 +55,7 @@ def check_sample(record: dict, enabled=SAMPLE_CHECKS, domain_keywords: set[str] 
     """Run the enabled per-sample checks on one record."""
     rep = SampleReport()
     try:
-        rep.sample = sample = Sample.model_validate(record)
+        sample = Sample.model_validate(record)
     except ValidationError as e:
         rep.reasons += [reason("rules", m) for m in validation_problems(e)]
         return rep
@@ -83,7 +84,7 @@ def check_sample(record: dict, enabled=SAMPLE_CHECKS, domain_keywords: set[str] 
         elif not (_close(answer, last, decimals) or _close(answer * 100, last, decimals) or _close(answer, last * 100, decimals)):
             rep.reasons.append(reason("consistency", f"answer {sample.answer!r} does not match the last step's result "
                                                      f"{_show(last)}", len(steps) - 1))
-        question_numbers = {Fraction(m.replace(",", "")) for m in _QUESTION_NUMBER.findall(sample.question)}
+        question_numbers = {_decimal(m.replace(",", "")) for m in _QUESTION_NUMBER.findall(sample.question)}
         known = question_numbers | COMMON_CONSTANTS | {q * 100 for q in question_numbers}
         for i, s in enumerate(steps):
             stray = [v for v in s.operands if v not in known]
@@ -101,29 +102,133 @@ def check_sample(record: dict, enabled=SAMPLE_CHECKS, domain_keywords: set[str] 
     return rep
 
 
-def _check_for_pool(args) -> SampleReport:
-    rep = check_sample(*args)
-    rep.sample = None  # not needed by the caller; keeps what crosses the process boundary small
-    return rep
+@dataclass(slots=True)
+class LineVerdict:
+    """One input line after the per-sample checks: small, because it crosses a process boundary."""
+    lineno: int
+    reasons: list  # empty when the line passed
+    warnings: list  # check codes of soft signals
+    steps_verified: int = 0
+    steps_unverifiable: int = 0
+    rejected_json: str | None = None  # the line for the rejected file, when there are reasons
+    label: str = ""  # how duplicates name it: its id, else file:line
+    words: str | None = None  # for near-duplicates (dedup.py): the masked question, one character per word
+    bands: list | None = None  # and its MinHash band keys
 
 
-def check_many(items: list[tuple], workers: int | None = None):
-    """check_sample over (record, enabled, keywords) tuples, in order, on every core when there are many.
+@dataclass(frozen=True)
+class FileContext:
+    """What the checks need to know about the file a chunk of lines comes from."""
+    name: str  # for "source": name:line
+    domain: str | None  # from the domain folder, else each record's own domain
+    keywords_by_domain: dict  # domain -> its words (name and notes)
+    enabled: tuple
 
-    Yields reports as they are ready, so the caller can show progress.
+
+_contamination = None  # set before the worker processes fork (see LineChecker)
+
+
+def check_lines(ctx: FileContext, chunk: list[tuple[int, bytes, bool]]) -> list[LineVerdict]:
+    """Parse and check a chunk of raw lines: the per-sample checks, contamination, and what dedup needs."""
+    out, survivors = [], []
+    for lineno, raw, unterminated in chunk:
+        source = f"{ctx.name}:{lineno}"
+        line = parse_line(lineno, raw, unterminated)
+        if line.record is None:
+            reasons = [reason("bad_line", line.problem)]
+            out.append(LineVerdict(lineno, reasons, [], rejected_json=dumps(
+                {"raw_line": line.raw[:2000], "reject_reasons": reasons, "source": source})))
+            continue
+        record = line.record
+        own_domain = record.get("domain") if isinstance(record.get("domain"), str) else None
+        rep = check_sample(record, ctx.enabled, ctx.keywords_by_domain.get(ctx.domain or own_domain or ""))
+        if not rep.reasons and _contamination is not None and (hit := _contamination.match(record["question"])):
+            rep.reasons.append(reason("contamination", hit))
+        label = record["id"] if isinstance(record.get("id"), str) and record["id"] else source
+        verdict = LineVerdict(lineno, rep.reasons, [w["check"] for w in rep.warnings], rep.steps_verified,
+                              rep.steps_unverifiable, label=label)
+        if rep.reasons:
+            verdict.rejected_json = dumps({**record, "reject_reasons": rep.reasons, "source": source})
+        elif "duplicate" in ctx.enabled:
+            survivors.append((verdict, record["question"]))
+        out.append(verdict)
+    if survivors:
+        words, bands = dedup_keys([q for _, q in survivors])
+        for (verdict, _), w, b in zip(survivors, words, bands.tolist()):
+            verdict.words, verdict.bands = w, b
+    return out
+
+
+class LineChecker:
+    """check_lines over whole files, in order, on every core when the input is large.
+
+    At most a few chunks are in flight, so memory stays flat however long the file is.
     """
-    workers = workers or os.cpu_count() or 1
-    if workers < 2 or len(items) < 4000:  # below this, starting processes costs more than it saves
-        yield from map(_check_for_pool, items)
-        return
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
-        yield from pool.imap(_check_for_pool, items, chunksize=256)
+
+    CHUNK = 500
+
+    def __init__(self, contamination=None, workers: int | None = None):
+        global _contamination
+        _contamination = contamination
+        self.workers = workers or os.cpu_count() or 1
+        self.pool = None
+
+    def verdicts(self, path, ctx: FileContext):
+        """Yield (raw line, verdict) for every non-blank line of path."""
+        if self.pool is None and self.workers > 1 and os.path.getsize(path) > 4_000_000:  # ~4,000 samples
+            self.pool = multiprocessing.get_context("fork").Pool(self.workers)  # starting costs ~0.1 s
+        pending = deque()
+        for chunk in _chunks(raw_lines(path), self.CHUNK):
+            if self.pool is None:
+                yield from zip((raw for _, raw, _ in chunk), check_lines(ctx, chunk))
+                continue
+            pending.append((chunk, self.pool.apply_async(check_lines, (ctx, chunk))))
+            if len(pending) >= 4 * self.workers:
+                done, result = pending.popleft()
+                yield from zip((raw for _, raw, _ in done), result.get())
+        while pending:
+            done, result = pending.popleft()
+            yield from zip((raw for _, raw, _ in done), result.get())
+
+    def close(self):
+        if self.pool is not None:
+            self.pool.terminate()
+
+
+def _chunks(items, size: int):
+    chunk = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def quality_reasons(sample: Sample) -> list[dict]:
     out = []
     texts = [("question", sample.question), ("answer", sample.answer)] + [
         (f"step {i + 1}", s) for i, s in enumerate(sample.reasoning)]
+    everything = "\n".join(t for _, t in texts)
+    lower_all = everything.lower()
+    if any(w in lower_all for w in _LEFTOVER_WORDS) or _PLACEHOLDER.search(everything):
+        out += _leftovers(texts)  # rare: find which part has them
+    if "?" not in sample.question and not _ASKS.search(sample.question):
+        out.append(reason("quality", "the question asks nothing (no '?' or question word)"))
+    if "=" in sample.question or "the answer is" in sample.question.lower():
+        out.append(reason("quality", "the question gives away the working ('=' or 'the answer is')"))
+    seen = {}
+    for i, s in enumerate(sample.reasoning):
+        key = " ".join(s.lower().split())
+        if key in seen:
+            out.append(reason("quality", f"step {i + 1} repeats step {seen[key] + 1}", i))
+        seen.setdefault(key, i)
+    return out
+
+
+def _leftovers(texts: list[tuple[str, str]]) -> list[dict]:
+    out = []
     for where, text in texts:
         lower = text.lower()
         found = next((w for w in _LEFTOVER_WORDS if w in lower), None)
@@ -132,16 +237,6 @@ def quality_reasons(sample: Sample) -> list[dict]:
         if found:
             out.append(reason("quality", f"{where} has template or chat leftovers: {found!r}",
                               int(where.split()[1]) - 1 if where.startswith("step") else None))
-    if not _ASKS.search(sample.question):
-        out.append(reason("quality", "the question asks nothing (no '?' or question word)"))
-    if _GIVEAWAY.search(sample.question):
-        out.append(reason("quality", "the question gives away the working ('=' or 'the answer is')"))
-    seen = {}
-    for i, s in enumerate(sample.reasoning):
-        key = " ".join(s.lower().split())
-        if key in seen:
-            out.append(reason("quality", f"step {i + 1} repeats step {seen[key] + 1}", i))
-        seen.setdefault(key, i)
     return out
 
 
@@ -176,6 +271,14 @@ def headcount_whole(sample: Sample, answer: Fraction) -> str | None:
 
 # Add a validator here: a function (sample, answer value) -> message or None.
 DOMAIN_VALIDATORS = [money_not_negative, headcount_whole]
+
+
+def _decimal(text: str) -> int | Fraction:
+    """'1250' or '2.5' -> an exact value (Fraction(str) parses with a regex: slow in a hot loop)."""
+    if "." not in text:
+        return int(text)
+    whole, frac = text.split(".")
+    return Fraction(int(whole + frac), 10 ** len(frac))
 
 
 def _show(v) -> str:

@@ -2,16 +2,18 @@
 
 Near-duplicates: text normalised and digits masked (the same story with new numbers is a
 duplicate), then ROUGE-L F >= 0.7 on word tokens as Self-Instruct does, computed by
-rapidfuzz's LCS. Candidates come from MinHash LSH over content words so the work grows
+rapidfuzz (Indel similarity is 2·LCS/(a+b), ROUGE-L F). Candidates come from MinHash LSH over content words so the work grows
 linearly with the run, not quadratically. LSH can miss a pair with few shared content
 words; the exact-text check never misses.
 """
 
 import re
+import zlib
 from collections import defaultdict
 
 import numpy as np
-from rapidfuzz.distance import LCSseq
+from rapidfuzz import process
+from rapidfuzz.distance import Indel
 
 ROUGE_L_THRESHOLD = 0.7
 _WORD = re.compile(r"[a-z0-9]+")
@@ -34,15 +36,42 @@ def masked_tokens(text: str) -> list[str]:
     return _WORD.findall(_DIGITS.sub(" # ", text.lower()).replace("#", "0"))
 
 
-def rouge_l(a: list[str], b: list[str]) -> float:
-    if not a or not b:
-        return 0.0
-    return 2 * LCSseq.similarity(a, b) / (len(a) + len(b))
+def word_string(hashes: list[int]) -> str:
+    """One character per word (from its hash), so rapidfuzz compares words at string speed.
+
+    Two words share a character about once in a million pairs; that can only nudge a score up.
+    """
+    return "".join([chr(0x10000 + (h & 0xFFFFF)) for h in hashes])
 
 
-def _minhash_bands(token_lists: list[list[str]]) -> np.ndarray:
-    """One row of band keys per text, computed for all texts at once (numpy, no Python loop per hash)."""
-    sets = [sorted({hash(t) & 0x7FFFFFFF for t in toks if t not in _STOP and t != "0"}) or [0] for toks in token_lists]
+_hashes: dict[str, int] = {}
+
+
+def word_hashes(tokens: list[str]) -> list[int]:
+    """Hashes that are the same in every run (Python's str hash is salted per process), cached."""
+    out = [_hashes.get(t) for t in tokens]
+    if None in out:
+        if len(_hashes) > 1_000_000:
+            _hashes.clear()  # bound the cache on pathological vocabularies
+        for k, t in enumerate(tokens):
+            if out[k] is None:
+                out[k] = _hashes[t] = zlib.crc32(t.encode("utf-8"))
+    return out
+
+
+def dedup_keys(questions: list[str]) -> tuple[list[str], np.ndarray]:
+    """For each question: its digit-masked word string and its MinHash band keys (one row each)."""
+    tokens = [masked_tokens(q) for q in questions]
+    hashes = [word_hashes(t) for t in tokens]
+    content = [{h & 0x7FFFFFFF for t, h in zip(toks, hs) if t not in _STOP and t != "0"} for toks, hs in zip(tokens, hashes)]
+    return [word_string(h) for h in hashes], _minhash_bands(content)
+
+
+def _minhash_bands(hash_sets: list[set[int]]) -> np.ndarray:
+    """One row of band keys per set of word hashes, all at once (numpy, no Python loop per hash)."""
+    if not hash_sets:
+        return np.empty((0, _BANDS), dtype=np.uint64)
+    sets = [sorted(s) or [0] for s in hash_sets]
     lengths = np.fromiter((len(s) for s in sets), dtype=np.int64, count=len(sets))
     flat = np.fromiter((h for s in sets for h in s), dtype=np.uint64, count=int(lengths.sum()))
     starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
@@ -54,46 +83,52 @@ def _minhash_bands(token_lists: list[list[str]]) -> np.ndarray:
 
 
 class NearDuplicates:
-    """Feed questions in order; each is compared with the earlier ones kept. The first one stays."""
+    """Feed questions in order; each is compared with the earlier ones kept. The first one stays.
+
+    Memory per kept question: its word string, its label and one bucket entry per band.
+    """
 
     def __init__(self, threshold: float = ROUGE_L_THRESHOLD, max_candidates: int = 64):
         self.threshold = threshold
         self.max_candidates = max_candidates
-        self.exact: dict[str, str] = {}
-        self.buckets: list[dict] = [defaultdict(list) for _ in range(_BANDS)]
-        self.kept_tokens: list[list[str]] = []
+        self.exact: dict[str, int] = {}
+        self.buckets: dict[int, int | list[int]] = {}  # band key (band mixed in) -> kept index or indexes
+        self.kept_words: list[str] = []
         self.kept_labels: list[str] = []
 
     def check_all(self, questions: list[str], labels: list[str]) -> list[str | None]:
         """For each question: None when it is new, else a message naming the earlier one it repeats."""
-        tokens = [masked_tokens(q) for q in questions]
-        bands = _minhash_bands(tokens) if questions else []
-        out = []
-        for toks, band_keys, label in zip(tokens, bands, labels):
-            out.append(self._check(toks, band_keys.tolist(), label))
-        return out
+        words, bands = dedup_keys(questions)
+        return [self.check(w, b.tolist(), label) for w, b, label in zip(words, bands, labels)]
 
-    def _check(self, toks: list[str], band_keys: list[int], label: str) -> str | None:
-        key = " ".join(toks)
-        if key in self.exact:
-            return f"same question as {self.exact[key]} (numbers aside)"
-        seen = set()
-        for band, bucket_key in enumerate(band_keys):
-            for idx in self.buckets[band].get(bucket_key, ()):
-                if idx in seen:
-                    continue
-                seen.add(idx)
-                if len(seen) > self.max_candidates:
-                    break
-                score = rouge_l(toks, self.kept_tokens[idx])
-                if score >= self.threshold:
-                    return f"near-duplicate of {self.kept_labels[idx]} (ROUGE-L {score:.2f})"
-        idx = len(self.kept_tokens)
-        self.kept_tokens.append(toks)
+    def check(self, words: str, band_keys: list[int], label: str) -> str | None:
+        if (idx := self.exact.get(words)) is not None:
+            return f"same question as {self.kept_labels[idx]} (numbers aside)"
+        keys = [(key << 4) | band for band, key in enumerate(band_keys)]
+        candidates = []
+        for key in keys:
+            hit = self.buckets.get(key)
+            if hit is not None:
+                candidates += (hit,) if isinstance(hit, int) else hit
+        if candidates:
+            candidates = list(dict.fromkeys(candidates))[:self.max_candidates]
+            # Indel's normalized similarity is 2*LCS/(len a + len b): ROUGE-L F, all candidates in one call
+            best = process.extractOne(words, [self.kept_words[i] for i in candidates], scorer=Indel.normalized_similarity,
+                                      score_cutoff=self.threshold)
+            if best is not None:
+                return f"near-duplicate of {self.kept_labels[candidates[best[2]]]} (ROUGE-L {best[1]:.2f})"
+        idx = len(self.kept_words)
+        self.kept_words.append(words)
         self.kept_labels.append(label)
-        self.exact[key] = label
-        for band, bucket_key in enumerate(band_keys):
-            self.buckets[band][bucket_key].append(idx)
+        self.exact[words] = idx
+        for key in keys:
+            hit = self.buckets.get(key)
+            if hit is None:
+                self.buckets[key] = idx  # most buckets hold one question: no list for them
+            elif isinstance(hit, int):
+                self.buckets[key] = [hit, idx]
+            elif len(hit) < self.max_candidates:  # a crowded bucket keeps its first questions only
+                hit.append(idx)
         return None
 
 

@@ -112,40 +112,45 @@ class Line:
     torn: bool = False  # the unfinished last line of a crashed writer
 
 
-def read_jsonl(path: Path) -> list[Line]:
-    """Every line of a JSONL file; bad lines carry a problem instead of a record.
+def raw_lines(path: Path):
+    """(line number, bytes without the newline, is an unterminated last line) for each non-blank line, streamed."""
+    with open(path, "rb") as f:
+        for i, raw in enumerate(f, 1):
+            unterminated = not raw.endswith(b"\n")
+            raw = raw[:-1] if not unterminated else raw
+            if raw.strip():
+                yield i, raw, unterminated
+
+
+def count_lines(path: Path) -> int:
+    """Newlines in a file, read in blocks (fast): the progress bar's total."""
+    with open(path, "rb") as f:
+        return sum(block.count(b"\n") for block in iter(lambda: f.read(1 << 20), b""))
+
+
+def parse_line(lineno: int, raw: bytes, unterminated: bool = False) -> Line:
+    """One JSONL line -> a Line with its record, or with the problem that stops it having one.
 
     A last line with no newline that does not parse is 'torn': what a killed writer leaves.
     """
-    out = []
-    with open(path, "rb") as f:
-        data = f.read()
-    lines = data.split(b"\n")
-    ends_clean = data.endswith(b"\n") or not data
-    if lines and lines[-1] == b"":
-        lines.pop()
-    for i, raw in enumerate(lines, 1):
-        if not raw.strip():
-            continue
-        is_last_unterminated = i == len(lines) and not ends_clean
-        if len(raw) > MAX_LINE_BYTES:
-            out.append(Line(i, None, f"line is {len(raw):,} bytes (limit {MAX_LINE_BYTES:,})", raw[:200].decode("utf-8", "replace")))
-            continue
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as e:
-            out.append(Line(i, None, f"not UTF-8 (byte {e.start})", raw.decode("utf-8", "replace")))
-            continue
-        try:
-            record = json.loads(text)
-        except json.JSONDecodeError as e:
-            out.append(Line(i, None, f"invalid JSON: {e.msg} at column {e.colno}", text, torn=is_last_unterminated))
-            continue
-        if not isinstance(record, dict):
-            out.append(Line(i, None, f"expected a JSON object, got {type(record).__name__}", text))
-            continue
-        out.append(Line(i, record, None, text))
-    return out
+    if len(raw) > MAX_LINE_BYTES:
+        return Line(lineno, None, f"line is {len(raw):,} bytes (limit {MAX_LINE_BYTES:,})", raw[:200].decode("utf-8", "replace"))
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return Line(lineno, None, f"not UTF-8 (byte {e.start})", raw.decode("utf-8", "replace"))
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as e:
+        return Line(lineno, None, f"invalid JSON: {e.msg} at column {e.colno}", text, torn=unterminated)
+    if not isinstance(record, dict):
+        return Line(lineno, None, f"expected a JSON object, got {type(record).__name__}", text)
+    return Line(lineno, record, None, text)
+
+
+def read_jsonl(path: Path) -> list[Line]:
+    """Every line of a JSONL file; bad lines carry a problem instead of a record."""
+    return [parse_line(*line) for line in raw_lines(path)]
 
 
 def dumps(record: dict) -> str:
@@ -176,19 +181,35 @@ def drop_torn_tail(path: Path, lines: list[Line]) -> Line | None:
     return None
 
 
+class AtomicWriter:
+    """A file written under a temporary name and renamed when complete: readers see the old
+    file or the new one, never half of one. `with AtomicWriter(path) as f: f.write(b"...")`."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, self.tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
+        self.file = os.fdopen(fd, "wb", buffering=1 << 20)
+
+    def __enter__(self):
+        return self.file
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            if exc_type is None:
+                self.file.flush()
+                os.fsync(self.file.fileno())
+        finally:
+            self.file.close()
+            if exc_type is None:
+                os.replace(self.tmp, self.path)
+            else:
+                Path(self.tmp).unlink(missing_ok=True)
+
+
 def write_atomic(path: Path, text: str) -> None:
-    """Write to a temporary file and rename: readers see the old file or the new one, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with AtomicWriter(path) as f:
+        f.write(text.encode("utf-8"))
 
 
 def write_jsonl_atomic(path: Path, records) -> int:

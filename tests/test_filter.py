@@ -1,6 +1,7 @@
 """filter.py run as users run it: every line ends in kept or rejected, with reasons."""
 
 import json
+import sys
 
 import pytest
 
@@ -117,3 +118,22 @@ def test_gsm8k_solutions_are_kept_and_corruptions_caught(run, tmp_path):
     src.write_text("".join(json.dumps(s) + "\n" for s in bad))
     run("filter.py", "--input", str(src), "--skip-checks", "domain,duplicate", check_rc=0)
     assert len(read_lines(tmp_path / "gsm.rejected.jsonl")) / len(bad) >= 0.99
+
+
+def test_large_input_gives_the_same_result_on_every_core_and_every_hash_seed(run, tmp_path):
+    """Above ~4 MB the checks run in worker processes; the output must not depend on that or on PYTHONHASHSEED."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from bench_filter import synthesize
+
+    src = tmp_path / "big.jsonl"
+    src.write_text("".join(json.dumps(s) + "\n" for s in synthesize(5000)))
+    assert src.stat().st_size > 4_000_000
+    outputs = []
+    for workers, seed in (("1", "1"), ("2", "2")):
+        proc = run("filter.py", "--input", str(src), "--workers", workers, "--skip-checks", "domain",
+                   env={"PYTHONHASHSEED": seed}, check_rc=0)
+        outputs.append(((tmp_path / "big.filtered.jsonl").read_bytes(), (tmp_path / "big.rejected.jsonl").read_bytes()))
+        assert "5000" in proc.stderr
+    assert outputs[0] == outputs[1]
+    kept, rejected = outputs[0][0].count(b"\n"), outputs[0][1].count(b"\n")
+    assert kept + rejected == 5000 and b'"check": "duplicate"' in outputs[0][1]
