@@ -21,6 +21,7 @@ from pathlib import Path
 from dataforge import UserError, cli
 from dataforge.checks import SAMPLE_CHECKS, FileContext, LineChecker, keywords, reason
 from dataforge.dedup import Contamination, NearDuplicates
+from dataforge.report import write_report
 from dataforge.runs import (DEFAULT_RUNS_DIR, AtomicWriter, count_lines, dumps, read_jsonl, read_manifest, resolve_input,
                             update_manifest, write_atomic)
 
@@ -122,6 +123,7 @@ def main(argv=None) -> int:
                                             "counts": {d: {k: r[k] for k in ("in", "kept", "rejected")}
                                                        for d, r in report["domains"].items()},
                                             "seconds": report["seconds"]})
+        write_report(run_dir)
     print_summary(report)
     return cli.EXIT_OK
 

@@ -24,12 +24,14 @@ from pydantic import ValidationError
 
 from dataforge import UserError, cli
 from dataforge.prompts import REPAIR_HINT, TEMPLATE_NAMES, generation_prompt
+from dataforge.report import write_report
 from dataforge.runs import (DEFAULT_RUNS_DIR, JsonlAppender, drop_torn_tail, latest_run, new_run_dir, read_jsonl,
                             read_manifest, stage_file, update_manifest, domain_slug)
 from dataforge.schema import DIFFICULTIES, Sample, generation_schema, validation_problems
 from local_llm import ModelCallFailed, Options, get_backend
 
 DEFAULT_MODEL = os.environ.get("DATAFORGE_MODEL", "llama2")
+FEEDBACK_ITEMS = 5  # reviewer drops / keeps quoted in each prompt
 RECENT_TO_AVOID = 5  # recent questions listed in each prompt so the model does not repeat itself
 
 
@@ -48,6 +50,7 @@ def parse_args(argv):
     p.add_argument("--max-tokens", type=int, default=800, help="cap on tokens per reply (default 800)")
     p.add_argument("--concurrency", type=int, default=1, help="requests in flight at once (default 1)")
     p.add_argument("--max-attempts", type=int, default=3, help="tries per sample before it is recorded as failed (default 3)")
+    p.add_argument("--feedback", metavar="RUN", help="an audited run: its drops and comments become 'avoid' guidance, its keeps examples")
     p.add_argument("--out-dir", default=DEFAULT_RUNS_DIR, help="where runs are created (default runs/)")
     p.add_argument("--resume", nargs="?", const="latest", metavar="RUN", help="finish a run (default: the latest)")
     return p.parse_args(argv)
@@ -99,10 +102,31 @@ def plan(args) -> dict:
     if not templates or set(templates) - set(TEMPLATE_NAMES):
         raise UserError(f"--templates {args.templates!r}: choose from {', '.join(TEMPLATE_NAMES)}")
     difficulty_cycle(args.difficulty)
-    return {"domains": [{"name": d, "notes": notes[i] if i < len(notes) else ""} for i, d in enumerate(domains)],
+    feedback = load_feedback(Path(args.feedback), domains) if args.feedback else None
+    return {"feedback": feedback,
+            "domains": [{"name": d, "notes": notes[i] if i < len(notes) else ""} for i, d in enumerate(domains)],
             "samples_per_domain": n, "model": args.model, "templates": templates, "difficulty": args.difficulty,
             "temperature": args.temperature, "seed": args.seed, "max_tokens": args.max_tokens,
             "max_attempts": args.max_attempts}
+
+
+def load_feedback(run: Path, domains: list[str]) -> dict:
+    """Per domain, what reviewers dropped (with their comments) and kept, from audit.py apply's decisions.
+
+    A domain with no decisions of its own gets those of every domain in the audited run.
+    """
+    files = sorted(run.glob("* data samples/decisions_*.jsonl"))
+    if not files:
+        raise UserError(f"--feedback {run}: no decisions_<domain>.jsonl; run audit.py export and apply on it first")
+    decisions = [line.record for f in files for line in read_jsonl(f) if line.record and line.record.get("question")]
+    out = {}
+    for name in domains:
+        own = [d for d in decisions if d.get("domain") == name] or decisions
+        out[name] = {"avoid": [[d["question"], d.get("comment", "")] for d in own if d["decision"] == "drop"][:FEEDBACK_ITEMS],
+                     "examples": [d["question"] for d in own if d["decision"] in ("keep", "fix")][:FEEDBACK_ITEMS]}
+    cli.say(f"feedback from {run}: " + ", ".join(f"{n}: {len(f['avoid'])} to avoid, {len(f['examples'])} examples"
+                                                 for n, f in out.items()))
+    return out
 
 
 def generate_one(backend, settings: dict, domain: dict, slot: int, run_name: str, recent: list[str]) -> tuple[dict, bool]:
@@ -111,7 +135,8 @@ def generate_one(backend, settings: dict, domain: dict, slot: int, run_name: str
     template, difficulty = templates[slot % len(templates)], levels[slot % len(levels)]
     seed = settings["seed"]
     rng = random.Random(f"{seed}|{domain['name']}|{slot}")
-    messages = generation_prompt(template, domain["name"], domain["notes"], difficulty, rng, recent[-RECENT_TO_AVOID:])
+    messages = generation_prompt(template, domain["name"], domain["notes"], difficulty, rng, recent[-RECENT_TO_AVOID:],
+                                 (settings.get("feedback") or {}).get(domain["name"]))
     base = {"id": f"{run_name.removeprefix('run_')}-{domain_slug(domain['name'])}-{slot:05d}", "template": template,
             "model": backend.spec}
     attempts, tokens = [], {"prompt_tokens": 0, "completion_tokens": 0}
@@ -246,7 +271,9 @@ def finish(run_dir, settings, totals, per_domain, started, status) -> None:
             f"{totals['attempts']} attempts",
             f"  tokens: {totals['prompt_tokens']:,} prompt + {totals['completion_tokens']:,} completion, "
             f"{totals['tokens_per_second']} tokens/s, {wall:.1f}s",
-            f"  samples in {run_dir}  ({status}); next: python filter.py --input latest")
+            f"  samples in {run_dir}  ({status}); report: {run_dir / 'report.html'}",
+            "  next: python filter.py --input latest")
+    write_report(run_dir)
 
 
 if __name__ == "__main__":

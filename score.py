@@ -29,6 +29,7 @@ from dataforge import UserError, cli
 from dataforge.arithmetic import parse_number
 from dataforge.prompts import (JUDGE_SCHEMA, RESOLVE_DISAGREE_CAP, RESOLVE_SCHEMA, RUBRIC_VERSION, SCORE_WEIGHTS,
                                judge_prompt, resolve_prompt)
+from dataforge.report import write_report
 from dataforge.runs import (DEFAULT_RUNS_DIR, JsonlAppender, drop_torn_tail, read_jsonl, read_manifest, resolve_input,
                             update_manifest, write_jsonl_atomic)
 from local_llm import ModelCallFailed, Options, get_backend
@@ -148,6 +149,7 @@ def main(argv=None) -> int:
     if inputs[0].run_dir is not None:
         update_manifest(inputs[0].run_dir, "score", {"judge_model": judge.spec, "rubric_version": RUBRIC_VERSION,
                                                      "threshold": args.threshold, "votes": args.votes, **info})
+        write_report(inputs[0].run_dir)
     return cli.EXIT_OK  # unscored samples are written with their error and counted in the summary
 
 

@@ -46,13 +46,20 @@ each containing '='), answer (a number with units), difficulty, domain, num_step
 
 
 def generation_prompt(template: str, domain: str, notes: str, difficulty: str, rng: random.Random,
-                      recent_questions: list[str]) -> list[dict]:
+                      recent_questions: list[str], feedback: dict | None = None) -> list[dict]:
     """The chat messages for one sample. Sub-topic, name and number range vary per request,
-    and recent questions are listed to avoid: near-duplicates are the main waste."""
+    and recent questions are listed to avoid: near-duplicates are the main waste. Feedback from
+    a human audit (generate.py --feedback) adds what reviewers dropped, and why, and what they kept."""
     subtopics = [s.strip() for s in notes.split(",") if s.strip()] or [domain]
     avoid = ""
     if recent_questions:
         avoid = "Do not repeat or paraphrase these earlier problems:\n" + "".join(f"- {q[:160]}\n" for q in recent_questions)
+    if feedback and feedback.get("avoid"):
+        avoid += "A reviewer rejected problems like these; do not write problems like them:\n" + "".join(
+            f"- {q[:160]}" + (f" (reviewer: {c[:160]})" if c else "") + "\n" for q, c in feedback["avoid"])
+    if feedback and feedback.get("examples"):
+        avoid += "A reviewer approved these; match their quality, not their story:\n" + "".join(
+            f"- {q[:200]}\n" for q in feedback["examples"])
     text = TEMPLATES[template].format(
         domain=domain, notes=notes or "none", subtopic=rng.choice(subtopics), difficulty=difficulty,
         difficulty_hint=DIFFICULTY_HINTS[difficulty], name=rng.choice(NAMES),

@@ -256,5 +256,9 @@ def update_manifest(run_dir: Path, stage: str, info: dict) -> None:
     manifest["dataforge_version"] = __version__
     manifest["python"] = sys.version.split()[0]
     entry = {"command": redacted_argv(sys.argv), "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"), **info}
+    # seconds of every session of this stage (resumes, re-runs): what the run report charges per sample
+    previous = manifest.get("stages", {}).get(stage, {})
+    spent = info.get("seconds", info.get("totals", {}).get("seconds", 0))
+    entry["seconds_all_sessions"] = round(previous.get("seconds_all_sessions", 0) + spent, 2)
     manifest.setdefault("stages", {})[stage] = entry
     write_atomic(Path(run_dir) / "run.json", json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")

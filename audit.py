@@ -1,0 +1,250 @@
+"""Human audit of a run, and exports for fine-tuning.
+
+    python audit.py export --input latest [--sample 30 --seed 1]
+    python audit.py apply --input latest --decisions "runs/run_.../Jobs at startup data samples/audit_jobs_at_startup.csv"
+    python audit.py export-train --input latest --format alpaca|sharegpt|openai
+
+export: per domain, audit_<domain>.csv beside the samples (scored if score.py ran, else filtered):
+  id, domain, question, numbered steps, answer, score, judge rationale, filter flags, and empty
+  `decision` (keep / drop / fix) and `comment` columns. --sample N picks N samples stratified by score.
+  UTF-8 with a byte-order mark, so spreadsheets open it cleanly; cells that a spreadsheet would read as a
+  formula get a leading apostrophe, which apply takes off again.
+apply: reads the filled-in CSV; writes audited_<domain>.jsonl (kept samples, and fixed ones after the
+  filter's checks pass on the edited question, steps and answer) and decisions_<domain>.jsonl (every
+  decision). Rows with an unknown id or a decision outside keep/drop/fix are named with their row
+  number and skipped; empty decisions are counted as not reviewed. Reports judge-human agreement.
+  `python generate.py --feedback RUN` then uses drops and comments as "avoid" guidance, keeps as examples.
+export-train: final (or audited, when present) samples as train_<format>.jsonl in the run folder.
+Exit status: 0 done, 2 bad usage or input, 1 a bug.
+"""
+
+import argparse
+import csv
+import json
+import random
+import re
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from dataforge import UserError, cli
+from dataforge.checks import SAMPLE_CHECKS, check_sample
+from dataforge.report import write_report
+from dataforge.runs import (DEFAULT_RUNS_DIR, StageInput, dumps, read_jsonl, read_manifest, resolve_input,
+                            update_manifest, write_atomic, write_jsonl_atomic)
+
+COLUMNS = ["id", "domain", "question", "steps", "answer", "score", "judge_rationale", "filter_flags", "decision", "comment"]
+DECISIONS = ("keep", "drop", "fix")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+FORMATS = ("alpaca", "sharegpt", "openai")
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+    for name in ("export", "apply", "export-train"):
+        s = sub.add_parser(name)
+        s.add_argument("--input", default="latest", help="'latest', a run folder or a domain folder (default: latest)")
+        s.add_argument("--runs-dir", default=DEFAULT_RUNS_DIR, help="where runs live (default: runs/)")
+        if name == "export":
+            s.add_argument("--sample", type=int, help="audit only N samples per domain, stratified by score")
+            s.add_argument("--seed", type=int, default=0, help="seed for --sample (default 0)")
+        if name == "apply":
+            s.add_argument("--decisions", action="append", required=True, metavar="CSV", help="a filled-in audit CSV (repeatable)")
+            s.add_argument("--reviewer", default="", help="name recorded with each decision")
+        if name == "export-train":
+            s.add_argument("--format", choices=FORMATS, required=True)
+            s.add_argument("--output", help="output file (default: train_<format>.jsonl in the run folder)")
+    return p.parse_args(argv)
+
+
+def sources(spec: str, runs_dir: str) -> list[StageInput]:
+    """Per domain, the samples a reviewer sees: scored if score.py ran, else filtered."""
+    out = []
+    for inp in resolve_input(spec, reads="filtered", runs_dir=runs_dir):
+        if inp.run_dir is None:
+            raise UserError(f"--input {spec}: audit works on a run or domain folder, not a loose file")
+        scored = inp.output("scored")
+        out.append(StageInput(scored, inp.run_dir, inp.domain, inp.slug) if scored.exists() else inp)
+    return out
+
+
+def records(path: Path) -> list[dict]:
+    good = []
+    for line in read_jsonl(path):
+        if line.record is None:
+            cli.say(f"{path}:{line.lineno}: {line.problem}; skipped")
+        else:
+            good.append(line.record)
+    return good
+
+
+# ---------------------------------------------------------------- export
+
+def stratified(samples: list[dict], n: int, seed: int) -> list[dict]:
+    """n samples spread over the score bands (floor of the score; unscored is its own band), in file order."""
+    if n >= len(samples):
+        return samples
+    bands = defaultdict(list)
+    for i, s in enumerate(samples):
+        bands[int(s["score"]) if isinstance(s.get("score"), (int, float)) else -1].append(i)
+    rng = random.Random(seed)
+    share = {b: max(1, round(n * len(ix) / len(samples))) for b, ix in bands.items()}
+    while sum(share.values()) > n:  # rounding up small bands can overshoot: trim the largest
+        share[max(share, key=share.get)] -= 1
+    picked = [i for b, ix in sorted(bands.items()) for i in rng.sample(ix, min(share[b], len(ix)))]
+    return [samples[i] for i in sorted(picked)]
+
+
+def cell(value) -> str:
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def uncell(text: str) -> str:
+    return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_START) else text
+
+
+def export(args) -> None:
+    for inp in sources(args.input, args.runs_dir):
+        samples = records(inp.path)
+        if args.sample:
+            samples = stratified(samples, args.sample, args.seed)
+        out = inp.path.with_name(f"audit_{inp.slug}.csv")
+        rows = []
+        for s in samples:
+            flags = [f"{w['check']}: {w['message']}" for w in check_sample(s, SAMPLE_CHECKS).warnings]
+            rows.append([s.get("id", ""), s.get("domain", inp.domain), s.get("question", ""),
+                         "\n".join(f"{i + 1}. {step}" for i, step in enumerate(s.get("reasoning", []))), s.get("answer", ""),
+                         s.get("score", ""), s.get("rationale", ""), "\n".join(flags), "", ""])
+        with open(out, "w", encoding="utf-8-sig", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(COLUMNS)
+            writer.writerows([[cell(v) for v in row] for row in rows])
+        cli.say(f"{inp.domain}: {len(rows)} samples to review -> {out}")
+    cli.say("fill in `decision` (keep / drop / fix; for fix, edit question, steps or answer) and `comment`, then:",
+            "  python audit.py apply --input latest --decisions <the csv>")
+
+
+# ---------------------------------------------------------------- apply
+
+def parse_steps(text: str) -> list[str]:
+    return [re.sub(r"^\s*\d+[.)]\s*", "", line).strip() for line in text.splitlines() if line.strip()]
+
+
+def apply(args) -> None:
+    inputs = {inp.slug: inp for inp in sources(args.input, args.runs_dir)}
+    run_dir = next(iter(inputs.values())).run_dir
+    threshold = read_manifest(run_dir).get("stages", {}).get("score", {}).get("threshold", 6.0)
+    agree = compared = 0
+    counts = defaultdict(int)
+    for csv_path in map(Path, args.decisions):
+        if not csv_path.is_file():
+            raise UserError(f"--decisions {csv_path}: no such file")
+        slug = csv_path.stem.removeprefix("audit_")
+        if slug not in inputs:
+            raise UserError(f"{csv_path}: no domain '{slug}' in {run_dir} (expected audit_<domain>.csv from audit.py export)")
+        inp = inputs[slug]
+        by_id = {s.get("id"): s for s in records(inp.path)}
+        with open(csv_path, encoding="utf-8-sig", newline="") as f:
+            reader = csv.DictReader(f)
+            missing = [c for c in ("id", "decision", "comment", "question", "steps", "answer") if c not in (reader.fieldnames or [])]
+            if missing:
+                raise UserError(f"{csv_path}: missing column(s) {', '.join(missing)}; export a fresh file with audit.py export")
+            rows = list(reader)
+        audited, decisions = [], []
+        for row_no, row in enumerate(rows, start=2):  # row 1 is the header, as a spreadsheet numbers them
+            where = f"{csv_path}:row {row_no}"
+            sample_id, decision = uncell(row["id"] or ""), (row["decision"] or "").strip().lower()
+            if not decision:
+                counts["not reviewed"] += 1
+                continue
+            if decision not in DECISIONS:
+                cli.say(f"{where}: decision {row['decision']!r} is not keep, drop or fix; row skipped")
+                counts["bad rows"] += 1
+                continue
+            if sample_id not in by_id:
+                cli.say(f"{where}: unknown id {sample_id!r} (not in {inp.path.name}); row skipped")
+                counts["bad rows"] += 1
+                continue
+            sample, comment = by_id[sample_id], (row["comment"] or "").strip()
+            record = {"id": sample_id, "domain": inp.domain, "decision": decision, "comment": comment,
+                      "question": sample.get("question"), "reviewer": args.reviewer, "judge_score": sample.get("score"),
+                      "applied_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
+            if decision == "fix":
+                fixed = {**sample, "question": uncell(row["question"]), "reasoning": parse_steps(uncell(row["steps"])),
+                         "answer": uncell(row["answer"]), "audit": "fixed"}
+                fixed["num_steps"] = len(fixed["reasoning"])
+                problems = check_sample(fixed, SAMPLE_CHECKS).reasons
+                if problems:
+                    record["fix_problems"] = problems
+                    cli.say(f"{where}: the fix of {sample_id} does not pass the filter ({problems[0]['message']}); not added")
+                    counts["fix rejected"] += 1
+                else:
+                    audited.append(fixed)
+                    counts["fix"] += 1
+            else:
+                counts[decision] += 1
+                if decision == "keep":
+                    audited.append({**sample, "audit": "kept"})
+            if isinstance(sample.get("score"), (int, float)):
+                compared += 1
+                agree += (sample["score"] >= threshold) == (decision != "drop")
+            decisions.append(record)
+        write_jsonl_atomic(inp.path.with_name(f"audited_{slug}.jsonl"), audited)
+        write_jsonl_atomic(inp.path.with_name(f"decisions_{slug}.jsonl"), decisions)
+        cli.say(f"{inp.domain}: {len(audited)} audited samples -> {inp.path.with_name(f'audited_{slug}.jsonl')}")
+    agreement = agree / compared if compared else None
+    cli.say("", cli.table([[k, v] for k, v in sorted(counts.items())], ["decisions", "rows"]), "",
+            f"  judge-human agreement (judge keeps at score >= {threshold}): "
+            + (f"{agreement:.0%} of {compared}" if compared else "n/a (no scored samples decided)"),
+            f"  next: python generate.py --feedback {run_dir} ...  (drops and comments guide new samples)")
+    update_manifest(run_dir, "audit", {"decisions": dict(counts), "judge_human_agreement": agreement,
+                                       "files": [str(p) for p in args.decisions]})
+    write_report(run_dir)
+
+
+# ---------------------------------------------------------------- export-train
+
+def solution(sample: dict) -> str:
+    return "\n".join(sample["reasoning"]) + f"\nAnswer: {sample['answer']}"
+
+
+def as_format(sample: dict, fmt: str) -> dict:
+    q, a = sample["question"], solution(sample)
+    if fmt == "alpaca":
+        return {"instruction": q, "input": "", "output": a}
+    if fmt == "sharegpt":
+        return {"conversations": [{"from": "human", "value": q}, {"from": "gpt", "value": a}]}
+    return {"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}]}
+
+
+def export_train(args) -> None:
+    inputs = resolve_input(args.input, reads="filtered", runs_dir=args.runs_dir)
+    run_dir = inputs[0].run_dir
+    if run_dir is None:
+        raise UserError(f"--input {args.input}: give a run or domain folder")
+    lines, used = [], []
+    for inp in inputs:
+        audited, final = inp.output("audited"), inp.output("final")
+        path = audited if audited.exists() else final
+        if not path.exists():
+            cli.say(f"{inp.domain}: no final_ or audited_ samples yet (run score.py); skipped")
+            continue
+        samples = [s for s in records(path) if isinstance(s.get("reasoning"), list) and "question" in s and "answer" in s]
+        lines += [dumps(as_format(s, args.format)) + "\n" for s in samples]
+        used.append(f"{path.name}: {len(samples)}")
+    out = Path(args.output) if args.output else run_dir / f"train_{args.format}.jsonl"
+    write_atomic(out, "".join(lines))
+    cli.say(*[f"  {u}" for u in used], f"{len(lines)} samples in {args.format} format -> {out}")
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    {"export": export, "apply": apply, "export-train": export_train}[args.command](args)
+    return cli.EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(cli.run(lambda: main()))

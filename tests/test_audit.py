@@ -1,0 +1,128 @@
+"""audit.py and the run report, run as users run them against the test Ollama server."""
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import only_run, read_lines
+
+DOMAIN, SLUG = "Jobs at startup", "jobs_at_startup"
+
+
+def scored_run(run, tmp_path, n=6):
+    run("generate.py", "--domains", DOMAIN, "--domain-notes", "budget, headcount, runway", "--samples-per-domain", str(n), check_rc=0)
+    run("filter.py", "--input", "latest", "--skip-checks", "duplicate", check_rc=0)
+    run("score.py", "--input", "latest", check_rc=0)
+    return only_run(tmp_path)
+
+
+def read_csv(path):
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        return list(csv.reader(f))
+
+
+def write_csv(path, rows):
+    with open(path, "w", encoding="utf-8-sig", newline="") as f:
+        csv.writer(f).writerows(rows)
+
+
+def test_export_review_apply_then_feedback_reaches_the_next_generation(run, tmp_path, ollama):
+    run_dir = scored_run(run, tmp_path)
+    folder = run_dir / f"{DOMAIN} data samples"
+    proc = run("audit.py", "export", "--input", "latest", "--sample", "5", "--seed", "1", check_rc=0)
+    path = folder / f"audit_{SLUG}.csv"
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf")  # BOM: spreadsheets read UTF-8
+    rows = read_csv(path)
+    assert rows[0] == ["id", "domain", "question", "steps", "answer", "score", "judge_rationale", "filter_flags",
+                       "decision", "comment"]
+    assert len(rows) == 6 and all(r[3].startswith("1. ") and float(r[5]) > 0 and r[8] == "" for r in rows[1:])
+
+    rows[1][8], rows[2][8], rows[2][9] = "keep", "DROP", "same budget story every time"
+    rows[3][8], rows[3][4] = "fix", "$1"  # a fix the filter rejects: the answer no longer matches
+    rows[4][8] = "maybe"
+    rows.append(["no-such-id", DOMAIN, "q", "1. 1 + 1 = 2", "2", "", "", "", "keep", ""])
+    write_csv(path, rows)
+    proc = run("audit.py", "apply", "--input", "latest", "--decisions", str(path), "--reviewer", "ana", check_rc=0)
+    assert "row 4: the fix of" in proc.stderr and "does not pass the filter" in proc.stderr
+    assert "row 5: decision 'maybe' is not keep, drop or fix" in proc.stderr
+    assert "row 7: unknown id 'no-such-id'" in proc.stderr
+    audited = read_lines(folder / f"audited_{SLUG}.jsonl")
+    assert [s["id"] for s in audited] == [rows[1][0]] and audited[0]["audit"] == "kept"
+    decisions = {d["id"]: d for d in read_lines(folder / f"decisions_{SLUG}.jsonl")}
+    assert decisions[rows[2][0]]["decision"] == "drop" and decisions[rows[2][0]]["reviewer"] == "ana"
+    assert decisions[rows[3][0]]["fix_problems"][0]["check"] == "consistency"
+    audit = json.loads((run_dir / "run.json").read_text())["stages"]["audit"]
+    assert audit["judge_human_agreement"] == pytest.approx(2 / 3)  # the judge kept all three; the reviewer dropped one
+    assert "| 1 |" in (run_dir / "report.md").read_text().split("| **total**")[1]  # audited column
+
+    before = len(ollama.model_requests())
+    run("generate.py", "--domains", DOMAIN, "--samples-per-domain", "1", "--feedback", str(run_dir), check_rc=0)
+    prompt = ollama.model_requests()[before]["body"]["messages"][-1]["content"]
+    assert rows[2][2][:100] in prompt and "same budget story every time" in prompt  # dropped, with the comment
+    assert rows[1][2][:100] in prompt  # kept: a style example
+
+
+def test_fixed_sample_round_trips_and_formula_cells_are_defused(run, tmp_path):
+    run_dir = tmp_path / "runs" / "run_20261125_120000"
+    folder = run_dir / f"{DOMAIN} data samples"
+    folder.mkdir(parents=True)
+    (run_dir / "run.json").write_text(json.dumps({"stages": {"generate": {"domains": [{"name": DOMAIN, "notes": ""}],
+                                                                         "settings": {"samples_per_domain": 1}}}}))
+    sample = {"id": "s1", "question": "@Dana: the startup budget buys 3 laptops at $5 each. What is the total cost?",
+              "reasoning": ["-5 + 20 = 15"], "answer": "$15", "difficulty": "easy", "domain": DOMAIN, "num_steps": 1}
+    (folder / f"filtered_{SLUG}.jsonl").write_text(json.dumps(sample) + "\n")
+    run("audit.py", "export", "--input", "latest", check_rc=0)
+    path = folder / f"audit_{SLUG}.csv"
+    rows = read_csv(path)
+    assert rows[1][2].startswith("'@Dana") and rows[1][3] == "1. -5 + 20 = 15"
+    rows[1][8], rows[1][3], rows[1][4] = "fix", "1. 3 * 5 = 15", "$15"
+    write_csv(path, rows)
+    run("audit.py", "apply", "--input", "latest", "--decisions", str(path), check_rc=0)
+    fixed = read_lines(folder / f"audited_{SLUG}.jsonl")[0]
+    assert fixed["question"] == sample["question"] and fixed["reasoning"] == ["3 * 5 = 15"] and fixed["audit"] == "fixed"
+
+
+def test_apply_names_missing_columns(run, tmp_path):
+    run_dir = scored_run(run, tmp_path, n=1)
+    path = run_dir / f"{DOMAIN} data samples" / f"audit_{SLUG}.csv"
+    write_csv(path, [["id", "verdict"], ["x", "keep"]])
+    proc = run("audit.py", "apply", "--input", "latest", "--decisions", str(path), check_rc=2)
+    assert "missing column(s) decision, comment" in proc.stderr
+
+
+@pytest.mark.parametrize("fmt", ["alpaca", "sharegpt", "openai"])
+def test_training_exports_load_with_hugging_face_datasets(run, tmp_path, fmt):
+    datasets = pytest.importorskip("datasets") if not os.environ.get("CI") else __import__("datasets")
+    run_dir = scored_run(run, tmp_path, n=3)
+    run("audit.py", "export-train", "--input", "latest", "--format", fmt, check_rc=0)
+    path = run_dir / f"train_{fmt}.jsonl"
+    loaded = datasets.load_dataset("json", data_files=str(path), split="train", cache_dir=str(tmp_path / "hf"))
+    assert loaded.num_rows == 3
+    first = loaded[0]
+    text = json.dumps(first)
+    assert "Answer: " in text and first == read_lines(path)[0]
+
+
+def test_report_html_renders_in_headless_chromium_with_the_funnel(run, tmp_path):
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        if os.environ.get("CI"):
+            pytest.fail(".ci/run must install Debian's chromium")
+        pytest.skip("chromium not installed")
+    run_dir = scored_run(run, tmp_path, n=4)
+    counts = {name: sum(1 for _ in open(run_dir / f"{DOMAIN} data samples" / f"{name}_{SLUG}.jsonl"))
+              for name in ("raw", "filtered", "final")}
+    proc = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                           f"--user-data-dir={tmp_path / 'chrome'}", "--dump-dom", (run_dir / "report.html").as_uri()],
+                          capture_output=True, text=True, timeout=120)
+    dom = proc.stdout
+    assert "<svg" in dom and 'id="funnel"' in dom, proc.stderr[-2000:]
+    row = dom.split('id="funnel"')[1].split("</table>")[0].split("<td>Total</td>")[1]
+    cells = [c.split("</td>")[0] for c in row.split("<td>")[1:]]
+    assert cells[:4] == ["4", str(counts["raw"]), str(counts["filtered"]), str(counts["final"])]
+    assert "Per sample that reached final" in dom
