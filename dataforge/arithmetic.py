@@ -103,11 +103,9 @@ def tokenize(text: str) -> list[Tok]:
                 raise Refused("number too long")
             if digits[0] == "0" and len(digits) > 1 and digits[1] != ".":
                 raw.append(Tok("word", num, num, False, 0, False, glued))  # 0900, 00:00: clock times, not quantities
-            elif "." in digits:
-                whole, frac = digits.split(".")
-                raw.append(Tok("num", Fraction(int(whole + frac), 10 ** len(frac)), num, False, len(frac), False, glued))
             else:
-                raw.append(Tok("num", int(digits), num, False, 0, False, glued))  # ints are exact and faster than Fraction
+                raw.append(Tok("num", exact_decimal(digits), num, False, len(digits) - digits.find(".") - 1 if "." in digits else 0,
+                               False, glued))
         elif op:
             raw.append(Tok("op", _OPS.get(op, op), op, False, 0, False, glued))
         elif eq:
@@ -126,6 +124,14 @@ def tokenize(text: str) -> list[Tok]:
             raw.append(Tok("sqrt", None, other, False, 0, False, glued) if other == "√" else Tok("sep", None, other, False, 0, False, glued))
         glued = True
     return _resolve_words(raw)
+
+
+def exact_decimal(digits: str) -> int | Fraction:
+    """'1250' -> 1250, '2.5' -> 5/2, '.15' -> 3/20: exact, and an int when whole (faster than Fraction)."""
+    if "." not in digits:
+        return int(digits)
+    whole, frac = digits.split(".")
+    return Fraction(int(whole + frac), 10 ** len(frac))
 
 
 def _operand_end(t: Tok | None) -> bool:

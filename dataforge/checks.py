@@ -13,7 +13,7 @@ from fractions import Fraction
 
 from pydantic import ValidationError
 
-from dataforge.arithmetic import check_step, parse_number
+from dataforge.arithmetic import check_step, exact_decimal, parse_number
 from dataforge.dedup import dedup_keys
 from dataforge.runs import dumps, parse_line, raw_lines
 from dataforge.schema import Sample, validation_problems
@@ -84,7 +84,7 @@ def check_sample(record: dict, enabled=SAMPLE_CHECKS, domain_keywords: set[str] 
         elif not (_close(answer, last, decimals) or _close(answer * 100, last, decimals) or _close(answer, last * 100, decimals)):
             rep.reasons.append(reason("consistency", f"answer {sample.answer!r} does not match the last step's result "
                                                      f"{_show(last)}", len(steps) - 1))
-        question_numbers = {_decimal(m.replace(",", "")) for m in _QUESTION_NUMBER.findall(sample.question)}
+        question_numbers = {exact_decimal(m.replace(",", "")) for m in _QUESTION_NUMBER.findall(sample.question)}
         known = question_numbers | COMMON_CONSTANTS | {q * 100 for q in question_numbers}
         for i, s in enumerate(steps):
             stray = [v for v in s.operands if v not in known]
@@ -271,14 +271,6 @@ def headcount_whole(sample: Sample, answer: Fraction) -> str | None:
 
 # Add a validator here: a function (sample, answer value) -> message or None.
 DOMAIN_VALIDATORS = [money_not_negative, headcount_whole]
-
-
-def _decimal(text: str) -> int | Fraction:
-    """'1250' or '2.5' -> an exact value (Fraction(str) parses with a regex: slow in a hot loop)."""
-    if "." not in text:
-        return int(text)
-    whole, frac = text.split(".")
-    return Fraction(int(whole + frac), 10 ** len(frac))
 
 
 def _show(v) -> str:

@@ -96,11 +96,6 @@ class NearDuplicates:
         self.kept_words: list[str] = []
         self.kept_labels: list[str] = []
 
-    def check_all(self, questions: list[str], labels: list[str]) -> list[str | None]:
-        """For each question: None when it is new, else a message naming the earlier one it repeats."""
-        words, bands = dedup_keys(questions)
-        return [self.check(w, b.tolist(), label) for w, b, label in zip(words, bands, labels)]
-
     def check(self, words: str, band_keys: list[int], label: str) -> str | None:
         if (idx := self.exact.get(words)) is not None:
             return f"same question as {self.kept_labels[idx]} (numbers aside)"
