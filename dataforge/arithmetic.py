@@ -24,12 +24,7 @@ MAX_NUMBER_DIGITS = 60
 MAX_DEPTH = 60
 MAX_POWER_BITS = 4096  # refuse a power whose result would need more bits than this
 
-# Words the resolver treats specially (operators, '=' words, units' stop words, rounding words)
-_SPECIAL_WORDS = ("by to of and or is so x times plus minus divided multiplied equal equals "
-                  "about approximately approx roughly around nearly almost").split()
-# A plain word: two or more characters and not special (case-insensitively), exactly as `word` would read it
-_PLAIN = (r"(?!(?i:" + "|".join(_SPECIAL_WORDS) + r")(?![A-Za-z_0-9']|-[A-Za-z]))"
-          r"[A-Za-z_][A-Za-z_0-9']+(?:-[A-Za-z][A-Za-z0-9']*)*")
+_WORD = r"[A-Za-z_][A-Za-z_0-9']*(?:-[A-Za-z][A-Za-z0-9']*)*"
 _TOKEN = re.compile(
     r"(?P<ws>\s*)(?:"  # leading space is swallowed here: 'glued' tokens have none
     r"(?P<num>(?:[0-9]{1,3}(?:,[0-9]{3})+(?![0-9])|[0-9]+)(?:\.[0-9]+)?|\.[0-9]+)"
@@ -38,8 +33,7 @@ _TOKEN = re.compile(
     r"|(?P<eq>≈|~=|≅|=+)"
     r"|(?P<pct>%)"
     r"|(?P<cur>[$€£¥₹])"
-    r"|(?P<prose>" + _PLAIN + "(?: " + _PLAIN + r")+)"  # a run of plain words: one token, expanded only next to math
-    r"|(?P<word>[A-Za-z_][A-Za-z_0-9']*(?:-[A-Za-z][A-Za-z0-9']*)*)"
+    r"|(?P<word>" + _WORD + r")(?P<more>(?:\s+" + _WORD + r")*)"  # a run of words: one token, split where it matters
     r"|(?P<sep>[,;:!?~\"]|\.(?![0-9]))"
     r"|(?P<other>.))",
     re.ASCII | re.DOTALL,
@@ -90,13 +84,11 @@ def tokenize(text: str) -> list[Tok]:
     raw = []
     glued = False
     # findall gives one tuple of groups per token, much cheaper than a Match object each
-    for ws, num, op, lp, rp, eq, pct, cur, prose, word, sep, other in _TOKEN.findall(text):
+    for ws, num, op, lp, rp, eq, pct, cur, word, more, sep, other in _TOKEN.findall(text):
         if ws:
             glued = False
-        if prose:
-            raw.append(Tok("word", prose, prose, False, 0, False, glued))
-        elif word:
-            raw.append(Tok("word", word, word, False, 0, False, glued))
+        if word:
+            raw.append(Tok("words" if more else "word", word + more, word + more, False, 0, False, glued))
         elif num:
             digits = num.replace(",", "") if "," in num else num
             if len(digits) > MAX_NUMBER_DIGITS:
@@ -163,17 +155,38 @@ def _resolve_words(raw: list[Tok]) -> list[Tok]:
                 prev.value, prev.pct = Fraction(prev.value, 100), True
             else:
                 out.append(Tok("sep", None, "%"))
+        elif t.kind == "words":
+            # A run of words. After prose only a joining word ("divided by") or a last one-letter word
+            # (a variable before '=') can be special, so the plain words before them stay one token.
+            # After an operand, operator or '=' every word may be a unit or an operator: read them one by one.
+            words = t.value.split()
+            k = 0
+            if prev is None or prev.kind not in _NEAR_MATH:
+                k = next((k for k, w in enumerate(words) if w.lower() in _JOINING_WORDS), len(words))
+                if k == len(words) and len(words[-1]) == 1 and words[-1] not in "aAI":
+                    k -= 1
+            if k == len(words):
+                t.kind = "word"
+                out.append(t)
+                i += 1
+                continue
+            if k:
+                out.append(Tok("word", " ".join(words[:k]), " ".join(words[:k])))
+            raw[i:i + 1] = [Tok("word", w, w, False, 0, False, t.glued and j == 0) for j, w in enumerate(words[k:], k)]
+            n = len(raw)
+            continue
         elif t.kind != "word":
             out.append(t)
         elif (len(t.value) > 1 and (prev is None or prev.kind not in _NEAR_MATH)
               and t.value.lower() not in _JOINING_WORDS):
             out.append(t)  # prose: only an operand, operator or '=' before it can make a word special
-        elif " " in t.value:  # a run of plain words right after math: read it word by word
-            raw[i:i + 1] = [Tok("word", w, w, False, 0, False, t.glued and k == 0) for k, w in enumerate(t.value.split(" "))]
-            n = len(raw)
-            continue
         else:
             w, lw = t.value, t.value.lower()
+            if lw in _JOINING_WORDS and nxt is not None and nxt.kind == "words":
+                first, rest = nxt.value.split(None, 1)  # "divided" before "by the ...": read "by" on its own
+                nxt = Tok("word", first, first, False, 0, False, nxt.glued)
+                raw[i + 1:i + 2] = [nxt, Tok("words" if len(rest.split()) > 1 else "word", rest, rest)]
+                n = len(raw)
             pair = (lw, nxt.value.lower()) if nxt is not None and nxt.kind == "word" else None
             if pair in (("divided", "by"), ("multiplied", "by")):
                 out.append(Tok("op", "/" if lw == "divided" else "*", lw))
@@ -225,10 +238,11 @@ _NOT_UNIT = {"x", "X", "times", "plus", "minus", "divided", "multiplied", "equal
 def _unit_run(raw: list[Tok], i: int) -> int:
     """How many words from i form a unit ending at an operator or '=' (0 when they do not)."""
     j, words = i, 0
-    while j < len(raw) and raw[j].kind == "word" and raw[j].value not in _NOT_UNIT:
-        words += raw[j].value.count(" ") + 1  # a prose token holds several words
-        if words > 8:
-            return 0
+    while j < len(raw) and raw[j].kind in ("word", "words"):
+        for w in raw[j].value.split() if raw[j].kind == "words" else (raw[j].value,):
+            words += 1
+            if w in _NOT_UNIT or words > 8:
+                return 0  # an operator word or long prose: not a unit
         j += 1
     end = raw[j] if j < len(raw) else None
     return j - i if end is not None and (end.kind == "eq" or (end.kind == "op" and end.value != "-")) else 0
@@ -345,6 +359,20 @@ def _exact_sqrt(v: Fraction) -> Fraction:
 
 def evaluate(tokens: list[Tok]) -> Fraction:
     """The exact value of a token list; Refused or ZeroDivisionError when it has none."""
+    if len(tokens) == 1 and tokens[0].kind == "num":
+        return tokens[0].value  # most right-hand sides: no parser needed
+    if len(tokens) == 3 and tokens[0].kind == "num" and tokens[2].kind == "num" and tokens[1].kind == "op":
+        a, op, b = tokens[0].value, tokens[1].value, tokens[2].value  # "48 / 2": the commonest left-hand side
+        if op == "+":
+            return a + b
+        if op == "-":
+            return a - b
+        if op == "*":
+            return a * b
+        if op == "/":
+            if b == 0:
+                raise ZeroDivisionError
+            return Fraction(a, b)
     if len(tokens) > 400:
         raise Refused("expression too long")
     return _Parser(tokens).parse()

@@ -208,12 +208,11 @@ def _chunks(items, size: int):
 
 def quality_reasons(sample: Sample) -> list[dict]:
     out = []
-    texts = [("question", sample.question), ("answer", sample.answer)] + [
-        (f"step {i + 1}", s) for i, s in enumerate(sample.reasoning)]
-    everything = "\n".join(t for _, t in texts)
-    lower_all = everything.lower()
-    if any(w in lower_all for w in _LEFTOVER_WORDS) or _PLACEHOLDER.search(everything):
-        out += _leftovers(texts)  # rare: find which part has them
+    everything = "\n".join([sample.question, sample.answer, *sample.reasoning])
+    if (any(map(everything.lower().__contains__, _LEFTOVER_WORDS))
+            or (("{" in everything or "[" in everything or "<" in everything) and _PLACEHOLDER.search(everything))):
+        out += _leftovers([("question", sample.question), ("answer", sample.answer)] + [
+            (f"step {i + 1}", s) for i, s in enumerate(sample.reasoning)])  # rare: find which part has them
     if "?" not in sample.question and not _ASKS.search(sample.question):
         out.append(reason("quality", "the question asks nothing (no '?' or question word)"))
     if "=" in sample.question or "the answer is" in sample.question.lower():
