@@ -11,7 +11,6 @@ never modified. Exit status: 0 done (rejections are normal), 2 bad usage or inpu
 """
 
 import argparse
-import gc
 import json
 import os
 import sys
@@ -73,7 +72,6 @@ def domain_keywords(run_dir: Path | None) -> dict[str, set[str]]:
 def main(argv=None) -> int:
     args = parse_args(argv)
     started = time.monotonic()
-    gc.set_threshold(100_000, 50, 100)  # millions of short-lived objects: collect less often (8% faster at 100k)
     enabled = selected_checks(args)
     inputs = resolve_input(args.input, reads="raw", runs_dir=args.runs_dir)
     if (args.output or args.rejected) and len(inputs) > 1:
@@ -86,7 +84,6 @@ def main(argv=None) -> int:
     # then near-duplicates across the whole run in input order (the first one stays), then written.
     checker = LineChecker(contamination, workers=max(1, args.workers))
     duplicates = NearDuplicates() if "duplicate" in enabled else None
-    gc.freeze()  # what is loaded so far (the reference index) is never scanned again, here or in the workers
     report = {"checks": list(enabled), "domains": {}}
     total = Tally()
     bar = cli.progress(sum(count_lines(inp.path) for inp in inputs), "filter")

@@ -55,7 +55,7 @@ class Refused(Exception):
 
 @dataclass(slots=True)
 class Tok:
-    kind: str  # num op lp rp eq var word sep gap
+    kind: str  # num op lp rp eq var word sep gap; a run of words is one "words" token until resolved
     value: object = None
     text: str = ""
     has_unit: bool = False  # a number followed by a unit word (2 hours)
@@ -141,6 +141,10 @@ def _resolve_words(raw: list[Tok]) -> list[Tok]:
     i, n = 0, len(raw)
     while i < n:
         t = raw[i]
+        if t.kind in _AS_IS:  # most tokens: nothing to resolve
+            out.append(t)
+            i += 1
+            continue
         prev = out[-1] if out else None
         nxt = raw[i + 1] if i + 1 < n else None
         if t.kind == "num":
@@ -162,7 +166,9 @@ def _resolve_words(raw: list[Tok]) -> list[Tok]:
             words = t.value.split()
             k = 0
             if prev is None or prev.kind not in _NEAR_MATH:
-                k = next((k for k, w in enumerate(words) if w.lower() in _JOINING_WORDS), len(words))
+                lower = t.value.lower()  # (one search for the rare joining words, not one per word)
+                k = (next((k for k, w in enumerate(words) if w.lower() in _JOINING_WORDS), len(words))
+                     if "divided" in lower or "multiplied" in lower or "equal" in lower else len(words))
                 if k == len(words) and len(words[-1]) == 1 and words[-1] not in "aAI":
                     k -= 1
             if k == len(words):
@@ -230,6 +236,7 @@ def _resolve_words(raw: list[Tok]) -> list[Tok]:
     return out
 
 
+_AS_IS = {"op", "eq", "lp", "rp", "sep", "sqrt"}
 _NEAR_MATH = ("num", "rp", "op", "eq")
 _JOINING_WORDS = {"divided", "multiplied", "equal", "equals"}
 _NOT_UNIT = {"x", "X", "times", "plus", "minus", "divided", "multiplied", "equals", "equal", "and", "or", "is", "so"}

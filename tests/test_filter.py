@@ -137,3 +137,25 @@ def test_large_input_gives_the_same_result_on_every_core_and_every_hash_seed(run
     assert outputs[0] == outputs[1]
     kept, rejected = outputs[0][0].count(b"\n"), outputs[0][1].count(b"\n")
     assert kept + rejected == 5000 and b'"check": "duplicate"' in outputs[0][1]
+
+
+def test_retold_questions_are_near_duplicates_even_when_every_question_shares_the_domain_words(run, tmp_path):
+    """Questions of one domain share its words (crowded LSH buckets); a retold one must still be found."""
+    prefix = "At the startup, with its budget, headcount and runway in mind:"
+    samples = [dict(s, id=f"q-{i}", question=f"{prefix} {s['question']}") for i, s in enumerate(gsm8k_samples()[:400])]
+    retold = []
+    for k in range(0, 400, 10):
+        words = samples[k]["question"].split()
+        words = [w + (" quite" if i % 5 == 4 else "") for i, w in enumerate(words)]  # a word added after every fifth
+        retold.append(dict(samples[k], id=f"retold-{k}", question=" ".join(words)))
+    src = tmp_path / "domain.jsonl"
+    src.write_text("".join(json.dumps(s) + "\n" for s in samples + retold))
+    run("filter.py", "--input", str(src), "--skip-checks", "domain", check_rc=0)
+    kept_ids = {r["id"] for r in read_lines(tmp_path / "domain.filtered.jsonl")}
+    assert len(kept_ids & {s["id"] for s in samples}) >= 390  # distinct questions on one topic are kept
+    rejected = {r["id"]: r["reject_reasons"] for r in read_lines(tmp_path / "domain.rejected.jsonl")}
+    checked = [k for k in range(0, 400, 10) if f"q-{k}" in kept_ids]
+    assert len(checked) >= 35
+    for k in checked:
+        reason = rejected[f"retold-{k}"][0]
+        assert reason["check"] == "duplicate" and f"near-duplicate of q-{k} " in reason["message"], reason
