@@ -2,6 +2,7 @@
 
     python bench/bench_cost.py --run runs/run_20261125_101500   # an existing run
     python bench/bench_cost.py                                  # a fresh run on the embedded model
+    python bench/bench_cost.py --model llama2 --samples 30      # a fresh run on Ollama ($OLLAMA_HOST)
 
 Reads the same numbers the run report shows (dataforge/report.py): tokens from every generated
 and scored record, seconds from every session of each stage in run.json.
@@ -19,9 +20,9 @@ sys.path.insert(0, str(ROOT))
 from dataforge.report import gather  # noqa: E402
 
 
-def fresh_run(tmp: Path, samples: int) -> Path:
-    """generate -> filter -> score on the embedded model, in tmp."""
-    steps = [["generate.py", "--model", "embedded", "--domains", "Coffee shop", "--domain-notes", "prices, orders, staff shifts",
+def fresh_run(tmp: Path, samples: int, model: str) -> Path:
+    """generate -> filter -> score in tmp (the judge is the generation model, score.py's default)."""
+    steps = [["generate.py", "--model", model, "--domains", "Coffee shop", "--domain-notes", "prices, orders, staff shifts",
               "--samples-per-domain", str(samples), "--seed", "1", "--max-tokens", "400"],
              ["filter.py", "--input", "latest"], ["score.py", "--input", "latest", "--threshold", "1"]]
     for args in steps:
@@ -31,11 +32,12 @@ def fresh_run(tmp: Path, samples: int) -> Path:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--run", help="a run folder (default: a fresh embedded-model run)")
+    p.add_argument("--run", help="a run folder (default: a fresh run)")
+    p.add_argument("--model", default="embedded", help="model for the fresh run (default embedded)")
     p.add_argument("--samples", type=int, default=6, help="samples for the fresh run (default 6)")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        run_dir = Path(args.run) if args.run else fresh_run(Path(tmp), args.samples)
+        run_dir = Path(args.run) if args.run else fresh_run(Path(tmp), args.samples, args.model)
         info = gather(run_dir)
     t = info["total"]
     print(f"run {info['run']}: requested {t['requested']}, valid {t['valid']}, filtered {t['filtered']}, final {t['final']}")
