@@ -275,8 +275,7 @@ class _Parser:
         value = self.term()
         while (t := self.peek()) is not None and t.kind == "op" and t.value in "+-":
             self.i += 1
-            rhs = self.term()
-            value = value + rhs if t.value == "+" else value - rhs
+            value = _apply(t.value, value, self.term())
         return value
 
     def term(self) -> Fraction:
@@ -284,13 +283,7 @@ class _Parser:
         while (t := self.peek()) is not None:
             if t.kind == "op" and t.value in "*/":
                 self.i += 1
-                rhs = self.unary()
-                if t.value == "*":
-                    value *= rhs
-                elif rhs == 0:
-                    raise ZeroDivisionError
-                else:
-                    value = Fraction(value, rhs)
+                value = _apply(t.value, value, self.unary())
             elif t.kind == "lp" or (t.kind == "num" and self.toks[self.i - 1].kind == "rp"):
                 value *= self.unary()  # implicit multiplication: 4(7), (2)(3), (5)3
             else:
@@ -328,7 +321,7 @@ class _Parser:
                 raise Refused("power too large")
             if base == 0 and exp < 0:
                 raise ZeroDivisionError
-            return base ** int(exp)
+            return Fraction(base) ** int(exp)  # an int base (exact_decimal) to a negative power would give a float
         return base
 
     def atom(self) -> Fraction:
@@ -364,22 +357,26 @@ def _exact_sqrt(v: Fraction) -> Fraction:
     return Fraction(num, den)
 
 
+def _apply(op: str, a: Fraction, b: Fraction) -> Fraction:
+    """a op b for + - * /, exactly."""
+    if op == "+":
+        return a + b
+    if op == "-":
+        return a - b
+    if op == "*":
+        return a * b
+    if b == 0:
+        raise ZeroDivisionError
+    return Fraction(a, b)
+
+
 def evaluate(tokens: list[Tok]) -> Fraction:
     """The exact value of a token list; Refused or ZeroDivisionError when it has none."""
     if len(tokens) == 1 and tokens[0].kind == "num":
         return tokens[0].value  # most right-hand sides: no parser needed
-    if len(tokens) == 3 and tokens[0].kind == "num" and tokens[2].kind == "num" and tokens[1].kind == "op":
-        a, op, b = tokens[0].value, tokens[1].value, tokens[2].value  # "48 / 2": the commonest left-hand side
-        if op == "+":
-            return a + b
-        if op == "-":
-            return a - b
-        if op == "*":
-            return a * b
-        if op == "/":
-            if b == 0:
-                raise ZeroDivisionError
-            return Fraction(a, b)
+    if (len(tokens) == 3 and tokens[0].kind == "num" and tokens[2].kind == "num" and tokens[1].kind == "op"
+            and tokens[1].value in ("+", "-", "*", "/")):
+        return _apply(tokens[1].value, tokens[0].value, tokens[2].value)  # "48 / 2": the commonest left-hand side
     if len(tokens) > 400:
         raise Refused("expression too long")
     return _Parser(tokens).parse()

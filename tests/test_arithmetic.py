@@ -12,12 +12,13 @@ RIGHT = ["Natalia sold 48/2 = 24 clips in May.", "80,000+50,000=$130,000", "$2.5
          "100*.15 = 15", "150% of 80,000 = 120,000", "$50 x 20% = $10", "$45/gallon x 8 gallons = $360",
          "D2 = 644 - 19 = 625", "7 times 38 equals 266", "100/3 ≈ 33.3", "2/3 = about 0.67", "3 × 4 ÷ 2 = 6",
          "20/80 x 100 = 25%", "12 tubes of lip gloss * 3 people per tube = 36 people", "2 + 1 1/2 = 3.5",
-         "5 - 8 = -3", "2^10 = 1024", "(3 + 4) * 2 = 14 = 7 * 2", "√(144) = 12",
+         "5 - 8 = -3", "2^10 = 1024", "2^-2 = 0.25", "(3 + 4) * 2 = 14 = 7 * 2", "√(144) = 12",
          # long prose around the math (read as one token unless it touches a number or operator)
          "The amount she spends on buying ice creams each week is $5*100=$500 dollars every single month.",
          "So the whole team of very busy engineers divided by 4 squads is 20 / 4 = 5 engineers in each squad"]
 WRONG = [("5*3 = 16", "says 5 * 3 = 16, but 5 * 3 = 15"), ("$2.50 x 4 = $12", "but 2.50 * 4 = 10"),
-         ("7 times 38 equals 270", "= 266"), ("a = 3 + 4 = 8", "= 7"), ("100/3 = 33", "33.3333")]
+         ("7 times 38 equals 270", "= 266"), ("a = 3 + 4 = 8", "= 7"), ("100/3 = 33", "33.3333"),
+         ("3^-4 = 5", "but 3 ^ - 4 = 0.0123457")]  # an integer to a negative power stays exact
 UNVERIFIABLE = ["Every week the shop sells n + 5 = 10 boxes of very fresh bread", "x + 5 = 10", "2 hours = 120 minutes", "10 = 2x", "60 = 12W + 12A", "0900-0130 = 0730 hours"]
 
 
@@ -56,7 +57,7 @@ def test_hostile_input_is_refused_fast(hostile, tmp_path, monkeypatch):
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.lists(st.sampled_from(list("0123456789+-*/^()=.,%$x× ÷≈ abc٣") + ["**", "9^9", "((", "))", " of ", "99999"]),
+@given(st.lists(st.sampled_from(list("0123456789+-*/^()=.,%$x× ÷≈ abc٣") + ["**", "9^9", "^-", "((", "))", " of ", "99999"]),
                 max_size=150).map("".join))
 def test_fuzz_no_exception_escapes(text):
     started = time.perf_counter()
