@@ -20,13 +20,12 @@ import sys
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from fractions import Fraction
 from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationError
 
 from dataforge import UserError, cli
-from dataforge.arithmetic import parse_number
+from dataforge.arithmetic import parse_number, quantities_agree
 from dataforge.prompts import (JUDGE_SCHEMA, RESOLVE_DISAGREE_CAP, RESOLVE_SCHEMA, RUBRIC_VERSION, SCORE_WEIGHTS,
                                judge_prompt, resolve_prompt)
 from dataforge.report import write_report
@@ -61,9 +60,12 @@ def sample_key(record: dict) -> str:
     return record.get("id") or hashlib.sha1(record.get("question", "").encode()).hexdigest()[:16]
 
 
-def same_number(a: Fraction, b: Fraction) -> bool:
-    """Tolerant compare: 0.5% or 0.01 apart, and percent written either way (25% vs 25)."""
-    return any(abs(x - y) <= max(Fraction(1, 100), abs(y) / 200) for x, y in ((a, b), (a * 100, b), (a, b * 100)))
+def resolved_answer(reply: dict):
+    """The re-solve's number, read like any answer (no float(), so '1/0' or 400 digits cannot crash it)."""
+    value, problem = parse_number(str(reply["answer"]))
+    if value is None:
+        raise ValueError(f"re-solve answer {str(reply['answer'])[:40]!r} {problem}")
+    return value
 
 
 def ask_json(judge, messages, schema, options, parse, attempts: int, usage: Counter):
@@ -104,15 +106,15 @@ def score_one(judge, sample: dict, args) -> dict:
         options = Options(temperature=0.0 if args.votes == 1 else 0.7, seed=v, max_tokens=600)
         try:
             votes.append(ask_json(judge, resolve_prompt(sample), RESOLVE_SCHEMA, options,
-                                  lambda d: Fraction(str(d["answer"])), args.max_attempts, usage))
+                                  resolved_answer, args.max_attempts, usage))
         except ValueError:
             continue
-    agree = [expected is not None and same_number(v, expected) for v in votes]
+    agree = [expected is not None and quantities_agree(v, expected) for v in votes]
     resolve_agrees = (sum(agree) > len(agree) / 2) if votes else None
     if resolve_agrees is False:
         overall = min(overall, RESOLVE_DISAGREE_CAP)
     return {**sample, **base, "score": overall, "scores": sub, "rationale": scores.rationale,
-            "resolve_agrees": resolve_agrees, "resolve_answers": [float(v) for v in votes], **usage}
+            "resolve_agrees": resolve_agrees, "resolve_answers": [float(v.value) for v in votes], **usage}
 
 
 def main(argv=None) -> int:

@@ -1,22 +1,22 @@
-"""Exact checking of the arithmetic in a reasoning step, the way people write it.
+"""Exact checking of the arithmetic in reasoning steps, the way people and models write it.
 
-    >>> check_step("Natalia sold 48/2 = 24 clips in May.").verified
-    1
-    >>> check_step("80,000+50,000=$130,000").wrong
-    []
+    >>> check_step("Natalia sold 48/2 = 24 clips in May.").status
+    'verified'
+    >>> check_steps(["2x + 8 = 66", "x = 30"])[1].wrong
+    ['says x = 30, but x = 29 (from step 1: 2x + 8 = 66)']
 
-A small tokenizer and recursive-descent parser over fractions.Fraction: nothing is ever
-executed, every number is exact, and hostile input (deep nesting, huge powers, long numbers)
-is refused quickly. What it reads, from GSM8K: thousands separators, currency and unit words
-inside the math ($45/gallon x 8 gallons = $360), x × ÷ · as operators (x as a variable makes
-an equation unverifiable), implicit multiplication 4(7), .15, percent (150% of 80,000), chains
-a = b = c, labels (D2 = 644 - 19 = 625), word operators (7 times 38 equals 266), and rounding
-shown with ≈ / "about" or by the decimals written.
+Read top to bottom: `plain_text` (LaTeX, Markdown, Unicode -> plain math) -> `tokenize` -> small
+passes over the tokens, one per form (currency and scale words, percent, mixed numbers, number
+words, operator words, units, variables) -> `equations` (the expression on each side of every '=')
+-> an exact parser over fractions -> one equality rule, `numbers_match`. Values a solution binds
+(`x = 29`, or a linear equation in one unknown) are substituted into the equations that use them.
+Nothing is ever executed; hostile input (deep nesting, huge powers, long numbers) is refused quickly.
 """
 
 import math
 import re
 from dataclasses import dataclass, field
+from decimal import Context, Decimal
 from fractions import Fraction
 
 MAX_STEP_CHARS = 2000
@@ -24,98 +24,179 @@ MAX_NUMBER_DIGITS = 60
 MAX_DEPTH = 60
 MAX_POWER_BITS = 4096  # refuse a power whose result would need more bits than this
 
-_WORD = r"[A-Za-z_][A-Za-z_0-9']*(?:-[A-Za-z][A-Za-z0-9']*)*"
-_TOKEN = re.compile(
-    r"(?P<ws>\s*)(?:"  # leading space is swallowed here: 'glued' tokens have none
-    r"(?P<num>(?:[0-9]{1,3}(?:,[0-9]{3})+(?![0-9])|[0-9]+)(?:\.[0-9]+)?|\.[0-9]+)"
-    r"|(?P<op>\*\*|[-+*/^×÷·−–])"
-    r"|(?P<lp>[(\[])|(?P<rp>[)\]])"
-    r"|(?P<eq>≈|~=|≅|=+)"
-    r"|(?P<pct>%)"
-    r"|(?P<cur>[$€£¥₹])"
-    r"|(?P<word>" + _WORD + r")(?P<more>(?:\s+" + _WORD + r")*)"  # a run of words: one token, split where it matters
-    r"|(?P<sep>[,;:!?~\"]|\.(?![0-9]))"
-    r"|(?P<other>.))",
-    re.ASCII | re.DOTALL,
-)
-_OPS = {"×": "*", "·": "*", "÷": "/", "−": "-", "–": "-", "**": "^"}
-_WORD_OPS = {"times": "*", "plus": "+", "minus": "-", "x": "*", "X": "*"}
-_APPROX_WORDS = {"about", "approximately", "approx", "roughly", "around", "nearly", "almost"}
-_VARIABLES = {"x", "y", "z", "n"}
-# units that make compound quantities ("2 hours 30 minutes"): a number after one is not a new expression
-_COMPOUND_UNITS = {"hour", "hr", "minute", "min", "second", "sec", "day", "week", "month", "year", "foot", "feet",
-                   "ft", "inch", "inche", "yard", "yd", "pound", "lb", "ounce", "oz", "dollar", "cent",
-                   "meter", "metre", "m", "cm", "km", "kg", "g", "mile", "gallon", "quart", "pint", "cup"}
-_REMAINDER = re.compile(r"remain|left over|leftover", re.I)
-MAX_UNIT_WORDS = 2  # "8 gallons", "3 square feet"; a longer run of words is prose, not a unit
 
 class Refused(Exception):
     """Input the checker will not evaluate (too deep, too large, malformed)."""
 
 
-@dataclass(slots=True)
-class Tok:
-    kind: str  # num op lp rp eq var word sep gap; a run of words is one "words" token until resolved
-    value: object = None
-    text: str = ""
-    has_unit: bool = False  # a number followed by a unit word (2 hours)
-    decimals: int = 0
+# ---------------------------------------------------------------- the equality rule
+
+@dataclass(frozen=True, slots=True)
+class Quantity:
+    """A number as written: its exact value, the decimals written, and whether it was written with %."""
+    value: Fraction
+    decimals: int | None = 0  # None: not written as one number (an expression), so no rounding is implied
     pct: bool = False
-    glued: bool = False  # no space before it: "12W", "-5"
+    scale: int = 1  # written with a scale word: 1.5 million -> 1,000,000
+    unit: str = ""  # canonical unit written with it ("cent", "hour"), for conversions
 
 
-@dataclass
-class StepCheck:
-    verified: int = 0  # equations checked and right
-    wrong: list = field(default_factory=list)  # messages for equations checked and wrong
-    unverifiable: int = 0  # equations that could not be checked (variables, unit conversions...)
-    result: Fraction | None = None  # the value the step ends on (right side of its last '=')
-    operands: list = field(default_factory=list)  # numbers the step's equations start from
+def numbers_match(written: Quantity, exact: Fraction, approx: bool = False) -> bool:
+    """The one equality rule: `written` equals `exact`, or is `exact` rounded to the decimals written.
 
-    @property
-    def status(self) -> str:
-        return "wrong" if self.wrong else "verified" if self.verified else "unverifiable"
+    Rounding is judged on the written number alone (half a unit of its last written place), never
+    widened by the operands. A whole number must be exact unless the text says it is approximate
+    ('≈', 'about', 'rounded'). The x100 reading (25% for 0.25) is the caller's, where a % is written.
+    """
+    if written.value == exact:
+        return True
+    if written.decimals is None or (written.decimals == 0 and not approx):
+        return False
+    return abs(exact - written.value) * 2 * 10 ** written.decimals <= 1
+
+
+def quantities_agree(a: Quantity, b: Quantity, approx: bool = False) -> bool:
+    """Two written numbers (an answer and a step's result, or two answers) are the same number.
+
+    Either may be the other rounded; a side written with % may be read as points (25% and 25)."""
+    for x, y in ((a, b), (b, a)):
+        if numbers_match(x, y.value, approx):
+            return True
+        if x.scale != 1 and y.scale == 1 and numbers_match(Quantity(x.value / x.scale, x.decimals), y.value, approx):
+            return True  # "$16 million" and 16
+        if any(numbers_match(x, y.value * f, approx) for f in _conversion_factors(y.unit, x.unit)):
+            return True  # "24500 cents" and 245 (dollars)
+        if x.pct and numbers_match(Quantity(x.value * 100, x.decimals), y.value, approx):
+            return True
+        if y.pct and numbers_match(x, y.value * 100, approx):
+            return True
+    return False
+
+
+# ---------------------------------------------------------------- text passes: what models write -> plain math
+
+_UNICODE = str.maketrans({"×": "*", "·": "*", "⋅": "*", "∙": "*", "✕": "*", "÷": "/", "∕": "/", "−": "-", "–": "-",
+                          "—": " ; ", "＝": "=", "＋": "+", "％": "%", "²": "^2", "³": "^3", "¢": " cents",
+                          "\u00a0": " ", "\u2009": " ", "\u202f": " ", "\u2007": " ", "\u200b": "", "\u2248": "≈",
+                          "→": " ; ", "⇒": " ; ", "’": "'", "“": '"', "”": '"'})
+_DIGIT_THIN_SPACE = re.compile(r"(?<=[0-9])[\u2009\u202f](?=[0-9]{3})")  # 1 000 000 in typeset numbers
+
+_LATEX_WRAPPERS = re.compile(r"\\(?:text|textbf|textit|mathrm|mathbf|mathit|operatorname|boxed|mbox|hbox)\s*\{([^{}]*)\}")
+_LATEX_FRAC = re.compile(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}")
+_LATEX_FRAC_DIGITS = re.compile(r"\\[dt]?frac\s*([0-9])\s*([0-9])")  # \frac12
+_LATEX_SQRT = re.compile(r"\\sqrt\s*\{([^{}]*)\}")
+_LATEX_SUBSCRIPT = re.compile(r"_\{([^{}]*)\}")
+_LATEX_SYMBOLS = [(re.compile(p), r) for p, r in (
+    (r"\\left\s*[.(\[]|\\left\\\{", " ("), (r"\\right\s*[.)\]]|\\right\\\}", ") "), (r"\\(?:times|cdot|ast)(?![A-Za-z])", " * "),
+    (r"\\div(?![A-Za-z])", " / "), (r"\\%", "%"), (r"\\\$", "$"), (r"\\approx(?![A-Za-z])", " ≈ "),
+    (r"\\(?:[,;:! ]|quad|qquad)", " "), (r"\\[\[\]()]", " "), (r"~", " "),
+    (r"\\(?:implies|Rightarrow|rightarrow|to|therefore)(?![A-Za-z])", " ; "),
+    (r"\\(?:c|l)?dots(?![A-Za-z])", " ; "), (r"\\[A-Za-z]+", " "))]
+
+
+def plain_text(step: str) -> str:
+    """A step as plain math: Unicode, LaTeX and Markdown forms rewritten; the rest as it was."""
+    if not step.isascii():
+        if "\u2009" in step or "\u202f" in step:
+            step = _DIGIT_THIN_SPACE.sub("", step)
+        step = step.translate(_UNICODE)
+    if "\\" in step or "{" in step:
+        step = _latex(step)
+    if "*" in step or "#" in step or step.lstrip()[:1] in ("-", "•", "+") or step[:1].isdigit() or step[:4].lower() == "step":
+        step = _markdown(step)
+    if "x" in step or "X" in step:
+        step = _GLUED_TIMES.sub(" * ", step)  # 8x5: no variable is followed by a digit
+    if "." in step:
+        step = _ABBREVIATION_DOT.sub(r"\1 ", step)  # "3 lbs. coffee", "sq.ft.": the dot is not a full stop
+    return step
+
+
+def _latex(text: str) -> str:
+    """\\text{x} -> x, \\frac{a}{b} -> ((a)/(b)), \\times -> *, \\boxed{26} -> 26, ^{2} -> ^(2) ..."""
+    for _ in range(8):  # innermost braces first; a few rounds undo any nesting models write
+        before = text
+        text = _LATEX_WRAPPERS.sub(r" \1 ", text)
+        text = _LATEX_FRAC.sub(r"((\1)/(\2))", text)
+        text = _LATEX_SQRT.sub("√(\\1)", text)
+        text = _LATEX_SUBSCRIPT.sub(r"_\1", text)
+        if text == before:
+            break
+    text = _LATEX_FRAC_DIGITS.sub(r"(\1/\2)", text)
+    for pattern, replacement in _LATEX_SYMBOLS:
+        text = pattern.sub(replacement, text)
+    return text.replace("{", "(").replace("}", ")").replace("$", " $")  # $...$ delimiters read as currency: harmless
+
+
+_GLUED_TIMES = re.compile(r"(?<=[0-9])[xX](?=[0-9])")
+_ABBREVIATION_DOT = re.compile(r"\b(lbs?|oz|ft|in|hrs?|mins?|secs?|yds?|qts?|pts?|gal|tsp|tbsp|sq|cu)\.(?![0-9])")
+_BULLET = re.compile(r"^\s*(?:[-*•+]\s+|#+\s*|[0-9]{1,2}[.)]\s+(?=\D)|(?:step|part)\s*[0-9]+\s*[:.)-]\s*)", re.I)
+_BOLD = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*")  # Markdown's rule: no space just inside the markers
+
+
+def _markdown(text: str) -> str:
+    """Bullets, numbered items, 'Step 3:' and bold markers dropped: '- 3 weeks' is not minus three."""
+    text = _BULLET.sub("", text, count=1)
+    return _BOLD.sub(r"\1", text) if "**" in text else text
 
 
 # ---------------------------------------------------------------- tokens
 
+_WORD = r"[A-Za-z_][A-Za-z_0-9']*(?:-[A-Za-z][A-Za-z0-9']*)*"
+_TOKEN = re.compile(
+    r"(?P<ws>\s*)(?:"  # leading space is swallowed here: 'glued' tokens have none
+    r"(?P<word>" + _WORD + r")|"  # words first: the commonest token
+    r"(?P<num>(?:[0-9]{1,3}(?:,[0-9]{3})+(?![0-9])|[0-9]{1,3}(?: [0-9]{3})+(?![0-9]|\s*/\s*[0-9])|[0-9]+)(?:\.[0-9]+)?"
+    r"|\.[0-9]+)"
+    r"|(?P<op>\*\*|[-+*/^])|(?P<lp>[(\[])|(?P<rp>[)\]])|(?P<eq>≈|~=|≅|=+)|(?P<pct>%)|(?P<cur>[$€£¥₹])"
+    r"|(?P<sep>[,;:!?~\"]|\.(?![0-9]))|(?P<other>.))",
+    re.ASCII | re.DOTALL,
+)
+
+
+@dataclass(slots=True)
+class Tok:
+    kind: str  # num op lp rp eq pct cur word var sep sqrt gap
+    text: str  # as written, for messages
+    value: object = None  # num: exact value; op: + - * / ^; eq: True when approximate; word: lower case
+    glued: bool = False  # no space before it: "12W", "-5", "25%"
+    decimals: int = 0  # num: digits written after the point
+    pct: bool = False  # num: written with %
+    unit: str = ""  # num: the unit written with it, canonical where known ("dollar", "hour", "m^2")
+    scale: int = 1  # num: the scale word written with it (million -> 1,000,000)
+
+
 def tokenize(text: str) -> list[Tok]:
-    """Raw tokens, then word operators, percent, currency and unit words resolved."""
-    raw = []
+    """Raw tokens of plain text: numbers (1,250 / 1 000 000 / .15 exact), operators, brackets, '=', words."""
+    out = []
     glued = False
     # findall gives one tuple of groups per token, much cheaper than a Match object each
-    for ws, num, op, lp, rp, eq, pct, cur, word, more, sep, other in _TOKEN.findall(text):
+    for ws, word, num, op, lp, rp, eq, pct, cur, sep, other in _TOKEN.findall(text):
         if ws:
             glued = False
-        if word:
-            raw.append(Tok("words" if more else "word", word + more, word + more, False, 0, False, glued))
-        elif num:
-            digits = num.replace(",", "") if "," in num else num
+        if num:
+            digits = num.replace(",", "").replace(" ", "")
             if len(digits) > MAX_NUMBER_DIGITS:
                 raise Refused("number too long")
             if digits[0] == "0" and len(digits) > 1 and digits[1] != ".":
-                raw.append(Tok("word", num, num, False, 0, False, glued))  # 0900, 00:00: clock times, not quantities
+                out.append(Tok("word", num, num, glued))  # 0900, 00:00: clock times, not quantities
             else:
-                raw.append(Tok("num", exact_decimal(digits), num, False, len(digits) - digits.find(".") - 1 if "." in digits else 0,
-                               False, glued))
+                out.append(Tok("num", num, exact_decimal(digits), glued, len(digits) - digits.find(".") - 1 if "." in digits else 0))
+        elif word:
+            out.append(Tok("word", word, word.lower(), glued))
         elif op:
-            raw.append(Tok("op", _OPS.get(op, op), op, False, 0, False, glued))
+            out.append(Tok("op", op, "^" if op == "**" else op, glued))
         elif eq:
-            raw.append(Tok("eq", eq != "=" and eq != "==" and not eq.startswith("="), eq, False, 0, False, glued))
-        elif cur:
-            continue  # currency is dropped and does not glue what follows: "$2.50"
-        elif lp:
-            raw.append(Tok("lp", lp, lp, False, 0, False, glued))
-        elif rp:
-            raw.append(Tok("rp", rp, rp, False, 0, False, glued))
-        elif pct:
-            raw.append(Tok("pct", pct, pct, False, 0, False, glued))
+            out.append(Tok("eq", eq, eq not in ("=", "==", "==="), glued))
+        elif lp or rp:
+            out.append(Tok("lp" if lp else "rp", lp or rp, None, glued))
+        elif pct or cur:
+            out.append(Tok("pct" if pct else "cur", pct or cur, None, glued))
         elif sep:
-            raw.append(Tok("sep", sep, sep, False, 0, False, glued))
+            out.append(Tok("sep", sep, None, glued))
         else:
-            raw.append(Tok("sqrt", None, other, False, 0, False, glued) if other == "√" else Tok("sep", None, other, False, 0, False, glued))
+            out.append(Tok("sqrt" if other == "√" else "sep", other, None, glued))
         glued = True
-    return _resolve_words(raw)
+    return out
 
 
 def exact_decimal(digits: str) -> int | Fraction:
@@ -126,134 +207,391 @@ def exact_decimal(digits: str) -> int | Fraction:
     return Fraction(int(whole + frac), 10 ** len(frac))
 
 
-def _operand_end(t: Tok | None) -> bool:
-    return t is not None and t.kind in ("num", "rp")
+# ---------------------------------------------------------------- passes over tokens, one per form
+
+_CURRENCY = {"$": "dollar", "€": "euro", "£": "pound", "¥": "yen", "₹": "rupee"}
+_MONEY_UNITS = {"", *_CURRENCY.values()}  # "$60 = 48A + 12A" is checked; "4.5 gallons = 4.5 * 8 pints" is a conversion
+_SCALE_WORDS = {"thousand": 1000, "million": 10**6, "billion": 10**9, "trillion": 10**12, "k": 1000}
 
 
-def _operand_start(t: Tok | None) -> bool:
-    return t is not None and t.kind in ("num", "lp", "sqrt")
-
-
-def _resolve_words(raw: list[Tok]) -> list[Tok]:
-    """Words become operators (times, of), variables (12W, x), unit words (skipped) or plain words."""
+def _currency_and_scale(toks: list[Tok]) -> list[Tok]:
+    """$45 -> 45 dollars; 1.2 million -> 1,200,000; 2.5k -> 2,500; 25% -> 1/4 written with %."""
     out: list[Tok] = []
-    units = 0  # unit words since the last number
-    i, n = 0, len(raw)
-    while i < n:
-        t = raw[i]
-        if t.kind in _AS_IS:  # most tokens: nothing to resolve
-            out.append(t)
-            i += 1
-            continue
+    currency = ""
+    for t in toks:
         prev = out[-1] if out else None
-        nxt = raw[i + 1] if i + 1 < n else None
+        if t.kind == "cur":
+            currency = _CURRENCY[t.text]
+            continue  # "$2.50": the sign is a unit, not a token
         if t.kind == "num":
-            units = 0
-            if (prev is not None and prev.kind == "num" and prev.value.denominator == 1 and not prev.has_unit
-                    and [x.kind for x in raw[i:i + 3]] == ["num", "op", "num"] and raw[i + 1].value == "/"):
-                out[-1:] = [Tok("lp", "(", "("), prev, Tok("op", "+", "+"), *raw[i:i + 3], Tok("rp", ")", ")")]
-                i += 3  # "1 1/2 square feet": a mixed number
+            if currency:
+                t.unit, currency = currency, ""
+        elif prev is not None and prev.kind == "num" and not prev.pct:
+            if t.kind == "word" and t.value in _SCALE_WORDS and (t.value != "k" or t.glued):
+                prev.value *= _SCALE_WORDS[t.value]
+                prev.scale *= _SCALE_WORDS[t.value]
+                prev.text += (" " if not t.glued else "") + t.text
+                prev.decimals = max(0, prev.decimals - len(str(_SCALE_WORDS[t.value])) + 1)
                 continue
-        if t.kind == "pct":
-            if prev is not None and prev.kind == "num" and not prev.pct and t.glued:
+            if (t.kind == "pct" and t.glued) or (t.kind == "word" and t.value == "percent"):
                 prev.value, prev.pct = Fraction(prev.value, 100), True
-            else:
-                out.append(Tok("sep", None, "%"))
-        elif t.kind == "words":
-            # A run of words. After prose only a joining word ("divided by") or a last one-letter word
-            # (a variable before '=') can be special, so the plain words before them stay one token.
-            # After an operand, operator or '=' every word may be a unit or an operator: read them one by one.
-            words = t.value.split()
-            k = 0
-            if prev is None or prev.kind not in _NEAR_MATH:
-                lower = t.value.lower()  # (one search for the rare joining words, not one per word)
-                k = (next((k for k, w in enumerate(words) if w.lower() in _JOINING_WORDS), len(words))
-                     if "divided" in lower or "multiplied" in lower or "equal" in lower else len(words))
-                if k == len(words) and len(words[-1]) == 1 and words[-1] not in "aAI":
-                    k -= 1
-            if k == len(words):
-                t.kind = "word"
-                out.append(t)
-                i += 1
                 continue
-            if k:
-                out.append(Tok("word", " ".join(words[:k]), " ".join(words[:k])))
-            raw[i:i + 1] = [Tok("word", w, w, False, 0, False, t.glued and j == 0) for j, w in enumerate(words[k:], k)]
-            n = len(raw)
+        currency = "" if t.kind != "word" else currency
+        out.append(t)
+    return out
+
+
+def _mixed_numbers(toks: list[Tok]) -> list[Tok]:
+    """'1 1/2 cups' and '1 and 1/4' are one number: (1 + 1/2). An improper fraction is not: 'In 2023 100/4'."""
+    out: list[Tok] = []
+    i, n = 0, len(toks)
+    while i < n:
+        t = toks[i]
+        j = i + 2 if i + 1 < n and toks[i + 1].kind == "word" and toks[i + 1].value == "and" else i + 1
+        if (t.kind == "num" and not t.pct and t.decimals == 0 and j + 2 < n
+                and toks[j].kind == "num" and toks[j + 1].kind == "op" and toks[j + 1].value == "/"
+                and toks[j + 2].kind == "num" and toks[j].decimals == 0 and toks[j + 2].decimals == 0
+                and 0 < toks[j].value < toks[j + 2].value <= 100):
+            out += [Tok("lp", "("), t, Tok("op", "+", "+"), toks[j], toks[j + 1], toks[j + 2], Tok("rp", ")")]
+            i = j + 3
             continue
-        elif t.kind != "word":
-            out.append(t)
-        elif (len(t.value) > 1 and (prev is None or prev.kind not in _NEAR_MATH)
-              and t.value.lower() not in _JOINING_WORDS):
-            out.append(t)  # prose: only an operand, operator or '=' before it can make a word special
-        else:
-            w, lw = t.value, t.value.lower()
-            if lw in _JOINING_WORDS and nxt is not None and nxt.kind == "words":
-                first, rest = nxt.value.split(None, 1)  # "divided" before "by the ...": read "by" on its own
-                nxt = Tok("word", first, first, False, 0, False, nxt.glued)
-                raw[i + 1:i + 2] = [nxt, Tok("words" if len(rest.split()) > 1 else "word", rest, rest)]
-                n = len(raw)
-            pair = (lw, nxt.value.lower()) if nxt is not None and nxt.kind == "word" else None
-            if pair in (("divided", "by"), ("multiplied", "by")):
-                out.append(Tok("op", "/" if lw == "divided" else "*", lw))
-                i += 1
-            elif pair == ("equal", "to"):
-                # "Since 4/7 is equal to $24": GSM8K states proportions this way, not arithmetic
-                out.append(Tok("sep", None, "equal to"))
-                i += 1
-            elif lw == "equals":
-                out.append(Tok("eq", False, w))
-            elif lw in _APPROX_WORDS and prev is not None and prev.kind == "eq":
-                prev.value = True  # "= about 33": rounding is expected
-            elif w in _WORD_OPS and _operand_end(prev) and _operand_start(nxt):
-                out.append(Tok("op", _WORD_OPS[w], w))
-            elif (lw == "of" and prev is not None and prev.kind == "num" and not prev.has_unit and _operand_start(nxt)
-                  and (prev.pct or (len(out) > 1 and out[-2].kind == "op" and out[-2].value == "/"))):
-                out.append(Tok("op", "*", w))  # 150% of 80,000; 1/4 of 20
-            elif (lw == "and" and prev is not None and prev.kind == "num" and prev.value.denominator == 1
-                  and [x.kind for x in raw[i + 1:i + 4]] == ["num", "op", "num"] and raw[i + 2].value == "/"):
-                out[-1:] = [Tok("lp", "(", "("), prev, Tok("op", "+", "and"), *raw[i + 1:i + 4], Tok("rp", ")", ")")]
-                i += 3  # "1 and 1/4 cups": a mixed number
-            elif len(w) == 1 and (t.glued and _operand_end(prev) or w not in "aAI" and ( (prev is not None and prev.kind in ("op", "eq"))
-                    or (nxt is not None and nxt.kind in ("op", "eq")))) or (w in _VARIABLES and _operand_end(prev)):
-                out.append(Tok("var", w, w))  # 12W, 2p, B - 26, x = 5
-            elif prev is not None and prev.kind == "op" and prev.value == "/" and len(out) > 1 and _operand_end(out[-2]):
-                out.pop()  # "$45/gallon": a rate's unit, not a division
-                out[-1].has_unit = True
-            elif _operand_end(prev) and (run := _unit_run(raw, i)):
-                prev.has_unit = prev.kind == "num" or prev.has_unit
-                i += run  # "12 tubes of lip gloss * 3": every word up to the operator is the unit
-                continue
-            elif (_operand_end(prev) or (prev is not None and prev.kind == "num" and prev.has_unit)) and units < MAX_UNIT_WORDS:
-                units += 1
-                if prev.kind == "num":
-                    prev.has_unit = True  # a unit word: 8 gallons, 3 hours; skipped by the math
-                if _operand_start(nxt):  # "2 hours 30 minutes" is one quantity; "4 packs 10" is two
-                    out.append(Tok("gap" if lw.rstrip("s") in _COMPOUND_UNITS else "word", None, w))
-            else:
-                out.append(t)
+        out.append(t)
         i += 1
     return out
 
 
-_AS_IS = {"op", "eq", "lp", "rp", "sep", "sqrt"}
-_NEAR_MATH = ("num", "rp", "op", "eq")
-_JOINING_WORDS = {"divided", "multiplied", "equal", "equals"}
-_NOT_UNIT = {"x", "X", "times", "plus", "minus", "divided", "multiplied", "equals", "equal", "and", "or", "is", "so"}
+_NUMBER_WORDS = {"half": Fraction(1, 2), "twice": 2, "double": 2, "triple": 3, "thrice": 3, "third": Fraction(1, 3),
+                 "quarter": Fraction(1, 4), "fourth": Fraction(1, 4), "two-thirds": Fraction(2, 3),
+                 "three-quarters": Fraction(3, 4), "three-fourths": Fraction(3, 4)}
+_OPERATOR_WORDS = {"times": "*", "plus": "+", "minus": "-", "x": "*"}
+_APPROX_WORDS = {"about", "approximately", "approx", "roughly", "around", "nearly", "almost", "rounded", "round"}
 
 
-def _unit_run(raw: list[Tok], i: int) -> int:
-    """How many words from i form a unit ending at an operator or '=' (0 when they do not)."""
-    j, words = i, 0
-    while j < len(raw) and raw[j].kind in ("word", "words"):
-        for w in raw[j].value.split() if raw[j].kind == "words" else (raw[j].value,):
+def _operand_start(t: Tok | None) -> bool:
+    return t is not None and t.kind in ("num", "lp", "sqrt", "cur")
+
+
+def _operator_words(toks: list[Tok]) -> list[Tok]:
+    """times / x / plus / minus / divided by / multiplied by / equals; 'of' after a percent or fraction;
+    half of / twice / a third of as numbers."""
+    out: list[Tok] = []
+    i, n = 0, len(toks)
+    while i < n:
+        t = toks[i]
+        if t.kind != "word":
+            out.append(t)
+            i += 1
+            continue
+        w, nxt = t.value, toks[i + 1] if i + 1 < n else None
+        prev = out[-1] if out else None
+        after = toks[i + 2] if i + 2 < n else None
+        if w in ("divided", "multiplied") and nxt is not None and nxt.value == "by":
+            out.append(Tok("op", f"{w} by", "/" if w == "divided" else "*"))
+            i += 2
+            continue
+        if w in _OPERATOR_WORDS and _operand_start(nxt) and prev is not None and prev.kind not in ("op", "eq", "lp"):
+            out.append(Tok("op", t.text, _OPERATOR_WORDS[w]))  # "4 m x 4 m"; "2x + 8" keeps x a variable
+        elif w in _APPROX_WORDS and prev is not None and prev.kind == "eq":
+            prev.value = True  # "= about 0.67": rounding is expected; the word is not an operand
+        elif w == "equals":
+            out.append(Tok("eq", t.text, False))
+        elif w == "of" and _operand_start(nxt) and prev is not None and prev.kind == "num" and (
+                prev.pct or (len(out) > 2 and out[-2].kind == "op" and out[-2].value == "/")):
+            out.append(Tok("op", "of", "*"))  # 150% of 80,000; 1/4 of 20
+        elif w in _NUMBER_WORDS and (_operand_start(nxt) or (nxt is not None and nxt.value == "of" and _operand_start(after))):
+            if prev is not None and prev.kind == "word" and prev.value in ("a", "one"):
+                out.pop()  # "a third of 90"
+            out += [Tok("num", t.text, Fraction(_NUMBER_WORDS[w]), t.glued), Tok("op", "of", "*")]
+            i += 1 if _operand_start(nxt) else 2  # "twice 5", "half of 88"
+            continue
+        else:
+            out.append(t)
+        i += 1
+    return out
+
+
+# Units the checker can convert between, by dimension, in the smallest unit of each.
+_UNIT_SCALES = {
+    "cent": ("money", 1), "dollar": ("money", 100), "usd": ("money", 100), "buck": ("money", 100),
+    "second": ("time", 1), "sec": ("time", 1), "s": ("time", 1), "minute": ("time", 60), "min": ("time", 60),
+    "hour": ("time", 3600), "hr": ("time", 3600), "h": ("time", 3600), "day": ("time", 86400),
+    "week": ("time", 604800), "wk": ("time", 604800),
+    "g": ("mass", 1), "gram": ("mass", 1), "kg": ("mass", 1000), "kilogram": ("mass", 1000),
+    "mm": ("length", 1), "millimeter": ("length", 1), "cm": ("length", 10), "centimeter": ("length", 10),
+    "m": ("length", 1000), "meter": ("length", 1000), "metre": ("length", 1000), "km": ("length", 10**6),
+    "kilometer": ("length", 10**6), "ml": ("volume", 1), "milliliter": ("volume", 1), "l": ("volume", 1000),
+    "liter": ("volume", 1000), "litre": ("volume", 1000), "dozen": ("count", 12),
+}
+_UNIT_LETTERS = {"m", "g", "l", "L", "h", "s"}  # one-letter units that are also common variable names
+_AREA_WORDS = {"sq": "^2", "square": "^2", "cubic": "^3", "cu": "^3"}
+_COMPOUND_UNITS = {"hour", "hr", "minute", "min", "second", "sec", "day", "week", "month", "year", "foot", "feet",
+                   "ft", "inch", "yard", "pound", "lb", "ounce", "oz", "dollar", "cent", "meter", "m", "cm", "km",
+                   "kg", "g", "mile", "gallon"}
+_NOT_UNIT = {"and", "or", "is", "are", "was", "were", "so", "then", "which", "that", "the", "to", "for", "if", "but",
+             "because", "since", "as", "when", "while", "where", "after", "before", "with", "he", "she", "they",
+             "we", "it", "i", "you", "this"}  # words that end a unit: what follows is prose
+
+
+_PREPOSITIONS = {"over", "under", "above", "below", "aged", "from", "of"}
+
+
+def canonical_unit(word: str) -> str:
+    """'Hours' -> 'hour', 'cents' -> 'cent'; a word not in the table is kept, lower case."""
+    w = word.lower()
+    if w in _UNIT_SCALES:
+        return w
+    for cut in (1, 2):  # plurals: hours, inches
+        if w[:-cut] in _UNIT_SCALES and w[-cut:] in ("s", "es"):
+            return w[:-cut]
+    return {"feet": "foot", "metres": "metre", "minutes": "minute", "mins": "min", "hrs": "hr", "secs": "sec"}.get(w, w)
+
+
+def _units(toks: list[Tok], variables: set) -> list[Tok]:
+    """Words after a number that name what it counts are its unit, not tokens: '24 hours in a day - (...)',
+    '$45/gallon', '20 cm^2', '3 sq ft'. A run of words ending at an operator or '=' is all unit; one
+    ending elsewhere gives its first two words (the rest is prose, a barrier between expressions)."""
+    out: list[Tok] = []
+    i, n = 0, len(toks)
+    while i < n:
+        t = toks[i]
+        out.append(t)
+        i += 1
+        if t.kind not in ("num", "rp") or i >= n:
+            continue
+        j, words, names = i, 0, []
+        while j < n:  # the run: words, 'word / word' rates, and ^2 after a unit
+            u = toks[j]
+            if u.kind == "word" and not _is_variable_here(toks, j, variables):
+                words += 1
+                names.append(u.text)
+                j += 1
+            elif (u.kind == "op" and u.value == "/" and j + 1 < n and toks[j + 1].kind == "word"
+                  and not _is_variable_here(toks, j + 1, variables)):  # "$45/gallon", "12 eggs/dozen": a rate
+                names.append("/")
+                j += 1
+            elif u.kind == "op" and u.value == "^" and words and j + 1 < n and toks[j + 1].kind == "num" and toks[j + 1].value in (2, 3):
+                names.append(f"^{toks[j + 1].value}")
+                j += 2
+            else:
+                break
+        if j == i:
+            continue
+        end = toks[j] if j < n else None
+        if end is not None and words <= 12 and (end.kind == "eq" or (end.kind == "op" and _operand_start(toks[j + 1] if j + 1 < n else None))):
+            take = j - i  # "24 hours in a day - (...)": every word up to the operator names the unit
+        else:
+            take = _leading_unit(toks, i, j)  # "24 clips in May.": two words at most; the rest is prose
+        if t.kind == "num" and take:
+            t.unit = t.unit or _unit_name(names)
+        if take == j - i and end is not None and end.kind == "num" and (
+                (take == 1 and canonical_unit(names[0]) in _COMPOUND_UNITS) or toks[j - 1].value in _PREPOSITIONS):
+            out.append(Tok("gap", names[0]))  # "2 hours 30 minutes", "1500 students over 16 years old": not two expressions
+        i += take
+    return out
+
+
+def _leading_unit(toks: list[Tok], i: int, j: int) -> int:
+    """How many tokens from i make the first two unit words (with their '/ word' and '^2' parts)."""
+    k, words = i, 0
+    while k < j:
+        if toks[k].kind == "word":
+            if words == 2 or toks[k].value in _NOT_UNIT:
+                break
             words += 1
-            if w in _NOT_UNIT or words > 8:
-                return 0  # an operator word or long prose: not a unit
-        j += 1
-    end = raw[j] if j < len(raw) else None
-    return j - i if end is not None and (end.kind == "eq" or (end.kind == "op" and end.value != "-")) else 0
+            k += 1
+        else:
+            k += 2  # "/ dozen" or "^ 2": one part of the unit
+    return min(k, j) - i
 
+
+def _unit_name(names: list[str]) -> str:
+    """The canonical unit of a run of unit words: 'square meters' -> 'meter^2', 'cm ^2' -> 'cm^2'."""
+    if names[0] == "/":
+        return "/rate"
+    first = names[0].lower()
+    if first in _AREA_WORDS and len(names) > 1 and names[1] != "/":
+        return canonical_unit(names[1]) + _AREA_WORDS[first]
+    unit = canonical_unit(names[0])
+    if len(names) > 1 and names[1].startswith("^"):
+        unit += names[1]
+    if "/" in names[:3]:
+        unit += "/rate"  # "$45/gallon", "eggs/dozen": a rate is not converted
+    return unit
+
+
+def _is_variable_here(toks: list[Tok], j: int, variables: set) -> bool:
+    """Is the one-letter word at j a variable (2x, 12W, x = 5) rather than a unit (5 m, 250g of flour)?"""
+    t = toks[j]
+    if len(t.text) != 1 and not re.fullmatch(r"[A-Za-z]_[A-Za-z0-9]+", t.text):
+        return False
+    if t.text in variables:
+        return True
+    if t.text not in _UNIT_LETTERS:
+        return t.text not in "aI"
+    # a unit letter: a variable only when glued to one number and next to an operator: "2m + 3 = 7"
+    nxt = toks[j + 1] if j + 1 < len(toks) else None
+    if not t.glued or nxt is None or nxt.kind not in ("op", "eq"):
+        return False
+    return sum(1 for u in toks if u.kind == "word" and u.text == t.text) < 2
+
+
+def _variables(toks: list[Tok], variables: set) -> list[Tok]:
+    """One-letter words next to an operator or '=', or glued to a number, are variables: 12W, x = 5, B - 26."""
+    for k, t in enumerate(toks):
+        if t.kind != "word" or len(t.text) > 1 and "_" not in t.text:
+            continue
+        prev = toks[k - 1] if k else None
+        nxt = toks[k + 1] if k + 1 < len(toks) else None
+        if t.text in variables or (t.text not in "aI" and (
+                (t.glued and prev is not None and prev.kind in ("num", "rp"))
+                or (prev is not None and prev.kind in ("op", "eq")) or (nxt is not None and nxt.kind in ("op", "eq")))):
+            t.kind, t.value = "var", t.text
+    return toks
+
+
+def step_tokens(plain: str, variables: set = frozenset()) -> list[Tok]:
+    """The tokens of a step (as plain_text gives it) after every pass. A pass with nothing to read in
+    the text is skipped: most steps have no currency, fraction or operator word."""
+    toks = tokenize(plain)
+    if _MAY_SCALE.search(plain):
+        toks = _currency_and_scale(toks)
+    if "/" in plain:
+        toks = _mixed_numbers(toks)
+    if _MAY_OPERATOR_WORD.search(plain):
+        toks = _operator_words(toks)
+    toks = _units(toks, variables)
+    return _variables(toks, variables)
+
+
+_MAY_SCALE = re.compile(r"[$€£¥₹%]|[0-9]\s*(?:k\b|thousand|million|billion|trillion|percent)", re.I)
+_MAY_OPERATOR_WORD = re.compile(r"\b(?:times|plus|minus|[xX]|divided|multiplied|equals|of|half|twice|double|triple|"
+                                r"thrice|third|quarter|fourth|two-thirds|three-quarters|three-fourths|about|approximately|"
+                                r"approx|roughly|around|nearly|almost|rounded|round)\b", re.I)
+
+
+# ---------------------------------------------------------------- equations
+
+_MATH = ("num", "op", "lp", "rp", "sqrt", "var")
+
+
+@dataclass
+class Side:
+    tokens: list
+    unknown: bool  # a word is an operand, or it is a label: the equation cannot be checked
+    label: bool = False  # "Commission for the first $1000 = ...": a lone number named by prose
+
+
+def _side(tokens: list[Tok], from_end: bool) -> Side:
+    """The expression at the end (left of '=') or start (right of '=') of a segment."""
+    order = range(len(tokens) - 1, -1, -1) if from_end else range(len(tokens))
+    span: list[Tok] = []
+    stop = None  # index of the token that ended the expression
+    for k in order:
+        t = tokens[k]
+        if t.kind not in _MATH or (span and (_adjacent_operands(t, span[-1]) if from_end else _adjacent_operands(span[-1], t))):
+            stop = k
+            break
+        span.append(t)
+    if from_end:
+        span.reverse()
+    unknown = stop is not None and tokens[stop].kind == "gap"
+    # trim what cannot begin (or end) an expression; a dropped binary operator means a word was its operand
+    ops = "+*/^" if from_end else "+-*/^"
+    while span:
+        edge = span[0] if from_end else span[-1]
+        if edge.kind == "op" and edge.value in ops:
+            unknown = True
+        elif not (edge.kind == "rp" if from_end else edge.kind == "lp"):
+            break
+        elif edge.glued and not from_end:
+            unknown = True  # "1 = .05(Number of minutes)": words in brackets are a factor
+        span = span[1:] if from_end else span[:-1]
+    span = _balanced(span)
+    label = False
+    if from_end and span and stop is not None and tokens[stop].kind == "word":
+        if len(span) > 1 and span[0].kind == "op" and span[0].value == "-" and not span[1].glued:
+            unknown = True  # "apples - 26 = 10": the minus is binary, its left operand a word
+        elif _operator_before_words(tokens, stop):
+            unknown = True  # "Week 1 + Week 2 = 70", "20 + 10 decorations to the 29 + 24 = 83": words are operands
+        elif len(span) == 1 and span[0].kind == "num":
+            label = True
+    return Side(span, unknown, label)
+
+
+def _operator_before_words(tokens: list[Tok], k: int) -> bool:
+    """Is the word at k (one of at most two) an operand: 'Week 1 + Week 2', '+ 10 decorations to the 29'?"""
+    words = 0
+    while k >= 0 and tokens[k].kind == "word" and words < 2:
+        k, words = k - 1, words + 1
+    if k >= 0 and tokens[k].kind == "num" and tokens[k].unit and k > 0 and tokens[k - 1].kind == "op" and tokens[k - 1].value in "+-":
+        return True  # a sum that runs on through prose
+    return k >= 0 and tokens[k].kind == "op" and tokens[k].text != "of"  # (not "half of", "15% of")
+
+
+def _adjacent_operands(left: Tok, right: Tok) -> bool:
+    """Two operands side by side with no operator between: where one expression ends ('In 2023 100 / 4',
+    '80% (8 / 10) x 100'). Glued ones multiply: 4(7), 2x, (2)(3)."""
+    if left.kind in ("num", "var") and right.kind == "num":
+        return True
+    return left.kind in ("num", "var", "rp") and right.kind in ("lp", "var", "sqrt") and not right.glued
+
+
+def _balanced(span: list[Tok]) -> list[Tok]:
+    """Drop brackets left open at the edges: 'Total (5 * 3 = 15)' checks 5 * 3 = 15."""
+    opened = sum(1 for t in span if t.kind == "lp") - sum(1 for t in span if t.kind == "rp")
+    while opened > 0 and span and span[0].kind == "lp":
+        span, opened = span[1:], opened - 1
+    while opened < 0 and span and span[-1].kind == "rp":
+        span, opened = span[:-1], opened + 1
+    return span
+
+
+@dataclass
+class Equation:
+    lhs: Side
+    rhs: Side
+    approx: bool  # '≈' or an approximate word in the step
+    step: int  # which step it is in
+    text: str  # for messages
+
+
+def equations(step: str, index: int = 0, variables: set = frozenset(), named: tuple | None = None,
+              plain: str | None = None) -> tuple[list, tuple | None]:
+    """Every 'a = b' of a step, as the expressions next to each '='; and (name, its value) when the step
+    names one: 'Volume = 6 ft * 4 ft * 5 ft'. Given the previous step's (name, value), a step that
+    starts with the same name ('Volume = 120 cubic feet') checks that value too."""
+    toks = step_tokens(plain if plain is not None else plain_text(step), variables)
+    approx_words = bool(_APPROX_TEXT.search(step))
+    segments, approx = [[]], []
+    for t in toks:
+        if t.kind == "eq":
+            segments.append([])
+            approx.append(bool(t.value) or approx_words)
+        else:
+            segments[-1].append(t)
+    out = []
+    for k in range(len(segments) - 1):
+        lhs, rhs = _side(segments[k], from_end=True), _side(segments[k + 1], from_end=False)
+        if k == 0 and named is not None and _name(segments[0]) == named[0] and rhs.tokens:
+            lhs = named[1]  # "Volume = 6 * 4 * 5" then "Volume = 120": 6 * 4 * 5 = 120
+        if lhs.tokens and rhs.tokens:  # else a label or a word: "Total = 36", "D2 = ..."
+            out.append(Equation(lhs, rhs, approx[k], index, f"{_text(lhs.tokens)} = {_text(rhs.tokens)}"))
+    last = _side(segments[-1], from_end=False) if len(segments) > 1 else None
+    name = _name(segments[0])
+    return out, ((name, last) if name and last and last.tokens and not last.unknown else None)
+
+
+def _name(segment: list[Tok]) -> str:
+    """'Susan's weight' in "Susan's weight = 150 pounds - 20 pounds": a few words and nothing else."""
+    if 0 < len(segment) <= 6 and all(t.kind == "word" for t in segment):
+        return " ".join(t.value for t in segment)
+    return ""
+
+
+_APPROX_TEXT = re.compile(r"\b(?:" + "|".join(_APPROX_WORDS) + r")\b|≈", re.I)
+_ROUND_UP = re.compile(r"\bround(?:ed|ing)? up\b|\bceil", re.I)
+_ROUND_DOWN = re.compile(r"\bround(?:ed|ing)? down\b|\bfloor", re.I)
+_REMAINDER = re.compile(r"remain|left over|leftover", re.I)
 
 
 # ---------------------------------------------------------------- parser
@@ -284,8 +622,8 @@ class _Parser:
             if t.kind == "op" and t.value in "*/":
                 self.i += 1
                 value = _apply(t.value, value, self.unary())
-            elif t.kind == "lp" or (t.kind == "num" and self.toks[self.i - 1].kind == "rp"):
-                value *= self.unary()  # implicit multiplication: 4(7), (2)(3), (5)3
+            elif t.kind in ("lp", "sqrt") or (t.kind == "num" and self.toks[self.i - 1].kind == "rp"):
+                value *= self.unary()  # implicit multiplication: 4(7), (2)(3), (5)3, 2x once x is known
             else:
                 break
         return value
@@ -314,14 +652,7 @@ class _Parser:
             self._enter()
             exp = self.unary()
             self.depth -= 1
-            if exp.denominator != 1 or abs(exp) > 1000:
-                raise Refused("exponent not a small integer")
-            bits = max(base.numerator.bit_length(), base.denominator.bit_length())
-            if bits * abs(exp) > MAX_POWER_BITS:
-                raise Refused("power too large")
-            if base == 0 and exp < 0:
-                raise ZeroDivisionError
-            return Fraction(base) ** int(exp)  # an int base (exact_decimal) to a negative power would give a float
+            return _exact_power(base, exp)
         return base
 
     def atom(self) -> Fraction:
@@ -348,9 +679,21 @@ class _Parser:
             raise Refused("nested too deeply")
 
 
+def _exact_power(base: Fraction, exp: Fraction) -> Fraction:
+    if exp.denominator != 1 or abs(exp) > 1000:
+        raise Refused("exponent not a small integer")
+    bits = max(Fraction(base).numerator.bit_length(), Fraction(base).denominator.bit_length())
+    if bits * abs(exp) > MAX_POWER_BITS:
+        raise Refused("power too large")
+    if base == 0 and exp < 0:
+        raise ZeroDivisionError
+    return Fraction(base) ** int(exp)  # an int base to a negative power would give a float
+
+
 def _exact_sqrt(v: Fraction) -> Fraction:
     if v < 0:
         raise Refused("square root of a negative number")
+    v = Fraction(v)
     num, den = math.isqrt(v.numerator), math.isqrt(v.denominator)
     if num * num != v.numerator or den * den != v.denominator:
         raise Refused("irrational square root")
@@ -370,140 +713,302 @@ def _apply(op: str, a: Fraction, b: Fraction) -> Fraction:
     return Fraction(a, b)
 
 
-def evaluate(tokens: list[Tok]) -> Fraction:
+def evaluate(tokens: list[Tok], bindings: dict | None = None) -> Fraction:
     """The exact value of a token list; Refused or ZeroDivisionError when it has none."""
     if len(tokens) == 1 and tokens[0].kind == "num":
         return tokens[0].value  # most right-hand sides: no parser needed
     if (len(tokens) == 3 and tokens[0].kind == "num" and tokens[2].kind == "num" and tokens[1].kind == "op"
-            and tokens[1].value in ("+", "-", "*", "/")):
+            and tokens[1].value in "+-*/"):
         return _apply(tokens[1].value, tokens[0].value, tokens[2].value)  # "48 / 2": the commonest left-hand side
     if len(tokens) > 400:
         raise Refused("expression too long")
-    return _Parser(tokens).parse()
+    return _Parser(_substituted(tokens, bindings or {})).parse()
 
 
-_MATH = ("num", "op", "lp", "rp", "sqrt")
-
-
-def _side(tokens: list[Tok], from_end: bool) -> tuple[list[Tok], bool]:
-    """The expression at the end (left side of '=') or start (right side) of a segment.
-
-    Returns (tokens, unknown): unknown is True when a variable or word is an operand of it,
-    which makes the equation unverifiable rather than wrong.
-    """
-    seq = tokens[::-1] if from_end else tokens
-    span = []
-    stop = None
-    for t in seq:
-        if t.kind not in _MATH:
-            stop = t
-            break
-        span.append(t)
-    if from_end:
-        span.reverse()
-    unknown = stop is not None and stop.kind in ("var", "gap")
-    if from_end and len(span) > 1 and span[0].kind == "op" and span[0].value == "-" and not span[1].glued and stop is not None:
-        unknown = True  # "79 - B - 26": the minus is binary, its left operand a word
-    # trim what cannot begin (or end) an expression; a dropped binary operator means a word was its operand
-    ops = "+*/^" if from_end else "+-*/^"
-    while span:
-        edge = span[0] if from_end else span[-1]
-        if edge.kind == "op" and edge.value in ops:
-            unknown = True
-        elif not ((from_end and edge.kind == "rp") or (not from_end and edge.kind == "lp")):
-            break
-        span = span[1:] if from_end else span[:-1]
-    return span, unknown
-
-
-def _close_enough(a: Fraction, b: Fraction, decimals: int, approx: bool) -> bool:
-    if a == b:
-        return True
-    if decimals == 0 and not approx:
-        return False
-    # rounding (or truncation) to the decimals written: 100/3 = 33.33, 2/3 ≈ 0.67, 7/3 ≈ 2
-    return abs(a - b) < Fraction(1, 10**decimals) + Fraction(1, 10**12)
-
-
-def _shown(v: Fraction) -> str:
-    if v.denominator == 1:
-        return f"{v.numerator:,}"
-    return f"{float(v):,.6g}"
-
-
-def check_step(step: str) -> StepCheck:
-    """Check every equation in a step. Never raises on any input."""
-    out = StepCheck()
-    if len(step) > MAX_STEP_CHARS:
-        out.unverifiable += step.count("=")
-        return out
-    try:
-        tokens = tokenize(step)
-    except Refused:
-        out.unverifiable += max(1, step.count("="))
-        return out
-    segments, approx = [[]], []
+def _substituted(tokens: list[Tok], bindings: dict) -> list[Tok]:
+    """Variables replaced by their values, in brackets so that 2x is 2(29)."""
+    if not any(t.kind == "var" for t in tokens):
+        return tokens
+    out = []
     for t in tokens:
-        if t.kind == "eq":
-            segments.append([])
-            approx.append(bool(t.value))
+        if t.kind != "var":
+            out.append(t)
+        elif t.value in bindings:
+            out += [Tok("lp", "("), Tok("num", t.text, bindings[t.value]), Tok("rp", ")")]
         else:
-            segments[-1].append(t)
-    for k in range(len(segments) - 1):
-        lhs, lhs_unknown = _side(segments[k], from_end=True)
-        rhs, rhs_unknown = _side(segments[k + 1], from_end=False)
-        if not lhs or not rhs:
-            continue  # a label or a word: "Total = 36", "D2 = ..."
-        try:
-            right = evaluate(rhs)
-            if k == len(segments) - 2 and not rhs_unknown:
-                out.result = right
-        except (Refused, ZeroDivisionError):
-            out.unverifiable += 1
-            continue
-        if lhs_unknown or rhs_unknown:
-            out.unverifiable += 1
-            continue
-        out.operands.extend(t.value for t in lhs if t.kind == "num")
-        try:
-            left = evaluate(lhs)
-        except Refused:
-            out.unverifiable += 1
-            continue
-        except ZeroDivisionError:
-            out.wrong.append(f"divides by zero in {_text(lhs)}")
-            continue
-        decimals = max(t.decimals for t in lhs + rhs if t.kind == "num")
-        if _close_enough(left, right, decimals, approx[k]):
-            out.verified += 1
-            continue
-        if len(rhs) == 1 and rhs[0].pct and _close_enough(left, right * 100, decimals, approx[k]):
-            out.verified += 1  # "20/80 x 100 = 25%": percentage points
-            continue
-        if len(rhs) == 1 and right == math.floor(left) and _REMAINDER.search(step):
-            out.verified += 1  # "100 / 3 = 33 stickers each, with 1 remaining": whole-number division
-            continue
-        if len(lhs) == 1 and (lhs[0].has_unit or len(rhs) == 1):
-            out.unverifiable += 1  # "2 hours = 120 minutes", "2 dozen = 2 * 12": a conversion, not arithmetic
-            continue
-        out.wrong.append(f"says {_text(lhs)} = {_text(rhs)}, but {_text(lhs)} = {_shown(left)}")
+            raise Refused(f"unknown {t.text}")
     return out
 
 
-def _text(tokens: list[Tok]) -> str:
-    parts = []
-    for t in tokens:
-        parts.append(t.text + ("%" if t.pct else "") if t.kind == "num" else str(t.value if t.kind == "op" else t.text))
-    return " ".join(parts)
+def _linear_root(eq: Equation, name: str, bindings: dict) -> Fraction | None:
+    """The one value of `name` that makes a linear equation true, or None (not linear, or no single root)."""
+    f = []
+    for v in (0, 1, 2, 3):
+        try:
+            trial = {**bindings, name: Fraction(v)}
+            f.append(evaluate(eq.lhs.tokens, trial) - evaluate(eq.rhs.tokens, trial))
+        except (Refused, ZeroDivisionError):
+            return None
+    slope = f[1] - f[0]
+    if slope == 0 or f[2] - f[1] != slope or f[3] - f[2] != slope:
+        return None
+    return -f[0] / slope
 
 
-def parse_number(text: str) -> tuple[Fraction | None, str | None]:
-    """The one number an answer holds ('$1,250', '36 clips', '-4.5', '3/4 cup', '25%').
+# ---------------------------------------------------------------- verdicts
 
-    Returns (value, None) or (None, problem).
-    """
+@dataclass
+class StepCheck:
+    verified: int = 0  # equations checked and right
+    wrong: list = field(default_factory=list)  # messages for equations checked and wrong
+    unverifiable: int = 0  # equations that could not be checked (unknowns, unknown unit conversions...)
+    result: Quantity | None = None  # the number the step ends on (right side of its last '='), as written
+    operands: list = field(default_factory=list)  # numbers the step's equations start from
+
+    @property
+    def status(self) -> str:
+        return "wrong" if self.wrong else "verified" if self.verified else "unverifiable"
+
+
+# letters a solution uses as unknowns: "Let x be", "x = 5", "8m + m = 27" (a letter between operators)
+_DECLARED = re.compile(r"\blet\s+([A-Za-z])\b|(?<![\w./])(?<![0-9] )([A-Za-z])\s*(?=[=+*/-])|=\s*([A-Za-z])\s*(?:[.,;)]|$)", re.M)
+_PERCENT_WRITTEN = re.compile(r"([0-9][0-9,]*(?:\.[0-9]+)?)\s*(?:%|percent\b|per cent\b)", re.I)
+
+
+@dataclass
+class _Solution:
+    """What the equations of one solution share: the values it binds, and the percentages it names."""
+    steps: list
+    percents: set  # numbers written as percentages in the question or any step: 40 in "40% off"
+    bindings: dict = field(default_factory=dict)  # name -> value, for every step
+    local: dict = field(default_factory=dict)  # step -> {name: value}: a step that solves its own x
+    defined_by: dict = field(default_factory=dict)  # name or (step, name) -> the equation that gave the value
+
+    def values(self, step: int) -> dict:
+        return {**self.bindings, **self.local.get(step, {})}
+
+    def defines(self, eq: "Equation") -> bool:
+        return any(eq is d for d in self.defined_by.values())
+
+
+def check_steps(steps: list[str], question: str = "") -> list[StepCheck]:
+    """Check every equation of a solution. Values it binds (x = 29, or 2x + 8 = 66) are substituted
+    into the equations that use them. Never raises on any input."""
+    plain = [plain_text(s) if len(s) <= MAX_STEP_CHARS else "" for s in steps]
+    text = "\n".join(plain)
+    variables = {"".join(names) for names in _DECLARED.findall(text)} - {"a", "I"}
+    text = question + "\n" + text
+    percents = {exact_decimal(m.replace(",", "")) for m in _PERCENT_WRITTEN.findall(text)
+                if len(m) <= MAX_NUMBER_DIGITS} if "%" in text or "ercent" in text else set()
+    out, eqs, named = [], [], None
+    for i, step in enumerate(steps):
+        out.append(StepCheck())
+        if len(step) > MAX_STEP_CHARS:
+            out[i].unverifiable += step.count("=")
+            named = None
+            continue
+        try:
+            step_eqs, named = equations(step, i, variables, named, plain[i])
+            eqs += step_eqs
+        except Refused:
+            out[i].unverifiable += max(1, step.count("="))
+            named = None
+    solution = _Solution(steps, percents)
+    if any(t.kind == "var" for eq in eqs for t in eq.lhs.tokens + eq.rhs.tokens):
+        _bind(eqs, solution)
+    for eq in eqs:
+        _judge(eq, solution, out[eq.step])
+    return out
+
+
+def check_step(step: str) -> StepCheck:
+    """Check every equation in one step."""
+    return check_steps([step])[0]
+
+
+def _variables_of(eq: "Equation") -> set:
+    return {t.value for t in eq.lhs.tokens + eq.rhs.tokens if t.kind == "var"}
+
+
+def _assigns(eq: "Equation") -> str | None:
+    """The name in 'x = 29' or 'x = 19.50 / 0.75' (one side a lone unknown, the other none): a claim to check."""
+    for a, b in ((eq.lhs.tokens, eq.rhs.tokens), (eq.rhs.tokens, eq.lhs.tokens)):
+        if len(a) == 1 and a[0].kind == "var" and not any(t.kind == "var" for t in b):
+            return a[0].value
+    return None
+
+
+def _bind(eqs: list["Equation"], solution: _Solution) -> None:
+    """Values of the unknowns. A step that states an equation in x and then 'x = ...' solves its own x
+    (models reuse x for each sub-problem); elsewhere each unknown takes its value from the first linear
+    equation, in order, in which it is the only unknown."""
+    usable = [eq for eq in eqs if not (eq.lhs.unknown or eq.rhs.unknown)]
+    for eq in usable:
+        name = _assigns(eq)
+        if name is None:
+            continue
+        for other in usable:  # an earlier equation of the same step, in that one unknown
+            if other.step == eq.step and other is not eq and _assigns(other) is None and _variables_of(other) == {name}:
+                if (root := _linear_root(other, name, {})) is not None and (eq.step, name) not in solution.defined_by:
+                    solution.local.setdefault(eq.step, {})[name] = root
+                    solution.defined_by[eq.step, name] = other
+                break
+    for _ in range(3):  # a value found may make the next equation solvable
+        changed = False
+        for eq in usable:
+            if solution.defines(eq):
+                continue
+            values = solution.values(eq.step)
+            free = _variables_of(eq) - values.keys()
+            if len(free) == 1 and (root := _linear_root(eq, name := free.pop(), values)) is not None:
+                solution.bindings[name], solution.defined_by[name] = root, eq
+                changed = True
+        if not changed:
+            break
+
+
+def _judge(eq: "Equation", solution: _Solution, out: StepCheck) -> None:
+    """One equation: verified, wrong (with what it should be), or unverifiable."""
+    lhs, rhs = eq.lhs, eq.rhs
+    values = solution.values(eq.step)
     try:
-        tokens = [t for t in tokenize(text) if t.kind in _MATH]
+        right = evaluate(rhs.tokens, values)
+    except (Refused, ZeroDivisionError):
+        out.unverifiable += 1
+        return
+    lone = rhs.tokens[0] if len(rhs.tokens) == 1 and rhs.tokens[0].kind == "num" else None
+    written = Quantity(right, lone.decimals, lone.pct, lone.scale, lone.unit) if lone else Quantity(right, None)
+    if not rhs.unknown:
+        out.result = written
+    if lhs.unknown or rhs.unknown or solution.defines(eq):
+        out.unverifiable += 1  # words as operands; or the equation that defines its unknown (true by construction)
+        return
+    out.operands.extend(t.value for t in lhs.tokens if t.kind == "num")
+    try:
+        left = evaluate(lhs.tokens, values)
+    except Refused:
+        out.unverifiable += 1
+        return
+    except ZeroDivisionError:
+        out.wrong.append(f"divides by zero in {_text(lhs.tokens)}")
+        return
+    verdict = _compare(left, written, eq, solution)
+    if verdict == "verified":
+        out.verified += 1
+    elif verdict == "unverifiable":
+        out.unverifiable += 1
+    else:
+        out.wrong.append(_wrong_message(eq, left, solution))
+
+
+def _compare(left: Fraction, written: Quantity, eq: "Equation", solution: _Solution) -> str:
+    """verified / wrong / unverifiable for 'left = written'."""
+    lhs, rhs, step = eq.lhs.tokens, eq.rhs.tokens, solution.steps[eq.step]
+    if numbers_match(written, left, eq.approx):
+        return "verified"
+    lhs_nums = [t for t in lhs if t.kind == "num"]
+    if written.pct and numbers_match(Quantity(written.value * 100, written.decimals), left, eq.approx) and (
+            _times_hundred(lhs) or any(t.value == 100 or t.value in solution.percents for t in lhs_nums)):
+        return "verified"  # "(8/10) x 100 = 80%", "100 - 40 = 60%": percentage points, where the math is in points
+    if not written.pct and lhs_nums and all(t.pct for t in lhs_nums) and numbers_match(written, left * 100, eq.approx):
+        return "verified"  # "100% - 40% = 60"
+    if written.scale != 1 and all(t.scale == 1 for t in lhs_nums) and numbers_match(written, left * written.scale, eq.approx):
+        return "verified"  # "32 / 2 = $16 million": the left side counts millions
+    if written.decimals == 0 and left.denominator != 1:
+        if _ROUND_UP.search(step) and written.value == math.ceil(left):
+            return "verified"
+        if (_ROUND_DOWN.search(step) or _remainder_stated(lhs, written.value, step)) and written.value == math.floor(left):
+            return "verified"  # "100 / 3 = 33 each, with 1 remaining"
+    conversion = _converted(lhs, rhs, left, written, eq.approx)
+    if conversion is not None:
+        return conversion
+    if len(lhs) == 1 and lhs[0].kind == "num" and (eq.lhs.label or lhs[0].unit not in _MONEY_UNITS or (
+            len(rhs) == 1 and rhs[0].unit != lhs[0].unit)):
+        return "unverifiable"  # "the height of 12 inches = 36 inches", "4.5 gallons = 4.5 * 8 pints": a name or a conversion
+    return "wrong"
+
+
+def _times_hundred(lhs: list[Tok]) -> bool:
+    return (len(lhs) > 2 and lhs[-1].kind == "num" and lhs[-1].value == 100 and lhs[-2].value == "*") or (
+        len(lhs) > 2 and lhs[0].kind == "num" and lhs[0].value == 100 and lhs[1].value == "*")
+
+
+def _remainder_stated(lhs: list[Tok], quotient: Fraction, step: str) -> bool:
+    """'100 / 3 = 33, with 1 remaining': floor division, when the step says the right remainder."""
+    if not (len(lhs) == 3 and lhs[1].value == "/" and _REMAINDER.search(step)):
+        return False
+    a, b = lhs[0].value, lhs[2].value
+    remainder = a - b * quotient
+    return any(t.kind == "num" and t.value == remainder for t in tokenize(step)) if remainder > 0 else False
+
+
+def _converted(lhs: list[Tok], rhs: list[Tok], left: Fraction, written: Quantity, approx: bool) -> str | None:
+    """A unit change across '=' ('20 x 45 cents = $9', '1 hour / 2 = 30 minutes', '3 weeks = 3 weeks x 7
+    days/week'): verified when the exact conversion matches, unverifiable when it does not (which unit
+    the left side ends in is a guess); None when no known conversion applies."""
+    targets = {t.unit.split("/")[0] for t in rhs if t.kind == "num" and t.unit} or {""}
+    sources = {t.unit for t in lhs if t.kind == "num" and t.unit}
+    if any("/" in unit for unit in sources):
+        return None  # "25 days * 8 hours/day": a rate already changes the unit
+    applies = False
+    for unit in sources:
+        for target in targets - {unit}:
+            if unit == "dozen" and target not in _UNIT_SCALES:
+                factor = Fraction(12)
+            elif unit in _UNIT_SCALES and target in _UNIT_SCALES and _UNIT_SCALES[unit][0] == _UNIT_SCALES[target][0]:
+                factor = Fraction(_UNIT_SCALES[unit][1], _UNIT_SCALES[target][1])
+            else:
+                continue
+            applies = True
+            if numbers_match(written, left * factor, approx):
+                return "verified"
+    return "unverifiable" if applies else None
+
+
+def _conversion_factors(unit: str, to: str) -> list[Fraction]:
+    """The factor from `unit` to `to` when both are in the table ('245 dollars' for '24500 cents'); an
+    answer without a unit is not converted: 2,000 for a result of $20 is the x100 slip, not cents."""
+    if unit not in _UNIT_SCALES or unit == "dozen":
+        return []
+    dimension, scale = _UNIT_SCALES[unit]
+    return [Fraction(scale, other) for name, (dim, other) in _UNIT_SCALES.items()
+            if dim == dimension and other != scale and name == to]
+
+
+def _wrong_message(eq: "Equation", left: Fraction, solution: _Solution) -> str:
+    name = _assigns(eq)
+    values = solution.values(eq.step)
+    if name is not None and name in values and len(eq.lhs.tokens) == 1:
+        source = solution.defined_by.get((eq.step, name)) or solution.defined_by.get(name)
+        where = f" (from step {source.step + 1}: {source.text})" if source is not None else ""
+        return f"says {eq.text}, but {name} = {_shown(values[name])}{where}"
+    return f"says {eq.text}, but {_text(eq.lhs.tokens)} = {_shown(left)}"
+
+
+def _shown(v: Fraction) -> str:
+    """A value for a message: exact when whole, else 6 significant digits; never overflows."""
+    if v.denominator == 1:
+        return f"{v.numerator:,}"
+    d = Context(prec=6).divide(Decimal(v.numerator), Decimal(v.denominator))
+    return f"{d:,f}" if abs(d.adjusted()) < 15 else f"{d:e}"
+
+
+def _text(tokens: list[Tok]) -> str:
+    out = ""
+    for t in tokens:
+        part = t.text + "%" if t.kind == "num" and t.pct else str(t.value) if t.kind == "op" else t.text
+        out += part if (t.kind == "var" and t.glued and out) or not out else " " + part  # 2x stays 2x
+    return out
+
+
+# ---------------------------------------------------------------- answers
+
+def parse_number(text: str) -> tuple[Quantity | None, str | None]:
+    """The one number an answer holds ('$1,250', '36 clips', '-4.5', '3/4 cup', '25%', '1.5 million').
+
+    Returns (quantity, None) or (None, problem)."""
+    try:
+        tokens = [t for t in step_tokens(plain_text(text)) if t.kind in _MATH]
     except Refused as e:
         return None, str(e)
     nums = [t for t in tokens if t.kind == "num"]
@@ -511,7 +1016,10 @@ def parse_number(text: str) -> tuple[Fraction | None, str | None]:
         return None, "holds no number"
     if len(nums) > 2 or (len(nums) == 2 and not (len(tokens) >= 3 and tokens[-2].kind == "op" and tokens[-2].value == "/")):
         return None, f"holds {len(nums)} numbers; expected one"
+    if any(t.kind == "var" for t in tokens):
+        return None, "is not a single number"
     try:
-        return evaluate(tokens), None
+        value = evaluate(tokens)
     except (Refused, ZeroDivisionError):
         return None, "is not a single number"
+    return Quantity(value, nums[0].decimals if len(nums) == 1 else None, nums[0].pct, nums[0].scale), None

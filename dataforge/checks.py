@@ -13,7 +13,7 @@ from fractions import Fraction
 
 from pydantic import ValidationError
 
-from dataforge.arithmetic import check_step, exact_decimal, parse_number
+from dataforge.arithmetic import check_steps, exact_decimal, parse_number, plain_text, quantities_agree
 from dataforge.dedup import dedup_keys
 from dataforge.runs import dumps, parse_line, raw_lines
 from dataforge.schema import Sample, validation_problems
@@ -32,6 +32,7 @@ _ASKS = re.compile(r"\?|\b(?:how|what|find|calculate|determine|compute|which|who
 _MONEY = re.compile(r"[$€£¥₹]|\b(?:dollars?|euros?|pounds? sterling|cents?|budget|salary|cost|revenue|profit)\b", re.I)
 _COUNTABLE = re.compile(r"\b(?:people|persons?|employees?|hires?|workers?|engineers?|students?|headcount|staff|"
                         r"interns?|members?|customers?|users?|children|kids|cars?|boxes|items?|units?)\b", re.I)
+_APPROX_ANSWER = re.compile(r"\b(?:about|approximately|approx|roughly|around|nearly|almost|round(?:ed|s|ing)?)\b|≈", re.I)
 _STOPWORDS = set("the a an and or of for to in on at by with from per each is are was be this that its their".split())
 
 
@@ -47,10 +48,6 @@ def reason(check: str, message: str, step: int | None = None) -> dict:
     return {"check": check, "message": message, "step": step}
 
 
-def _close(a: Fraction, b: Fraction, decimals: int) -> bool:
-    return a == b or abs(a - b) < Fraction(1, 10**decimals) + Fraction(1, 10**9) if decimals else a == b
-
-
 def check_sample(record: dict, enabled=SAMPLE_CHECKS, domain_keywords: set[str] | None = None) -> SampleReport:
     """Run the enabled per-sample checks on one record."""
     rep = SampleReport()
@@ -60,13 +57,14 @@ def check_sample(record: dict, enabled=SAMPLE_CHECKS, domain_keywords: set[str] 
         rep.reasons += [reason("rules", m) for m in validation_problems(e)]
         return rep
     answer, problem = parse_number(sample.answer)
+    approx = bool(_APPROX_ANSWER.search(sample.answer) or _APPROX_ANSWER.search(sample.reasoning[-1]))
     if "rules" in enabled:
         if problem:
             rep.reasons.append(reason("rules", f"answer {sample.answer!r} {problem}"))
         if len(sample.question.split()) < 8:
             rep.reasons.append(reason("rules", f"question is only {len(sample.question.split())} words"))
 
-    steps = [check_step(s) for s in sample.reasoning]
+    steps = check_steps(sample.reasoning, sample.question)
     rep.steps_verified = sum(1 for s in steps if s.status == "verified")
     rep.steps_unverifiable = sum(1 for s in steps if s.status == "unverifiable")
     if "arithmetic" in enabled:
@@ -78,12 +76,11 @@ def check_sample(record: dict, enabled=SAMPLE_CHECKS, domain_keywords: set[str] 
 
     if "consistency" in enabled and answer is not None:
         last = steps[-1].result
-        decimals = max((len(d) for d in re.findall(r"\.([0-9]+)", sample.answer)), default=0)
         if last is None:
             rep.warnings.append(reason("consistency", "the last step's result could not be read", len(steps) - 1))
-        elif not (_close(answer, last, decimals) or _close(answer * 100, last, decimals) or _close(answer, last * 100, decimals)):
+        elif not quantities_agree(answer, last, approx):
             rep.reasons.append(reason("consistency", f"answer {sample.answer!r} does not match the last step's result "
-                                                     f"{_show(last)}", len(steps) - 1))
+                                                     f"{_show(last.value)}", len(steps) - 1))
         question_numbers = {exact_decimal(m.replace(",", "")) for m in _QUESTION_NUMBER.findall(sample.question)}
         known = question_numbers | COMMON_CONSTANTS | {q * 100 for q in question_numbers}
         for i, s in enumerate(steps):
@@ -98,7 +95,7 @@ def check_sample(record: dict, enabled=SAMPLE_CHECKS, domain_keywords: set[str] 
     if "quality" in enabled:
         rep.reasons += quality_reasons(sample)
     if "domain" in enabled:
-        rep.reasons += domain_reasons(sample, answer, domain_keywords)
+        rep.reasons += domain_reasons(sample, answer.value if answer else None, domain_keywords)
     return rep
 
 
@@ -141,7 +138,10 @@ def check_lines(ctx: FileContext, chunk: list[tuple[int, bytes, bool]]) -> list[
             continue
         record = line.record
         own_domain = record.get("domain") if isinstance(record.get("domain"), str) else None
-        rep = check_sample(record, ctx.enabled, ctx.keywords_by_domain.get(ctx.domain or own_domain or ""))
+        try:
+            rep = check_sample(record, ctx.enabled, ctx.keywords_by_domain.get(ctx.domain or own_domain or ""))
+        except Exception as e:  # a bug in a check must cost one sample, named, not the run
+            rep = SampleReport(reasons=[reason("internal", f"{type(e).__name__}: {e}"[:500])])
         if not rep.reasons and _contamination is not None and (hit := _contamination.match(record["question"])):
             rep.reasons.append(reason("contamination", hit))
         label = record["id"] if isinstance(record.get("id"), str) and record["id"] else source
@@ -208,17 +208,19 @@ def _chunks(items, size: int):
 
 def quality_reasons(sample: Sample) -> list[dict]:
     out = []
-    everything = "\n".join([sample.question, sample.answer, *sample.reasoning])
+    everything = "\n".join([sample.question, sample.answer, *map(plain_text, sample.reasoning)])
     if (any(map(everything.lower().__contains__, _LEFTOVER_WORDS))
             or (("{" in everything or "[" in everything or "<" in everything) and _PLACEHOLDER.search(everything))):
         out += _leftovers([("question", sample.question), ("answer", sample.answer)] + [
-            (f"step {i + 1}", s) for i, s in enumerate(sample.reasoning)])  # rare: find which part has them
+            (f"step {i + 1}", plain_text(s)) for i, s in enumerate(sample.reasoning)])  # LaTeX braces are not leftovers  # rare: find which part has them
     if "?" not in sample.question and not _ASKS.search(sample.question):
         out.append(reason("quality", "the question asks nothing (no '?' or question word)"))
     if "=" in sample.question or "the answer is" in sample.question.lower():
         out.append(reason("quality", "the question gives away the working ('=' or 'the answer is')"))
     seen = {}
     for i, s in enumerate(sample.reasoning):
+        if not any(c.isdigit() for c in s):
+            continue  # a formula may be written again for the next part: "Time = Distance / Speed"
         key = " ".join(s.lower().split())
         if key in seen:
             out.append(reason("quality", f"step {i + 1} repeats step {seen[key] + 1}", i))

@@ -159,3 +159,27 @@ def test_retold_questions_are_near_duplicates_even_when_every_question_shares_th
     for k in checked:
         reason = rejected[f"retold-{k}"][0]
         assert reason["check"] == "duplicate" and f"near-duplicate of q-{k} " in reason["message"], reason
+
+
+def test_real_model_forms_and_huge_values_never_stop_the_run(run, tmp_path):
+    """LaTeX and algebra written by real models are verified; a step whose value overflows a float
+    (which stopped the whole run before) is rejected with its exact value, and the rest goes on."""
+    q = "A startup budget pays {} for {} interns each month. How much does the startup pay in total?"
+    samples = [
+        variant(id="latex", question=q.format("$2,000", 3), reasoning=["\\text{Payroll} = 3 \\times \\$2,000 = \\boxed{6000}"],
+                answer="$6,000"),
+        variant(id="algebra", question=q.format("$2,000", 3), reasoning=["Let x be the payroll: x / 3 = 2000", "x = 6000"],
+                answer="$6,000", num_steps=2),
+        variant(id="algebra-wrong", question=q.format("$2,000", 3), reasoning=["x / 3 = 2000", "x = 7000"], answer="$7,000",
+                num_steps=2),
+        variant(id="huge", question=q.format("$10", 3), reasoning=["10^300 * 10^10 / 3 = 5"], answer="5"),
+        variant(id="x100", question=q.format("$5", 4), reasoning=["4 * 5 = 20"], answer="$2,000"),
+    ]
+    folder, slug = write_run(tmp_path, samples)
+    run("filter.py", "--input", "latest", "--skip-checks", "duplicate", check_rc=0)
+    kept = {r["id"] for r in read_lines(folder / f"filtered_{slug}.jsonl")}
+    rejected = {r["id"]: r["reject_reasons"] for r in read_lines(folder / f"rejected_{slug}.jsonl")}
+    assert kept == {"latex", "algebra"}
+    assert rejected["algebra-wrong"][0]["message"] == "step 2 says x = 7000, but x = 6,000 (from step 1: x / 3 = 2000)"
+    assert "3.33333e+309" in rejected["huge"][0]["message"]
+    assert rejected["x100"][0]["check"] == "consistency"
