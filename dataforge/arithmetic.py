@@ -264,7 +264,8 @@ _NUMBER_WORDS = {"half": Fraction(1, 2), "twice": 2, "double": 2, "triple": 3, "
                  "quarter": Fraction(1, 4), "fourth": Fraction(1, 4), "two-thirds": Fraction(2, 3),
                  "three-quarters": Fraction(3, 4), "three-fourths": Fraction(3, 4)}
 _OPERATOR_WORDS = {"times": "*", "plus": "+", "minus": "-", "x": "*"}
-_APPROX_WORDS = {"about", "approximately", "approx", "roughly", "around", "nearly", "almost", "rounded", "round"}
+_APPROX_WORDS = {"about", "approximately", "approx", "roughly", "around", "nearly", "almost", "rounded", "round",
+                 "rounds", "rounding"}
 
 
 def _operand_start(t: Tok | None) -> bool:
@@ -561,7 +562,7 @@ def equations(step: str, index: int = 0, variables: set = frozenset(), named: tu
     names one: 'Volume = 6 ft * 4 ft * 5 ft'. Given the previous step's (name, value), a step that
     starts with the same name ('Volume = 120 cubic feet') checks that value too."""
     toks = step_tokens(plain if plain is not None else plain_text(step), variables)
-    approx_words = bool(_APPROX_TEXT.search(step))
+    approx_words = bool(APPROX_TEXT.search(step))
     segments, approx = [[]], []
     for t in toks:
         if t.kind == "eq":
@@ -588,7 +589,7 @@ def _name(segment: list[Tok]) -> str:
     return ""
 
 
-_APPROX_TEXT = re.compile(r"\b(?:" + "|".join(_APPROX_WORDS) + r")\b|≈", re.I)
+APPROX_TEXT = re.compile(r"\b(?:" + "|".join(_APPROX_WORDS) + r")\b|≈", re.I)
 _ROUND_UP = re.compile(r"\bround(?:ed|ing)? up\b|\bceil", re.I)
 _ROUND_DOWN = re.compile(r"\bround(?:ed|ing)? down\b|\bfloor", re.I)
 _REMAINDER = re.compile(r"remain|left over|leftover", re.I)

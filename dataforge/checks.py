@@ -13,7 +13,7 @@ from fractions import Fraction
 
 from pydantic import ValidationError
 
-from dataforge.arithmetic import check_steps, exact_decimal, parse_number, plain_text, quantities_agree
+from dataforge.arithmetic import APPROX_TEXT, check_steps, exact_decimal, parse_number, plain_text, quantities_agree
 from dataforge.dedup import dedup_keys
 from dataforge.runs import dumps, parse_line, raw_lines
 from dataforge.schema import Sample, validation_problems
@@ -32,7 +32,6 @@ _ASKS = re.compile(r"\?|\b(?:how|what|find|calculate|determine|compute|which|who
 _MONEY = re.compile(r"[$€£¥₹]|\b(?:dollars?|euros?|pounds? sterling|cents?|budget|salary|cost|revenue|profit)\b", re.I)
 _COUNTABLE = re.compile(r"\b(?:people|persons?|employees?|hires?|workers?|engineers?|students?|headcount|staff|"
                         r"interns?|members?|customers?|users?|children|kids|cars?|boxes|items?|units?)\b", re.I)
-_APPROX_ANSWER = re.compile(r"\b(?:about|approximately|approx|roughly|around|nearly|almost|round(?:ed|s|ing)?)\b|≈", re.I)
 _STOPWORDS = set("the a an and or of for to in on at by with from per each is are was be this that its their".split())
 
 
@@ -57,7 +56,7 @@ def check_sample(record: dict, enabled=SAMPLE_CHECKS, domain_keywords: set[str] 
         rep.reasons += [reason("rules", m) for m in validation_problems(e)]
         return rep
     answer, problem = parse_number(sample.answer)
-    approx = bool(_APPROX_ANSWER.search(sample.answer) or _APPROX_ANSWER.search(sample.reasoning[-1]))
+    approx = bool(APPROX_TEXT.search(sample.answer) or APPROX_TEXT.search(sample.reasoning[-1]))
     if "rules" in enabled:
         if problem:
             rep.reasons.append(reason("rules", f"answer {sample.answer!r} {problem}"))
