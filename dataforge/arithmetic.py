@@ -173,16 +173,18 @@ def tokenize(text: str) -> list[Tok]:
     for ws, word, num, op, lp, rp, eq, pct, cur, sep, other in _TOKEN.findall(text):
         if ws:
             glued = False
-        if num:
-            digits = num.replace(",", "").replace(" ", "")
+        if word:
+            out.append(Tok("word", word, word.lower(), glued))
+        elif num:
+            digits = num.replace(",", "").replace(" ", "") if "," in num or " " in num else num
             if len(digits) > MAX_NUMBER_DIGITS:
                 raise Refused("number too long")
             if digits[0] == "0" and len(digits) > 1 and digits[1] != ".":
                 out.append(Tok("word", num, num, glued))  # 0900, 00:00: clock times, not quantities
+            elif "." in digits:
+                out.append(Tok("num", num, exact_decimal(digits), glued, len(digits) - digits.find(".") - 1))
             else:
-                out.append(Tok("num", num, exact_decimal(digits), glued, len(digits) - digits.find(".") - 1 if "." in digits else 0))
-        elif word:
-            out.append(Tok("word", word, word.lower(), glued))
+                out.append(Tok("num", num, int(digits), glued))
         elif op:
             out.append(Tok("op", op, "^" if op == "**" else op, glued))
         elif eq:
@@ -266,6 +268,7 @@ _NUMBER_WORDS = {"half": Fraction(1, 2), "twice": 2, "double": 2, "triple": 3, "
 _OPERATOR_WORDS = {"times": "*", "plus": "+", "minus": "-", "x": "*"}
 _APPROX_WORDS = {"about", "approximately", "approx", "roughly", "around", "nearly", "almost", "rounded", "round",
                  "rounds", "rounding"}
+_OPERATOR_WORD_TRIGGERS = {*_NUMBER_WORDS, *_OPERATOR_WORDS, *_APPROX_WORDS, "divided", "multiplied", "equals", "of"}
 
 
 def _operand_start(t: Tok | None) -> bool:
@@ -420,10 +423,13 @@ def _unit_name(names: list[str]) -> str:
     return unit
 
 
+_SUBSCRIPTED = re.compile(r"[A-Za-z]_[A-Za-z0-9]+")  # a variable with a subscript: x_1, P_total
+
+
 def _is_variable_here(toks: list[Tok], j: int, variables: set) -> bool:
     """Is the one-letter word at j a variable (2x, 12W, x = 5) rather than a unit (5 m, 250g of flour)?"""
     t = toks[j]
-    if len(t.text) != 1 and not re.fullmatch(r"[A-Za-z]_[A-Za-z0-9]+", t.text):
+    if len(t.text) != 1 and ("_" not in t.text or not _SUBSCRIPTED.fullmatch(t.text)):
         return False
     if t.text in variables:
         return True
@@ -456,18 +462,16 @@ def step_tokens(plain: str, variables: set = frozenset()) -> list[Tok]:
     toks = tokenize(plain)
     if _MAY_SCALE.search(plain):
         toks = _currency_and_scale(toks)
-    if "/" in plain:
+    if "/" in plain and _MAY_MIX.search(plain):
         toks = _mixed_numbers(toks)
-    if _MAY_OPERATOR_WORD.search(plain):
+    if not _OPERATOR_WORD_TRIGGERS.isdisjoint([t.value for t in toks if t.kind == "word"]):
         toks = _operator_words(toks)
     toks = _units(toks, variables)
     return _variables(toks, variables)
 
 
+_MAY_MIX = re.compile(r"[0-9]\s+(?:and\s+)?[0-9]+\s*/\s*[0-9]")
 _MAY_SCALE = re.compile(r"[$€£¥₹%]|[0-9]\s*(?:k\b|thousand|million|billion|trillion|percent)", re.I)
-_MAY_OPERATOR_WORD = re.compile(r"\b(?:times|plus|minus|[xX]|divided|multiplied|equals|of|half|twice|double|triple|"
-                                r"thrice|third|quarter|fourth|two-thirds|three-quarters|three-fourths|about|approximately|"
-                                r"approx|roughly|around|nearly|almost|rounded|round)\b", re.I)
 
 
 # ---------------------------------------------------------------- equations
@@ -553,30 +557,29 @@ class Equation:
     rhs: Side
     approx: bool  # '≈' or an approximate word in the step
     step: int  # which step it is in
-    text: str  # for messages
+
+    @property
+    def text(self) -> str:  # for messages
+        return f"{_text(self.lhs.tokens)} = {_text(self.rhs.tokens)}"
 
 
-def equations(step: str, index: int = 0, variables: set = frozenset(), named: tuple | None = None,
-              plain: str | None = None) -> tuple[list, tuple | None]:
-    """Every 'a = b' of a step, as the expressions next to each '='; and (name, its value) when the step
-    names one: 'Volume = 6 ft * 4 ft * 5 ft'. Given the previous step's (name, value), a step that
-    starts with the same name ('Volume = 120 cubic feet') checks that value too."""
-    toks = step_tokens(plain if plain is not None else plain_text(step), variables)
-    approx_words = bool(APPROX_TEXT.search(step))
-    segments, approx = [[]], []
-    for t in toks:
-        if t.kind == "eq":
-            segments.append([])
-            approx.append(bool(t.value) or approx_words)
-        else:
-            segments[-1].append(t)
+def equations(plain: str, index: int = 0, variables: set = frozenset(), named: tuple | None = None,
+              approx_words: bool = False) -> tuple[list, tuple | None]:
+    """Every 'a = b' of a step (as plain_text gives it), as the expressions next to each '='; and
+    (name, its value) when the step names one: 'Volume = 6 ft * 4 ft * 5 ft'. Given the previous step's
+    (name, value), a step that starts with the same name ('Volume = 120 cubic feet') checks that value too.
+    approx_words: the step says 'about', 'rounded' or '≈', so every '=' in it may round."""
+    toks = step_tokens(plain, variables)
+    cuts = [k for k, t in enumerate(toks) if t.kind == "eq"]
+    segments = [toks[a + 1:b] for a, b in zip([-1, *cuts], [*cuts, len(toks)])]
+    approx = [bool(toks[k].value) or approx_words for k in cuts]
     out = []
     for k in range(len(segments) - 1):
         lhs, rhs = _side(segments[k], from_end=True), _side(segments[k + 1], from_end=False)
         if k == 0 and named is not None and _name(segments[0]) == named[0] and rhs.tokens:
             lhs = named[1]  # "Volume = 6 * 4 * 5" then "Volume = 120": 6 * 4 * 5 = 120
         if lhs.tokens and rhs.tokens:  # else a label or a word: "Total = 36", "D2 = ..."
-            out.append(Equation(lhs, rhs, approx[k], index, f"{_text(lhs.tokens)} = {_text(rhs.tokens)}"))
+            out.append(Equation(lhs, rhs, approx[k], index))
     last = _side(segments[-1], from_end=False) if len(segments) > 1 else None
     name = _name(segments[0])
     return out, ((name, last) if name and last and last.tokens and not last.unknown else None)
@@ -801,6 +804,7 @@ def check_steps(steps: list[str], question: str = "") -> list[StepCheck]:
     text = question + "\n" + text
     percents = {exact_decimal(m.replace(",", "")) for m in _PERCENT_WRITTEN.findall(text)
                 if len(m) <= MAX_NUMBER_DIGITS} if "%" in text or "ercent" in text else set()
+    may_approx = bool(APPROX_TEXT.search("\n".join(steps)))  # one search, not one per step: most say no
     out, eqs, named = [], [], None
     for i, step in enumerate(steps):
         out.append(StepCheck())
@@ -809,7 +813,8 @@ def check_steps(steps: list[str], question: str = "") -> list[StepCheck]:
             named = None
             continue
         try:
-            step_eqs, named = equations(step, i, variables, named, plain[i])
+            approx_words = may_approx and bool(APPROX_TEXT.search(step))
+            step_eqs, named = equations(plain[i], i, variables, named, approx_words)
             eqs += step_eqs
         except Refused:
             out[i].unverifiable += max(1, step.count("="))

@@ -32,6 +32,7 @@ _ASKS = re.compile(r"\?|\b(?:how|what|find|calculate|determine|compute|which|who
 _MONEY = re.compile(r"[$€£¥₹]|\b(?:dollars?|euros?|pounds? sterling|cents?|budget|salary|cost|revenue|profit)\b", re.I)
 _COUNTABLE = re.compile(r"\b(?:people|persons?|employees?|hires?|workers?|engineers?|students?|headcount|staff|"
                         r"interns?|members?|customers?|users?|children|kids|cars?|boxes|items?|units?)\b", re.I)
+_DIGIT = re.compile(r"[0-9]")
 _STOPWORDS = set("the a an and or of for to in on at by with from per each is are was be this that its their".split())
 
 
@@ -207,18 +208,19 @@ def _chunks(items, size: int):
 
 def quality_reasons(sample: Sample) -> list[dict]:
     out = []
-    everything = "\n".join([sample.question, sample.answer, *map(plain_text, sample.reasoning)])
+    everything = "\n".join([sample.question, sample.answer, *sample.reasoning])
     if (any(map(everything.lower().__contains__, _LEFTOVER_WORDS))
             or (("{" in everything or "[" in everything or "<" in everything) and _PLACEHOLDER.search(everything))):
+        # rare: find which part has them; LaTeX braces ({Change}, }}) are not leftovers
         out += _leftovers([("question", sample.question), ("answer", sample.answer)] + [
-            (f"step {i + 1}", plain_text(s)) for i, s in enumerate(sample.reasoning)])  # LaTeX braces are not leftovers  # rare: find which part has them
+            (f"step {i + 1}", plain_text(s)) for i, s in enumerate(sample.reasoning)])
     if "?" not in sample.question and not _ASKS.search(sample.question):
         out.append(reason("quality", "the question asks nothing (no '?' or question word)"))
     if "=" in sample.question or "the answer is" in sample.question.lower():
         out.append(reason("quality", "the question gives away the working ('=' or 'the answer is')"))
     seen = {}
     for i, s in enumerate(sample.reasoning):
-        if not any(c.isdigit() for c in s):
+        if not _DIGIT.search(s):
             continue  # a formula may be written again for the next part: "Time = Distance / Speed"
         key = " ".join(s.lower().split())
         if key in seen:
