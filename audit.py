@@ -114,7 +114,7 @@ def export(args) -> None:
         out = inp.path.with_name(f"audit_{inp.slug}.csv")
         rows = []
         for s in samples:
-            flags = [f"{w['check']}: {w['message']}" for w in check_sample(s, SAMPLE_CHECKS).warnings]
+            flags = [f"{w['check']}: {w['message']}" for w in s.get("flags") or [] if isinstance(w, dict)]  # filter.py's
             rows.append([s.get("id", ""), s.get("domain", inp.domain), s.get("question", ""),
                          "\n".join(f"{i + 1}. {step}" for i, step in enumerate(s.get("reasoning", []))), s.get("answer", ""),
                          s.get("score", ""), s.get("rationale", ""), "\n".join(flags), "", ""])

@@ -1,6 +1,7 @@
 """Filter generated samples: verified arithmetic, consistency, quality, domain, near-duplicates,
-contamination. Every input line ends in exactly one of two files: kept (unchanged) or rejected
-(with `reject_reasons`: [{"check", "message", "step"}]).
+contamination. Every input line ends in exactly one of two files: kept or rejected (with
+`reject_reasons`: [{"check", "message", "step"}]). A kept sample is written unchanged, except that
+soft signals (off-domain, ungrounded numbers) are written on it as `flags`, in the same form.
 
     python filter.py --input latest
     python filter.py --input runs/run_20261125_101500 --reference ../shared/data/gsm8k/test.jsonl
@@ -22,8 +23,8 @@ from dataforge import UserError, cli
 from dataforge.checks import SAMPLE_CHECKS, FileContext, LineChecker, keywords, reason
 from dataforge.dedup import Contamination, NearDuplicates
 from dataforge.report import write_report
-from dataforge.runs import (DEFAULT_RUNS_DIR, AtomicWriter, count_lines, dumps, read_jsonl, read_manifest, resolve_input,
-                            update_manifest, write_atomic)
+from dataforge.runs import (DEFAULT_RUNS_DIR, AtomicWriter, count_lines, domain_key, dumps, read_jsonl, read_manifest,
+                            resolve_input, update_manifest, write_atomic)
 
 ALL_CHECKS = SAMPLE_CHECKS + ("duplicate", "contamination")
 
@@ -37,6 +38,8 @@ def parse_args(argv):
     p.add_argument("--skip-checks", default="", help="checks to leave out, comma-separated")
     p.add_argument("--reference", action="append", default=[], metavar="FILE",
                    help="benchmark JSONL with a 'question' field, for the contamination check (repeatable)")
+    p.add_argument("--strict-domain", action="store_true",
+                   help="reject samples that mention none of the domain's words (default: flag them; the judge decides)")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                    help="processes for the per-sample checks on large inputs (default: every core)")
     p.add_argument("--runs-dir", default=DEFAULT_RUNS_DIR, help="where runs live (default: runs/)")
@@ -63,10 +66,10 @@ def load_references(paths: list[str]) -> Contamination | None:
     return Contamination(refs) if refs else None
 
 
-def domain_keywords(run_dir: Path | None) -> dict[str, set[str]]:
-    """Per domain, the words of its name and the notes it was generated with (from run.json)."""
+def domain_keywords(run_dir: Path | None) -> dict[str, dict]:
+    """Per domain key, the words of its name and the notes it was generated with (from run.json)."""
     domains = (read_manifest(run_dir).get("stages", {}).get("generate", {}).get("domains", [])) if run_dir else []
-    return {d["name"]: keywords(d["name"], d.get("notes", "")) for d in domains}
+    return {domain_key(d["name"]): keywords(d["name"], d.get("notes", "")) for d in domains}
 
 
 def main(argv=None) -> int:
@@ -89,7 +92,7 @@ def main(argv=None) -> int:
     bar = cli.progress(sum(count_lines(inp.path) for inp in inputs), "filter")
     try:
         for inp in inputs:
-            ctx = FileContext(inp.path.name, inp.domain, domain_keywords(inp.run_dir), enabled)
+            ctx = FileContext(inp.path.name, inp.domain, domain_keywords(inp.run_dir), enabled, args.strict_domain)
             kept_path = Path(args.output) if args.output else inp.output("filtered")
             rejected_path = Path(args.rejected) if args.rejected else inp.output("rejected")
             tally = Tally()
@@ -103,7 +106,7 @@ def main(argv=None) -> int:
                         if v.reasons[0]["check"] == "bad_line":
                             cli.say(f"{inp.path}:{v.lineno}: {v.reasons[0]['message']}")
                     else:
-                        kept.write(raw + b"\n")  # unchanged
+                        kept.write((v.kept_json.encode("utf-8") if v.kept_json else raw) + b"\n")
                     tally.add(v)
                     bar.update(1)
             total.merge(tally)
@@ -153,8 +156,7 @@ class Tally:
                 self.examples.setdefault(r["check"], r["message"])
         else:
             self.kept += 1
-        if v.warnings:
-            self.warnings.update(v.warnings)
+            self.warnings.update(set(v.warnings))  # kept samples with each kind of flag
 
     def merge(self, other: "Tally") -> None:
         for name in ("n_in", "kept", "steps_verified", "steps_unverifiable"):
@@ -182,7 +184,8 @@ def print_summary(report: dict) -> None:
     for t in total["top_reasons"]:
         cli.say(f"  {t['check']:<13} {t['samples']:>6}  e.g. {t['example'][:100]}")
     if total["warnings"]:
-        cli.say("  soft signals (not rejected): " + ", ".join(f"{k} {v}" for k, v in total["warnings"].items()))
+        cli.say("  kept with flags (soft signals, see `flags`): " + ", ".join(f"{k} {v}" for k, v in total["warnings"].items())
+                + (" — off-domain ones are judged by score.py (--min-relevance)" if "domain" in total["warnings"] else ""))
     for name, r in report["domains"].items():
         if "files" in r:
             cli.say(f"  {name}: kept -> {r['files']['kept']}")

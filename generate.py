@@ -23,10 +23,10 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from dataforge import UserError, cli
-from dataforge.prompts import REPAIR_HINT, TEMPLATE_NAMES, generation_prompt
+from dataforge.prompts import REPAIR_HINT, TEMPLATE_NAMES, generation_prompt, subtopics
 from dataforge.report import write_report
 from dataforge.runs import (DEFAULT_RUNS_DIR, JsonlAppender, drop_torn_tail, latest_run, new_run_dir, read_jsonl,
-                            read_manifest, stage_file, update_manifest, domain_slug)
+                            read_manifest, stage_file, update_manifest, domain_key, domain_slug)
 from dataforge.schema import DIFFICULTIES, Sample, generation_schema, validation_problems
 from local_llm import ModelCallFailed, Options, get_backend
 
@@ -89,6 +89,14 @@ def plan(args) -> dict:
         raise UserError("no domains given: pass --domains \"Jobs at startup\" (or --interactive)")
     if len(notes) > len(domains):
         raise UserError(f"{len(notes)} --domain-notes for {len(domains)} domains: give one per domain, in order")
+    seen = {}
+    for d in domains:  # checked before the run folder is made: nothing is generated for a bad list
+        if not domain_key(d):
+            raise UserError(f"domain {d!r} gives an empty folder name; use letters or digits")
+        if domain_key(d) in seen:
+            raise UserError(f"domains {seen[domain_key(d)]!r} and {d!r} share the folder '{domain_key(d)} data samples'; "
+                            "rename one")
+        seen[domain_key(d)] = d
     n = args.samples_per_domain
     if n is None and args.ask_samples:
         answer = ask("Samples per domain [10]: ", "--samples-per-domain") or "10"
@@ -121,7 +129,7 @@ def load_feedback(run: Path, domains: list[str]) -> dict:
     decisions = [line.record for f in files for line in read_jsonl(f) if line.record and line.record.get("question")]
     out = {}
     for name in domains:
-        own = [d for d in decisions if d.get("domain") == name] or decisions
+        own = [d for d in decisions if domain_key(str(d.get("domain", ""))) == domain_key(name)] or decisions
         out[name] = {"avoid": [[d["question"], d.get("comment", "")] for d in own if d["decision"] == "drop"][:FEEDBACK_ITEMS],
                      "examples": [d["question"] for d in own if d["decision"] in ("keep", "fix")][:FEEDBACK_ITEMS]}
     cli.say(f"feedback from {run}: " + ", ".join(f"{n}: {len(f['avoid'])} to avoid, {len(f['examples'])} examples"
@@ -135,10 +143,11 @@ def generate_one(backend, settings: dict, domain: dict, slot: int, run_name: str
     template, difficulty = templates[slot % len(templates)], levels[slot % len(levels)]
     seed = settings["seed"]
     rng = random.Random(f"{seed}|{domain['name']}|{slot}")
-    messages = generation_prompt(template, domain["name"], domain["notes"], difficulty, rng, recent[-RECENT_TO_AVOID:],
-                                 (settings.get("feedback") or {}).get(domain["name"]))
+    subtopic = rng.choice(subtopics(domain["name"], domain["notes"]))
+    messages = generation_prompt(template, domain["name"], domain["notes"], subtopic, difficulty, rng,
+                                 recent[-RECENT_TO_AVOID:], (settings.get("feedback") or {}).get(domain["name"]))
     base = {"id": f"{run_name.removeprefix('run_')}-{domain_slug(domain['name'])}-{slot:05d}", "template": template,
-            "model": backend.spec}
+            "subtopic": subtopic, "model": backend.spec}
     attempts, tokens = [], {"prompt_tokens": 0, "completion_tokens": 0}
     for attempt in range(settings["max_attempts"]):
         options = Options(temperature=settings["temperature"], seed=None if seed is None else seed + slot * 100 + attempt,

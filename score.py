@@ -6,9 +6,11 @@
 For each domain: scored_<domain>.jsonl holds every sample with its scores (or `unscored` and the
 error), appended as scores arrive, so a crash loses nothing and a re-run does not ask again
 for samples this judge already scored with this rubric version. final_<domain>.jsonl holds
-the samples with score >= --threshold. Overall score = the weighted mean of the sub-scores
-(dataforge/prompts.py, SCORE_WEIGHTS); when the judge's own solution disagrees with the
-sample's answer, the score is capped at 4.0. Exit status: 0 done, even when some samples could not be
+the samples with score >= --threshold whose domain relevance and correctness sub-scores are at
+least --min-relevance and --min-correctness: a weighted mean must not buy back a wrong or off-topic
+sample. scored_ says why each other sample is out (`rejected`: off_domain, incorrect, low_score).
+Overall score = the weighted mean of the sub-scores (dataforge/prompts.py, SCORE_WEIGHTS); when the
+judge's own solution disagrees with the sample's answer, the score is capped at 4.0. Exit status: 0 done, even when some samples could not be
 scored (recorded, counted, retried by the next run), 2 bad usage or judge unreachable, 130 Ctrl-C.
 """
 
@@ -48,6 +50,10 @@ def parse_args(argv):
     p.add_argument("--input", default="latest", help="'latest', a run folder, a domain folder or a filtered .jsonl (default: latest)")
     p.add_argument("--output", help="final samples, for a .jsonl input (default: beside the input)")
     p.add_argument("--threshold", type=float, default=6.0, help="minimum overall score for final (default 6.0)")
+    p.add_argument("--min-relevance", type=int, default=5,
+                   help="minimum domain_relevance sub-score (1-10) for final, whatever the overall score (default 5)")
+    p.add_argument("--min-correctness", type=int, default=5,
+                   help="minimum correctness sub-score (1-10) for final, whatever the overall score (default 5)")
     p.add_argument("--judge-model", help="model spec of the judge (default: the run's generation model)")
     p.add_argument("--votes", type=int, default=1, help="independent re-solves per sample; the majority decides (default 1)")
     p.add_argument("--concurrency", type=int, default=1, help="samples scored at once (default 1)")
@@ -150,7 +156,8 @@ def main(argv=None) -> int:
     info = summary(per_domain, totals, histogram, started)
     if inputs[0].run_dir is not None:
         update_manifest(inputs[0].run_dir, "score", {"judge_model": judge.spec, "rubric_version": RUBRIC_VERSION,
-                                                     "threshold": args.threshold, "votes": args.votes, **info})
+                                                     "threshold": args.threshold, "min_relevance": args.min_relevance,
+                                                     "min_correctness": args.min_correctness, "votes": args.votes, **info})
         write_report(inputs[0].run_dir)
     return cli.EXIT_OK  # unscored samples are written with their error and counted in the summary
 
@@ -190,26 +197,45 @@ def score_file(inp, judge, args, executor, totals, histogram) -> dict:
         bar.close()
         appender.close()
     ordered = [results[sample_key(s)] for s in samples if sample_key(s) in results]
+    for r in ordered:
+        r.pop("rejected", None)  # decided again: the limits may differ from the last run's
+        if not r.get("unscored") and (why := why_not_final(r, args)):
+            r["rejected"] = why
     write_jsonl_atomic(scored_path, ordered)  # compact: one line per sample, this judge's latest
-    final = [r for r in ordered if not r.get("unscored") and r["score"] >= args.threshold]
+    final = [r for r in ordered if not r.get("unscored") and "rejected" not in r]
     write_jsonl_atomic(final_path, final)
+    out = Counter(r["rejected"] for r in ordered if "rejected" in r)
     stats = {"in": len(samples), "cached": len(samples) - len(todo), "unscored": sum(1 for r in ordered if r.get("unscored")),
+             **{why: out[why] for why in NOT_FINAL},
              "kept": len(final), "resolve_agree": sum(1 for r in ordered if r.get("resolve_agrees") is True),
              "resolve_checked": sum(1 for r in ordered if r.get("resolve_agrees") is not None), "final": str(final_path)}
     for r in ordered:
         if not r.get("unscored"):
             histogram[min(10, int(r["score"]))] += 1
-    for k in ("in", "cached", "unscored", "kept", "resolve_agree", "resolve_checked"):
+    for k in ("in", "cached", "unscored", *NOT_FINAL, "kept", "resolve_agree", "resolve_checked"):
         totals[k] += stats[k]
     return stats
 
 
+NOT_FINAL = ("off_domain", "incorrect", "low_score")  # why a scored sample is not in final, in the order checked
+
+
+def why_not_final(record: dict, args) -> str | None:
+    scores = record["scores"]
+    if scores["domain_relevance"] < args.min_relevance:
+        return "off_domain"
+    if scores["correctness"] < args.min_correctness:
+        return "incorrect"
+    return "low_score" if record["score"] < args.threshold else None
+
+
 def summary(per_domain, totals, histogram, started) -> dict:
     wall = time.monotonic() - started
-    rows = [[d, s["in"], s["cached"], s["unscored"], s["kept"]] for d, s in per_domain.items()]
+    rows = [[d, s["in"], s["cached"], s["unscored"], s["off_domain"], s["incorrect"], s["low_score"], s["kept"]]
+            for d, s in per_domain.items()]
     agreement = totals["resolve_agree"] / totals["resolve_checked"] if totals["resolve_checked"] else None
     bars = "  ".join(f"{b}:{histogram.get(b, 0)}" for b in range(1, 11))
-    cli.say("", cli.table(rows, ["domain", "in", "cached", "unscored", "kept"]), "",
+    cli.say("", cli.table(rows, ["domain", "in", "cached", "unscored", "off-domain", "incorrect", "low score", "kept"]), "",
             f"  score histogram (floor): {bars}",
             f"  re-solve agreement: {'n/a' if agreement is None else f'{agreement:.0%}'} of {totals['resolve_checked']}",
             f"  tokens: {totals['prompt_tokens']:,} prompt + {totals['completion_tokens']:,} completion, {wall:.1f}s")

@@ -39,7 +39,7 @@ def main() -> None:
     llm = Llama(model_path=str(embedded_model_path()), n_ctx=2048, n_threads=2, seed=SEED, verbose=False)
     tokens = 0
     for slot in range(N):
-        messages = generation_prompt("detailed", "Coffee shop", "", "easy", random.Random(f"{SEED}|Coffee shop|{slot}"), [])
+        messages = generation_prompt("detailed", "Coffee shop", "", "Coffee shop", "easy", random.Random(f"{SEED}|Coffee shop|{slot}"), [])
         out = llm.create_chat_completion(messages=messages, max_tokens=MAX_TOKENS, temperature=0.8, seed=SEED + slot * 100,
                                          repeat_penalty=1.15, response_format={"type": "json_object", "schema": generation_schema()})
         tokens += out["usage"]["completion_tokens"]

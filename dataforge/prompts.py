@@ -45,12 +45,16 @@ Reply again with one JSON object that has exactly these fields: question, reason
 each containing '='), answer (a number with units), difficulty, domain, num_steps."""
 
 
-def generation_prompt(template: str, domain: str, notes: str, difficulty: str, rng: random.Random,
+def subtopics(domain: str, notes: str) -> list[str]:
+    """What one request may be about: each comma-separated note, else the domain itself."""
+    return [s.strip() for s in notes.split(",") if s.strip()] or [domain]
+
+
+def generation_prompt(template: str, domain: str, notes: str, subtopic: str, difficulty: str, rng: random.Random,
                       recent_questions: list[str], feedback: dict | None = None) -> list[dict]:
     """The chat messages for one sample. Sub-topic, name and number range vary per request,
     and recent questions are listed to avoid: near-duplicates are the main waste. Feedback from
     a human audit (generate.py --feedback) adds what reviewers dropped, and why, and what they kept."""
-    subtopics = [s.strip() for s in notes.split(",") if s.strip()] or [domain]
     avoid = ""
     if recent_questions:
         avoid = "Do not repeat or paraphrase these earlier problems:\n" + "".join(f"- {q[:160]}\n" for q in recent_questions)
@@ -61,7 +65,7 @@ def generation_prompt(template: str, domain: str, notes: str, difficulty: str, r
         avoid += "A reviewer approved these; match their quality, not their story:\n" + "".join(
             f"- {q[:200]}\n" for q in feedback["examples"])
     text = TEMPLATES[template].format(
-        domain=domain, notes=notes or "none", subtopic=rng.choice(subtopics), difficulty=difficulty,
+        domain=domain, notes=notes or "none", subtopic=subtopic, difficulty=difficulty,
         difficulty_hint=DIFFICULTY_HINTS[difficulty], name=rng.choice(NAMES),
         number_range=rng.choice(NUMBER_RANGES[difficulty]), avoid=avoid)
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": text}]

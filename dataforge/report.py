@@ -37,11 +37,15 @@ def gather(run_dir: Path) -> dict:
     total = {name: sum(c[name] or 0 for c in domains.values()) if any(c[name] is not None for c in domains.values()) else None
              for name, _ in FUNNEL}
     filter_report = run_dir / "filter_report.json"
-    rejected = json.loads(filter_report.read_text())["total"]["rejected_by_check"] if filter_report.exists() else None
+    filter_total = json.loads(filter_report.read_text())["total"] if filter_report.exists() else {}
+    rejected = filter_total.get("rejected_by_check") if filter_report.exists() else None
+    score_domains = stages.get("score", {}).get("per_domain", {}).values()
+    not_final = {why: sum(d.get(why, 0) for d in score_domains) for why in ("off_domain", "incorrect", "low_score")}
     seconds = {s: stages.get(s, {}).get("seconds_all_sessions", 0.0) for s in ("generate", "filter", "score")}
     final = total["final"] or 0
     return {
         "run": Path(run_dir).name, "domains": domains, "total": total, "rejected_by_check": rejected,
+        "flagged": filter_total.get("warnings", {}), "not_final": not_final if score_domains else None,
         "histogram": stages.get("score", {}).get("histogram", {}),
         "models": {"generation": generate.get("model"), "judge": stages.get("score", {}).get("judge_model")},
         "tokens": tokens, "seconds": seconds,
@@ -73,6 +77,10 @@ def markdown(info: dict) -> str:
     rejected = info["rejected_by_check"]
     lines += (["(filter not run yet)"] if rejected is None else
               [f"- {check}: {n:,}" for check, n in rejected.items()] or ["nothing rejected"])
+    if info["flagged"]:
+        lines += ["", "Kept with flags (soft signals): " + ", ".join(f"{k} {n:,}" for k, n in info["flagged"].items())]
+    if info["not_final"] is not None:
+        lines += ["", "## Kept out of final by the judge", ""] + [f"- {why}: {n:,}" for why, n in info["not_final"].items()]
     lines += ["", "## Scores (floor)", ""]
     lines += [" ".join(f"{b}:{info['histogram'].get(str(b), 0)}" for b in range(1, 11)) if info["histogram"] else "(not scored yet)"]
     per = info["per_final_sample"]
@@ -123,6 +131,10 @@ def page(info: dict) -> str:
                     for name, c in list(info["domains"].items()) + [("Total", info["total"])])
     rejected = ("<p>Filter not run yet.</p>" if info["rejected_by_check"] is None else
                 _bars(list(info["rejected_by_check"].items())) if info["rejected_by_check"] else "<p>Nothing rejected.</p>")
+    if info["flagged"]:
+        rejected += "<p>Kept with flags (soft signals): " + e(", ".join(f"{k} {n:,}" for k, n in info["flagged"].items())) + "</p>"
+    not_final = ("" if info["not_final"] is None else
+                 "<h2>Kept out of final by the judge</h2>" + _bars(list(info["not_final"].items())))
     hist = _histogram(info["histogram"]) if info["histogram"] else "<p>Not scored yet.</p>"
     per = info["per_final_sample"]
     agreement = ("" if info["judge_human_agreement"] is None
@@ -138,6 +150,7 @@ td:first-child,th:first-child{{text-align:left}}</style></head>
 <table id="funnel"><tr><th>domain</th>{''.join(f'<th>{n}</th>' for n in names)}</tr>{table}</table>
 {funnels}
 <h2>Rejected by the filter</h2>{rejected}
+{not_final}
 <h2>Scores</h2>{hist}
 <h2>Cost</h2>
 <p>Tokens: {info['tokens']['generate']:,} generation + {info['tokens']['score']:,} judging.

@@ -21,22 +21,22 @@ _SECRET_WORDS = re.compile(r"key|token|secret|password|authorization", re.I)
 
 # ---------------------------------------------------------------- names and folders
 
-def safe_domain_name(domain: str) -> str:
-    """The domain as a folder name: no separators, NUL, control characters or leading dots."""
+def domain_key(domain: str) -> str:
+    """The one name a domain goes by everywhere: its folder, its notes' and feedback's lookups, the audit
+    and the reports. 'Jobs/startups' -> 'Jobs_startups'; '' when nothing usable is left."""
     name = re.sub(r"[^\w .,&()'+-]", "_", domain.replace("\x00", "")).strip(" ._")
-    name = re.sub(r"\s+", " ", name)[:80]
-    if not name:
-        raise UserError(f"domain {domain!r} gives an empty folder name; use letters or digits")
-    return name
+    return re.sub(r"\s+", " ", name)[:80]
 
 
 def domain_slug(domain: str) -> str:
     """The domain as it appears in file names: raw_<slug>.jsonl."""
-    return re.sub(r"[^a-z0-9]+", "_", safe_domain_name(domain).lower()).strip("_") or "domain"
+    return re.sub(r"[^a-z0-9]+", "_", domain_key(domain).lower()).strip("_") or "domain"
 
 
 def domain_dir(run_dir: Path, domain: str) -> Path:
-    path = Path(run_dir) / f"{safe_domain_name(domain)} data samples"
+    if not domain_key(domain):
+        raise UserError(f"domain {domain!r} gives an empty folder name; use letters or digits")
+    path = Path(run_dir) / f"{domain_key(domain)} data samples"
     if Path(run_dir).resolve() not in path.resolve().parents:  # belt and braces
         raise UserError(f"domain {domain!r} would write outside the run folder")
     return path

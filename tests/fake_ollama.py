@@ -48,6 +48,9 @@ class FakeOllama:
         self.requests: list[dict] = []  # every request body received: {"path", "body", "headers"}
         self.answers: dict[str, str] = {}  # question -> answer, for re-solve replies
         self.in_flight = self.max_in_flight = 0  # model requests being served at once
+        self.off_domain_every = 0  # when N > 0, every Nth problem written ignores the domain (a bakery story)...
+        self.off_domain: set[str] = set()  # ...and the judge rates those 2/10 on domain relevance
+        self._written = 0
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
@@ -80,9 +83,18 @@ class FakeOllama:
             name, noun, verb, place, extra = (r.choice(NAMES), r.choice(NOUNS), r.choice(VERBS), r.choice(PLACES), r.choice(EXTRAS))
             a, b, c = r.randint(2, 40), r.randint(3, 90), r.randint(5, 400)
             words = " ".join(r.sample(["quickly", "carefully", "again", "finally", "jointly", "monthly", "weekly", "today"], 3))
+            self._written += 1
+            off_domain = self.off_domain_every > 0 and self._written % self.off_domain_every == 0
+            baked = r.choice(["loaves", "croissants", "pies", "muffins"]) if off_domain else ""
         total = a * b + c
-        question = (f"In {domain}, {name} {verb} {a} {noun} at {place} {extra}, each costing ${b}, {words}, "
-                    f"and pays a one-off fee of ${c}. How much is spent in total?")
+        if off_domain:  # a weak model drifting off topic: nothing of the domain in it
+            noun = baked
+            question = (f"At the village bakery, {name} bakes {a} {noun} {words}, each selling for ${b}, "
+                        f"and adds a tip of ${c}. How much is taken in total?")
+            self.off_domain.add(question)
+        else:
+            question = (f"In {domain}, {name} {verb} {a} {noun} at {place} {extra}, each costing ${b}, {words}, "
+                        f"and pays a one-off fee of ${c}. How much is spent in total?")
         shown = total + 7 if wrong_math else total
         self.answers[question] = f"{total}"
         return {"question": question,
@@ -105,8 +117,9 @@ class FakeOllama:
         if "question" in props:
             return json.dumps(self.make_sample(wrong_math=fault == "wrong_math", domain=domain))
         if "correctness" in props:
-            return json.dumps({"correctness": 9, "clarity": 8, "domain_relevance": 8, "difficulty_match": 7,
-                               "reasoning_quality": 8, "rationale": "Steps are correct and clear."})
+            off = any(json.dumps(q)[1:-1] in text for q in self.off_domain)
+            return json.dumps({"correctness": 9, "clarity": 8, "domain_relevance": 2 if off else 8, "difficulty_match": 7,
+                               "reasoning_quality": 8, "rationale": "Not about the domain." if off else "Steps are correct and clear."})
         if "answer" in props:
             answer = next((a for q, a in self.answers.items() if json.dumps(q)[1:-1] in text), "42")
             return json.dumps({"reasoning": "Worked it out.", "answer": answer})

@@ -126,3 +126,31 @@ def test_report_html_renders_in_headless_chromium_with_the_funnel(run, tmp_path)
     cells = [c.split("</td>")[0] for c in row.split("<td>")[1:]]
     assert cells[:4] == ["4", str(counts["raw"]), str(counts["filtered"]), str(counts["final"])]
     assert "Per sample that reached final" in dom
+
+
+def test_feedback_reaches_the_domain_it_was_given_for_under_its_folder_name(run, tmp_path, ollama):
+    """'Jobs/startups' is audited in 'Jobs_startups data samples': --feedback still finds its own decisions."""
+    run("generate.py", "--domains", "Jobs/startups,Bakery", "--samples-per-domain", "2", check_rc=0)
+    run("filter.py", "--input", "latest", "--skip-checks", "duplicate", check_rc=0)
+    run("score.py", "--input", "latest", check_rc=0)
+    run_dir = only_run(tmp_path)
+    run("audit.py", "export", "--input", "latest", check_rc=0)
+    csvs = []
+    for folder, comment in (("Jobs_startups", "too easy for a startup"), ("Bakery", "bread again")):
+        path = run_dir / f"{folder} data samples" / f"audit_{folder.lower()}.csv"
+        rows = read_csv(path)
+        rows[1][8], rows[1][9] = "drop", comment
+        write_csv(path, rows)
+        csvs += ["--decisions", str(path)]
+    run("audit.py", "apply", "--input", "latest", *csvs, check_rc=0)
+
+    before = len(ollama.model_requests())
+    proc = run("generate.py", "--domains", "Jobs/startups", "--samples-per-domain", "1", "--feedback", str(run_dir),
+               check_rc=0)
+    prompt = ollama.model_requests()[before]["body"]["messages"][-1]["content"]
+    assert "too easy for a startup" in prompt and "bread again" not in prompt
+    assert "Jobs/startups: 1 to avoid" in proc.stderr
+
+    proc = run("generate.py", "--domains", "Sales/Marketing,Sales?Marketing", check_rc=2)
+    assert "share the folder 'Sales_Marketing data samples'" in proc.stderr
+    assert len(list((tmp_path / "runs").glob("run_*"))) == 2  # no run folder made for the refused list

@@ -47,24 +47,33 @@ def test_readme_command_sorts_every_line_with_reasons(run, tmp_path):
     folder, slug = write_run(tmp_path, samples, [b"{not json\n", b"\xff\xfe bad bytes\n"])
     proc = run("filter.py", "--input", "latest", check_rc=0)
     raw_lines = (folder / f"raw_{slug}.jsonl").read_text(errors="replace").splitlines()
-    kept_text = (folder / f"filtered_{slug}.jsonl").read_text()
+    kept_text = (folder / f"filtered_{slug}.jsonl").read_text().splitlines()
     rejected = read_lines(folder / f"rejected_{slug}.jsonl")
-    assert kept_text == raw_lines[0] + "\n"  # kept lines unchanged
-    assert len(rejected) == len(raw_lines) - 1  # every other line is in rejected
+    assert kept_text[0] == raw_lines[0]  # kept lines unchanged...
+    offtopic = json.loads(kept_text[1])  # ...but for the soft signals: off-domain is flagged, the judge decides
+    assert offtopic["id"] == "offtopic" and offtopic["flags"] == [{
+        "check": "domain", "step": None, "message": "mentions none of the domain's words (budget, headcount, jobs, runway, startup)"}]
+    assert len(rejected) == len(raw_lines) - 2  # every other line is in rejected
     by_id = {r.get("id", r["source"]): r["reject_reasons"] for r in rejected}
     assert by_id["wrong-step"][0] == {"check": "arithmetic", "step": 0,
                                       "message": "step 1 says 3 * 2,000 = 7,000, but 3 * 2,000 = 6,000"}
     assert by_id["inconsistent"][0]["check"] == "consistency"
     assert by_id["dup"][0]["check"] == "duplicate" and "s-1" in by_id["dup"][0]["message"]
-    assert by_id["offtopic"][0]["check"] == "domain"
     assert any(r["check"] == "quality" for r in by_id["leftover"])
     assert by_id["no-eq"][0]["check"] == "rules"
     bad = [r for r in rejected if r["reject_reasons"][0]["check"] == "bad_line"]
     assert sorted(r["source"] for r in bad) == [f"raw_{slug}.jsonl:8", f"raw_{slug}.jsonl:9"]
     assert f"raw_{slug}.jsonl:9: not UTF-8" in proc.stderr  # file and line named
     report = json.loads((folder.parent / "filter_report.json").read_text())
-    assert report["total"]["in"] == 9 and report["total"]["kept"] == 1
+    assert report["total"]["in"] == 9 and report["total"]["kept"] == 2 and report["total"]["warnings"] == {"domain": 1}
     assert report["total"]["rejected_by_check"]["arithmetic"] == 1
+    assert "kept with flags (soft signals, see `flags`): domain 1" in proc.stderr
+    assert "Kept with flags (soft signals): domain 1" in (folder.parent / "report.md").read_text()
+
+    run("filter.py", "--input", "latest", "--strict-domain", check_rc=0)
+    rejected = {r.get("id"): r["reject_reasons"] for r in read_lines(folder / f"rejected_{slug}.jsonl")}
+    assert rejected["offtopic"][0]["check"] == "domain"
+    assert (folder / f"filtered_{slug}.jsonl").read_text() == raw_lines[0] + "\n"
 
 
 def test_contamination_names_the_matching_benchmark_item(run, tmp_path):
@@ -183,3 +192,44 @@ def test_real_model_forms_and_huge_values_never_stop_the_run(run, tmp_path):
     assert rejected["algebra-wrong"][0]["message"] == "step 2 says x = 7000, but x = 6,000 (from step 1: x / 3 = 2000)"
     assert "3.33333e+309" in rejected["huge"][0]["message"]
     assert rejected["x100"][0]["check"] == "consistency"
+
+
+def test_gsm8k_as_grade_school_math_keeps_98_percent_with_default_flags(run, tmp_path):
+    """GSM8K never says 'grade', 'school' or 'math': relevance by words is a flag, not a rejection."""
+    samples = [dict(s, domain="grade school math") for s in gsm8k_samples()]
+    src = tmp_path / "gsm.jsonl"
+    src.write_text("".join(json.dumps(s) + "\n" for s in samples))
+    proc = run("filter.py", "--input", str(src), check_rc=0)
+    kept = read_lines(tmp_path / "gsm.filtered.jsonl")
+    assert len(kept) / len(samples) >= 0.98
+    lost = {r["check"] for s in read_lines(tmp_path / "gsm.rejected.jsonl") for r in s["reject_reasons"]}
+    assert lost <= {"arithmetic", "consistency", "duplicate"}, lost  # one GSM8K item retells another
+    assert "domain" in proc.stderr.split("kept with flags")[1]
+
+
+def test_domain_words_match_by_stem_under_the_domain_folder_name(run, tmp_path):
+    """'Jobs/startups' lives in 'Jobs_startups data samples': its notes are still found by that folder."""
+    def sample(i, question, steps, answer):
+        return {"id": f"s{i}", "question": question, "reasoning": steps, "answer": answer, "difficulty": "easy",
+                "domain": "Jobs/startups", "num_steps": len(steps)}
+
+    samples = [
+        sample(1, "The company has $600,000 in the bank and spends $50,000 a month. How many months of runway are left?",
+               ["Months: 600,000 / 50,000 = 12"], "12 months"),
+        sample(2, "Dana is hiring 3 engineers at $9,000 a month each. What is the yearly cost of the new hires?",
+               ["Monthly: 3 * 9,000 = 27,000", "Yearly: 27,000 * 12 = 324,000"], "$324,000"),  # hiring/hires: one stem
+        sample(3, "A farmer plants 12 rows of 8 corn plants in his field. How many plants are there in the field?",
+               ["Plants: 12 * 8 = 96"], "96 plants"),
+    ]
+    run_dir = tmp_path / "runs" / "run_20261125_120000"
+    folder = run_dir / "Jobs_startups data samples"
+    folder.mkdir(parents=True)
+    (run_dir / "run.json").write_text(json.dumps({"stages": {"generate": {"domains": [
+        {"name": "Jobs/startups", "notes": "runway, hiring"}]}}}))
+    (folder / "raw_jobs_startups.jsonl").write_text("".join(json.dumps(s) + "\n" for s in samples))
+    run("filter.py", "--input", "latest", check_rc=0)
+    kept = {s["id"]: s for s in read_lines(folder / "filtered_jobs_startups.jsonl")}
+    assert set(kept) == {"s1", "s2", "s3"}
+    assert "flags" not in kept["s1"] and "flags" not in kept["s2"]  # s2's step 2 uses step 1's result: grounded
+    assert kept["s3"]["flags"] == [{"check": "domain", "step": None,
+                                    "message": "mentions none of the domain's words (hiring, jobs, runway, startups)"}]

@@ -78,6 +78,33 @@ def test_votes_and_disagreement_cap(run, tmp_path, ollama):
     assert read_lines(folder / "final_jobs_at_startup.jsonl") == []
 
 
+def test_off_domain_samples_are_flagged_by_the_filter_and_kept_out_of_final_by_the_judge(run, tmp_path, ollama):
+    """Every 4th problem ignores the domain; the judge rates those 2/10 on relevance (8/10 elsewhere),
+    so their weighted overall is still 7.1, above the threshold: relevance itself must decide."""
+    ollama.off_domain_every = 4
+    folder, n = make_filtered_run(run, tmp_path, n=8)
+    filtered = read_lines(folder / "filtered_jobs_at_startup.jsonl")
+    off = {s["id"] for s in filtered if s["question"] in ollama.off_domain}
+    assert n == 8 and len(off) == 2  # the filter flags them, it does not decide
+    flagged = {s["id"] for s in filtered if any(f["check"] == "domain" for f in s.get("flags", []))}
+    assert flagged == off
+
+    proc = run("score.py", "--input", "latest", check_rc=0)
+    final = read_lines(folder / "final_jobs_at_startup.jsonl")
+    assert {s["id"] for s in final} == {s["id"] for s in filtered} - off
+    scored = {s["id"]: s for s in read_lines(folder / "scored_jobs_at_startup.jsonl")}
+    assert all(scored[i]["rejected"] == "off_domain" and scored[i]["score"] > 6.0 for i in off)
+    assert "off-domain" in proc.stderr  # the summary table counts them
+    row = next(line for line in proc.stderr.splitlines() if line.startswith("Jobs at startup"))
+    assert row.split()[-4:] == ["2", "0", "0", "6"]  # off-domain, incorrect, low score, kept
+    assert "- off_domain: 2" in (folder.parent / "report.md").read_text()
+
+    run("score.py", "--input", "latest", "--min-relevance", "1", "--min-correctness", "10", check_rc=0)  # cached scores
+    scored = read_lines(folder / "scored_jobs_at_startup.jsonl")
+    assert {s["rejected"] for s in scored} == {"incorrect"}  # the judge gave 9/10: below 10
+    assert read_lines(folder / "final_jobs_at_startup.jsonl") == []
+
+
 def test_embedded_model_scores_a_handful(run, tmp_path):
     need_embedded()
     src = tmp_path / "filtered.jsonl"
