@@ -28,10 +28,11 @@ from dataforge.report import write_report
 from dataforge.runs import (DEFAULT_RUNS_DIR, JsonlAppender, drop_torn_tail, latest_run, new_run_dir, read_jsonl,
                             read_manifest, stage_file, update_manifest, domain_key, domain_slug)
 from dataforge.schema import DIFFICULTIES, Sample, generation_schema, validation_problems
-from local_llm import ModelCallFailed, Options, get_backend
+from local_llm import THINK_LEVELS, ModelCallFailed, Options, get_backend
 
 DEFAULT_MODEL = os.environ.get("DATAFORGE_MODEL", "llama2")
 FEEDBACK_ITEMS = 5  # reviewer drops / keeps quoted in each prompt
+ANSWER_TOKENS = 800  # a sample's JSON fits in far less; the cap stops a model that loops
 RECENT_TO_AVOID = 5  # recent questions listed in each prompt so the model does not repeat itself
 
 
@@ -47,7 +48,10 @@ def parse_args(argv):
     p.add_argument("--difficulty", default="easy=1,medium=1,hard=1", help="one level, or a mix such as easy=1,medium=2,hard=1")
     p.add_argument("--temperature", type=float, default=0.8, help="sampling temperature (default 0.8)")
     p.add_argument("--seed", type=int, help="base seed: request i uses seed+i, so a run can be repeated")
-    p.add_argument("--max-tokens", type=int, default=800, help="cap on tokens per reply (default 800)")
+    p.add_argument("--max-tokens", type=int,
+                   help=f"cap on tokens per reply (default {ANSWER_TOKENS}, plus room to reason for a thinking model)")
+    p.add_argument("--think", choices=THINK_LEVELS, default="auto",
+                   help="reasoning models: auto (the model's default), off, on, or a level low/medium/high")
     p.add_argument("--concurrency", type=int, default=1, help="requests in flight at once (default 1)")
     p.add_argument("--max-attempts", type=int, default=3, help="tries per sample before it is recorded as failed (default 3)")
     p.add_argument("--feedback", metavar="RUN", help="an audited run: its drops and comments become 'avoid' guidance, its keeps examples")
@@ -114,7 +118,7 @@ def plan(args) -> dict:
     return {"feedback": feedback,
             "domains": [{"name": d, "notes": notes[i] if i < len(notes) else ""} for i, d in enumerate(domains)],
             "samples_per_domain": n, "model": args.model, "templates": templates, "difficulty": args.difficulty,
-            "temperature": args.temperature, "seed": args.seed, "max_tokens": args.max_tokens,
+            "temperature": args.temperature, "seed": args.seed, "max_tokens": args.max_tokens, "think": args.think,
             "max_attempts": args.max_attempts}
 
 
@@ -137,7 +141,8 @@ def load_feedback(run: Path, domains: list[str]) -> dict:
     return out
 
 
-def generate_one(backend, settings: dict, domain: dict, slot: int, run_name: str, recent: list[str]) -> tuple[dict, bool]:
+def generate_one(backend, settings: dict, domain: dict, slot: int, run_name: str, recent: list[str],
+                 live=None) -> tuple[dict, bool]:
     """Ask for one sample, retrying invalid replies with a repair hint. Returns (record, ok)."""
     templates, levels = settings["templates"], difficulty_cycle(settings["difficulty"])
     template, difficulty = templates[slot % len(templates)], levels[slot % len(levels)]
@@ -148,10 +153,10 @@ def generate_one(backend, settings: dict, domain: dict, slot: int, run_name: str
                                  recent[-RECENT_TO_AVOID:], (settings.get("feedback") or {}).get(domain["name"]))
     base = {"id": f"{run_name.removeprefix('run_')}-{domain_slug(domain['name'])}-{slot:05d}", "template": template,
             "subtopic": subtopic, "model": backend.spec}
-    attempts, tokens = [], {"prompt_tokens": 0, "completion_tokens": 0}
+    attempts, tokens = [], {"prompt_tokens": 0, "completion_tokens": 0, "reasoning_tokens": 0}
     for attempt in range(settings["max_attempts"]):
         options = Options(temperature=settings["temperature"], seed=None if seed is None else seed + slot * 100 + attempt,
-                          max_tokens=settings["max_tokens"], num_ctx=4096)
+                          num_ctx=4096, **token_options(settings), on_tokens=live.request() if live else None)
         try:
             reply = backend.complete(messages, schema=generation_schema(), options=options)
         except ModelCallFailed as e:
@@ -159,9 +164,10 @@ def generate_one(backend, settings: dict, domain: dict, slot: int, run_name: str
             continue
         tokens["prompt_tokens"] += reply.prompt_tokens
         tokens["completion_tokens"] += reply.completion_tokens
+        tokens["reasoning_tokens"] += reply.reasoning_tokens
         error, record = None, None
         if reply.truncated:
-            error = f"reply cut off at {settings['max_tokens']} tokens (done_reason=length)"
+            error = reply.cutoff_problem()
         else:
             try:
                 data = json.loads(reply.text)
@@ -189,6 +195,15 @@ def generate_one(backend, settings: dict, domain: dict, slot: int, run_name: str
             "created_at": time.strftime("%Y-%m-%dT%H:%M:%S")}, False
 
 
+def token_options(settings: dict) -> dict:
+    """--max-tokens given: it caps reasoning and answer together. Unset: the answer gets ANSWER_TOKENS
+    and a thinking model room to reason on top (local_llm.REASONING_BUDGET)."""
+    think = settings.get("think", "auto")
+    if settings["max_tokens"]:
+        return {"max_tokens": settings["max_tokens"], "think": think, "reasoning_budget": 0}
+    return {"max_tokens": ANSWER_TOKENS, "think": think}
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.resume:
@@ -200,15 +215,18 @@ def main(argv=None) -> int:
         settings = plan(args)
     backend = get_backend(settings["model"])
     backend.check()
-    for flag in backend.unsupported_options(Options(temperature=settings["temperature"], seed=settings["seed"])):
+    for flag in backend.unsupported_options(Options(temperature=settings["temperature"], seed=settings["seed"],
+                                                    think=settings.get("think", "auto"))):
         cli.say(f"note: {backend.scheme} has no {flag}; that setting is ignored (set it in a Modelfile or use the HTTP API)")
     if not args.resume:
         run_dir = new_run_dir(args.out_dir)
     update_manifest(run_dir, "generate", {"status": "running", "settings": settings, "domains": settings["domains"],
                                           "backend": backend.scheme, "model": backend.spec})
-    cli.say(f"run: {run_dir}  model: {backend.spec}  concurrency: {args.concurrency}")
+    cli.say(f"run: {run_dir}  model: {backend.spec}  concurrency: {args.concurrency}"
+            + ("  (a thinking model: it reasons before it answers)" if backend.thinks else ""))
 
-    totals = {"requested": 0, "valid": 0, "failed": 0, "attempts": 0, "prompt_tokens": 0, "completion_tokens": 0}
+    totals = {"requested": 0, "valid": 0, "failed": 0, "attempts": 0, "prompt_tokens": 0, "completion_tokens": 0,
+              "reasoning_tokens": 0}
     per_domain, started = {}, time.monotonic()
     executor = ThreadPoolExecutor(max_workers=max(1, args.concurrency))
     try:
@@ -246,8 +264,10 @@ def run_domain(backend, settings, domain, run_dir, executor, totals) -> dict:
         return stats
     raw, failed = JsonlAppender(raw_path), JsonlAppender(stage_file(run_dir, domain["name"], "failed"))
     bar = cli.progress(len(todo), domain["name"][:30])
+    live = cli.LiveTokens(bar)
     try:
-        futures = [executor.submit(generate_one, backend, settings, domain, slot, Path(run_dir).name, recent) for slot in todo]
+        futures = [executor.submit(generate_one, backend, settings, domain, slot, Path(run_dir).name, recent, live)
+                   for slot in todo]
         for future in as_completed(futures):
             record, ok = future.result()
             (raw if ok else failed).write(record)  # only this (main) thread writes: no lock needed
@@ -256,9 +276,10 @@ def run_domain(backend, settings, domain, run_dir, executor, totals) -> dict:
             totals["attempts"] += record["attempts"] if ok else len(record["attempts"])
             totals["prompt_tokens"] += record["prompt_tokens"]
             totals["completion_tokens"] += record["completion_tokens"]
+            totals["reasoning_tokens"] += record.get("reasoning_tokens", 0)
             if ok:
                 recent.append(record["question"])
-            bar.set_postfix(valid=stats["valid"], failed=stats["failed"], refresh=False)
+            live.set_counts(f"valid={stats['valid']}, failed={stats['failed']}")
             bar.update(1)
         totals["requested"] += len(todo)
     finally:
@@ -271,14 +292,15 @@ def run_domain(backend, settings, domain, run_dir, executor, totals) -> dict:
 def finish(run_dir, settings, totals, per_domain, started, status) -> None:
     wall = time.monotonic() - started
     totals = {**totals, "seconds": round(wall, 2),
-              "tokens_per_second": round(totals["completion_tokens"] / wall, 1) if wall else 0.0}
+              "tokens_per_second": round((totals["completion_tokens"] + totals["reasoning_tokens"]) / wall, 1) if wall else 0.0}
     update_manifest(run_dir, "generate", {"status": status, "settings": settings, "domains": settings["domains"],
                                           "model": settings["model"], "totals": totals, "per_domain": per_domain})
     rows = [[name, s["requested"], s["already_done"] + s["valid"], s["failed"]] for name, s in per_domain.items()]
     cli.say("", cli.table(rows, ["domain", "requested", "valid", "failed"]), "",
             f"  this session: {totals['requested']} requested, {totals['valid']} valid, {totals['failed']} failed, "
             f"{totals['attempts']} attempts",
-            f"  tokens: {totals['prompt_tokens']:,} prompt + {totals['completion_tokens']:,} completion, "
+            f"  tokens: {totals['prompt_tokens']:,} prompt + {totals['completion_tokens']:,} answer"
+            + (f" + {totals['reasoning_tokens']:,} reasoning" if totals["reasoning_tokens"] else "") + ", "
             f"{totals['tokens_per_second']} tokens/s, {wall:.1f}s",
             f"  samples in {run_dir}  ({status}); report: {run_dir / 'report.html'}",
             "  next: python filter.py --input latest")

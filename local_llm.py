@@ -10,6 +10,14 @@ A model spec picks the backend:
     llamacpp:///path/model.gguf      any GGUF file, run by llama-cpp-python
 
 Every backend has one method, `complete(messages, schema, options) -> Completion`.
+
+Reasoning ("thinking") models are handled here for every backend: `Options.think` (auto: the
+model's default; off, on, low, medium, high) becomes Ollama's `think` or OpenAI's
+`reasoning_effort`; a model that thinks (Ollama's /api/show capabilities, or a reply that
+reasons) gets a reasoning budget on top of the answer's `max_tokens`; reasoning is kept out of
+`Completion.text` whether it comes as Ollama's `message.thinking`, OpenAI's `reasoning_content`
+or `<think>...</think>` in the content, and its tokens are counted apart.
+
 Settings from the environment: OLLAMA_HOST, OLLAMA_TIMEOUT (seconds, default 300),
 DATAFORGE_RETRIES (default 4), DATAFORGE_DEBUG_HTTP=1 (print requests to stderr, no keys).
 """
@@ -25,10 +33,16 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import requests
 
 from dataforge import UserError
+
+
+THINK_LEVELS = ("auto", "off", "on", "low", "medium", "high")
+# Tokens a thinking model may spend reasoning, on top of the answer's max_tokens, by --think level.
+REASONING_BUDGET = {"auto": 2048, "on": 2048, "low": 1024, "medium": 2048, "high": 4096, "off": 0}
 
 
 @dataclass
@@ -36,29 +50,81 @@ class Options:
     temperature: float | None = None
     top_p: float | None = None
     seed: int | None = None
-    max_tokens: int | None = 1024
+    max_tokens: int | None = 1024  # the answer's budget
     num_ctx: int | None = None  # Ollama's context window; its default is small
     keep_alive: str | None = None  # Ollama: how long the model stays loaded
+    think: str = "auto"  # one of THINK_LEVELS; auto sends nothing (the model's default)
+    reasoning_budget: int | None = None  # on top of max_tokens for a thinking model; None: by think level;
+    #                                      0: max_tokens caps reasoning and answer together (the user set it)
+    on_tokens: Callable[[str, int], None] | None = None  # streamed so far: ("thinking" or "answer", tokens)
 
 
 @dataclass
 class Completion:
-    text: str
-    finish: str  # "stop", or "length" when cut off by max_tokens: then the text is incomplete
+    text: str  # the answer, reasoning taken out
+    finish: str  # "stop", or "length" when cut off by the token limit: then the text is incomplete
     prompt_tokens: int = 0
-    completion_tokens: int = 0
+    completion_tokens: int = 0  # the answer's tokens
     seconds: float = 0.0
     host: str = ""
+    reasoning: str = ""  # what the model thought before answering
+    reasoning_tokens: int = 0
+    limit: int | None = None  # the token limit the request was sent with
+    cut_while_reasoning: bool = False  # the limit came before the model finished reasoning
 
     @property
     def truncated(self) -> bool:
         return self.finish == "length"
 
+    def cutoff_problem(self) -> str:
+        """Why a truncated reply is unusable, and what to do about it."""
+        if self.cut_while_reasoning:
+            return (f"reply cut off at {self.limit} tokens while the model was still reasoning "
+                    f"({self.reasoning_tokens} reasoning tokens, no answer yet): raise --max-tokens "
+                    "(or leave it unset: a thinking model then gets room to reason) or use --think low")
+        return f"reply cut off at {self.limit} tokens (done_reason=length)"
+
+
+_THINK_OPEN = re.compile(r"\s*<(think|thinking|reasoning)>")
+
+
+def split_reasoning(text: str) -> tuple[str, str, bool]:
+    """(reasoning, answer, unclosed) of a reply that may start with <think>...</think>. Some templates
+    open the tag in the prompt, so the reply holds only '...</think>'; an unclosed tag was cut off."""
+    if m := _THINK_OPEN.match(text):
+        reasoning, closed, answer = text[m.end():].partition(f"</{m.group(1)}>")
+        return reasoning.strip(), answer.strip(), not closed
+    if "</think>" in text:
+        reasoning, _, answer = text.partition("</think>")
+        return reasoning.strip(), answer.strip(), False
+    return "", text, False
+
+
+def _share(tokens: int, part: str, whole: str) -> int:
+    """Tokens of part, when only the whole reply's count is known: in proportion to its characters."""
+    return round(tokens * len(part) / len(whole)) if whole else 0
+
+
+def reply_of(content: str, finish: str, prompt_tokens: int, generated: int, limit: int | None, seconds: float,
+             host: str, reasoning: str = "", reasoning_tokens: int | None = None) -> Completion:
+    """A Completion from what any backend got back: reasoning from its own field (Ollama's `thinking`,
+    OpenAI's `reasoning_content`) and from <think> tags in the content. `generated` counts every token
+    the model wrote; `reasoning_tokens` those of the field, when the server tells (else by characters)."""
+    tagged, answer, unclosed = split_reasoning(content)
+    if reasoning_tokens is None:
+        reasoning_tokens = _share(generated, reasoning, reasoning + content)
+    reasoning_tokens = min(generated, reasoning_tokens + _share(generated - reasoning_tokens, tagged, content))
+    reasoning = "\n".join(r for r in (reasoning.strip(), tagged) if r)
+    return Completion(text=answer, finish=finish, prompt_tokens=prompt_tokens, completion_tokens=generated - reasoning_tokens,
+                      seconds=seconds, host=host, reasoning=reasoning, reasoning_tokens=reasoning_tokens, limit=limit,
+                      cut_while_reasoning=finish == "length" and (unclosed or bool(reasoning) and not answer.strip()))
+
 
 class Backend:
-    """One kind of model server. Subclasses set `scheme` and implement `complete`."""
+    """One kind of model server. Subclasses set `scheme` and implement `_complete`."""
 
     scheme = ""
+    thinks: bool | None = None  # does the model reason before answering? (None: not known yet)
 
     def __init__(self, model: str):
         self.model = model
@@ -71,6 +137,23 @@ class Backend:
         """Fail early with an actionable UserError if the model cannot be reached."""
 
     def complete(self, messages: list[dict], schema: dict | None = None, options: Options | None = None) -> Completion:
+        options = options or Options()
+        reply = self._complete(messages, schema, options, self.token_limit(options))
+        if reply.cut_while_reasoning and not self.thinks and options.reasoning_budget is None and options.think != "off":
+            self.thinks = True  # learned from the reply: ask again, once, with room to reason
+            first, reply = reply, self._complete(messages, schema, options, self.token_limit(options))
+            reply.prompt_tokens += first.prompt_tokens
+            reply.reasoning_tokens += first.reasoning_tokens + first.completion_tokens
+        return reply
+
+    def token_limit(self, options: Options) -> int | None:
+        """The answer's budget, plus room to reason for a model that thinks."""
+        if options.max_tokens is None or not self.thinks or options.think == "off":
+            return options.max_tokens
+        extra = REASONING_BUDGET[options.think] if options.reasoning_budget is None else options.reasoning_budget
+        return options.max_tokens + extra
+
+    def _complete(self, messages: list[dict], schema: dict | None, options: Options, limit: int | None) -> Completion:
         raise NotImplementedError
 
     def unsupported_options(self, options: Options) -> list[str]:
@@ -142,18 +225,33 @@ class OllamaHTTP(Backend):
                 raise UserError(f"Ollama is not running at {host} — start it with `ollama serve`, or pick another --model") from None
             if resp.status_code != 200:
                 raise UserError(f"Ollama at {host} answered {resp.status_code}: {_error_text(resp)}")
-            names = {m.get("name") for m in resp.json().get("models", [])} | {m.get("model") for m in resp.json().get("models", [])}
+            try:
+                models = resp.json().get("models") or []
+                names = {m.get("name") for m in models} | {m.get("model") for m in models}
+            except (ValueError, AttributeError):
+                raise UserError(f"not an Ollama server at {host}: /api/tags is not Ollama's model list") from None
             wanted = self.model if ":" in self.model else f"{self.model}:latest"
             if wanted not in names and self.model not in names:
                 raise UserError(f"model '{self.model}' is not pulled at {host} — run `ollama pull {self.model}`")
+        self.thinks = "thinking" in self.capabilities()
 
-    def complete(self, messages, schema=None, options=None) -> Completion:
-        options = options or Options()
+    def capabilities(self) -> list[str]:
+        """What /api/show says the model can do ('completion', 'thinking', ...); [] from servers too old to say."""
+        try:
+            resp = self._session.post(f"{self.hosts[0]}/api/show", json={"model": self.model}, timeout=min(self.timeout, 10))
+            caps = resp.json().get("capabilities") if resp.status_code == 200 else None
+        except (requests.RequestException, ValueError, AttributeError):
+            return []
+        return [c for c in caps if isinstance(c, str)] if isinstance(caps, list) else []
+
+    def _complete(self, messages, schema, options, limit) -> Completion:
         body = {"model": self.model, "messages": messages, "stream": True}
         if schema is not None:
             body["format"] = schema  # the schema itself: with plain "json" models drift from the shape
+        if options.think != "auto":
+            body["think"] = {"off": False, "on": True}.get(options.think, options.think)  # or a level: low/medium/high
         opts = {"temperature": options.temperature, "top_p": options.top_p, "seed": options.seed,
-                "num_predict": options.max_tokens, "num_ctx": options.num_ctx}
+                "num_predict": limit, "num_ctx": options.num_ctx}
         body["options"] = {k: v for k, v in opts.items() if v is not None}
         if options.keep_alive is not None:
             body["keep_alive"] = options.keep_alive
@@ -169,16 +267,26 @@ class OllamaHTTP(Backend):
                         raise UserError(f"model '{self.model}' is not pulled at {host} — run `ollama pull {self.model}` ({_error_text(resp)})")
                     if resp.status_code >= 500:
                         raise RetryableError(f"{host} answered {resp.status_code}: {_error_text(resp)}")
+                    if resp.status_code == 400 and "think" in _error_text(resp):
+                        raise UserError(f"{self.model} at {host} does not take --think {options.think}: {_error_text(resp)}")
                     if resp.status_code != 200:
                         raise UserError(f"Ollama at {host} refused the request ({resp.status_code}): {_error_text(resp)}")
-                    parts, final = [], None
+                    parts, thoughts, final = [], [], None
                     for line in resp.iter_lines():
                         if not line:
                             continue
                         chunk = json.loads(line)
+                        if not isinstance(chunk, dict):
+                            raise RetryableError(f"{host}: a reply line that is not an Ollama stream object")
                         if "error" in chunk:
                             raise RetryableError(f"{host}: {chunk['error']}")
-                        parts.append(chunk.get("message", {}).get("content", ""))
+                        message = chunk.get("message") or {}
+                        if message.get("thinking"):  # one token a chunk: the count of reasoning tokens
+                            thoughts.append(message["thinking"])
+                        if message.get("content"):
+                            parts.append(message["content"])
+                        if options.on_tokens is not None:
+                            options.on_tokens("answer" if parts else "thinking", len(parts) or len(thoughts))
                         if chunk.get("done"):
                             final = chunk
                             break
@@ -188,10 +296,9 @@ class OllamaHTTP(Backend):
                 raise RetryableError(f"{host}: the reply stream was cut mid-line") from None
             if final is None:
                 raise RetryableError(f"{host}: the reply stream ended before done")
-            return Completion(
-                text="".join(parts), finish=final.get("done_reason", "stop"),
-                prompt_tokens=final.get("prompt_eval_count", 0), completion_tokens=final.get("eval_count", 0),
-                seconds=time.monotonic() - started, host=host)
+            generated = final.get("eval_count") or len(parts) + len(thoughts)
+            return reply_of("".join(parts), final.get("done_reason") or "stop", final.get("prompt_eval_count") or 0,
+                            generated, limit, time.monotonic() - started, host, "".join(thoughts), len(thoughts))
 
         try:
             return with_retries(attempt)
@@ -206,6 +313,9 @@ class ModelCallFailed(Exception):
 # ---------------------------------------------------------------- Ollama CLI
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|[\u2800-\u28ff]")  # escapes and braille spinner
+
+
+_CLI_THINKING = re.compile(r"\s*Thinking\.\.\.\n(.*?)\n\.\.\.done thinking\.", re.S)
 
 
 class OllamaCLI(Backend):
@@ -226,11 +336,13 @@ class OllamaCLI(Backend):
         asked = {"--temperature": options.temperature, "--top-p": options.top_p, "--seed": options.seed}
         return [name for name, value in asked.items() if value is not None]
 
-    def complete(self, messages, schema=None, options=None) -> Completion:
+    def _complete(self, messages, schema, options, limit) -> Completion:
         prompt = "\n\n".join(m["content"] for m in messages)
         if schema is not None:
             prompt += "\n\nReply with JSON only, matching this schema:\n" + json.dumps(schema)
         cmd = [self.binary, "run", self.model, "--nowordwrap"] + (["--format", "json"] if schema else [])
+        if options.think != "auto":
+            cmd.append({"off": "--think=false", "on": "--think"}.get(options.think, f"--think={options.think}"))
         started = time.monotonic()
         try:
             proc = subprocess.run(cmd, input=prompt, capture_output=True, text=True, timeout=self.timeout)
@@ -244,7 +356,9 @@ class OllamaCLI(Backend):
             if "could not connect" in err or "connection refused" in err:
                 raise UserError("Ollama is not running — start it with `ollama serve`, or pick another --model")
             raise ModelCallFailed(f"`ollama run` exited {proc.returncode}: {err}")
-        return Completion(text=text, finish="stop", seconds=time.monotonic() - started)
+        thinking = _CLI_THINKING.match(text)  # the CLI prints reasoning between these two lines
+        reasoning, text = (thinking.group(1), text[thinking.end():]) if thinking else ("", text)
+        return reply_of(text.strip(), "stop", 0, 0, None, time.monotonic() - started, "", reasoning)
 
 
 # ---------------------------------------------------------------- OpenAI-compatible
@@ -269,10 +383,13 @@ class OpenAICompatible(Backend):
         if resp.status_code in (401, 403):
             raise UserError(f"{self.base_url} refused the API key ({resp.status_code}) — set OPENAI_API_KEY")
 
-    def complete(self, messages, schema=None, options=None) -> Completion:
-        options = options or Options()
+    def unsupported_options(self, options: Options) -> list[str]:
+        return [f"--think {options.think} (levels go as reasoning_effort: low, medium, high)"] if options.think in ("off", "on") else []
+
+    def _complete(self, messages, schema, options, limit) -> Completion:
         body = {"model": self.model, "messages": messages, "temperature": options.temperature,
-                "top_p": options.top_p, "seed": options.seed, "max_tokens": options.max_tokens}
+                "top_p": options.top_p, "seed": options.seed, "max_tokens": limit,
+                "reasoning_effort": options.think if options.think in ("low", "medium", "high") else None}
         body = {k: v for k, v in body.items() if v is not None}
         if schema is not None:
             body["response_format"] = {"type": "json_schema", "json_schema": {"name": "reply", "schema": schema}}
@@ -299,9 +416,14 @@ class OpenAICompatible(Backend):
             except (ValueError, KeyError, IndexError):
                 raise RetryableError(f"{self.base_url}: unreadable reply") from None
             usage = data.get("usage") or {}
-            return Completion(text=choice["message"].get("content") or "", finish=choice.get("finish_reason") or "stop",
-                              prompt_tokens=usage.get("prompt_tokens", 0), completion_tokens=usage.get("completion_tokens", 0),
-                              seconds=time.monotonic() - started, host=self.base_url)
+            message = choice.get("message") or {}
+            # vLLM and DeepSeek say reasoning_content; Ollama's /v1 and others say reasoning
+            reasoning = message.get("reasoning_content") or message.get("reasoning") or ""
+            counted = (usage.get("completion_tokens_details") or {}).get("reasoning_tokens")
+            return reply_of(message.get("content") or "", choice.get("finish_reason") or "stop",
+                            usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0, limit,
+                            time.monotonic() - started, self.base_url, reasoning if isinstance(reasoning, str) else "",
+                            counted if isinstance(counted, int) else None)
 
         try:
             return with_retries(attempt)
@@ -355,10 +477,9 @@ class LlamaCpp(Backend):
                                                seed=seed if seed is not None else 0xFFFFFFFF, verbose=False)
             return self._cache[self.path]
 
-    def complete(self, messages, schema=None, options=None) -> Completion:
-        options = options or Options()
+    def _complete(self, messages, schema, options, limit) -> Completion:
         llm = self._llama(options.seed)
-        kwargs = {"messages": messages, "max_tokens": options.max_tokens, "repeat_penalty": 1.15}
+        kwargs = {"messages": messages, "max_tokens": limit, "repeat_penalty": 1.15}
         for name in ("temperature", "top_p", "seed"):
             if getattr(options, name) is not None:
                 kwargs[name] = getattr(options, name)
@@ -368,9 +489,9 @@ class LlamaCpp(Backend):
         with self._lock:
             out = llm.create_chat_completion(**kwargs)
         choice, usage = out["choices"][0], out.get("usage") or {}
-        return Completion(text=choice["message"]["content"] or "", finish=choice.get("finish_reason") or "stop",
-                          prompt_tokens=usage.get("prompt_tokens", 0), completion_tokens=usage.get("completion_tokens", 0),
-                          seconds=time.monotonic() - started, host="local")
+        return reply_of(choice["message"]["content"] or "", choice.get("finish_reason") or "stop",
+                        usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0), limit,
+                        time.monotonic() - started, "local")
 
 
 BACKENDS = {"ollama": OllamaHTTP, "ollama-cli": OllamaCLI, "openai": OpenAICompatible, "llamacpp": LlamaCpp}

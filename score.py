@@ -33,7 +33,7 @@ from dataforge.prompts import (JUDGE_SCHEMA, RESOLVE_DISAGREE_CAP, RESOLVE_SCHEM
 from dataforge.report import write_report
 from dataforge.runs import (DEFAULT_RUNS_DIR, JsonlAppender, drop_torn_tail, read_jsonl, read_manifest, resolve_input,
                             update_manifest, write_jsonl_atomic)
-from local_llm import ModelCallFailed, Options, get_backend
+from local_llm import THINK_LEVELS, ModelCallFailed, Options, get_backend
 
 
 class JudgeScores(BaseModel):
@@ -56,6 +56,8 @@ def parse_args(argv):
                    help="minimum correctness sub-score (1-10) for final, whatever the overall score (default 5)")
     p.add_argument("--judge-model", help="model spec of the judge (default: the run's generation model)")
     p.add_argument("--votes", type=int, default=1, help="independent re-solves per sample; the majority decides (default 1)")
+    p.add_argument("--think", choices=THINK_LEVELS, default="auto",
+                   help="a reasoning judge: auto (the model's default), off, on, or a level low/medium/high")
     p.add_argument("--concurrency", type=int, default=1, help="samples scored at once (default 1)")
     p.add_argument("--max-attempts", type=int, default=3, help="tries for a valid judge reply (default 3)")
     p.add_argument("--runs-dir", default=DEFAULT_RUNS_DIR, help="where runs live (default: runs/)")
@@ -85,8 +87,9 @@ def ask_json(judge, messages, schema, options, parse, attempts: int, usage: Coun
             continue
         usage["prompt_tokens"] += reply.prompt_tokens
         usage["completion_tokens"] += reply.completion_tokens
+        usage["reasoning_tokens"] += reply.reasoning_tokens
         if reply.truncated:
-            last = "reply cut off (done_reason=length)"
+            last = reply.cutoff_problem()
             continue
         try:
             return parse(json.loads(reply.text))
@@ -99,8 +102,8 @@ def score_one(judge, sample: dict, args) -> dict:
     usage = Counter()
     base = {"judge_model": judge.spec, "rubric_version": RUBRIC_VERSION}
     try:
-        scores = ask_json(judge, judge_prompt(sample), JUDGE_SCHEMA, Options(temperature=0.0, seed=0, max_tokens=400),
-                          JudgeScores.model_validate, args.max_attempts, usage)
+        options = Options(temperature=0.0, seed=0, max_tokens=400, think=args.think)
+        scores = ask_json(judge, judge_prompt(sample), JUDGE_SCHEMA, options, JudgeScores.model_validate, args.max_attempts, usage)
     except ValueError as e:
         return {**sample, **base, "unscored": True, "score_error": f"judge: {e}", **usage}
     sub = scores.model_dump(exclude={"rationale"})
@@ -109,7 +112,7 @@ def score_one(judge, sample: dict, args) -> dict:
     expected, _ = parse_number(sample["answer"])
     votes = []
     for v in range(args.votes):  # one request per vote: Ollama has no `n`
-        options = Options(temperature=0.0 if args.votes == 1 else 0.7, seed=v, max_tokens=600)
+        options = Options(temperature=0.0 if args.votes == 1 else 0.7, seed=v, max_tokens=600, think=args.think)
         try:
             votes.append(ask_json(judge, resolve_prompt(sample), RESOLVE_SCHEMA, options,
                                   resolved_answer, args.max_attempts, usage))
@@ -192,6 +195,7 @@ def score_file(inp, judge, args, executor, totals, histogram) -> dict:
             results[sample_key(record)] = record
             totals["prompt_tokens"] += record.get("prompt_tokens", 0)
             totals["completion_tokens"] += record.get("completion_tokens", 0)
+            totals["reasoning_tokens"] += record.get("reasoning_tokens", 0)
             bar.update(1)
     finally:
         bar.close()
@@ -238,11 +242,13 @@ def summary(per_domain, totals, histogram, started) -> dict:
     cli.say("", cli.table(rows, ["domain", "in", "cached", "unscored", "off-domain", "incorrect", "low score", "kept"]), "",
             f"  score histogram (floor): {bars}",
             f"  re-solve agreement: {'n/a' if agreement is None else f'{agreement:.0%}'} of {totals['resolve_checked']}",
-            f"  tokens: {totals['prompt_tokens']:,} prompt + {totals['completion_tokens']:,} completion, {wall:.1f}s")
+            f"  tokens: {totals['prompt_tokens']:,} prompt + {totals['completion_tokens']:,} answer"
+            + (f" + {totals['reasoning_tokens']:,} reasoning" if totals["reasoning_tokens"] else "") + f", {wall:.1f}s")
     for d, s in per_domain.items():
         cli.say(f"  {d}: final -> {s['final']}")
     return {"per_domain": per_domain, "histogram": {str(b): histogram.get(b, 0) for b in range(1, 11)},
-            "resolve_agreement": agreement, "tokens": {"prompt": totals["prompt_tokens"], "completion": totals["completion_tokens"]},
+            "resolve_agreement": agreement, "tokens": {"prompt": totals["prompt_tokens"], "completion": totals["completion_tokens"],
+                                                      "reasoning": totals["reasoning_tokens"]},
             "seconds": round(wall, 2)}
 
 

@@ -2,6 +2,7 @@
 
 import os
 import sys
+import time
 
 from tqdm import tqdm
 
@@ -41,3 +42,30 @@ def table(rows: list[list], header: list[str]) -> str:
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     fmt = lambda r: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
     return "\n".join([fmt(cells[0]), fmt(["-" * w for w in widths])] + [fmt(r) for r in cells[1:]])
+
+
+class LiveTokens:
+    """The progress bar's live part while a reply streams: 'thinking… 350 tok, 41 tok/s' or
+    'writing 120 tok', so a stage is never silent while a slow model works. Refreshed at most
+    twice a second; `counts` is the part the stage itself keeps up to date (valid 3, failed 0)."""
+
+    def __init__(self, bar):
+        self.bar, self.counts, self._shown = bar, "", 0.0
+
+    def request(self):
+        """A callback for one request's Options.on_tokens."""
+        started = time.monotonic()
+
+        def on_tokens(phase: str, n: int) -> None:
+            now = time.monotonic()
+            if now - self._shown >= 0.5:
+                self._shown = now
+                rate = n / (now - started) if now > started else 0.0
+                live = f"{'thinking…' if phase == 'thinking' else 'writing'} {n} tok, {rate:.0f} tok/s"
+                self.bar.set_postfix_str(", ".join(p for p in (self.counts, live) if p))
+
+        return on_tokens
+
+    def set_counts(self, counts: str) -> None:
+        self.counts = counts
+        self.bar.set_postfix_str(counts, refresh=False)

@@ -21,7 +21,7 @@ def gather(run_dir: Path) -> dict:
     stages = manifest.get("stages", {})
     generate = stages.get("generate", {})
     requested = generate.get("settings", {}).get("samples_per_domain", 0)
-    domains, tokens = {}, {"generate": 0, "score": 0}
+    domains, tokens, reasoning = {}, {"generate": 0, "score": 0}, 0
     for d in generate.get("domains", []):
         counts = {"requested": requested}
         for name, prefix in FUNNEL[1:]:
@@ -32,8 +32,10 @@ def gather(run_dir: Path) -> dict:
             for prefix in prefixes:
                 path = stage_file(run_dir, d["name"], prefix)
                 if path.exists():  # tokens are in every record, so resumed and re-run stages all count
-                    tokens[stage] += sum(int(line.record.get("prompt_tokens", 0)) + int(line.record.get("completion_tokens", 0))
-                                         for line in read_jsonl(path) if line.record)
+                    records = [line.record for line in read_jsonl(path) if line.record]
+                    tokens[stage] += sum(int(r.get(k, 0)) for r in records
+                                         for k in ("prompt_tokens", "completion_tokens", "reasoning_tokens"))
+                    reasoning += sum(int(r.get("reasoning_tokens", 0)) for r in records)
     total = {name: sum(c[name] or 0 for c in domains.values()) if any(c[name] is not None for c in domains.values()) else None
              for name, _ in FUNNEL}
     filter_report = run_dir / "filter_report.json"
@@ -49,7 +51,9 @@ def gather(run_dir: Path) -> dict:
         "histogram": stages.get("score", {}).get("histogram", {}),
         "models": {"generation": generate.get("model"), "judge": stages.get("score", {}).get("judge_model")},
         "tokens": tokens, "seconds": seconds,
+        "reasoning_tokens": reasoning,
         "per_final_sample": {"tokens": round(sum(tokens.values()) / final, 1) if final else None,
+                             "reasoning_tokens": round(reasoning / final, 1) if final else None,
                              "seconds": round(sum(seconds.values()) / final, 2) if final else None},
         "judge_human_agreement": stages.get("audit", {}).get("judge_human_agreement"),
     }
@@ -85,9 +89,12 @@ def markdown(info: dict) -> str:
     lines += [" ".join(f"{b}:{info['histogram'].get(str(b), 0)}" for b in range(1, 11)) if info["histogram"] else "(not scored yet)"]
     per = info["per_final_sample"]
     lines += ["", "## Cost", "",
-              f"- tokens: {info['tokens']['generate']:,} generation + {info['tokens']['score']:,} judging",
+              f"- tokens: {info['tokens']['generate']:,} generation + {info['tokens']['score']:,} judging"
+              + (f", of which {info['reasoning_tokens']:,} reasoning" if info["reasoning_tokens"] else ""),
               f"- seconds: " + ", ".join(f"{s} {v:.1f}" for s, v in info["seconds"].items()),
-              f"- per sample that reached final: {_n(per['tokens'])} tokens, {_n(per['seconds'])} s"]
+              f"- per sample that reached final: {_n(per['tokens'])} tokens"
+              + (f" ({_n(per['reasoning_tokens'])} of them reasoning)" if info["reasoning_tokens"] else "")
+              + f", {_n(per['seconds'])} s"]
     if info["judge_human_agreement"] is not None:
         lines += ["", f"Judge-human agreement: {info['judge_human_agreement']:.0%}"]
     return "\n".join(lines) + "\n"
@@ -136,7 +143,9 @@ def page(info: dict) -> str:
     not_final = ("" if info["not_final"] is None else
                  "<h2>Kept out of final by the judge</h2>" + _bars(list(info["not_final"].items())))
     hist = _histogram(info["histogram"]) if info["histogram"] else "<p>Not scored yet.</p>"
+    reasoning = f", of which {info['reasoning_tokens']:,} reasoning" if info["reasoning_tokens"] else ""
     per = info["per_final_sample"]
+    per_reasoning = f" ({_n(per['reasoning_tokens'])} of them reasoning)" if info["reasoning_tokens"] else ""
     agreement = ("" if info["judge_human_agreement"] is None
                  else f"<p>Judge-human agreement: <b>{info['judge_human_agreement']:.0%}</b></p>")
     return f"""<!doctype html>
@@ -153,9 +162,9 @@ td:first-child,th:first-child{{text-align:left}}</style></head>
 {not_final}
 <h2>Scores</h2>{hist}
 <h2>Cost</h2>
-<p>Tokens: {info['tokens']['generate']:,} generation + {info['tokens']['score']:,} judging.
+<p>Tokens: {info['tokens']['generate']:,} generation + {info['tokens']['score']:,} judging{reasoning}.
 Seconds: {', '.join(f'{s} {v:.1f}' for s, v in info['seconds'].items())}.</p>
-<p id="cost">Per sample that reached final: <b>{_n(per['tokens'])}</b> tokens, <b>{_n(per['seconds'])}</b> s.</p>
+<p id="cost">Per sample that reached final: <b>{_n(per['tokens'])}</b> tokens{per_reasoning}, <b>{_n(per['seconds'])}</b> s.</p>
 {agreement}
 </body></html>
 """

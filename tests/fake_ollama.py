@@ -3,7 +3,11 @@ OpenAI-compatible chat endpoint), with fault injection. Tests and benchmarks use
 
 Replies are chosen by the JSON schema a request sends: a sample schema gets a fresh,
 correct word problem; the judge schema gets scores; the re-solve schema gets the answer
-of a problem this server wrote. Run it alone for benchmarks:
+of a problem this server wrote. `reasoning` makes it a thinking model that reasons for
+`reasoning_tokens` tokens before each answer (fewer at think "low"; none at think false), counted
+in num_predict / max_tokens as Ollama counts them, in one of three forms: "field" (Ollama's
+message.thinking), "tags" (<think>...</think> at the start of the content) or "reasoning_content"
+(the OpenAI-compatible field). Run it alone for benchmarks:
 
     python tests/fake_ollama.py --port 11500 --latency 0.2
 """
@@ -48,6 +52,8 @@ class FakeOllama:
         self.requests: list[dict] = []  # every request body received: {"path", "body", "headers"}
         self.answers: dict[str, str] = {}  # question -> answer, for re-solve replies
         self.in_flight = self.max_in_flight = 0  # model requests being served at once
+        self.reasoning: str | None = None  # None, "field", "tags" or "reasoning_content"
+        self.reasoning_tokens = 1500
         self.off_domain_every = 0  # when N > 0, every Nth problem written ignores the domain (a bakery story)...
         self.off_domain: set[str] = set()  # ...and the judge rates those 2/10 on domain relevance
         self._written = 0
@@ -125,6 +131,23 @@ class FakeOllama:
             return json.dumps({"reasoning": "Worked it out.", "answer": answer})
         return "Hello from the fake Ollama."
 
+    def think(self, body: dict, content: str, done_reason: str) -> tuple[list[str], str, str]:
+        """As a thinking model: (reasoning tokens for a separate field, content, done_reason), the reasoning
+        counted in the token limit before the answer, so a small limit cuts it off while still reasoning."""
+        if not self.reasoning or body.get("think") is False:
+            return [], content, done_reason
+        n = self.reasoning_tokens // 3 if body.get("think") == "low" else self.reasoning_tokens
+        limit = (body.get("options") or {}).get("num_predict") or body.get("max_tokens") or 10**9
+        thoughts = [f"step{i} " for i in range(n)]
+        if limit <= n:  # cut off while reasoning: no answer at all
+            thoughts, content, done_reason = thoughts[:limit], "", "length"
+        elif limit < n + len(content) // 4:
+            content, done_reason = content[: (limit - n) * 4], "length"
+        if self.reasoning == "tags":
+            closed = "</think>" if done_reason != "length" or content else ""
+            return [], "<think>" + "".join(thoughts) + closed + content, done_reason
+        return thoughts, content, done_reason
+
     # ------------------------------------------------------------ HTTP
 
     def _handler(self):
@@ -175,7 +198,8 @@ class FakeOllama:
                 if self.path == "/api/show":
                     if not self._known(body.get("model", "")):
                         return self._send(404, {"error": f"model \"{body.get('model')}\" not found, try pulling it first"})
-                    return self._send(200, {"details": {"family": "llama"}, "capabilities": ["completion"]})
+                    caps = ["completion", "thinking"] if server.reasoning else ["completion"]
+                    return self._send(200, {"details": {"family": "llama"}, "capabilities": caps})
                 if self.path not in ("/api/chat", "/api/generate", "/v1/chat/completions"):
                     return self._send(404, {"error": "not found"})
                 if self.path.startswith("/v1") and not self._authorized():
@@ -211,23 +235,28 @@ class FakeOllama:
                 done_reason = "stop"
                 if fault == "length":
                     content, done_reason = content[: len(content) // 2], "length"
+                thoughts, content, done_reason = server.think(body, content, done_reason)
                 if self.path == "/v1/chat/completions":
+                    message = {"role": "assistant", "content": content}
+                    if thoughts:
+                        message["reasoning_content"] = "".join(thoughts)
                     return self._send(200, {"id": "x", "object": "chat.completion", "model": body["model"],
-                                            "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
-                                                         "finish_reason": done_reason}],
-                                            "usage": {"prompt_tokens": 50, "completion_tokens": len(content) // 4}})
+                                            "choices": [{"index": 0, "message": message, "finish_reason": done_reason}],
+                                            "usage": {"prompt_tokens": 50, "completion_tokens": len(thoughts) + len(content) // 4}})
                 key = "response" if self.path == "/api/generate" else "message"
                 wrap = (lambda t: t) if key == "response" else (lambda t: {"role": "assistant", "content": t})
                 final = {"model": body["model"], "created_at": "2026-11-25T00:00:00Z", key: wrap(""), "done": True,
                          "done_reason": done_reason, "total_duration": 1_000_000, "load_duration": 1000,
-                         "prompt_eval_count": 50, "prompt_eval_duration": 1000, "eval_count": max(1, len(content) // 4),
+                         "prompt_eval_count": 50, "prompt_eval_duration": 1000, "eval_count": max(1, len(thoughts) + len(content) // 4),
                          "eval_duration": 1_000_000}
                 if body.get("stream", True) is False:
                     final[key] = wrap(content)
                     return self._send(200, final)
                 # streaming NDJSON: a few content chunks, then the final object with the stats
                 chunks = [content[i:i + 40] for i in range(0, len(content), 40)] or [""]
-                lines = [json.dumps({"model": body["model"], key: wrap(c), "done": False}) + "\n" for c in chunks]
+                lines = [json.dumps({"model": body["model"], "message": {"role": "assistant", "content": "", "thinking": t},
+                                     "done": False}) + "\n" for t in thoughts]  # one reasoning token a line, as Ollama
+                lines += [json.dumps({"model": body["model"], key: wrap(c), "done": False}) + "\n" for c in chunks]
                 lines.append(json.dumps(final) + "\n")
                 data = "".join(lines).encode()
                 if fault == "truncate":  # the connection dies mid-stream
