@@ -14,7 +14,8 @@ apply: reads the filled-in CSV; writes audited_<domain>.jsonl (kept samples, and
   decision). Rows with an unknown id or a decision outside keep/drop/fix are named with their row
   number and skipped; empty decisions are counted as not reviewed. Reports judge-human agreement.
   `python generate.py --feedback RUN` then uses drops and comments as "avoid" guidance, keeps as examples.
-export-train: final (or audited, when present) samples as train_<format>.jsonl in the run folder.
+export-train: final (or audited, when present) samples as train_<format>.jsonl in the run folder, and a
+  Hugging Face dataset card (README.md beside it) that says what made the data and what it cost.
 Exit status: 0 done, 2 bad usage or input, 1 a bug.
 """
 
@@ -30,7 +31,7 @@ from pathlib import Path
 
 from dataforge import UserError, cli
 from dataforge.checks import SAMPLE_CHECKS, check_sample
-from dataforge.report import write_report
+from dataforge.report import CARD_MARK, dataset_card, write_report
 from dataforge.runs import (DEFAULT_RUNS_DIR, StageInput, dumps, read_jsonl, read_manifest, resolve_input,
                             update_manifest, write_atomic, write_jsonl_atomic)
 
@@ -238,6 +239,12 @@ def export_train(args) -> None:
     out = Path(args.output) if args.output else run_dir / f"train_{args.format}.jsonl"
     write_atomic(out, "".join(lines))
     cli.say(*[f"  {u}" for u in used], f"{len(lines)} samples in {args.format} format -> {out}")
+    card = out.parent / "README.md"
+    if card.exists() and CARD_MARK not in card.read_text(encoding="utf-8", errors="replace"):
+        card = out.with_name(out.stem + ".README.md")  # never overwrite a README.md we did not write
+    exports = {fmt: out.with_name(f"train_{fmt}.jsonl") for fmt in FORMATS if out.with_name(f"train_{fmt}.jsonl").exists()}
+    write_atomic(card, dataset_card(run_dir, {**exports, args.format: out}, default=args.format))
+    cli.say(f"dataset card (Hugging Face format) -> {card}")
 
 
 def main(argv=None) -> int:

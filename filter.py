@@ -127,6 +127,10 @@ def main(argv=None) -> int:
                                             "seconds": report["seconds"]})
         write_report(run_dir)
     print_summary(report)
+    if report["total"]["in"] and not report["total"]["kept"]:
+        model = read_manifest(run_dir).get("stages", {}).get("generate", {}).get("model") if run_dir else None
+        cli.say(f"  0 of {report['total']['in']} kept: the reasons above; each sample's are in its rejected_ file. "
+                + cli.model_hint(model))
     return cli.EXIT_OK
 
 

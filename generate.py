@@ -17,6 +17,7 @@ import os
 import random
 import sys
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
@@ -158,7 +159,7 @@ def generate_one(backend, settings: dict, domain: dict, slot: int, run_name: str
         options = Options(temperature=settings["temperature"], seed=None if seed is None else seed + slot * 100 + attempt,
                           num_ctx=4096, **token_options(settings), on_tokens=live.request() if live else None)
         try:
-            reply = backend.complete(messages, schema=generation_schema(), options=options)
+            reply = backend.complete(messages, schema=generation_schema(backend.grammar), options=options)
         except ModelCallFailed as e:
             attempts.append({"error": f"request failed: {e}", "raw": ""})
             continue
@@ -226,7 +227,7 @@ def main(argv=None) -> int:
             + ("  (a thinking model: it reasons before it answers)" if backend.thinks else ""))
 
     totals = {"requested": 0, "valid": 0, "failed": 0, "attempts": 0, "prompt_tokens": 0, "completion_tokens": 0,
-              "reasoning_tokens": 0}
+              "reasoning_tokens": 0, "why_failed": Counter()}
     per_domain, started = {}, time.monotonic()
     executor = ThreadPoolExecutor(max_workers=max(1, args.concurrency))
     try:
@@ -277,6 +278,8 @@ def run_domain(backend, settings, domain, run_dir, executor, totals) -> dict:
             totals["prompt_tokens"] += record["prompt_tokens"]
             totals["completion_tokens"] += record["completion_tokens"]
             totals["reasoning_tokens"] += record.get("reasoning_tokens", 0)
+            if not ok:
+                totals["why_failed"].update(kind for a in record["attempts"] for kind in failure_kinds(a["error"]))
             if ok:
                 recent.append(record["question"])
             live.set_counts(f"valid={stats['valid']}, failed={stats['failed']}")
@@ -302,9 +305,29 @@ def finish(run_dir, settings, totals, per_domain, started, status) -> None:
             f"  tokens: {totals['prompt_tokens']:,} prompt + {totals['completion_tokens']:,} answer"
             + (f" + {totals['reasoning_tokens']:,} reasoning" if totals["reasoning_tokens"] else "") + ", "
             f"{totals['tokens_per_second']} tokens/s, {wall:.1f}s",
-            f"  samples in {run_dir}  ({status}); report: {run_dir / 'report.html'}",
-            "  next: python filter.py --input latest")
+            f"  samples in {run_dir}  ({status}); report: {run_dir / 'report.html'}")
+    if totals["why_failed"]:
+        cli.say(f"  failed attempts: {', '.join(f'{n} {kind}' for kind, n in totals['why_failed'].most_common())}"
+                " (each reply is in failed_<domain>.jsonl)")
+    if totals["requested"] and not totals["valid"]:
+        cli.say(f"  0 of {totals['requested']} valid. {cli.model_hint(settings['model'])}")
+    else:
+        cli.say("  next: python filter.py --input latest")
     write_report(run_dir)
+
+
+def failure_kinds(error: str) -> list[str]:
+    """What went wrong in one attempt, in a few words a summary can count: 'step without '='' ..."""
+    if error.startswith("off-schema: "):
+        problems = error.removeprefix("off-schema: ").split("; ")
+        return ["step without '='" if "has no '='" in p else f"bad {p.split(':')[0].split('.')[0]}" for p in problems]
+    if "while the model was still reasoning" in error:
+        return ["cut off while reasoning"]
+    for start, kind in (("reply cut off", "cut off at the token limit"), ("invalid JSON", "invalid JSON"),
+                        ("request failed", "request failed")):
+        if error.startswith(start):
+            return [kind]
+    return ["invalid reply"]
 
 
 if __name__ == "__main__":

@@ -124,6 +124,7 @@ class Backend:
     """One kind of model server. Subclasses set `scheme` and implement `_complete`."""
 
     scheme = ""
+    grammar = False  # does it enforce a JSON schema with a grammar (so the schema's patterns hold)?
     thinks: bool | None = None  # does the model reason before answering? (None: not known yet)
 
     def __init__(self, model: str):
@@ -203,6 +204,7 @@ def _normalize_host(host: str) -> str:
 
 class OllamaHTTP(Backend):
     scheme = "ollama"
+    grammar = True  # Ollama turns `format` into a llama.cpp grammar
 
     def __init__(self, model: str):
         super().__init__(model)
@@ -448,6 +450,7 @@ def embedded_model_path() -> Path:
 
 class LlamaCpp(Backend):
     scheme = "llamacpp"
+    grammar = True
     _cache: dict = {}
     _cache_lock = threading.Lock()
 
@@ -485,6 +488,9 @@ class LlamaCpp(Backend):
                 kwargs[name] = getattr(options, name)
         if schema is not None:
             kwargs["response_format"] = {"type": "json_object", "schema": schema}  # enforced by a grammar
+        if options.on_tokens is not None:  # called once a token: live progress, the scores left as they are
+            written = itertools.count(1)
+            kwargs["logits_processor"] = [lambda _ids, scores: (options.on_tokens("answer", next(written)), scores)[1]]
         started = time.monotonic()
         with self._lock:
             out = llm.create_chat_completion(**kwargs)

@@ -151,12 +151,12 @@ def main(argv=None) -> int:
             per_domain[inp.domain or inp.path.name] = score_file(inp, judge, args, executor, totals, histogram)
     except KeyboardInterrupt:
         executor.shutdown(wait=False, cancel_futures=True)
-        summary(per_domain, totals, histogram, started)
+        summary(per_domain, totals, histogram, started, generation_model)
         cli.say("interrupted: run the same command again to finish; scored samples are kept")
         sys.stderr.flush()
         os._exit(cli.EXIT_INTERRUPTED)
     executor.shutdown()
-    info = summary(per_domain, totals, histogram, started)
+    info = summary(per_domain, totals, histogram, started, generation_model)
     if inputs[0].run_dir is not None:
         update_manifest(inputs[0].run_dir, "score", {"judge_model": judge.spec, "rubric_version": RUBRIC_VERSION,
                                                      "threshold": args.threshold, "min_relevance": args.min_relevance,
@@ -233,7 +233,7 @@ def why_not_final(record: dict, args) -> str | None:
     return "low_score" if record["score"] < args.threshold else None
 
 
-def summary(per_domain, totals, histogram, started) -> dict:
+def summary(per_domain, totals, histogram, started, model: str | None = None) -> dict:
     wall = time.monotonic() - started
     rows = [[d, s["in"], s["cached"], s["unscored"], s["off_domain"], s["incorrect"], s["low_score"], s["kept"]]
             for d, s in per_domain.items()]
@@ -246,6 +246,12 @@ def summary(per_domain, totals, histogram, started) -> dict:
             + (f" + {totals['reasoning_tokens']:,} reasoning" if totals["reasoning_tokens"] else "") + f", {wall:.1f}s")
     for d, s in per_domain.items():
         cli.say(f"  {d}: final -> {s['final']}")
+    scored = totals["in"] - totals["unscored"]
+    if scored and not totals["kept"]:
+        disagreed = totals["resolve_checked"] - totals["resolve_agree"]
+        cli.say(f"  nothing reached final: {totals['off_domain']} off-domain, {totals['incorrect']} incorrect, "
+                f"{totals['low_score']} below --threshold; the judge's own solution disagreed on {disagreed} of "
+                f"{totals['resolve_checked']}. {cli.model_hint(model)}")
     return {"per_domain": per_domain, "histogram": {str(b): histogram.get(b, 0) for b in range(1, 11)},
             "resolve_agreement": agreement, "tokens": {"prompt": totals["prompt_tokens"], "completion": totals["completion_tokens"],
                                                       "reasoning": totals["reasoning_tokens"]},

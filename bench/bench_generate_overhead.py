@@ -41,7 +41,7 @@ def main() -> None:
     for slot in range(N):
         messages = generation_prompt("detailed", "Coffee shop", "", "Coffee shop", "easy", random.Random(f"{SEED}|Coffee shop|{slot}"), [])
         out = llm.create_chat_completion(messages=messages, max_tokens=MAX_TOKENS, temperature=0.8, seed=SEED + slot * 100,
-                                         repeat_penalty=1.15, response_format={"type": "json_object", "schema": generation_schema()})
+                                         repeat_penalty=1.15, response_format={"type": "json_object", "schema": generation_schema(patterns=True)})
         tokens += out["usage"]["completion_tokens"]
     direct = tokens / (time.perf_counter() - started)
     print(f"generate.py: {totals['completion_tokens']} tokens in {totals['seconds']:.1f}s = {ours:.1f} tokens/s")

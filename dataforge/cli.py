@@ -30,6 +30,14 @@ def progress(total: int, desc: str, unit: str = "sample"):
     return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True, mininterval=0.3, disable=disable)
 
 
+def model_hint(model: str | None) -> str:
+    """What to try when a stage ends with nothing, by the model that made the data."""
+    if model == "embedded":
+        return ("The embedded 135M model rarely writes correct math; it shows the pipeline working. For real data "
+                "use Ollama with a larger model: `ollama pull llama3.1`, then `--model llama3.1`.")
+    return "Try a larger model (--model), or read the reasons above to see what the model gets wrong."
+
+
 def say(*lines: str) -> None:
     """Chatter goes to stderr; stdout is left for data."""
     for line in lines:

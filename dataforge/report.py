@@ -10,8 +10,10 @@ import html
 import json
 from pathlib import Path
 
+from dataforge.arithmetic import check_steps
 from dataforge.runs import count_lines, read_jsonl, read_manifest, stage_file, write_atomic
 
+SAMPLES_SHOWN = 3  # per domain, kept and rejected each: enough to see what the data looks like
 FUNNEL = (("requested", None), ("valid", "raw"), ("filtered", "filtered"), ("final", "final"), ("audited", "audited"))
 
 
@@ -56,7 +58,26 @@ def gather(run_dir: Path) -> dict:
                              "reasoning_tokens": round(reasoning / final, 1) if final else None,
                              "seconds": round(sum(seconds.values()) / final, 2) if final else None},
         "judge_human_agreement": stages.get("audit", {}).get("judge_human_agreement"),
+        "samples": {d["name"]: _examples(run_dir, d["name"]) for d in generate.get("domains", [])},
     }
+
+
+def _examples(run_dir: Path, domain: str) -> dict:
+    """A few kept samples (final, else filtered, else raw) with each step's verdict, and a few
+    rejected ones with their reasons: what the data of this domain looks like."""
+    kept = []
+    for prefix in ("final", "filtered", "raw"):
+        path = stage_file(run_dir, domain, prefix)
+        if path.exists():
+            kept = [line.record for line in read_jsonl(path) if line.record][:SAMPLES_SHOWN]
+            break
+    for sample in kept:
+        steps = sample.get("reasoning") if isinstance(sample.get("reasoning"), list) else []
+        sample["_verdicts"] = [c.status for c in check_steps([str(s) for s in steps], str(sample.get("question", "")))]
+    path = stage_file(run_dir, domain, "rejected")
+    rejected = [line.record for line in read_jsonl(path) if line.record and "question" in line.record][:SAMPLES_SHOWN] \
+        if path.exists() else []
+    return {"kept": kept, "kept_from": prefix if kept else None, "rejected": rejected}
 
 
 def write_report(run_dir: Path) -> dict:
@@ -97,6 +118,14 @@ def markdown(info: dict) -> str:
               + f", {_n(per['seconds'])} s"]
     if info["judge_human_agreement"] is not None:
         lines += ["", f"Judge-human agreement: {info['judge_human_agreement']:.0%}"]
+    lines += ["", "## Samples", ""]
+    for domain, ex in info["samples"].items():
+        for s in ex["kept"]:
+            lines.append(f"- {domain}, {ex['kept_from']}: {str(s.get('question', ''))[:200]} → {s.get('answer', '')} "
+                         f"({sum(v == 'verified' for v in s['_verdicts'])} of {len(s['_verdicts'])} steps verified)")
+        for s in ex["rejected"]:
+            reason = (s.get("reject_reasons") or [{}])[0]
+            lines.append(f"- {domain}, rejected: {str(s.get('question', ''))[:200]} — {reason.get('check')}: {reason.get('message')}")
     return "\n".join(lines) + "\n"
 
 
@@ -152,7 +181,11 @@ def page(info: dict) -> str:
 <html lang="en"><head><meta charset="utf-8"><title>DataForge {e(info['run'])}</title>
 <style>body{{font-family:sans-serif;max-width:60em;margin:2em auto;color:#222}}
 table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.3em .6em;text-align:right}}
-td:first-child,th:first-child{{text-align:left}}</style></head>
+td:first-child,th:first-child{{text-align:left}}
+.sample{{border:1px solid #ccc;border-radius:6px;padding:.6em 1em;margin:.6em 0}}
+.sample.rejected{{border-color:#d9a3a3;background:#fdf6f6}}.sample ol{{margin:.3em 0}}
+.verified{{color:#2d7a45}}.unverifiable{{color:#777}}.wrong{{color:#b02a2a;font-weight:bold}}
+.tag{{font-size:.8em;padding:0 .4em;border-radius:3px;background:#eee;margin-left:.4em}}</style></head>
 <body><h1>DataForge run {e(info['run'])}</h1>
 <p>Models: generation <code>{e(str(info['models']['generation']))}</code>, judge <code>{e(str(info['models']['judge'] or '–'))}</code></p>
 <h2>Funnel</h2>
@@ -166,5 +199,87 @@ td:first-child,th:first-child{{text-align:left}}</style></head>
 Seconds: {', '.join(f'{s} {v:.1f}' for s, v in info['seconds'].items())}.</p>
 <p id="cost">Per sample that reached final: <b>{_n(per['tokens'])}</b> tokens{per_reasoning}, <b>{_n(per['seconds'])}</b> s.</p>
 {agreement}
+<h2>Samples</h2>
+<section id="samples">{_samples_html(info["samples"])}</section>
 </body></html>
 """
+
+
+_MARK = {"verified": "✓ verified", "unverifiable": "? unverifiable", "wrong": "✗ wrong"}
+
+
+def _samples_html(samples: dict) -> str:
+    """Per domain: kept samples with each step's verdict, rejected ones with the failing step and why."""
+    e, out = html.escape, []
+    for domain, ex in samples.items():
+        out.append(f"<h3>{e(domain)}</h3>")
+        if not ex["kept"] and not ex["rejected"]:
+            out.append("<p>No samples yet.</p>")
+        for s in ex["kept"]:
+            steps = "".join(f'<li>{e(str(step))} <span class="tag {v}">{_MARK[v]}</span></li>'
+                            for step, v in zip(s.get("reasoning", []), s["_verdicts"]))
+            score = f' <span class="tag">score {s["score"]}</span>' if "score" in s else ""
+            out.append(f'<div class="sample kept"><b>{e(ex["kept_from"])}</b>{score}<p>{e(str(s.get("question", "")))}</p>'
+                       f'<ol>{steps}</ol><p>Answer: <b>{e(str(s.get("answer", "")))}</b></p></div>')
+        for s in ex["rejected"]:
+            reasons = s.get("reject_reasons") or []
+            failing = {r.get("step") for r in reasons if isinstance(r, dict)}
+            steps = "".join(f'<li class="{"wrong" if i in failing else ""}">{e(str(step))}</li>'
+                            for i, step in enumerate(s.get("reasoning", []) if isinstance(s.get("reasoning"), list) else []))
+            why = "".join(f"<li>{e(str(r.get('check')))}: {e(str(r.get('message')))}</li>" for r in reasons if isinstance(r, dict))
+            out.append(f'<div class="sample rejected"><b>rejected</b><p>{e(str(s.get("question", "")))}</p><ol>{steps}</ol>'
+                       f'<p>Answer: {e(str(s.get("answer", "")))}</p><ul class="wrong">{why}</ul></div>')
+    return "".join(out)
+
+
+# ---------------------------------------------------------------- dataset card
+
+CARD_MARK = "<!-- written by DataForge: audit.py export-train -->"
+FORMAT_FIELDS = {"alpaca": "instruction, input, output", "sharegpt": "conversations (from, value)",
+                 "openai": "messages (role, content)"}
+
+
+def dataset_card(run_dir: Path, exports: dict[str, Path], default: str) -> str:
+    """A Hugging Face dataset card (README.md) for a run's training exports: the YAML header that
+    `datasets.load_dataset(folder)` reads, then what made the data and what it cost."""
+    info = gather(Path(run_dir))
+    stages = read_manifest(run_dir).get("stages", {})
+    generate, score = stages.get("generate", {}), stages.get("score", {})
+    settings = generate.get("settings", {})
+    rows = sum(count_lines(p) for p in exports.values() if p.exists()) // max(1, len(exports))
+    size = next(label for limit, label in ((1e3, "n<1K"), (1e4, "1K<n<10K"), (1e5, "10K<n<100K"), (1e6, "100K<n<1M"),
+                                           (float("inf"), "n>1M")) if rows < limit)
+    configs = "".join(f"- config_name: {fmt}\n" + ("  default: true\n" if fmt == default else "")
+                      + f"  data_files:\n  - split: train\n    path: {path.name}\n" for fmt, path in sorted(exports.items()))
+    rejected = info["rejected_by_check"] or {}
+    per = info["per_final_sample"]
+    domains = ", ".join(d["name"] + (f" ({d['notes']})" if d.get("notes") else "") for d in settings.get("domains", []))
+    lines = [
+        "---", "license: other", "language:\n- en", "task_categories:\n- text-generation\n- question-answering",
+        f"size_categories:\n- {size}", "tags:\n- math\n- synthetic\n- dataforge", "configs:\n" + configs.rstrip("\n"), "---",
+        CARD_MARK, "",
+        f"# Math word problems with step-by-step solutions ({info['run']})", "",
+        f"{rows:,} samples, made by DataForge: a local model wrote each problem and its solution; every equation "
+        "was checked exactly, the answer against the last step, near-duplicates removed; a judge scored what was left.",
+        "", "## Files", "",
+        *[f"- `{p.name}`: {FORMAT_FIELDS.get(fmt, fmt)}" for fmt, p in sorted(exports.items())],
+        "", "## How it was made", "",
+        f"- Domains: {domains or '–'}",
+        f"- Generation model: `{info['models']['generation']}`, templates {', '.join(settings.get('templates', []))}, "
+        f"temperature {settings.get('temperature')}, seed {_n(settings.get('seed'))}",
+        f"- Funnel: " + ", ".join(f"{name} {_n(n)}" for name, n in info["total"].items()),
+        f"- Filter checks: {', '.join(stages.get('filter', {}).get('checks', [])) or '–'}; rejected by check: "
+        + (", ".join(f"{c} {n:,}" for c, n in rejected.items()) or "none"),
+        f"- Judge: `{info['models']['judge'] or '–'}`, rubric {score.get('rubric_version', '–')}, final at score ≥ "
+        f"{score.get('threshold', '–')} with domain relevance ≥ {score.get('min_relevance', '–')} and correctness ≥ "
+        f"{score.get('min_correctness', '–')}; re-solve agreement {_pct(score.get('resolve_agreement'))}",
+        f"- Human audit: judge-human agreement {_pct(info['judge_human_agreement'])}",
+        f"- Cost per sample that reached final: {_n(per['tokens'])} tokens"
+        + (f" ({_n(per['reasoning_tokens'])} reasoning)" if info["reasoning_tokens"] else "") + f", {_n(per['seconds'])} s",
+        "", "The run's own report (`report.md`, `report.html`) and `run.json` hold the details.", "",
+    ]
+    return "\n".join(lines)
+
+
+def _pct(v) -> str:
+    return "–" if v is None else f"{v:.0%}"

@@ -54,25 +54,42 @@ def validation_problems(error: ValidationError) -> list[str]:
     return out
 
 
-def generation_schema() -> dict:
+# For backends that turn the schema into a grammar (llama.cpp, Ollama): patterns make the format
+# unbreakable. No control characters, quotes or backslashes inside strings (a raw newline or a bad
+# escape is invalid JSON); every step has an '='; the answer has a digit. Bounded, so a looping
+# model stops. What the model writes is otherwise free.
+_NOT = r'\x00-\x1f"\\'  # characters a string may not hold: control characters, quote, backslash
+GRAMMAR_PATTERNS = {
+    "question": f"^[^{_NOT}]{{20,600}}$",
+    "step": f"^[^{_NOT}=]{{1,120}}=[^{_NOT}]{{1,120}}$",
+    "answer": f"^[^{_NOT}0-9]{{0,20}}[0-9][^{_NOT}]{{0,20}}$",
+    "domain": f"^[^{_NOT}]{{0,80}}$",
+}
+
+
+def generation_schema(patterns: bool = False) -> dict:
     """The JSON schema sent to backends as structured output: the fields a model writes.
 
-    Plain JSON Schema (no $defs, no patterns) so Ollama, OpenAI-compatible servers and
-    llama.cpp's grammar converter all accept it; the pydantic model checks the rest.
+    Plain JSON Schema (no $defs) so Ollama, OpenAI-compatible servers and llama.cpp's grammar
+    converter all accept it; `patterns` (for backends that enforce the schema with a grammar) adds
+    GRAMMAR_PATTERNS. The pydantic model checks the rest.
     """
+    def text(field: str, **bounds) -> dict:
+        return {"type": "string", "pattern": GRAMMAR_PATTERNS[field]} if patterns else {"type": "string", **bounds}
+
     return {
         "type": "object",
         "properties": {
-            "question": {"type": "string", "minLength": 20, "maxLength": 600},
+            "question": text("question", minLength=20, maxLength=600),
             "reasoning": {
                 "type": "array",
-                "items": {"type": "string", "minLength": 5, "maxLength": 200},
+                "items": text("step", minLength=5, maxLength=200),
                 "minItems": 1,
                 "maxItems": 8,
             },
-            "answer": {"type": "string", "minLength": 1, "maxLength": 40},
+            "answer": text("answer", minLength=1, maxLength=40),
             "difficulty": {"type": "string", "enum": list(DIFFICULTIES)},
-            "domain": {"type": "string", "maxLength": 80},
+            "domain": text("domain", maxLength=80),
             "num_steps": {"type": "integer"},
         },
         "required": list(SAMPLE_FIELDS),

@@ -121,7 +121,10 @@ class FakeOllama:
         if fault == "offschema":
             return json.dumps({"text": "not a sample"})
         if "question" in props:
-            return json.dumps(self.make_sample(wrong_math=fault == "wrong_math", domain=domain))
+            sample = self.make_sample(wrong_math=fault == "wrong_math", domain=domain)
+            if fault == "no_equals":  # what a small model writes: prose steps
+                sample["reasoning"] = [step.replace(" = ", " makes ") for step in sample["reasoning"]]
+            return json.dumps(sample)
         if "correctness" in props:
             off = any(json.dumps(q)[1:-1] in text for q in self.off_domain)
             return json.dumps({"correctness": 9, "clarity": 8, "domain_relevance": 2 if off else 8, "difficulty_match": 7,

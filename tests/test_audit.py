@@ -100,11 +100,22 @@ def test_training_exports_load_with_hugging_face_datasets(run, tmp_path, fmt):
     run_dir = scored_run(run, tmp_path, n=3)
     run("audit.py", "export-train", "--input", "latest", "--format", fmt, check_rc=0)
     path = run_dir / f"train_{fmt}.jsonl"
-    loaded = datasets.load_dataset("json", data_files=str(path), split="train", cache_dir=str(tmp_path / "hf"))
+    loaded = datasets.load_dataset(str(run_dir), split="train", cache_dir=str(tmp_path / "hf"))  # through the card
     assert loaded.num_rows == 3
     first = loaded[0]
     text = json.dumps(first)
     assert "Answer: " in text and first == read_lines(path)[0]
+
+    import yaml
+
+    card = (run_dir / "README.md").read_text()
+    header = yaml.safe_load(card.split("---")[1])
+    assert header["configs"] == [{"config_name": fmt, "default": True,
+                                  "data_files": [{"split": "train", "path": f"train_{fmt}.jsonl"}]}]
+    assert header["size_categories"] == ["n<1K"] and header["license"] and header["task_categories"]
+    report = json.loads((run_dir / "filter_report.json").read_text())["total"]
+    assert f"filtered {report['kept']}, final 3" in card  # the run's real counts
+    assert "Judge: `ollama://llama2`, rubric" in card and "Cost per sample that reached final" in card
 
 
 def test_report_html_renders_in_headless_chromium_with_the_funnel(run, tmp_path):
@@ -154,3 +165,21 @@ def test_feedback_reaches_the_domain_it_was_given_for_under_its_folder_name(run,
     proc = run("generate.py", "--domains", "Sales/Marketing,Sales?Marketing", check_rc=2)
     assert "share the folder 'Sales_Marketing data samples'" in proc.stderr
     assert len(list((tmp_path / "runs").glob("run_*"))) == 2  # no run folder made for the refused list
+
+
+def test_make_preview_draws_the_samples_section_of_a_real_run(run, tmp_path, ollama):
+    if shutil.which("chromium") is None and not os.environ.get("CI"):
+        pytest.skip("chromium not installed")
+    ollama.faults.queue = [None, "wrong_math"]  # one sample kept, one rejected: both kinds in the picture
+    run("generate.py", "--domains", DOMAIN, "--samples-per-domain", "2", check_rc=0)
+    run("filter.py", "--input", "latest", check_rc=0)
+    run_dir = only_run(tmp_path)
+    html = (run_dir / "report.html").read_text()
+    samples = html.split('<section id="samples">')[1]
+    assert "✓ verified" in samples and "arithmetic: step 2 says" in samples and 'class="wrong"' in samples
+    out = tmp_path / "image.png"
+    proc = run("docs/make_preview.py", "--run", str(run_dir), "--output", str(out), "--size", "800,600", check_rc=0)
+    data = out.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", proc.stderr
+    assert int.from_bytes(data[16:20], "big") == 800 and int.from_bytes(data[20:24], "big") == 600
+    assert len(data) > 20_000  # a drawn page, not a blank one

@@ -26,7 +26,7 @@ def test_readme_command_writes_valid_samples(run, tmp_path, ollama):
         assert {"template", "model", "created_at", "prompt_tokens", "completion_tokens"} <= set(s)
     assert {s["template"] for s in samples} == {"detailed", "conversational", "minimal"}
     bodies = [r["body"] for r in ollama.model_requests()]
-    assert all(b["model"] == "llama2" and b["format"] == generation_schema() for b in bodies)
+    assert all(b["model"] == "llama2" and b["format"] == generation_schema(patterns=True) for b in bodies)
     assert all("budget, headcount, runway" in b["messages"][1]["content"] for b in bodies)
     manifest = json.loads((run_dir / "run.json").read_text())
     assert manifest["stages"]["generate"]["totals"]["valid"] == 15
@@ -165,3 +165,23 @@ def test_ctrl_c_stops_cleanly_with_a_summary_and_the_run_resumes(tmp_path, ollam
     subprocess.run(cmd[:2] + ["--resume"], cwd=tmp_path, env=env, check=True, capture_output=True, timeout=120)
     ids = [s["id"] for s in read_lines(only_run(tmp_path) / "Retail data samples" / "raw_retail.jsonl")]
     assert len(ids) == 20 and len(set(ids)) == 20
+
+
+def test_a_stage_that_ends_with_nothing_says_why_and_what_to_do(run, tmp_path, ollama):
+    ollama.faults.queue = ["no_equals", "no_equals", "length", "invalid_json"]
+    proc = run("generate.py", "--domains", "Coffee shop", "--samples-per-domain", "2", "--max-attempts", "2", check_rc=0)
+    assert "0 of 2 valid" in proc.stderr
+    assert "failed attempts: 2 step without '=', 1 cut off at the token limit, 1 invalid JSON" in proc.stderr
+    assert "Try a larger model (--model)" in proc.stderr and "next: python filter.py" not in proc.stderr
+
+    ollama.faults.queue = ["wrong_math"] * 3
+    run("generate.py", "--domains", "Coffee shop", "--samples-per-domain", "3", check_rc=0)
+    proc = run("filter.py", "--input", "latest", check_rc=0)
+    assert "0 of 3 kept: the reasons above" in proc.stderr and "arithmetic" in proc.stderr
+
+    run("generate.py", "--domains", "Coffee shop", "--samples-per-domain", "3", check_rc=0)
+    run("filter.py", "--input", "latest", "--skip-checks", "duplicate", check_rc=0)
+    ollama.answers.clear()  # the judge's own solution now disagrees with every sample
+    proc = run("score.py", "--input", "latest", check_rc=0)
+    assert ("nothing reached final: 0 off-domain, 0 incorrect, 3 below --threshold; "
+            "the judge's own solution disagreed on 3 of 3") in proc.stderr
