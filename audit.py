@@ -21,6 +21,7 @@ Exit status: 0 done, 2 bad usage or input, 1 a bug.
 
 import argparse
 import csv
+import io
 import json
 import random
 import re
@@ -32,7 +33,7 @@ from pathlib import Path
 from dataforge import UserError, cli
 from dataforge.checks import SAMPLE_CHECKS, check_sample
 from dataforge.report import CARD_MARK, dataset_card, write_report
-from dataforge.runs import (DEFAULT_RUNS_DIR, StageInput, dumps, read_jsonl, read_manifest, resolve_input,
+from dataforge.runs import (DEFAULT_RUNS_DIR, StageInput, domain_key, dumps, lock_run, read_jsonl, read_manifest, resolve_input,
                             update_manifest, write_atomic, write_jsonl_atomic)
 
 COLUMNS = ["id", "domain", "question", "steps", "answer", "score", "judge_rationale", "filter_flags", "decision", "comment"]
@@ -66,17 +67,21 @@ def sources(spec: str, runs_dir: str) -> list[StageInput]:
     for inp in resolve_input(spec, reads="filtered", runs_dir=runs_dir):
         if inp.run_dir is None:
             raise UserError(f"--input {spec}: audit works on a run or domain folder, not a loose file")
+        lock_run(inp.run_dir)
         scored = inp.output("scored")
         out.append(StageInput(scored, inp.run_dir, inp.domain, inp.slug) if scored.exists() else inp)
     return out
 
 
 def records(path: Path) -> list[dict]:
+    """The samples of a file; of a scored_ file, those the run's latest judge scored (it keeps other judges')."""
+    judge = read_manifest(path.parent.parent).get("stages", {}).get("score", {}).get("judge_model") \
+        if path.name.startswith("scored_") else None
     good = []
     for line in read_jsonl(path):
         if line.record is None:
             cli.say(f"{path}:{line.lineno}: {line.problem}; skipped")
-        else:
+        elif judge is None or line.record.get("judge_model") == judge:
             good.append(line.record)
     return good
 
@@ -108,24 +113,38 @@ def uncell(text: str) -> str:
 
 
 def export(args) -> None:
+    if args.sample is not None and args.sample < 1:
+        raise UserError(f"--sample {args.sample}: give a number of samples, at least 1")
     for inp in sources(args.input, args.runs_dir):
         samples = records(inp.path)
         if args.sample:
             samples = stratified(samples, args.sample, args.seed)
-        out = inp.path.with_name(f"audit_{inp.slug}.csv")
+        out = unused_csv_name(inp.path.with_name(f"audit_{inp.slug}.csv"))
         rows = []
         for s in samples:
             flags = [f"{w['check']}: {w['message']}" for w in s.get("flags") or [] if isinstance(w, dict)]  # filter.py's
             rows.append([s.get("id", ""), s.get("domain", inp.domain), s.get("question", ""),
                          "\n".join(f"{i + 1}. {step}" for i, step in enumerate(s.get("reasoning", []))), s.get("answer", ""),
                          s.get("score", ""), s.get("rationale", ""), "\n".join(flags), "", ""])
-        with open(out, "w", encoding="utf-8-sig", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(COLUMNS)
-            writer.writerows([[cell(v) for v in row] for row in rows])
+        text = io.StringIO(newline="")
+        writer = csv.writer(text)
+        writer.writerow(COLUMNS)
+        writer.writerows([[cell(v) for v in row] for row in rows])
+        write_atomic(out, "\ufeff" + text.getvalue())  # whole or not at all; the BOM tells spreadsheets it is UTF-8
         cli.say(f"{inp.domain}: {len(rows)} samples to review -> {out}")
     cli.say("fill in `decision` (keep / drop / fix; for fix, edit question, steps or answer) and `comment`, then:",
             "  python audit.py apply --input latest --decisions <the csv>")
+
+
+def unused_csv_name(path: Path) -> Path:
+    """path, unless a reviewer's decisions are in it: then audit_x_2.csv, _3 ... (said, never overwritten)."""
+    n, candidate = 1, path
+    while candidate.exists() and any(row.get("decision", "").strip() for _, row in read_rows(candidate)):
+        n += 1
+        candidate = path.with_name(f"{path.stem}_{n}.csv")
+    if candidate != path:
+        cli.say(f"{path} holds a reviewer's decisions: kept as it is; this export goes to {candidate.name}")
+    return candidate
 
 
 # ---------------------------------------------------------------- apply
@@ -134,76 +153,106 @@ def parse_steps(text: str) -> list[str]:
     return [re.sub(r"^\s*\d+[.)]\s*", "", line).strip() for line in text.splitlines() if line.strip()]
 
 
+def read_rows(csv_path: Path) -> list[tuple[int, dict]]:
+    """(spreadsheet row number, row) of a filled-in CSV, columns by name in any order. UTF-8 as export
+    writes it, else cp1252 as Excel on Windows saves it; long cells and short rows are read as they are."""
+    data = csv_path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = data.decode("cp1252", errors="replace")
+    csv.field_size_limit(2**31 - 1)  # a reviewer may paste a long solution into one cell
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    missing = [c for c in ("id", "decision", "comment", "question", "steps", "answer") if c not in (reader.fieldnames or [])]
+    if missing:
+        raise UserError(f"{csv_path}: missing column(s) {', '.join(missing)}; export a fresh file with audit.py export")
+    return [(n, {k: v or "" for k, v in row.items() if k}) for n, row in enumerate(reader, start=2)]  # row 1: header
+
+
 def apply(args) -> None:
-    inputs = {inp.slug: inp for inp in sources(args.input, args.runs_dir)}
+    """Decisions from every CSV given, merged by id into each domain's decisions_ (the last one wins),
+    then audited_ rebuilt from all of them: a second apply adds to the first."""
+    inputs = {inp.domain: inp for inp in sources(args.input, args.runs_dir)}
     run_dir = next(iter(inputs.values())).run_dir
     threshold = read_manifest(run_dir).get("stages", {}).get("score", {}).get("threshold", 6.0)
-    agree = compared = 0
     counts = defaultdict(int)
+    rows_by_domain = defaultdict(list)
     for csv_path in map(Path, args.decisions):
         if not csv_path.is_file():
             raise UserError(f"--decisions {csv_path}: no such file")
-        slug = csv_path.stem.removeprefix("audit_")
-        if slug not in inputs:
-            raise UserError(f"{csv_path}: no domain '{slug}' in {run_dir} (expected audit_<domain>.csv from audit.py export)")
-        inp = inputs[slug]
-        by_id = {s.get("id"): s for s in records(inp.path)}
-        with open(csv_path, encoding="utf-8-sig", newline="") as f:
-            reader = csv.DictReader(f)
-            missing = [c for c in ("id", "decision", "comment", "question", "steps", "answer") if c not in (reader.fieldnames or [])]
-            if missing:
-                raise UserError(f"{csv_path}: missing column(s) {', '.join(missing)}; export a fresh file with audit.py export")
-            rows = list(reader)
-        audited, decisions = [], []
-        for row_no, row in enumerate(rows, start=2):  # row 1 is the header, as a spreadsheet numbers them
-            where = f"{csv_path}:row {row_no}"
-            sample_id, decision = uncell(row["id"] or ""), (row["decision"] or "").strip().lower()
-            if not decision:
-                counts["not reviewed"] += 1
-                continue
-            if decision not in DECISIONS:
-                cli.say(f"{where}: decision {row['decision']!r} is not keep, drop or fix; row skipped")
+        by_name = next((d for d, inp in inputs.items() if csv_path.stem.removeprefix("audit_") == inp.slug), None)
+        for row_no, row in read_rows(csv_path):
+            domain = domain_key(uncell(row.get("domain", ""))) or by_name  # the rows say; "Save As" may rename the file
+            if domain not in inputs:
+                cli.say(f"{csv_path}:row {row_no}: domain {row.get('domain')!r} is not in {run_dir}; row skipped")
                 counts["bad rows"] += 1
-                continue
-            if sample_id not in by_id:
-                cli.say(f"{where}: unknown id {sample_id!r} (not in {inp.path.name}); row skipped")
-                counts["bad rows"] += 1
-                continue
-            sample, comment = by_id[sample_id], (row["comment"] or "").strip()
-            record = {"id": sample_id, "domain": inp.domain, "decision": decision, "comment": comment,
-                      "question": sample.get("question"), "reviewer": args.reviewer, "judge_score": sample.get("score"),
-                      "applied_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
-            if decision == "fix":
-                fixed = {**sample, "question": uncell(row["question"]), "reasoning": parse_steps(uncell(row["steps"])),
-                         "answer": uncell(row["answer"]), "audit": "fixed"}
-                fixed["num_steps"] = len(fixed["reasoning"])
-                problems = check_sample(fixed, SAMPLE_CHECKS).reasons
-                if problems:
-                    record["fix_problems"] = problems
-                    cli.say(f"{where}: the fix of {sample_id} does not pass the filter ({problems[0]['message']}); not added")
-                    counts["fix rejected"] += 1
-                else:
-                    audited.append(fixed)
-                    counts["fix"] += 1
             else:
-                counts[decision] += 1
-                if decision == "keep":
-                    audited.append({**sample, "audit": "kept"})
-            if isinstance(sample.get("score"), (int, float)):
+                rows_by_domain[domain].append((f"{csv_path}:row {row_no}", row))
+    agree = compared = 0
+    for domain, rows in rows_by_domain.items():
+        inp = inputs[domain]
+        decisions_path = inp.path.with_name(f"decisions_{inp.slug}.jsonl")
+        decisions = {d["id"]: d for d in records(decisions_path) if isinstance(d.get("id"), str)} \
+            if decisions_path.exists() else {}
+        by_id = {s.get("id"): s for s in records(inp.path)}
+        for where, row in rows:
+            record = decide(where, row, by_id, args.reviewer, domain, counts)
+            if record is not None:
+                decisions[record["id"]] = record  # the last decision on a sample wins
+        audited = []
+        for d in decisions.values():
+            sample = by_id.get(d["id"])
+            if d["decision"] == "keep" and sample is not None:
+                audited.append({**sample, "audit": "kept"})
+            elif d["decision"] == "fix" and d.get("fixed"):
+                audited.append(d["fixed"])
+            if isinstance(d.get("judge_score"), (int, float)):
                 compared += 1
-                agree += (sample["score"] >= threshold) == (decision != "drop")
-            decisions.append(record)
-        write_jsonl_atomic(inp.path.with_name(f"audited_{slug}.jsonl"), audited)
-        write_jsonl_atomic(inp.path.with_name(f"decisions_{slug}.jsonl"), decisions)
-        cli.say(f"{inp.domain}: {len(audited)} audited samples -> {inp.path.with_name(f'audited_{slug}.jsonl')}")
+                agree += (d["judge_score"] >= threshold) == (d["decision"] != "drop")
+            counts[d["decision"] if not d.get("fix_problems") else "fix rejected"] += 1
+        write_jsonl_atomic(inp.path.with_name(f"audited_{inp.slug}.jsonl"), audited)
+        write_jsonl_atomic(decisions_path, list(decisions.values()))
+        cli.say(f"{domain}: {len(decisions)} decisions, {len(audited)} audited samples -> "
+                f"{inp.path.with_name(f'audited_{inp.slug}.jsonl')}")
     agreement = agree / compared if compared else None
-    cli.say("", cli.table([[k, v] for k, v in sorted(counts.items())], ["decisions", "rows"]), "",
+    cli.say("", cli.table([[k, v] for k, v in sorted(counts.items())], ["decisions", "samples or rows"]), "",
             f"  judge-human agreement (judge keeps at score >= {threshold}): "
             + (f"{agreement:.0%} of {compared}" if compared else "n/a (no scored samples decided)"),
             f"  next: python generate.py --feedback {run_dir} ...  (drops and comments guide new samples)")
     update_manifest(run_dir, "audit", {"decisions": dict(counts), "judge_human_agreement": agreement,
                                        "files": [str(p) for p in args.decisions]})
     write_report(run_dir)
+
+
+def decide(where: str, row: dict, by_id: dict, reviewer: str, domain: str, counts) -> dict | None:
+    """One CSV row -> its decision record, or None (not reviewed, or a row that cannot be used: named)."""
+    sample_id, decision = uncell(row.get("id", "")), row.get("decision", "").strip().lower()
+    if not decision:
+        counts["not reviewed"] += 1
+        return None
+    if decision not in DECISIONS:
+        cli.say(f"{where}: decision {row['decision']!r} is not keep, drop or fix; row skipped")
+        counts["bad rows"] += 1
+        return None
+    if sample_id not in by_id:
+        cli.say(f"{where}: unknown id {sample_id!r}; row skipped")
+        counts["bad rows"] += 1
+        return None
+    sample = by_id[sample_id]
+    record = {"id": sample_id, "domain": domain, "decision": decision, "comment": row.get("comment", "").strip(),
+              "question": sample.get("question"), "reviewer": reviewer, "judge_score": sample.get("score"),
+              "applied_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    if decision == "fix":
+        fixed = {**sample, "question": uncell(row.get("question", "")), "reasoning": parse_steps(uncell(row.get("steps", ""))),
+                 "answer": uncell(row.get("answer", "")), "audit": "fixed"}
+        fixed["num_steps"] = len(fixed["reasoning"])
+        problems = check_sample(fixed, SAMPLE_CHECKS).reasons
+        if problems:
+            record["fix_problems"] = problems
+            cli.say(f"{where}: the fix of {sample_id} does not pass the filter ({problems[0]['message']}); not added")
+        else:
+            record["fixed"] = fixed
+    return record
 
 
 # ---------------------------------------------------------------- export-train
@@ -224,18 +273,25 @@ def as_format(sample: dict, fmt: str) -> dict:
 def export_train(args) -> None:
     inputs = resolve_input(args.input, reads="filtered", runs_dir=args.runs_dir)
     run_dir = inputs[0].run_dir
+    lock_run(run_dir)
     if run_dir is None:
         raise UserError(f"--input {args.input}: give a run or domain folder")
     lines, used = [], []
     for inp in inputs:
-        audited, final = inp.output("audited"), inp.output("final")
-        path = audited if audited.exists() else final
-        if not path.exists():
-            cli.say(f"{inp.domain}: no final_ or audited_ samples yet (run score.py); skipped")
+        final, decisions_path = inp.output("final"), inp.output("decisions")
+        if not final.exists():
+            cli.say(f"{inp.domain}: no final_ samples yet (run score.py); skipped")
             continue
-        samples = [s for s in records(path) if isinstance(s.get("reasoning"), list) and "question" in s and "answer" in s]
+        decisions = {d["id"]: d for d in records(decisions_path)} if decisions_path.exists() else {}
+        samples = []  # final, less what a reviewer dropped, with their fixes in place (not only what was reviewed)
+        for s in records(final):
+            d = decisions.get(s.get("id"), {})
+            if d.get("decision") == "drop" or (d.get("decision") == "fix" and not d.get("fixed")):
+                continue
+            samples.append(d["fixed"] if d.get("fixed") else s)
+        samples = [s for s in samples if isinstance(s.get("reasoning"), list) and "question" in s and "answer" in s]
         lines += [dumps(as_format(s, args.format)) + "\n" for s in samples]
-        used.append(f"{path.name}: {len(samples)}")
+        used.append(f"{final.name}: {len(samples)}" + (f" ({len(decisions)} reviewed)" if decisions else ""))
     out = Path(args.output) if args.output else run_dir / f"train_{args.format}.jsonl"
     write_atomic(out, "".join(lines))
     cli.say(*[f"  {u}" for u in used], f"{len(lines)} samples in {args.format} format -> {out}")

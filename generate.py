@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import random
+import re
 import sys
 import time
 from collections import Counter
@@ -27,7 +28,7 @@ from dataforge import UserError, cli
 from dataforge.prompts import REPAIR_HINT, TEMPLATE_NAMES, generation_prompt, subtopics
 from dataforge.report import write_report
 from dataforge.runs import (DEFAULT_RUNS_DIR, JsonlAppender, drop_torn_tail, latest_run, new_run_dir, read_jsonl,
-                            read_manifest, stage_file, update_manifest, domain_key, domain_slug)
+                            lock_run, read_manifest, stage_file, update_manifest, domain_key, domain_slug)
 from dataforge.schema import DIFFICULTIES, Sample, generation_schema, validation_problems
 from local_llm import THINK_LEVELS, ModelCallFailed, Options, get_backend
 
@@ -39,7 +40,7 @@ RECENT_TO_AVOID = 5  # recent questions listed in each prompt so the model does 
 
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--domains", action="append", default=[], help="comma-separated domains (flag may repeat)")
+    p.add_argument("--domains", action="append", default=[], help="comma-separated domains (flag may repeat); a comma inside a name: \\,")
     p.add_argument("--domain-notes", action="append", default=[], help="notes for one domain, in --domains order (repeat per domain)")
     p.add_argument("--samples-per-domain", type=int, help="valid samples wanted per domain (default 10)")
     p.add_argument("--interactive", action="store_true", help="ask for domains and notes at a prompt")
@@ -75,8 +76,9 @@ def difficulty_cycle(spec: str) -> list[str]:
     out = []
     for part in (p.strip() for p in spec.split(",") if p.strip()):
         level, _, weight = part.partition("=")
-        if level not in DIFFICULTIES or (weight and not weight.isdigit()):
-            raise UserError(f"--difficulty {spec!r}: use easy, medium, hard, or a mix like easy=1,medium=2,hard=1")
+        if level not in DIFFICULTIES or (weight and not (weight.isdigit() and 0 < int(weight) <= 100)):
+            raise UserError(f"--difficulty {spec!r}: use easy, medium, hard, or a mix like easy=1,medium=2,hard=1 "
+                            "(weights 1 to 100)")
         out += [level] * int(weight or 1)
     if not out:
         raise UserError("--difficulty is empty")
@@ -85,10 +87,11 @@ def difficulty_cycle(spec: str) -> list[str]:
 
 def plan(args) -> dict:
     """The settings of a new run, from flags and (with --interactive) answers."""
-    domains = [d.strip() for flag in args.domains for d in flag.split(",") if d.strip()]
+    domains = [d.replace("\\,", ",").strip() for flag in args.domains for d in re.split(r"(?<!\\),", flag) if d.strip()]
     notes = list(args.domain_notes)
     if args.interactive and not domains:
-        domains = [d.strip() for d in ask("Domains (comma-separated): ", "--domains").split(",") if d.strip()]
+        domains = [d.replace("\\,", ",").strip() for d in re.split(r"(?<!\\),", ask("Domains (comma-separated): ", "--domains"))
+                   if d.strip()]
         notes = [ask(f"Notes for {d!r} (optional): ", "--domain-notes") for d in domains]
     if not domains:
         raise UserError("no domains given: pass --domains \"Jobs at startup\" (or --interactive)")
@@ -111,6 +114,10 @@ def plan(args) -> dict:
     n = 10 if n is None else n
     if n < 1:
         raise UserError("--samples-per-domain must be at least 1")
+    if not 0 <= args.temperature <= 5:  # also refuses nan
+        raise UserError(f"--temperature {args.temperature}: use a number from 0 to 5")
+    if args.max_attempts < 1 or (args.max_tokens is not None and args.max_tokens < 1):
+        raise UserError("--max-attempts and --max-tokens must be at least 1")
     templates = [t.strip() for t in args.templates.split(",") if t.strip()]
     if not templates or set(templates) - set(TEMPLATE_NAMES):
         raise UserError(f"--templates {args.templates!r}: choose from {', '.join(TEMPLATE_NAMES)}")
@@ -209,6 +216,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     if args.resume:
         run_dir = latest_run(args.out_dir) if args.resume == "latest" else Path(args.resume)
+        lock_run(run_dir)  # two resumes at once would write each sample twice
         settings = read_manifest(run_dir).get("stages", {}).get("generate", {}).get("settings")
         if not settings:
             raise UserError(f"{run_dir}/run.json has no generate settings to resume from")
@@ -221,6 +229,7 @@ def main(argv=None) -> int:
         cli.say(f"note: {backend.scheme} has no {flag}; that setting is ignored (set it in a Modelfile or use the HTTP API)")
     if not args.resume:
         run_dir = new_run_dir(args.out_dir)
+        lock_run(run_dir)
     update_manifest(run_dir, "generate", {"status": "running", "settings": settings, "domains": settings["domains"],
                                           "backend": backend.scheme, "model": backend.spec})
     cli.say(f"run: {run_dir}  model: {backend.spec}  concurrency: {args.concurrency}"

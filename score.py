@@ -31,8 +31,8 @@ from dataforge.arithmetic import parse_number, quantities_agree
 from dataforge.prompts import (JUDGE_SCHEMA, RESOLVE_DISAGREE_CAP, RESOLVE_SCHEMA, RUBRIC_VERSION, SCORE_WEIGHTS,
                                judge_prompt, resolve_prompt)
 from dataforge.report import write_report
-from dataforge.runs import (DEFAULT_RUNS_DIR, JsonlAppender, drop_torn_tail, read_jsonl, read_manifest, resolve_input,
-                            update_manifest, write_jsonl_atomic)
+from dataforge.runs import (DEFAULT_RUNS_DIR, JsonlAppender, drop_torn_tail, lock_run, read_jsonl, read_manifest,
+                            resolve_input, update_manifest, write_jsonl_atomic)
 from local_llm import THINK_LEVELS, ModelCallFailed, Options, get_backend
 
 
@@ -65,7 +65,10 @@ def parse_args(argv):
 
 
 def sample_key(record: dict) -> str:
-    return record.get("id") or hashlib.sha1(record.get("question", "").encode()).hexdigest()[:16]
+    """What a score is cached under (with the judge and rubric version): the sample's content, so an
+    edited sample is scored again and two samples that share an id are never mixed up."""
+    content = json.dumps([record.get("question"), record.get("reasoning"), record.get("answer")], ensure_ascii=False)
+    return hashlib.sha1(content.encode("utf-8")).hexdigest()[:20]
 
 
 def resolved_answer(reply: dict):
@@ -132,6 +135,7 @@ def main(argv=None) -> int:
         raise UserError("--votes must be at least 1")
     started = time.monotonic()
     inputs = resolve_input(args.input, reads="filtered", runs_dir=args.runs_dir)
+    lock_run(inputs[0].run_dir)  # two scorers on one run would append to scored_ at once
     if args.output and len(inputs) > 1:
         raise UserError("--output needs a single .jsonl --input; a run writes final_<domain>.jsonl beside each file")
     generation_model = (read_manifest(inputs[0].run_dir).get("stages", {}).get("generate", {}).get("model")
@@ -168,21 +172,34 @@ def main(argv=None) -> int:
 def score_file(inp, judge, args, executor, totals, histogram) -> dict:
     scored_path = inp.output("scored")
     final_path = Path(args.output) if args.output else inp.output("final")
-    samples = []
+    samples, line_of, id_line = [], {}, {}
     for line in read_jsonl(inp.path):
-        if line.record is None or not isinstance(line.record.get("question"), str) or not isinstance(line.record.get("reasoning"), list):
+        r = line.record
+        if r is None or not isinstance(r.get("question"), str) or not isinstance(r.get("reasoning"), list):
             cli.say(f"{inp.path}:{line.lineno}: {line.problem or 'not a sample'}; skipped (filter.py checks input lines)")
             totals["bad_lines"] += 1
+        elif sample_key(r) in line_of:
+            cli.say(f"{inp.path}:{line.lineno}: the same sample as line {line_of[sample_key(r)]}; skipped")
+            totals["bad_lines"] += 1
         else:
-            samples.append(line.record)
-    cached = {}
+            if isinstance(r.get("id"), str) and r["id"] in id_line:
+                cli.say(f"{inp.path}:{line.lineno}: id {r['id']!r} is also on line {id_line[r['id']]}; "
+                        "both are scored, each under its own content")
+            line_of[sample_key(r)] = line.lineno
+            id_line.setdefault(r.get("id") if isinstance(r.get("id"), str) else None, line.lineno)
+            samples.append(r)
+    cached, other_judges = {}, []
     if scored_path.exists():
         lines = read_jsonl(scored_path)
         if torn := drop_torn_tail(scored_path, lines):
             cli.say(f"warning: {scored_path}:{torn.lineno}: unfinished line from a crash set aside; that sample is scored again")
         for line in lines:
             r = line.record
-            if r and not r.get("unscored") and r.get("judge_model") == judge.spec and r.get("rubric_version") == RUBRIC_VERSION:
+            if not r:
+                continue
+            if r.get("judge_model") != judge.spec or r.get("rubric_version") != RUBRIC_VERSION:
+                other_judges.append(r)  # kept: a second judge does not erase the first one's scores
+            elif not r.get("unscored"):
                 cached[sample_key(r)] = r
     todo = [s for s in samples if sample_key(s) not in cached]
     results = dict(cached)
@@ -205,7 +222,7 @@ def score_file(inp, judge, args, executor, totals, histogram) -> dict:
         r.pop("rejected", None)  # decided again: the limits may differ from the last run's
         if not r.get("unscored") and (why := why_not_final(r, args)):
             r["rejected"] = why
-    write_jsonl_atomic(scored_path, ordered)  # compact: one line per sample, this judge's latest
+    write_jsonl_atomic(scored_path, other_judges + ordered)  # compact: per judge and sample, the latest
     final = [r for r in ordered if not r.get("unscored") and "rejected" not in r]
     write_jsonl_atomic(final_path, final)
     out = Counter(r["rejected"] for r in ordered if "rejected" in r)

@@ -35,9 +35,9 @@ def gather(run_dir: Path) -> dict:
                 path = stage_file(run_dir, d["name"], prefix)
                 if path.exists():  # tokens are in every record, so resumed and re-run stages all count
                     records = [line.record for line in read_jsonl(path) if line.record]
-                    tokens[stage] += sum(int(r.get(k, 0)) for r in records
+                    tokens[stage] += sum(_count(r.get(k)) for r in records
                                          for k in ("prompt_tokens", "completion_tokens", "reasoning_tokens"))
-                    reasoning += sum(int(r.get("reasoning_tokens", 0)) for r in records)
+                    reasoning += sum(_count(r.get("reasoning_tokens")) for r in records)
     total = {name: sum(c[name] or 0 for c in domains.values()) if any(c[name] is not None for c in domains.values()) else None
              for name, _ in FUNNEL}
     filter_report = run_dir / "filter_report.json"
@@ -78,6 +78,12 @@ def _examples(run_dir: Path, domain: str) -> dict:
     rejected = [line.record for line in read_jsonl(path) if line.record and "question" in line.record][:SAMPLES_SHOWN] \
         if path.exists() else []
     return {"kept": kept, "kept_from": prefix if kept else None, "rejected": rejected}
+
+
+def _count(value) -> int:
+    """A token count as recorded; anything else (a string, NaN, a list someone wrote in) counts 0."""
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value == value \
+        and abs(value) < 1e15 else 0
 
 
 def write_report(run_dir: Path) -> dict:

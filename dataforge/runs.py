@@ -3,6 +3,8 @@
 Layout: runs/run_<YYYYmmdd_HHMMSS>/<domain> data samples/{raw,filtered,rejected,scored,final}_<slug>.jsonl
 """
 
+import errno
+import fcntl
 import json
 import os
 import re
@@ -17,6 +19,8 @@ from dataforge import UserError, __version__
 DEFAULT_RUNS_DIR = "runs"
 MAX_LINE_BYTES = 1_000_000  # a longer line is reported, not parsed: no sample is that long
 _SECRET_WORDS = re.compile(r"key|token|secret|password|authorization", re.I)
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)  # read once: outputs get the permissions the user's umask gives, as open() would
 
 
 # ---------------------------------------------------------------- names and folders
@@ -86,15 +90,21 @@ def resolve_input(spec: str, reads: str, runs_dir: str | Path = DEFAULT_RUNS_DIR
     path = latest_run(runs_dir) if spec == "latest" else Path(spec)
     if not path.exists():
         raise UserError(f"--input {spec}: no such file or folder")
-    if path.is_file():
-        run_dir = path.parent.parent if (path.parent.parent / "run.json").exists() else None
-        domain = path.parent.name.removesuffix(" data samples") if run_dir else None
-        slug = path.stem.split("_", 1)[1] if run_dir and "_" in path.stem else None
-        return [StageInput(path, run_dir, domain, slug)]
+    if not path.is_dir():
+        if not path.is_file():
+            raise UserError(f"--input {spec}: not a regular file (a pipe or a device?)")
+        in_run = (path.parent.parent / "run.json").exists() and path.parent.name.endswith(" data samples")
+        domain = path.parent.name.removesuffix(" data samples") if in_run else None
+        if in_run and path.stem.startswith(f"{reads}_"):  # the file this stage reads in a run: outputs beside it
+            return [StageInput(path, path.parent.parent, domain, path.stem.split("_", 1)[1])]
+        return [StageInput(path, None, domain, None)]  # any other file (final_x.jsonl...): its siblings stay as they are
     domain_dirs = sorted(path.glob("* data samples")) or ([path] if path.name.endswith(" data samples") else [])
     inputs = []
     for d in domain_dirs:
         for f in sorted(d.glob(f"{reads}_*.jsonl")):
+            if not f.is_file():
+                print(f"{f}: not a regular file; skipped", file=sys.stderr)
+                continue
             inputs.append(StageInput(f, d.parent, d.name.removesuffix(" data samples"), f.stem.split("_", 1)[1]))
     if not inputs:
         raise UserError(f"--input {spec}: no {reads}_*.jsonl files in {path}")
@@ -163,10 +173,19 @@ class JsonlAppender:
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o666)
+        size = os.fstat(self._fd).st_size
+        if size and os.pread(self._fd, 1, size - 1) != b"\n":  # a complete last line with no newline
+            self._write(b"\n")
 
     def write(self, record: dict) -> None:
-        os.write(self._fd, (dumps(record) + "\n").encode("utf-8"))
+        self._write((dumps(record) + "\n").encode("utf-8"))
+
+    def _write(self, data: bytes) -> None:
+        try:
+            os.write(self._fd, data)
+        except OSError as e:
+            raise _disk_error(e, self.path) from None
 
     def close(self) -> None:
         os.close(self._fd)
@@ -189,6 +208,7 @@ class AtomicWriter:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, self.tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp's 0600 would hide the data from the user's other tools
         self.file = os.fdopen(fd, "wb", buffering=1 << 20)
 
     def __enter__(self):
@@ -199,12 +219,49 @@ class AtomicWriter:
             if exc_type is None:
                 self.file.flush()
                 os.fsync(self.file.fileno())
+        except OSError as e:
+            exc_type, exc = type(e), e
         finally:
-            self.file.close()
+            try:
+                self.file.close()
+            except OSError as e:
+                exc_type, exc = exc_type or type(e), exc or e
             if exc_type is None:
                 os.replace(self.tmp, self.path)
             else:
-                Path(self.tmp).unlink(missing_ok=True)
+                Path(self.tmp).unlink(missing_ok=True)  # the old file stays as it was
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+            raise _disk_error(exc, self.path) from None
+
+
+def _disk_error(e: OSError, path: Path) -> Exception:
+    """A full disk is the user's to fix: say which file, keep what is written; any other error stays as it is."""
+    if e.errno == errno.ENOSPC:
+        return UserError(f"disk full writing {path}; what was written before is kept")
+    return e
+
+
+_held_locks: dict[Path, int] = {}  # run folder -> the open lock file: held until the process ends
+
+
+def lock_run(run_dir: Path | None) -> None:
+    """One process at a time writes in a run folder: a second generate/filter/score/audit on the same
+    run is refused and told who holds it. The lock is the kernel's (flock), held until this process
+    ends, so a killed holder frees it at once."""
+    if run_dir is None or Path(run_dir).resolve() in _held_locks:
+        return
+    path = Path(run_dir) / ".lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 300, 0).decode("utf-8", "replace").strip() or "another process"
+        os.close(fd)
+        raise UserError(f"{run_dir} is in use by {holder}; run this again when it has finished") from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"pid {os.getpid()} ({' '.join(Path(a).name for a in sys.argv[:2])}, since "
+                  f"{time.strftime('%H:%M:%S')})".encode(), 0)
+    _held_locks[Path(run_dir).resolve()] = fd
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -243,9 +300,12 @@ def read_manifest(run_dir: Path) -> dict:
     if not path.exists():
         return {}
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise UserError(f"{path}: invalid JSON ({e.msg}, line {e.lineno})") from None
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise UserError(f"{path}: not readable JSON ({e}); move it aside to start the run's record again") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("stages", {}), dict):
+        raise UserError(f"{path}: not a run manifest (a JSON object with 'stages'); move it aside to start it again")
+    return manifest
 
 
 def update_manifest(run_dir: Path, stage: str, info: dict) -> None:

@@ -183,3 +183,40 @@ def test_make_preview_draws_the_samples_section_of_a_real_run(run, tmp_path, oll
     assert data[:8] == b"\x89PNG\r\n\x1a\n", proc.stderr
     assert int.from_bytes(data[16:20], "big") == 800 and int.from_bytes(data[20:24], "big") == 600
     assert len(data) > 20_000  # a drawn page, not a blank one
+
+
+def test_reviews_accumulate_across_csvs_and_applies_and_export_never_erases_one(run, tmp_path, ollama):
+    run_dir = scored_run(run, tmp_path, n=6)
+    folder = run_dir / f"{DOMAIN} data samples"
+    run("audit.py", "export", "--input", "latest", "--sample", "4", "--seed", "1", check_rc=0)
+    path = folder / f"audit_{SLUG}.csv"
+    rows = read_csv(path)
+    rows[1][8], rows[1][9] = "drop", "café prices are wrong"  # a comment with a character cp1252 writes as one byte
+    write_csv(path, rows)
+    proc = run("audit.py", "export", "--input", "latest", check_rc=0)  # a second export must not erase the review
+    assert read_csv(path)[1][8] == "drop" and f"audit_{SLUG}_2.csv" in proc.stderr
+    assert len(read_csv(folder / f"audit_{SLUG}_2.csv")) == 7
+
+    saved_as = tmp_path / "my review (Excel).csv"  # renamed by "Save As", in Windows' encoding, columns reordered
+    order = [4, 0, 1, 2, 3, 5, 6, 7, 8, 9]
+    with open(saved_as, "w", encoding="cp1252", newline="") as f:
+        csv.writer(f).writerows([[r[i] for i in order] for r in rows[:2]])
+    second = [rows[0], rows[2], rows[2][:9], rows[3]]  # one id twice (the last wins), once as a short row
+    second[1][8], second[2][8], second[3][8] = "keep", "drop", "keep"
+    write_csv(tmp_path / "second.csv", second)
+    run("audit.py", "apply", "--input", "latest", "--decisions", str(saved_as), "--decisions", str(tmp_path / "second.csv"),
+        check_rc=0)
+    decisions = {d["id"]: d for d in read_lines(folder / f"decisions_{SLUG}.jsonl")}
+    assert {i: d["decision"] for i, d in decisions.items()} == {rows[1][0]: "drop", rows[2][0]: "drop", rows[3][0]: "keep"}
+    assert decisions[rows[1][0]]["comment"] == "café prices are wrong"
+
+    third = [rows[0], rows[4]]
+    third[1][8] = "keep"
+    write_csv(tmp_path / "third.csv", third)
+    run("audit.py", "apply", "--input", "latest", "--decisions", str(tmp_path / "third.csv"), check_rc=0)
+    assert len(read_lines(folder / f"decisions_{SLUG}.jsonl")) == 4  # added to the first apply's, not instead
+
+    run("audit.py", "export-train", "--input", "latest", "--format", "alpaca", check_rc=0)
+    final = read_lines(folder / f"final_{SLUG}.jsonl")
+    train = read_lines(run_dir / "train_alpaca.jsonl")
+    assert len(train) == len(final) - 2  # every final sample but the two dropped, reviewed or not

@@ -106,16 +106,21 @@ def test_ollama_cli_backend_end_to_end(run, tmp_path):
 def test_kill_9_then_resume_gives_exactly_the_requested_samples(tmp_path, ollama):
     """SIGKILL generate.py at random moments, resume each time: N samples, unique ids, no torn lines."""
     env = {**os.environ, "OLLAMA_HOST": ollama.url, "PYTHONUNBUFFERED": "1"}
-    ollama.faults.latency = 0.05
+    ollama.faults.latency = 0.2
     rng = random.Random(7)
     cmd = [sys.executable, str(ROOT / "generate.py"), "--domains", "Retail,Farming", "--samples-per-domain", "12",
            "--concurrency", "3"]
+    kills = 0
     for i in range(6):
         proc = subprocess.Popen(cmd + (["--resume"] if i else []), cwd=tmp_path, env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
         time.sleep(0.6 + rng.random() * 0.5)
+        if proc.poll() is not None:
+            break  # it finished first: a kill now would prove nothing
         proc.send_signal(signal.SIGKILL)
         proc.wait()
+        kills += 1
+    assert kills >= 3  # each of them landed while the run was writing
     subprocess.run(cmd + ["--resume"], cwd=tmp_path, env=env, check=True, capture_output=True, timeout=120)
     run_dir = only_run(tmp_path)
     for folder, slug in (("Retail", "retail"), ("Farming", "farming")):

@@ -108,9 +108,10 @@ def test_off_domain_samples_are_flagged_by_the_filter_and_kept_out_of_final_by_t
 def test_embedded_model_scores_a_handful(run, tmp_path):
     need_embedded()
     src = tmp_path / "filtered.jsonl"
-    sample = {"question": "A cafe sells 12 muffins at $3 each. How much money does it make?", "reasoning": ["12 * 3 = 36"],
-              "answer": "$36", "difficulty": "easy", "domain": "Coffee shop", "num_steps": 1}
-    src.write_text("".join(json.dumps({**sample, "id": f"c{i}"}) + "\n" for i in range(3)))
+    samples = [{"id": f"c{n}", "question": f"A cafe sells {n} muffins at $3 each. How much money does it make?",
+                "reasoning": [f"{n} * 3 = {n * 3}"], "answer": f"${n * 3}", "difficulty": "easy", "domain": "Coffee shop",
+                "num_steps": 1} for n in (12, 15, 20)]
+    src.write_text("".join(json.dumps(s) + "\n" for s in samples))
     proc = run("score.py", "--input", str(src), "--judge-model", "embedded", "--max-attempts", "2", timeout=600)
     assert proc.returncode == 0, proc.stderr
     scored = read_lines(tmp_path / "filtered.scored.jsonl")

@@ -1,0 +1,138 @@
+"""Run folders that two processes, a re-run or a clumsy input cannot corrupt: the scripts run as users
+run them, against the test Ollama server."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+from conftest import ROOT, only_run, read_lines
+
+DOMAIN, FOLDER, SLUG = "Jobs at startup", "Jobs at startup data samples", "jobs_at_startup"
+
+
+def test_a_second_process_on_the_same_run_is_refused_and_told_who_holds_it(run, tmp_path, ollama):
+    ollama.faults.latency = 0.3
+    env = {**os.environ, "OLLAMA_HOST": ollama.url, "PYTHONUNBUFFERED": "1"}
+    first = subprocess.Popen([sys.executable, str(ROOT / "generate.py"), "--domains", DOMAIN, "--samples-per-domain", "8"],
+                             cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                             stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while not list((tmp_path / "runs").glob("run_*/*/raw_*.jsonl")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    second = run("generate.py", "--resume", check_rc=2)
+    filtering = run("filter.py", "--input", "latest", check_rc=2)  # it would read a raw file still being written
+    assert first.poll() is None, "the first run must still be running: the refusals were mid-run"
+    assert "is in use by pid" in second.stderr and "generate.py" in second.stderr
+    assert "is in use by pid" in filtering.stderr
+    first.communicate(timeout=60)
+    assert first.returncode == 0
+    ids = [s["id"] for s in read_lines(only_run(tmp_path) / FOLDER / f"raw_{SLUG}.jsonl")]
+    assert len(ids) == len(set(ids)) == 8
+    run("generate.py", "--resume", check_rc=0)  # the lock went with the process
+
+
+def test_a_complete_last_line_without_a_newline_is_not_glued_to_the_next_on_resume(run, tmp_path, ollama):
+    ollama.faults.queue = ["invalid_json"] * 3  # slot 0 fails: the resume has one sample to write
+    run("generate.py", "--domains", DOMAIN, "--samples-per-domain", "3", check_rc=0)
+    raw = only_run(tmp_path) / FOLDER / f"raw_{SLUG}.jsonl"
+    raw.write_bytes(raw.read_bytes().rstrip(b"\n"))  # another tool saved it without the final newline
+    run("generate.py", "--resume", check_rc=0)
+    lines = raw.read_text().splitlines()
+    assert len(lines) == 3 and all(json.loads(line)["question"] for line in lines)
+
+
+def test_re_filtering_or_re_scoring_a_derived_file_leaves_its_siblings_alone(run, tmp_path, ollama):
+    ollama.faults.queue = [None, "wrong_math", None]
+    run("generate.py", "--domains", DOMAIN, "--samples-per-domain", "3", check_rc=0)
+    run("filter.py", "--input", "latest", "--skip-checks", "duplicate", check_rc=0)
+    run("score.py", "--input", "latest", check_rc=0)
+    folder = only_run(tmp_path) / FOLDER
+    before = {p.name: p.read_bytes() for p in folder.glob("*.jsonl")}
+    assert len(read_lines(folder / f"rejected_{SLUG}.jsonl")) == 1
+    run("filter.py", "--input", str(folder / f"filtered_{SLUG}.jsonl"), "--skip-checks", "duplicate", check_rc=0)
+    run("score.py", "--input", str(folder / f"final_{SLUG}.jsonl"), check_rc=0)
+    assert {p.name: p.read_bytes() for p in folder.glob("*.jsonl") if p.name in before} == before
+    assert len(read_lines(folder / f"filtered_{SLUG}.filtered.jsonl")) == 2  # the new outputs go beside the input
+    assert len(read_lines(folder / f"final_{SLUG}.final.jsonl")) == 2
+
+
+def test_a_second_judge_keeps_the_first_judges_scores_and_the_first_is_not_asked_again(run, tmp_path, ollama):
+    run("generate.py", "--domains", DOMAIN, "--samples-per-domain", "3", check_rc=0)
+    run("filter.py", "--input", "latest", "--skip-checks", "duplicate", check_rc=0)
+    run("score.py", "--input", "latest", check_rc=0)
+    run("score.py", "--input", "latest", "--judge-model", "ollama://mistral", check_rc=0)
+    scored = read_lines(only_run(tmp_path) / FOLDER / f"scored_{SLUG}.jsonl")
+    assert sorted(s["judge_model"] for s in scored) == ["ollama://llama2"] * 3 + ["ollama://mistral"] * 3
+    before = len(ollama.model_requests())
+    proc = run("score.py", "--input", "latest", check_rc=0)
+    assert len(ollama.model_requests()) == before and "3" in proc.stderr.split("cached")[1]
+
+
+def test_duplicate_ids_and_lines_are_named_and_no_sample_takes_anothers_place(run, tmp_path, ollama):
+    question = "A startup hires {} engineers at $5,000 each per month. What is the monthly payroll in dollars?"
+
+    def sample(n, sample_id):
+        return {"id": sample_id, "question": question.format(n), "reasoning": [f"{n} * 5,000 = {n * 5000:,}"],
+                "answer": f"${n * 5000:,}", "difficulty": "easy", "domain": DOMAIN, "num_steps": 1}
+
+    src = tmp_path / "in.jsonl"
+    lines = [sample(2, "a"), sample(3, "a"), sample(4, "b"), sample(4, "b")]
+    src.write_text("".join(json.dumps(s) + "\n" for s in lines))
+    proc = run("score.py", "--input", str(src), "--threshold", "1", check_rc=0)  # the test judge cannot re-solve these
+    assert "in.jsonl:2: id 'a' is also on line 1" in proc.stderr
+    assert "in.jsonl:4: the same sample as line 3; skipped" in proc.stderr
+    final = read_lines(tmp_path / "in.final.jsonl")
+    assert [s["question"] for s in final] == [question.format(n) for n in (2, 3, 4)]
+
+
+def test_outputs_are_readable_as_the_umask_says(run, tmp_path, ollama):
+    run("generate.py", "--domains", DOMAIN, "--samples-per-domain", "2", check_rc=0)
+    old = os.umask(0o022)
+    try:
+        run("filter.py", "--input", "latest", check_rc=0)
+    finally:
+        os.umask(old)
+    for name in ("filtered", "rejected"):
+        assert (only_run(tmp_path) / FOLDER / f"{name}_{SLUG}.jsonl").stat().st_mode & 0o777 == 0o644
+    assert (only_run(tmp_path) / "run.json").stat().st_mode & 0o777 == 0o644
+
+
+def test_what_is_not_a_regular_file_in_a_run_is_named_and_skipped(run, tmp_path, ollama):
+    run("generate.py", "--domains", DOMAIN, "--samples-per-domain", "2", check_rc=0)
+    other = only_run(tmp_path) / "Pipes data samples"
+    other.mkdir()
+    os.mkfifo(other / "raw_pipes.jsonl")  # opening it for reading would wait for a writer forever
+    (other / "raw_dir.jsonl").mkdir()
+    proc = run("filter.py", "--input", "latest", "--skip-checks", "duplicate", timeout=60, check_rc=0)
+    assert "raw_pipes.jsonl: not a regular file; skipped" in proc.stderr
+    assert "raw_dir.jsonl: not a regular file; skipped" in proc.stderr
+    assert len(read_lines(only_run(tmp_path) / FOLDER / f"filtered_{SLUG}.jsonl")) == 2
+
+
+def test_a_comma_inside_a_domain_name_is_written_as_backslash_comma(run, tmp_path, ollama):
+    run("generate.py", "--domains", "Sales\\, Marketing,Ops", "--samples-per-domain", "1", check_rc=0)
+    folders = sorted(p.name for p in only_run(tmp_path).glob("* data samples"))
+    assert folders == ["Ops data samples", "Sales, Marketing data samples"]
+
+
+def test_usage_that_can_never_work_is_refused_with_the_flag_named(run, tmp_path):
+    for args, flag in ((["--temperature", "nan"], "--temperature nan"), (["--max-attempts", "0"], "--max-attempts"),
+                       (["--difficulty", "easy=10000000000"], "--difficulty")):
+        proc = run("generate.py", "--domains", "Ops", *args, check_rc=2)
+        assert flag in proc.stderr and "Traceback" not in proc.stderr
+    assert "--sample -1" in run("audit.py", "export", "--sample", "-1", check_rc=2).stderr
+    assert not (tmp_path / "runs").exists()  # nothing was started
+
+
+def test_a_broken_token_count_or_run_json_is_named_not_a_traceback(run, tmp_path, ollama):
+    run("generate.py", "--domains", DOMAIN, "--samples-per-domain", "2", check_rc=0)
+    raw = only_run(tmp_path) / FOLDER / f"raw_{SLUG}.jsonl"
+    records = read_lines(raw)
+    records[0]["prompt_tokens"], records[1]["completion_tokens"] = "many", float("nan")
+    raw.write_text("".join(json.dumps(r) + "\n" for r in records))
+    run("filter.py", "--input", "latest", "--skip-checks", "duplicate", check_rc=0)  # the report writer reads those counts
+    (only_run(tmp_path) / "run.json").write_text("[]")
+    proc = run("filter.py", "--input", "latest", check_rc=2)
+    assert "run.json: not a run manifest" in proc.stderr and "Traceback" not in proc.stderr
