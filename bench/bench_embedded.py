@@ -1,12 +1,12 @@
-"""The README's first command on the embedded model, measured: valid samples, kept, time, tokens/s.
+"""The README's first command on the embedded model, measured: valid samples, kept, final, time, tokens/s.
 
     python bench/bench_embedded.py                 # 20 samples, as issue #16 measures
     python bench/bench_embedded.py --samples 5     # the README's own command
 
 Runs `generate.py --model embedded --domains "Coffee shop" --domain-notes "prices, orders, staff
-shifts"` and `filter.py` in subprocesses, in a temporary folder, with a fixed seed, then prints the
-valid rate, why the failed attempts failed, how many samples the filter kept, the wall time of each
-stage and generation tokens/s (from run.json). To compare two versions, run this script from each
+shifts"`, `filter.py` and `score.py` in subprocesses, in a temporary folder, with a fixed seed, then
+prints the valid rate, why the failed attempts failed, how many samples the filter kept and score
+passed to final, the wall time of each stage and generation tokens/s (from run.json). To compare two versions, run this script from each
 checkout (`git worktree add ../base <commit>`, copy this file into it) on an otherwise idle machine.
 """
 
@@ -36,13 +36,16 @@ def main() -> None:
         filt = subprocess.run([sys.executable, str(ROOT / "filter.py"), "--input", "latest"], cwd=tmp,
                               capture_output=True, text=True)
         filter_seconds = time.monotonic() - started
+        started = time.monotonic()
+        subprocess.run([sys.executable, str(ROOT / "score.py"), "--input", "latest"], cwd=tmp, capture_output=True, text=True)
+        score_seconds = time.monotonic() - started
         run_dir = next((Path(tmp) / "runs").glob("run_*"))
         totals = json.loads((run_dir / "run.json").read_text())["stages"]["generate"]["totals"]
         folder = run_dir / "Coffee shop data samples"
         failed = [json.loads(line) for line in (folder / "failed_coffee_shop.jsonl").read_text().splitlines()] \
             if (folder / "failed_coffee_shop.jsonl").exists() else []
-        kept = len((folder / "filtered_coffee_shop.jsonl").read_text().splitlines()) \
-            if (folder / "filtered_coffee_shop.jsonl").exists() else 0
+        kept, final = (len((folder / f"{name}_coffee_shop.jsonl").read_text().splitlines())
+                       if (folder / f"{name}_coffee_shop.jsonl").exists() else 0 for name in ("filtered", "final"))
     errors = {}
     for record in failed:
         for attempt in record["attempts"]:
@@ -50,10 +53,10 @@ def main() -> None:
             errors[kind] = errors.get(kind, 0) + 1
     n = args.samples
     print(f"valid: {totals['valid']}/{n} = {totals['valid'] / n:.0%} in {totals['attempts']} attempts "
-          f"(target >= 80%); kept by filter.py: {kept}")
+          f"(target >= 80%); kept by filter.py: {kept}; in final: {final}")
     print(f"failed attempts: {errors or 'none'}")
     print(f"generate: {gen_seconds:.0f} s, {totals['tokens_per_second']} tokens/s "
-          f"({totals['completion_tokens']:,} tokens); filter: {filter_seconds:.1f} s")
+          f"({totals['completion_tokens']:,} tokens); filter: {filter_seconds:.1f} s; score: {score_seconds:.0f} s")
     if gen.returncode or filt.returncode:
         print(gen.stderr[-2000:], filt.stderr[-2000:], file=sys.stderr)
 

@@ -143,13 +143,11 @@ def test_torn_last_line_is_set_aside_and_redone(run, tmp_path):
 def test_embedded_model_runs_the_stage(run, tmp_path):
     need_embedded()
     proc = run("generate.py", "--model", "embedded", "--domains", "Coffee shop", "--samples-per-domain", "2",
-               "--max-attempts", "2", "--max-tokens", "300", "--seed", "1", timeout=600)
-    assert proc.returncode == 0, proc.stderr  # the tiny model may fail samples; the run must not fail
+               "--max-attempts", "2", "--seed", "1", env={"DATAFORGE_PROGRESS": "1"}, timeout=600)
+    assert proc.returncode == 0, proc.stderr
     folder = only_run(tmp_path) / "Coffee shop data samples"
-    raw, failed = folder / "raw_coffee_shop.jsonl", folder / "failed_coffee_shop.jsonl"
-    n_raw = len(read_lines(raw)) if raw.exists() else 0
-    n_failed = len(read_lines(failed)) if failed.exists() else 0
-    assert n_raw + n_failed == 2
+    assert len(read_lines(folder / "raw_coffee_shop.jsonl")) == 2  # the grammar keeps even a 135M model in format
+    assert "writing " in proc.stderr and " tok/s" in proc.stderr  # the bar moves while a sample is written
     manifest = json.loads((only_run(tmp_path) / "run.json").read_text())["stages"]["generate"]
     assert manifest["model"] == "embedded" and manifest["totals"]["completion_tokens"] > 0
 
