@@ -13,6 +13,7 @@ words, operator words, units, variables) -> `equations` (the expression on each 
 Nothing is ever executed; hostile input (deep nesting, huge powers, long numbers) is refused quickly.
 """
 
+import functools
 import math
 import re
 from dataclasses import dataclass, field
@@ -339,6 +340,7 @@ _NOT_UNIT = {"and", "or", "is", "are", "was", "were", "so", "then", "which", "th
 _PREPOSITIONS = {"over", "under", "above", "below", "aged", "from", "of"}
 
 
+@functools.lru_cache(maxsize=4096)  # a run's units are few; this is asked for on most steps
 def canonical_unit(word: str) -> str:
     """'Hours' -> 'hour', 'cents' -> 'cent'; a word not in the table is kept, lower case."""
     w = word.lower()
@@ -386,7 +388,7 @@ def _units(toks: list[Tok], variables: set) -> list[Tok]:
         else:
             take = _leading_unit(toks, i, j)  # "24 clips in May.": two words at most; the rest is prose
         if t.kind == "num" and take:
-            t.unit = t.unit or _unit_name(names)
+            t.unit = t.unit or _unit_name(tuple(names))
         if take == j - i and end is not None and end.kind == "num" and (
                 (take == 1 and canonical_unit(names[0]) in _COMPOUND_UNITS) or toks[j - 1].value in _PREPOSITIONS):
             out.append(Tok("gap", names[0]))  # "2 hours 30 minutes", "1500 students over 16 years old": not two expressions
@@ -408,7 +410,8 @@ def _leading_unit(toks: list[Tok], i: int, j: int) -> int:
     return min(k, j) - i
 
 
-def _unit_name(names: list[str]) -> str:
+@functools.lru_cache(maxsize=4096)
+def _unit_name(names: tuple[str, ...]) -> str:
     """The canonical unit of a run of unit words: 'square meters' -> 'meter^2', 'cm ^2' -> 'cm^2'."""
     if names[0] == "/":
         return "/rate"

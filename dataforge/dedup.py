@@ -82,7 +82,8 @@ def _minhash_bands(word_sets: list[str]) -> np.ndarray:
     for k in range(_BANDS * _ROWS):
         sig[:, k] = np.minimum.reduceat(((flat * _A[k] + _B[k]) % _PRIME) & 0xFFFFFFFF, starts)
     rows = sig.reshape(len(word_sets), _BANDS, _ROWS)
-    return rows[:, :, 0] * np.uint64(1_000_003) + rows[:, :, 1]
+    keys = rows[:, :, 0] * np.uint64(1_000_003) + rows[:, :, 1]
+    return (keys << np.uint64(4)) | np.arange(_BANDS, dtype=np.uint64)  # the band mixed in: one bucket table for all
 
 
 class NearDuplicates:
@@ -105,11 +106,11 @@ class NearDuplicates:
         self.kept_words: list[str] = []
         self.kept_labels: list[str] = []
 
-    def check(self, words: str, band_keys: list[int], label: str) -> str | None:
+    def check(self, words: str, keys: list[int], label: str) -> str | None:
+        """keys: the question's band keys from dedup_keys, each with its band mixed in."""
         if (idx := self.exact.get(words)) is not None:
             return f"same question as {self.kept_labels[idx]} (numbers aside)"
-        keys = [(key << 4) | band for band, key in enumerate(band_keys)]
-        hits = [self.buckets.get(key) for key in keys]
+        hits = list(map(self.buckets.get, keys))
         candidates = []
         for hit in hits:
             if type(hit) is int:
