@@ -91,6 +91,7 @@ def main(argv=None) -> int:
     report = {"checks": list(enabled), "domains": {}}
     total = Tally()
     bar = cli.progress(sum(count_lines(inp.path) for inp in inputs), "filter")
+    interrupted, tally, inp = False, Tally(), inputs[0]
     try:
         for inp in inputs:
             ctx = FileContext(inp.path.name, inp.domain, domain_keywords(inp.run_dir), enabled, args.strict_domain)
@@ -113,9 +114,21 @@ def main(argv=None) -> int:
             total.merge(tally)
             report["domains"][inp.domain or inp.path.name] = {
                 **tally.report(), "files": {"kept": str(kept_path), "rejected": str(rejected_path)}}
+    except KeyboardInterrupt:  # the file being written is left as it was (AtomicWriter); finished ones stay
+        interrupted = True
+        total.merge(tally)
+        report["domains"][f"{inp.domain or inp.path.name} (checked so far; not written)"] = tally.report()
     finally:
         bar.close()
         checker.close()
+    if interrupted:
+        report["total"] = total.report()
+        report["seconds"] = round(time.monotonic() - started, 3)
+        report["samples_per_second"] = round(total.n_in / max(report["seconds"], 1e-9), 1)
+        print_summary(report)
+        cli.say("interrupted: the files listed above are complete; the one being written was left as it was. "
+                "Run the same command again.")
+        return cli.EXIT_INTERRUPTED
     report["total"] = total.report()
     report["seconds"] = round(time.monotonic() - started, 3)
     report["samples_per_second"] = round(total.n_in / max(report["seconds"], 1e-9), 1)

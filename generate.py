@@ -248,6 +248,13 @@ def main(argv=None) -> int:
         cli.say("interrupted: finish with `python generate.py --resume`")
         sys.stderr.flush()
         os._exit(cli.EXIT_INTERRUPTED)  # requests in flight are abandoned; their slots are redone on resume
+    except UserError as e:  # fatal for every request (model gone, access refused): stop at once, keep what is done
+        executor.shutdown(wait=False, cancel_futures=True)
+        finish(run_dir, settings, totals, per_domain, started, status="stopped")
+        cli.say(f"Error: {e}", "stopped: the samples written are kept; once that is fixed, finish with "
+                "`python generate.py --resume`")
+        sys.stderr.flush()
+        os._exit(cli.EXIT_USAGE)  # not a wait for the queued requests: they are cancelled, in-flight ones abandoned
     executor.shutdown()
     finish(run_dir, settings, totals, per_domain, started, status="done")
     return cli.EXIT_OK  # failures are recorded in failed_<domain>.jsonl and counted; the run itself completed
@@ -276,7 +283,10 @@ def run_domain(backend, settings, domain, run_dir, executor, totals) -> dict:
     bar = cli.progress(len(todo), domain["name"][:30])
     live = cli.LiveTokens(bar)
     try:
-        futures = [executor.submit(generate_one, backend, settings, domain, slot, Path(run_dir).name, recent, live)
+        # with --seed a prompt depends only on the seed and its slot: the recent questions it lists are those
+        # written before this session, not whichever a faster worker finished first
+        listed = list(recent) if settings["seed"] is not None else recent
+        futures = [executor.submit(generate_one, backend, settings, domain, slot, Path(run_dir).name, listed, live)
                    for slot in todo]
         for future in as_completed(futures):
             record, ok = future.result()

@@ -18,7 +18,8 @@ reasons) gets a reasoning budget on top of the answer's `max_tokens`; reasoning 
 `Completion.text` whether it comes as Ollama's `message.thinking`, OpenAI's `reasoning_content`
 or `<think>...</think>` in the content, and its tokens are counted apart.
 
-Settings from the environment: OLLAMA_HOST, OLLAMA_TIMEOUT (seconds, default 300),
+Settings from the environment: OLLAMA_HOST, OLLAMA_TIMEOUT (seconds for a whole reply, default 300;
+a request that times out is tried once more, no more),
 DATAFORGE_RETRIES (default 4), DATAFORGE_DEBUG_HTTP=1 (print requests to stderr, no keys).
 """
 
@@ -167,6 +168,10 @@ class RetryableError(Exception):
     """Connection errors, timeouts, 5xx: worth another try after a pause."""
 
 
+class TimedOut(RetryableError):
+    """No complete reply within the deadline: tried once more at most (each try costs the whole deadline)."""
+
+
 def _debug(method: str, url: str, body: dict | None) -> None:
     if os.environ.get("DATAFORGE_DEBUG_HTTP") == "1":
         print(f"[http] {method} {url} {json.dumps(body)[:2000] if body else ''}", file=sys.stderr)
@@ -175,9 +180,14 @@ def _debug(method: str, url: str, body: dict | None) -> None:
 def with_retries(attempt, retries: int | None = None, base_delay: float = 0.5):
     """Call attempt(try_number) until it returns; RetryableError is retried with exponential backoff."""
     retries = int(os.environ.get("DATAFORGE_RETRIES", "4")) if retries is None else retries
+    timeouts = 0
     for n in range(retries + 1):
         try:
             return attempt(n)
+        except TimedOut:
+            timeouts += 1
+            if n == retries or timeouts == 2:
+                raise
         except RetryableError:
             if n == retries:
                 raise
@@ -263,6 +273,9 @@ class OllamaHTTP(Backend):
             url = f"{host}/api/chat"
             _debug("POST", url, body)
             started = time.monotonic()
+            deadline = started + self.timeout  # for the whole reply: a server that trickles must end too
+            if options.on_tokens is not None:
+                options.on_tokens("waiting", 0)
             try:
                 with self._session.post(url, json=body, stream=True, timeout=(10, self.timeout)) as resp:
                     if resp.status_code == 404:
@@ -271,8 +284,10 @@ class OllamaHTTP(Backend):
                         raise RetryableError(f"{host} answered {resp.status_code}: {_error_text(resp)}")
                     if resp.status_code == 400 and "think" in _error_text(resp):
                         raise UserError(f"{self.model} at {host} does not take --think {options.think}: {_error_text(resp)}")
-                    if resp.status_code != 200:
-                        raise UserError(f"Ollama at {host} refused the request ({resp.status_code}): {_error_text(resp)}")
+                    if resp.status_code in (401, 403):
+                        raise UserError(f"Ollama at {host} refused access ({resp.status_code}): {_error_text(resp)}")
+                    if resp.status_code != 200:  # this request only (a prompt too long...): the sample records it
+                        raise ModelCallFailed(f"{host} refused the request ({resp.status_code}): {_error_text(resp)}")
                     parts, thoughts, final = [], [], None
                     for line in resp.iter_lines():
                         if not line:
@@ -292,6 +307,10 @@ class OllamaHTTP(Backend):
                         if chunk.get("done"):
                             final = chunk
                             break
+                        if time.monotonic() > deadline:
+                            raise TimedOut(f"{host}: no complete reply within {self.timeout:.0f} s (OLLAMA_TIMEOUT)")
+            except requests.Timeout:
+                raise TimedOut(f"{host}: no reply within {self.timeout:.0f} s (OLLAMA_TIMEOUT)") from None
             except requests.RequestException as e:
                 raise RetryableError(f"{host}: {type(e).__name__}: {e}") from None
             except json.JSONDecodeError:
@@ -410,8 +429,8 @@ class OpenAICompatible(Backend):
                 raise UserError(f"{self.base_url} refused the API key ({resp.status_code}) — set OPENAI_API_KEY")
             if resp.status_code == 404:
                 raise UserError(f"model '{self.model}' not found at {self.base_url}: {_error_text(resp)}")
-            if resp.status_code != 200:
-                raise UserError(f"{self.base_url} refused the request ({resp.status_code}): {_error_text(resp)}")
+            if resp.status_code != 200:  # this request only: the sample records it
+                raise ModelCallFailed(f"{self.base_url} refused the request ({resp.status_code}): {_error_text(resp)}")
             try:
                 data = resp.json()
                 choice = data["choices"][0]

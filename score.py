@@ -159,6 +159,12 @@ def main(argv=None) -> int:
         cli.say("interrupted: run the same command again to finish; scored samples are kept")
         sys.stderr.flush()
         os._exit(cli.EXIT_INTERRUPTED)
+    except UserError as e:  # fatal for every request (judge gone, access refused): stop at once, keep what is done
+        executor.shutdown(wait=False, cancel_futures=True)
+        summary(per_domain, totals, histogram, started, generation_model)
+        cli.say(f"Error: {e}", "stopped: scored samples are kept; once that is fixed, run the same command again")
+        sys.stderr.flush()
+        os._exit(cli.EXIT_USAGE)
     executor.shutdown()
     info = summary(per_domain, totals, histogram, started, generation_model)
     if inputs[0].run_dir is not None:

@@ -8,6 +8,7 @@ import functools
 import multiprocessing
 import os
 import re
+import signal
 from collections import deque
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -188,7 +189,9 @@ class LineChecker:
     def verdicts(self, path, ctx: FileContext):
         """Yield (raw line, verdict) for every non-blank line of path."""
         if self.pool is None and self.workers > 1 and os.path.getsize(path) > 4_000_000:  # ~4,000 samples
-            self.pool = multiprocessing.get_context("fork").Pool(self.workers)  # starting costs ~0.1 s
+            # starting costs ~0.1 s; Ctrl-C is the main process's to handle: workers ignore it (no tracebacks)
+            self.pool = multiprocessing.get_context("fork").Pool(self.workers, initializer=signal.signal,
+                                                                 initargs=(signal.SIGINT, signal.SIG_IGN))
         pending = deque()
         for chunk in _chunks(raw_lines(path), self.CHUNK):
             if self.pool is None:

@@ -22,6 +22,9 @@ def run(main) -> int:
         return e.exit_code
     except BrokenPipeError:  # `python filter.py ... | head`
         return EXIT_OK
+    except KeyboardInterrupt:  # a stage with more to say about what it kept handles Ctrl-C itself
+        print("interrupted: files being written were left as they were", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 def progress(total: int, desc: str, unit: str = "sample"):
@@ -58,7 +61,7 @@ class LiveTokens:
     twice a second; `counts` is the part the stage itself keeps up to date (valid 3, failed 0)."""
 
     def __init__(self, bar):
-        self.bar, self.counts, self._shown = bar, "", 0.0
+        self.bar, self.counts, self._shown, self._phase = bar, "", 0.0, ""
 
     def request(self):
         """A callback for one request's Options.on_tokens."""
@@ -66,10 +69,11 @@ class LiveTokens:
 
         def on_tokens(phase: str, n: int) -> None:
             now = time.monotonic()
-            if now - self._shown >= 0.5:
-                self._shown = now
+            if now - self._shown >= 0.5 or phase != self._phase:  # a new phase shows at once
+                self._shown, self._phase = now, phase
                 rate = n / (now - started) if now > started else 0.0
-                live = f"{'thinking…' if phase == 'thinking' else 'writing'} {n} tok, {rate:.0f} tok/s"
+                live = ("waiting for the model…" if phase == "waiting" else
+                        f"{'thinking…' if phase == 'thinking' else 'writing'} {n} tok, {rate:.0f} tok/s")
                 self.bar.set_postfix_str(", ".join(p for p in (self.counts, live) if p))
 
         return on_tokens

@@ -225,6 +225,23 @@ class FakeOllama:
                     time.sleep(float(fault.split(":")[1]))
                 if fault == "500":
                     return self._send(500, {"error": "llama runner process has terminated: exit status 2"})
+                if fault == "hang":  # accepts the request and never answers
+                    time.sleep(30)
+                    return
+                if fault == "trickle":  # answers a little every 0.2 s, never finishing
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/x-ndjson")
+                    self.end_headers()
+                    for _ in range(150):
+                        self.wfile.write(json.dumps({"model": body["model"], "message": {"role": "assistant", "content": " "},
+                                                     "done": False}).encode() + b"\n")
+                        self.wfile.flush()
+                        time.sleep(0.2)
+                    return
+                if fault == "400":  # one request the server cannot take: that request fails, not the run
+                    return self._send(400, {"error": "prompt is too long for the context window"})
+                if fault == "gone":  # the model was removed mid-run: every request will fail
+                    return self._send(404, {"error": f"model \"{body.get('model')}\" not found, try pulling it first"})
                 if fault == "503":
                     return self._send(503, {"error": "server busy, please try again. maximum pending requests exceeded"})
                 if fault == "drop":

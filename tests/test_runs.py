@@ -136,3 +136,65 @@ def test_a_broken_token_count_or_run_json_is_named_not_a_traceback(run, tmp_path
     (only_run(tmp_path) / "run.json").write_text("[]")
     proc = run("filter.py", "--input", "latest", check_rc=2)
     assert "run.json: not a run manifest" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_request_the_server_refuses_costs_that_attempt_and_a_lost_model_stops_the_run_at_once(run, tmp_path, ollama):
+    ollama.faults.queue = ["400"]
+    proc = run("generate.py", "--domains", DOMAIN, "--samples-per-domain", "3", check_rc=0)
+    assert "3 valid" in proc.stderr and "4 attempts" in proc.stderr  # the refused request was retried as a new attempt
+
+    ollama.faults.queue = [None, None, "gone"] + ["gone"] * 20
+    before = len(ollama.model_requests())
+    proc = run("generate.py", "--domains", "Ops", "--samples-per-domain", "10", check_rc=2)
+    assert len(ollama.model_requests()) - before <= 4  # the queue is cancelled: only the one in flight went out
+    assert "is not pulled" in proc.stderr and "python generate.py --resume" in proc.stderr
+    runs = sorted((tmp_path / "runs").glob("run_*"))
+    assert len(read_lines(runs[-1] / "Ops data samples" / "raw_ops.jsonl")) == 2
+
+
+def test_a_server_that_never_answers_or_trickles_costs_the_deadline_twice_not_forever(run, tmp_path, ollama):
+    ollama.faults.queue = ["hang", "hang", "trickle", "trickle"]
+    started = time.monotonic()
+    proc = run("generate.py", "--domains", DOMAIN, "--samples-per-domain", "2", "--max-attempts", "1",
+               env={"OLLAMA_TIMEOUT": "1", "DATAFORGE_PROGRESS": "1"}, check_rc=0)
+    assert time.monotonic() - started < 15  # 2 samples x 2 tries x 1 s, and start-up
+    assert len(ollama.model_requests()) == 4  # each timed-out request tried once more, no more
+    failed = read_lines(only_run(tmp_path) / FOLDER / f"failed_{SLUG}.jsonl")
+    assert [a["error"] for r in failed for a in r["attempts"]] == [
+        f"request failed: {ollama.url}: no reply within 1 s (OLLAMA_TIMEOUT)",
+        f"request failed: {ollama.url}: no complete reply within 1 s (OLLAMA_TIMEOUT)"]
+    assert "waiting for the model…" in proc.stderr
+
+
+def test_seed_makes_the_prompts_repeatable_whatever_order_workers_finish_in(run, tmp_path, ollama):
+    def prompts():
+        return sorted(json.dumps(r["body"]["messages"]) for r in ollama.model_requests())
+
+    ollama.faults.latency = 0.05
+    run("generate.py", "--domains", DOMAIN, "--samples-per-domain", "6", "--seed", "5", "--concurrency", "3", check_rc=0)
+    first = prompts()
+    ollama.requests.clear()
+    ollama.faults.queue = ["slow:0.3"]  # the first request now finishes last
+    run("generate.py", "--domains", DOMAIN, "--samples-per-domain", "6", "--seed", "5", "--concurrency", "3", check_rc=0)
+    assert prompts() == first
+
+
+def test_ctrl_c_in_filter_exits_130_with_a_summary_and_leaves_outputs_as_they_were(tmp_path):
+    import signal
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    from bench_filter import synthesize
+
+    src = tmp_path / "big.jsonl"
+    src.write_text("".join(json.dumps(s) + "\n" for s in synthesize(30000)))  # worker processes, and a few seconds
+    (tmp_path / "big.filtered.jsonl").write_text("an earlier run's output\n")
+    proc = subprocess.Popen([sys.executable, str(ROOT / "filter.py"), "--input", str(src), "--skip-checks", "domain"],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    time.sleep(2.5)
+    assert proc.poll() is None, "filter.py must still be running when Ctrl-C comes"
+    os.killpg(proc.pid, signal.SIGINT)  # as a terminal sends it: to the workers too
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "Traceback" not in err, err[-2000:]
+    assert "(checked so far; not written)" in err and "interrupted" in err
+    assert (tmp_path / "big.filtered.jsonl").read_text() == "an earlier run's output\n"
+    assert not list(tmp_path.glob(".big.*.tmp"))  # no temporary file left behind
