@@ -2,6 +2,7 @@
 
     python bench/bench_filter.py                 # N = 10k, 40k, 100k
     python bench/bench_filter.py --sizes 5000
+    python bench/bench_filter.py --run-folder     # a run folder, as `--input latest`: the report is written too
 
 Synthesizes N realistic samples from ../shared/data/gsm8k/train_dev.jsonl: each GSM8K solution
 behind a made-up context sentence so samples are not duplicates of each other, plus 10% true
@@ -109,6 +110,8 @@ def run_filter(path: Path) -> tuple[float, float]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", default="10000,40000,100000")
+    p.add_argument("--run-folder", action="store_true",
+                   help="filter a run folder (as `--input latest` does: the report is written too), not a loose file")
     p.add_argument("--write", nargs=2, metavar=("N", "PATH"), help=argparse.SUPPRESS)  # the child that writes samples
     args = p.parse_args()
     if args.write:
@@ -117,11 +120,20 @@ def main() -> None:
     times = {}
     with tempfile.TemporaryDirectory() as tmp:
         for n in (int(x) for x in args.sizes.split(",")):
-            path = Path(tmp) / f"bench_{n}.jsonl"
+            if args.run_folder:  # the layout generate.py leaves, with its run.json
+                run_dir = Path(tmp) / f"run_{n}"
+                (run_dir / "Bench data samples").mkdir(parents=True)
+                (run_dir / "run.json").write_text(json.dumps({"stages": {"generate": {
+                    "domains": [{"name": "Bench", "notes": ""}], "settings": {"samples_per_domain": n}}}}))
+                path = run_dir / "Bench data samples" / "raw_bench.jsonl"
+            else:
+                path = Path(tmp) / f"bench_{n}.jsonl"
             subprocess.run([sys.executable, __file__, "--write", str(n), str(path)], check=True)
-            seconds, peak_mb = run_filter(path)
+            seconds, peak_mb = run_filter(path.parent.parent if args.run_folder else path)
             times[n] = seconds
-            kept_path, rejected_path = Path(tmp) / f"bench_{n}.filtered.jsonl", Path(tmp) / f"bench_{n}.rejected.jsonl"
+            out = (path.with_name("filtered_bench.jsonl"), path.with_name("rejected_bench.jsonl")) if args.run_folder \
+                else (Path(tmp) / f"bench_{n}.filtered.jsonl", Path(tmp) / f"bench_{n}.rejected.jsonl")
+            kept_path, rejected_path = out
             kept = sum(1 for _ in open(kept_path))
             caught, eligible = duplicates_caught(kept_path, rejected_path)
             print(f"N={n:>7,}: {seconds:6.2f}s  {n / seconds:8,.0f} samples/s  kept {kept / n:.1%}  peak RSS {peak_mb:,.0f} MB  "

@@ -7,11 +7,12 @@ reached final, the models used, and judge-human agreement once an audit is appli
 """
 
 import html
+import itertools
 import json
 from pathlib import Path
 
 from dataforge.arithmetic import check_steps
-from dataforge.runs import count_lines, read_jsonl, read_manifest, stage_file, write_atomic
+from dataforge.runs import count_lines, iter_records, read_manifest, stage_file, write_atomic
 
 SAMPLES_SHOWN = 3  # per domain, kept and rejected each: enough to see what the data looks like
 FUNNEL = (("requested", None), ("valid", "raw"), ("filtered", "filtered"), ("final", "final"), ("audited", "audited"))
@@ -34,10 +35,9 @@ def gather(run_dir: Path) -> dict:
             for prefix in prefixes:
                 path = stage_file(run_dir, d["name"], prefix)
                 if path.exists():  # tokens are in every record, so resumed and re-run stages all count
-                    records = [line.record for line in read_jsonl(path) if line.record]
-                    tokens[stage] += sum(_count(r.get(k)) for r in records
-                                         for k in ("prompt_tokens", "completion_tokens", "reasoning_tokens"))
-                    reasoning += sum(_count(r.get("reasoning_tokens")) for r in records)
+                    for r in iter_records(path):
+                        tokens[stage] += sum(_count(r.get(k)) for k in ("prompt_tokens", "completion_tokens", "reasoning_tokens"))
+                        reasoning += _count(r.get("reasoning_tokens"))
     total = {name: sum(c[name] or 0 for c in domains.values()) if any(c[name] is not None for c in domains.values()) else None
              for name, _ in FUNNEL}
     filter_report = run_dir / "filter_report.json"
@@ -69,13 +69,13 @@ def _examples(run_dir: Path, domain: str) -> dict:
     for prefix in ("final", "filtered", "raw"):
         path = stage_file(run_dir, domain, prefix)
         if path.exists():
-            kept = [line.record for line in read_jsonl(path) if line.record][:SAMPLES_SHOWN]
+            kept = list(itertools.islice(iter_records(path), SAMPLES_SHOWN))
             break
     for sample in kept:
         steps = sample.get("reasoning") if isinstance(sample.get("reasoning"), list) else []
         sample["_verdicts"] = [c.status for c in check_steps([str(s) for s in steps], str(sample.get("question", "")))]
     path = stage_file(run_dir, domain, "rejected")
-    rejected = [line.record for line in read_jsonl(path) if line.record and "question" in line.record][:SAMPLES_SHOWN] \
+    rejected = list(itertools.islice((r for r in iter_records(path) if "question" in r), SAMPLES_SHOWN)) \
         if path.exists() else []
     return {"kept": kept, "kept_from": prefix if kept else None, "rejected": rejected}
 

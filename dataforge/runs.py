@@ -163,6 +163,13 @@ def read_jsonl(path: Path) -> list[Line]:
     return [parse_line(*line) for line in raw_lines(path)]
 
 
+def iter_records(path: Path):
+    """The records of a JSONL file one at a time (bad lines skipped): memory stays flat however long it is."""
+    for line in raw_lines(path):
+        if (record := parse_line(*line).record) is not None:
+            yield record
+
+
 def dumps(record: dict) -> str:
     return json.dumps(record, ensure_ascii=False)
 
