@@ -23,6 +23,7 @@ import argparse
 import csv
 import io
 import json
+import math
 import random
 import re
 import sys
@@ -32,6 +33,7 @@ from pathlib import Path
 
 from dataforge import UserError, cli
 from dataforge.checks import SAMPLE_CHECKS, check_sample
+from dataforge.schema import sample_problem
 from dataforge.report import CARD_MARK, dataset_card, write_report
 from dataforge.runs import (DEFAULT_RUNS_DIR, StageInput, domain_key, dumps, lock_run, read_jsonl, read_manifest, resolve_input,
                             update_manifest, write_atomic, write_jsonl_atomic)
@@ -79,8 +81,9 @@ def records(path: Path) -> list[dict]:
         if path.name.startswith("scored_") else None
     good = []
     for line in read_jsonl(path):
-        if line.record is None:
-            cli.say(f"{path}:{line.lineno}: {line.problem}; skipped")
+        problem = line.problem or (None if path.name.startswith("decisions_") else sample_problem(line.record))
+        if problem:
+            cli.say(f"{path}:{line.lineno}: {problem}; skipped")
         elif judge is None or line.record.get("judge_model") == judge:
             good.append(line.record)
     return good
@@ -94,7 +97,8 @@ def stratified(samples: list[dict], n: int, seed: int) -> list[dict]:
         return samples
     bands = defaultdict(list)
     for i, s in enumerate(samples):
-        bands[int(s["score"]) if isinstance(s.get("score"), (int, float)) else -1].append(i)
+        score = s.get("score")
+        bands[int(score) if isinstance(score, (int, float)) and math.isfinite(score) else -1].append(i)
     rng = random.Random(seed)
     share = {b: max(1, round(n * len(ix) / len(samples))) for b, ix in bands.items()}
     while sum(share.values()) > n:  # rounding up small bands can overshoot: trim the largest
@@ -192,9 +196,9 @@ def apply(args) -> None:
     for domain, rows in rows_by_domain.items():
         inp = inputs[domain]
         decisions_path = inp.path.with_name(f"decisions_{inp.slug}.jsonl")
-        decisions = {d["id"]: d for d in records(decisions_path) if isinstance(d.get("id"), str)} \
-            if decisions_path.exists() else {}
-        by_id = {s.get("id"): s for s in records(inp.path)}
+        decisions = {d["id"]: d for d in records(decisions_path)
+                     if isinstance(d.get("id"), str) and d.get("decision") in DECISIONS} if decisions_path.exists() else {}
+        by_id = {s["id"]: s for s in records(inp.path) if isinstance(s.get("id"), str)}
         for where, row in rows:
             record = decide(where, row, by_id, args.reviewer, domain, counts)
             if record is not None:
@@ -282,10 +286,11 @@ def export_train(args) -> None:
         if not final.exists():
             cli.say(f"{inp.domain}: no final_ samples yet (run score.py); skipped")
             continue
-        decisions = {d["id"]: d for d in records(decisions_path)} if decisions_path.exists() else {}
+        decisions = {d["id"]: d for d in records(decisions_path) if isinstance(d.get("id"), str)} \
+            if decisions_path.exists() else {}
         samples = []  # final, less what a reviewer dropped, with their fixes in place (not only what was reviewed)
         for s in records(final):
-            d = decisions.get(s.get("id"), {})
+            d = decisions.get(s["id"], {}) if isinstance(s.get("id"), str) else {}
             if d.get("decision") == "drop" or (d.get("decision") == "fix" and not d.get("fixed")):
                 continue
             samples.append(d["fixed"] if d.get("fixed") else s)

@@ -138,12 +138,14 @@ def load_feedback(run: Path, domains: list[str]) -> dict:
     files = sorted(run.glob("* data samples/decisions_*.jsonl"))
     if not files:
         raise UserError(f"--feedback {run}: no decisions_<domain>.jsonl; run audit.py export and apply on it first")
-    decisions = [line.record for f in files for line in read_jsonl(f) if line.record and line.record.get("question")]
+    decisions = [line.record for f in files for line in read_jsonl(f)
+                 if line.record and isinstance(line.record.get("question"), str)]
     out = {}
     for name in domains:
         own = [d for d in decisions if domain_key(str(d.get("domain", ""))) == domain_key(name)] or decisions
-        out[name] = {"avoid": [[d["question"], d.get("comment", "")] for d in own if d["decision"] == "drop"][:FEEDBACK_ITEMS],
-                     "examples": [d["question"] for d in own if d["decision"] in ("keep", "fix")][:FEEDBACK_ITEMS]}
+        out[name] = {"avoid": [[d["question"], str(d.get("comment") or "")] for d in own
+                               if d.get("decision") == "drop"][:FEEDBACK_ITEMS],
+                     "examples": [d["question"] for d in own if d.get("decision") in ("keep", "fix")][:FEEDBACK_ITEMS]}
     cli.say(f"feedback from {run}: " + ", ".join(f"{n}: {len(f['avoid'])} to avoid, {len(f['examples'])} examples"
                                                  for n, f in out.items()))
     return out
@@ -241,7 +243,7 @@ def main(argv=None) -> int:
     executor = ThreadPoolExecutor(max_workers=max(1, args.concurrency))
     try:
         for domain in settings["domains"]:
-            per_domain[domain["name"]] = run_domain(backend, settings, domain, run_dir, executor, totals)
+            run_domain(backend, settings, domain, run_dir, executor, totals, per_domain)
     except KeyboardInterrupt:
         executor.shutdown(wait=False, cancel_futures=True)
         finish(run_dir, settings, totals, per_domain, started, status="interrupted")
@@ -260,8 +262,9 @@ def main(argv=None) -> int:
     return cli.EXIT_OK  # failures are recorded in failed_<domain>.jsonl and counted; the run itself completed
 
 
-def run_domain(backend, settings, domain, run_dir, executor, totals) -> dict:
-    """Fill one domain's missing slots; each valid sample is appended the moment it arrives."""
+def run_domain(backend, settings, domain, run_dir, executor, totals, per_domain) -> None:
+    """Fill one domain's missing slots; each valid sample is appended the moment it arrives. Counts go
+    into totals and per_domain as samples arrive, so a summary after Ctrl-C is right."""
     raw_path = stage_file(run_dir, domain["name"], "raw")
     done, recent = set(), []
     if raw_path.exists():
@@ -276,9 +279,11 @@ def run_domain(backend, settings, domain, run_dir, executor, totals) -> dict:
     slug = domain_slug(domain["name"])
     stamp = Path(run_dir).name.removeprefix("run_")
     todo = [s for s in range(settings["samples_per_domain"]) if f"{stamp}-{slug}-{s:05d}" not in done]
-    stats = {"requested": settings["samples_per_domain"], "already_done": len(done), "valid": 0, "failed": 0}
+    stats = per_domain[domain["name"]] = {"requested": settings["samples_per_domain"], "already_done": len(done),
+                                          "valid": 0, "failed": 0}
     if not todo:
-        return stats
+        return
+    totals["requested"] += len(todo)
     raw, failed = JsonlAppender(raw_path), JsonlAppender(stage_file(run_dir, domain["name"], "failed"))
     bar = cli.progress(len(todo), domain["name"][:30])
     live = cli.LiveTokens(bar)
@@ -303,12 +308,10 @@ def run_domain(backend, settings, domain, run_dir, executor, totals) -> dict:
                 recent.append(record["question"])
             live.set_counts(f"valid={stats['valid']}, failed={stats['failed']}")
             bar.update(1)
-        totals["requested"] += len(todo)
     finally:
         bar.close()
         raw.close()
         failed.close()
-    return stats
 
 
 def finish(run_dir, settings, totals, per_domain, started, status) -> None:

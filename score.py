@@ -31,6 +31,7 @@ from dataforge.arithmetic import parse_number, quantities_agree
 from dataforge.prompts import (JUDGE_SCHEMA, RESOLVE_DISAGREE_CAP, RESOLVE_SCHEMA, RUBRIC_VERSION, SCORE_WEIGHTS,
                                judge_prompt, resolve_prompt)
 from dataforge.report import write_report
+from dataforge.schema import sample_problem
 from dataforge.runs import (DEFAULT_RUNS_DIR, JsonlAppender, drop_torn_tail, lock_run, read_jsonl, read_manifest,
                             resolve_input, update_manifest, write_jsonl_atomic)
 from local_llm import THINK_LEVELS, ModelCallFailed, Options, get_backend
@@ -181,8 +182,9 @@ def score_file(inp, judge, args, executor, totals, histogram) -> dict:
     samples, line_of, id_line = [], {}, {}
     for line in read_jsonl(inp.path):
         r = line.record
-        if r is None or not isinstance(r.get("question"), str) or not isinstance(r.get("reasoning"), list):
-            cli.say(f"{inp.path}:{line.lineno}: {line.problem or 'not a sample'}; skipped (filter.py checks input lines)")
+        problem = line.problem or sample_problem(r)
+        if problem:
+            cli.say(f"{inp.path}:{line.lineno}: {problem}; skipped (filter.py checks input lines)")
             totals["bad_lines"] += 1
         elif sample_key(r) in line_of:
             cli.say(f"{inp.path}:{line.lineno}: the same sample as line {line_of[sample_key(r)]}; skipped")

@@ -153,6 +153,10 @@ def parse_line(lineno: int, raw: bytes, unterminated: bool = False) -> Line:
         record = json.loads(text)
     except json.JSONDecodeError as e:
         return Line(lineno, None, f"invalid JSON: {e.msg} at column {e.colno}", text, torn=unterminated)
+    except RecursionError:
+        return Line(lineno, None, "JSON nested too deeply to read", text[:200])
+    except ValueError as e:  # a number too long to convert (Python's limit on int digits)
+        return Line(lineno, None, f"unreadable JSON value: {str(e)[:100]}", text[:200])
     if not isinstance(record, dict):
         return Line(lineno, None, f"expected a JSON object, got {type(record).__name__}", text)
     return Line(lineno, record, None, text)

@@ -67,6 +67,15 @@ GRAMMAR_PATTERNS = {
 }
 
 
+def sample_problem(record: dict) -> str | None:
+    """Why a record is not a sample a stage can use (the schema's first complaint), or None."""
+    try:
+        Sample.model_validate(record)
+    except ValidationError as e:
+        return "not a sample: " + validation_problems(e)[0]
+    return None
+
+
 def generation_schema(patterns: bool = False) -> dict:
     """The JSON schema sent to backends as structured output: the fields a model writes.
 

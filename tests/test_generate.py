@@ -164,7 +164,10 @@ def test_ctrl_c_stops_cleanly_with_a_summary_and_the_run_resumes(tmp_path, ollam
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130
-    assert "interrupted" in err and "requested" in err  # the summary so far
+    assert "interrupted" in err and "requested" in err  # the summary so far, and right:
+    written = len(read_lines(only_run(tmp_path) / "Retail data samples" / "raw_retail.jsonl"))
+    row = next(line.split() for line in err.splitlines() if line.startswith("Retail "))
+    assert row[1:3] == ["20", str(written)] and f"20 requested, {written} valid" in err
     subprocess.run(cmd[:2] + ["--resume"], cwd=tmp_path, env=env, check=True, capture_output=True, timeout=120)
     ids = [s["id"] for s in read_lines(only_run(tmp_path) / "Retail data samples" / "raw_retail.jsonl")]
     assert len(ids) == 20 and len(set(ids)) == 20

@@ -198,3 +198,31 @@ def test_ctrl_c_in_filter_exits_130_with_a_summary_and_leaves_outputs_as_they_we
     assert "(checked so far; not written)" in err and "interrupted" in err
     assert (tmp_path / "big.filtered.jsonl").read_text() == "an earlier run's output\n"
     assert not list(tmp_path.glob(".big.*.tmp"))  # no temporary file left behind
+
+
+def test_malformed_lines_are_named_in_every_stage_never_a_traceback(run, tmp_path, ollama):
+    run("generate.py", "--domains", DOMAIN, "--samples-per-domain", "2", check_rc=0)
+    folder = only_run(tmp_path) / FOLDER
+    good = read_lines(folder / f"raw_{SLUG}.jsonl")[0]
+
+    def bad(**changes):
+        return json.dumps({**good, **changes, "question": good["question"] + f" ({len(changes)} {sorted(changes)})"})
+
+    missing = {k: v for k, v in good.items() if k not in ("answer", "domain", "difficulty")}
+    lines = [bad(answer="1" + "0" * 5000), '{"question": ' + "[" * 100000 + "]" * 100000 + "}", bad(answer=[1, 2]),
+             json.dumps(missing), bad(id=["x"]), bad(reasoning=5), bad(score=float("nan")), bad(prompt_tokens="many")]
+    with open(folder / f"raw_{SLUG}.jsonl", "a") as f:
+        f.write("\n".join(lines) + "\n")
+    proc = run("filter.py", "--input", "latest", "--skip-checks", "duplicate", check_rc=0)
+    assert "JSON nested too deeply to read" in proc.stderr
+    (folder / f"filtered_{SLUG}.jsonl").write_text((folder / f"raw_{SLUG}.jsonl").read_text())  # as if they got through
+    proc = run("score.py", "--input", "latest", check_rc=0)
+    for problem in ("not a sample: answer: Input should be a valid string", "not a sample: answer: Field required",
+                    "not a sample: reasoning: Input should be a valid list"):
+        assert problem in proc.stderr
+    (folder / f"decisions_{SLUG}.jsonl").write_text(json.dumps({"id": good["id"], "question": good["question"]}) + "\n")
+    for args in (["export", "--sample", "5"], ["export-train", "--format", "alpaca"]):
+        proc = run("audit.py", *args, "--input", "latest", check_rc=0)
+        assert "Traceback" not in proc.stderr
+    assert "feedback from" in run("generate.py", "--domains", DOMAIN, "--samples-per-domain", "1", "--feedback",
+                                  str(only_run(tmp_path)), check_rc=0).stderr  # a decision without `decision`
