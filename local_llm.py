@@ -128,12 +128,32 @@ class Backend:
     grammar = False  # does it enforce a JSON schema with a grammar (so the schema's patterns hold)?
     thinks: bool | None = None  # does the model reason before answering? (None: not known yet)
 
+    UNREACHABLE_LIMIT = 3  # requests in a row that could not reach the server: it is down, the stage stops
+
     def __init__(self, model: str):
         self.model = model
+        self._unreachable, self._count_lock = 0, threading.Lock()
 
     @property
     def spec(self) -> str:
         return f"{self.scheme}://{self.model}"
+
+    def _retried(self, attempt) -> "Completion":
+        """with_retries, then a request that failed is that sample's failure, unless the server has been
+        unreachable for UNREACHABLE_LIMIT requests in a row: then it is everybody's (UserError, exit 2)."""
+        try:
+            reply = with_retries(attempt)
+        except Unreachable as e:
+            with self._count_lock:
+                self._unreachable += 1
+                if self._unreachable >= self.UNREACHABLE_LIMIT:
+                    raise UserError(f"{e}; {self._unreachable} requests in a row could not reach the server: "
+                                    "is it still running?") from None
+            raise ModelCallFailed(str(e)) from None
+        except RetryableError as e:
+            raise ModelCallFailed(str(e)) from None
+        self._unreachable = 0
+        return reply
 
     def check(self) -> None:
         """Fail early with an actionable UserError if the model cannot be reached."""
@@ -166,6 +186,10 @@ class Backend:
 
 class RetryableError(Exception):
     """Connection errors, timeouts, 5xx: worth another try after a pause."""
+
+
+class Unreachable(RetryableError):
+    """The server could not be reached (refused, dropped the connection)."""
 
 
 class TimedOut(RetryableError):
@@ -311,6 +335,8 @@ class OllamaHTTP(Backend):
                             raise TimedOut(f"{host}: no complete reply within {self.timeout:.0f} s (OLLAMA_TIMEOUT)")
             except requests.Timeout:
                 raise TimedOut(f"{host}: no reply within {self.timeout:.0f} s (OLLAMA_TIMEOUT)") from None
+            except requests.ConnectionError as e:
+                raise Unreachable(f"{host}: {type(e).__name__}: {e}") from None
             except requests.RequestException as e:
                 raise RetryableError(f"{host}: {type(e).__name__}: {e}") from None
             except json.JSONDecodeError:
@@ -321,10 +347,7 @@ class OllamaHTTP(Backend):
             return reply_of("".join(parts), final.get("done_reason") or "stop", final.get("prompt_eval_count") or 0,
                             generated, limit, time.monotonic() - started, host, "".join(thoughts), len(thoughts))
 
-        try:
-            return with_retries(attempt)
-        except RetryableError as e:
-            raise ModelCallFailed(str(e)) from None
+        return self._retried(attempt)
 
 
 class ModelCallFailed(Exception):
@@ -421,6 +444,8 @@ class OpenAICompatible(Backend):
             started = time.monotonic()
             try:
                 resp = self._session.post(url, json=body, timeout=(10, self.timeout))
+            except requests.ConnectionError as e:
+                raise Unreachable(f"{self.base_url}: {type(e).__name__}") from None
             except requests.RequestException as e:
                 raise RetryableError(f"{self.base_url}: {type(e).__name__}") from None
             if resp.status_code >= 500 or resp.status_code == 429:
@@ -446,10 +471,7 @@ class OpenAICompatible(Backend):
                             time.monotonic() - started, self.base_url, reasoning if isinstance(reasoning, str) else "",
                             counted if isinstance(counted, int) else None)
 
-        try:
-            return with_retries(attempt)
-        except RetryableError as e:
-            raise ModelCallFailed(str(e)) from None
+        return self._retried(attempt)
 
 
 # ---------------------------------------------------------------- llama.cpp in process

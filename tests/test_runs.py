@@ -226,3 +226,12 @@ def test_malformed_lines_are_named_in_every_stage_never_a_traceback(run, tmp_pat
         assert "Traceback" not in proc.stderr
     assert "feedback from" in run("generate.py", "--domains", DOMAIN, "--samples-per-domain", "1", "--feedback",
                                   str(only_run(tmp_path)), check_rc=0).stderr  # a decision without `decision`
+
+
+def test_a_server_that_goes_away_stops_the_stage_after_three_requests_not_every_sample(run, tmp_path, ollama):
+    ollama.faults.queue = [None, None] + ["drop"] * 100  # the server dies after two samples
+    proc = run("generate.py", "--domains", DOMAIN, "--samples-per-domain", "10", check_rc=2)
+    assert "3 requests in a row could not reach the server: is it still running?" in proc.stderr
+    assert "python generate.py --resume" in proc.stderr
+    assert len(ollama.model_requests()) <= 2 + 4 * 3  # 3 failed requests of 3 tries each, one more in flight at most
+    assert len(read_lines(only_run(tmp_path) / FOLDER / f"raw_{SLUG}.jsonl")) == 2
