@@ -121,17 +121,14 @@ def main(argv=None) -> int:
     finally:
         bar.close()
         checker.close()
+    report["total"] = total.report()
+    report["seconds"] = round(time.monotonic() - started, 3)
+    report["samples_per_second"] = round(total.n_in / max(report["seconds"], 1e-9), 1)
     if interrupted:
-        report["total"] = total.report()
-        report["seconds"] = round(time.monotonic() - started, 3)
-        report["samples_per_second"] = round(total.n_in / max(report["seconds"], 1e-9), 1)
         print_summary(report)
         cli.say("interrupted: the files listed above are complete; the one being written was left as it was. "
                 "Run the same command again.")
         return cli.EXIT_INTERRUPTED
-    report["total"] = total.report()
-    report["seconds"] = round(time.monotonic() - started, 3)
-    report["samples_per_second"] = round(total.n_in / max(report["seconds"], 1e-9), 1)
     run_dir = inputs[0].run_dir
     if run_dir is not None and all(i.run_dir == run_dir for i in inputs):
         write_atomic(run_dir / "filter_report.json", json.dumps(report, indent=2) + "\n")

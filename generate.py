@@ -28,7 +28,8 @@ from dataforge import UserError, cli
 from dataforge.prompts import REPAIR_HINT, TEMPLATE_NAMES, generation_prompt, subtopics
 from dataforge.report import write_report
 from dataforge.runs import (DEFAULT_RUNS_DIR, JsonlAppender, drop_torn_tail, latest_run, new_run_dir, read_jsonl,
-                            lock_run, read_manifest, stage_file, update_manifest, domain_key, domain_slug)
+                            check_domain_names, domain_key, domain_slug, lock_run, read_manifest, stage_file,
+                            update_manifest)
 from dataforge.schema import DIFFICULTIES, Sample, generation_schema, validation_problems
 from local_llm import THINK_LEVELS, ModelCallFailed, Options, get_backend
 
@@ -97,14 +98,7 @@ def plan(args) -> dict:
         raise UserError("no domains given: pass --domains \"Jobs at startup\" (or --interactive)")
     if len(notes) > len(domains):
         raise UserError(f"{len(notes)} --domain-notes for {len(domains)} domains: give one per domain, in order")
-    seen = {}
-    for d in domains:  # checked before the run folder is made: nothing is generated for a bad list
-        if not domain_key(d):
-            raise UserError(f"domain {d!r} gives an empty folder name; use letters or digits")
-        if domain_key(d) in seen:
-            raise UserError(f"domains {seen[domain_key(d)]!r} and {d!r} share the folder '{domain_key(d)} data samples'; "
-                            "rename one")
-        seen[domain_key(d)] = d
+    check_domain_names(domains)
     n = args.samples_per_domain
     if n is None and args.ask_samples:
         answer = ask("Samples per domain [10]: ", "--samples-per-domain") or "10"

@@ -43,7 +43,7 @@ from dataforge import UserError
 
 THINK_LEVELS = ("auto", "off", "on", "low", "medium", "high")
 # Tokens a thinking model may spend reasoning, on top of the answer's max_tokens, by --think level.
-REASONING_BUDGET = {"auto": 2048, "on": 2048, "low": 1024, "medium": 2048, "high": 4096, "off": 0}
+REASONING_BUDGET = {"auto": 2048, "on": 2048, "low": 1024, "medium": 2048, "high": 4096}
 
 
 @dataclass
@@ -529,9 +529,14 @@ class LlamaCpp(Backend):
                 kwargs[name] = getattr(options, name)
         if schema is not None:
             kwargs["response_format"] = {"type": "json_object", "schema": schema}  # enforced by a grammar
-        if options.on_tokens is not None:  # called once a token: live progress, the scores left as they are
+        if options.on_tokens is not None:
             written = itertools.count(1)
-            kwargs["logits_processor"] = [lambda _ids, scores: (options.on_tokens("answer", next(written)), scores)[1]]
+
+            def count_token(_ids, scores):  # called once a token: live progress; the scores are left as they are
+                options.on_tokens("answer", next(written))
+                return scores
+
+            kwargs["logits_processor"] = [count_token]
         started = time.monotonic()
         with self._lock:
             out = llm.create_chat_completion(**kwargs)

@@ -37,10 +37,25 @@ def domain_slug(domain: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", domain_key(domain).lower()).strip("_") or "domain"
 
 
-def domain_dir(run_dir: Path, domain: str) -> Path:
-    if not domain_key(domain):
+def folder_key(domain: str) -> str:
+    """domain_key, refusing a name that leaves nothing to name a folder with."""
+    if not (key := domain_key(domain)):
         raise UserError(f"domain {domain!r} gives an empty folder name; use letters or digits")
-    path = Path(run_dir) / f"{domain_key(domain)} data samples"
+    return key
+
+
+def check_domain_names(domains: list[str]) -> None:
+    """Each domain gets a folder of its own: said before a run folder exists, so nothing is generated."""
+    seen = {}
+    for domain in domains:
+        key = folder_key(domain)
+        if key in seen:
+            raise UserError(f"domains {seen[key]!r} and {domain!r} share the folder '{key} data samples'; rename one")
+        seen[key] = domain
+
+
+def domain_dir(run_dir: Path, domain: str) -> Path:
+    path = Path(run_dir) / f"{folder_key(domain)} data samples"
     if Path(run_dir).resolve() not in path.resolve().parents:  # belt and braces
         raise UserError(f"domain {domain!r} would write outside the run folder")
     return path
