@@ -876,6 +876,13 @@ def _bind(eqs: list["Equation"], solution: _Solution) -> None:
             break
 
 
+def _written_number(tokens: list[Tok]) -> Tok | None:
+    """The number a side is, as written ('16.67', '-16.67'), whose decimals set the rounding; else None."""
+    if len(tokens) == 2 and tokens[0].kind == "op" and tokens[0].value == "-":
+        tokens = tokens[1:]  # a negative result: its digits are written all the same
+    return tokens[0] if len(tokens) == 1 and tokens[0].kind == "num" else None
+
+
 def _judge(eq: "Equation", solution: _Solution, out: StepCheck) -> None:
     """One equation: verified, wrong (with what it should be), or unverifiable."""
     lhs, rhs = eq.lhs, eq.rhs
@@ -885,7 +892,7 @@ def _judge(eq: "Equation", solution: _Solution, out: StepCheck) -> None:
     except (Refused, ZeroDivisionError):
         out.unverifiable += 1
         return
-    lone = rhs.tokens[0] if len(rhs.tokens) == 1 and rhs.tokens[0].kind == "num" else None
+    lone = _written_number(rhs.tokens)
     written = Quantity(right, lone.decimals, lone.pct, lone.scale, lone.unit) if lone else Quantity(right, None)
     if not rhs.unknown:
         out.result = written
