@@ -19,17 +19,17 @@ import re
 import sys
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from dataforge import UserError, cli
+from dataforge.pool import RequestPool
 from dataforge.prompts import REPAIR_HINT, TEMPLATE_NAMES, generation_prompt, subtopics
 from dataforge.report import write_report
-from dataforge.runs import (DEFAULT_RUNS_DIR, JsonlAppender, drop_torn_tail, latest_run, new_run_dir, read_jsonl,
-                            check_domain_names, domain_key, domain_slug, lock_run, read_manifest, stage_file,
-                            update_manifest)
+from dataforge.runs import (DEFAULT_RUNS_DIR, TOKEN_FIELDS, JsonlAppender, check_domain_names, domain_key, domain_slug,
+                            drop_torn_tail, latest_run, lock_run, new_run_dir, read_jsonl, read_manifest, stage_file,
+                            token_log, update_manifest)
 from dataforge.schema import DIFFICULTIES, Sample, generation_schema, validation_problems
 from local_llm import THINK_LEVELS, ModelCallFailed, Options, get_backend
 
@@ -234,29 +234,15 @@ def main(argv=None) -> int:
     totals = {"requested": 0, "valid": 0, "failed": 0, "attempts": 0, "prompt_tokens": 0, "completion_tokens": 0,
               "reasoning_tokens": 0, "why_failed": Counter()}
     per_domain, started = {}, time.monotonic()
-    executor = ThreadPoolExecutor(max_workers=max(1, args.concurrency))
-    try:
+    stop = lambda status: finish(run_dir, settings, totals, per_domain, started, status)
+    with RequestPool(args.concurrency, stop, finish_with="finish with `python generate.py --resume`") as pool:
         for domain in settings["domains"]:
-            run_domain(backend, settings, domain, run_dir, executor, totals, per_domain)
-    except KeyboardInterrupt:
-        executor.shutdown(wait=False, cancel_futures=True)
-        finish(run_dir, settings, totals, per_domain, started, status="interrupted")
-        cli.say("interrupted: finish with `python generate.py --resume`")
-        sys.stderr.flush()
-        os._exit(cli.EXIT_INTERRUPTED)  # requests in flight are abandoned; their slots are redone on resume
-    except UserError as e:  # fatal for every request (model gone, access refused): stop at once, keep what is done
-        executor.shutdown(wait=False, cancel_futures=True)
-        finish(run_dir, settings, totals, per_domain, started, status="stopped")
-        cli.say(f"Error: {e}", "stopped: the samples written are kept; once that is fixed, finish with "
-                "`python generate.py --resume`")
-        sys.stderr.flush()
-        os._exit(cli.EXIT_USAGE)  # not a wait for the queued requests: they are cancelled, in-flight ones abandoned
-    executor.shutdown()
+            run_domain(backend, settings, domain, run_dir, pool, totals, per_domain)
     finish(run_dir, settings, totals, per_domain, started, status="done")
     return cli.EXIT_OK  # failures are recorded in failed_<domain>.jsonl and counted; the run itself completed
 
 
-def run_domain(backend, settings, domain, run_dir, executor, totals, per_domain) -> None:
+def run_domain(backend, settings, domain, run_dir, pool, totals, per_domain) -> None:
     """Fill one domain's missing slots; each valid sample is appended the moment it arrives. Counts go
     into totals and per_domain as samples arrive, so a summary after Ctrl-C is right."""
     raw_path = stage_file(run_dir, domain["name"], "raw")
@@ -279,16 +265,14 @@ def run_domain(backend, settings, domain, run_dir, executor, totals, per_domain)
         return
     totals["requested"] += len(todo)
     raw, failed = JsonlAppender(raw_path), JsonlAppender(stage_file(run_dir, domain["name"], "failed"))
-    bar = cli.progress(len(todo), domain["name"][:30])
-    live = cli.LiveTokens(bar)
+    spent = token_log(run_dir)
+    # with --seed a prompt depends only on the seed and its slot: the recent questions it lists are those
+    # written before this session, not whichever a faster worker finished first
+    listed = list(recent) if settings["seed"] is not None else recent
+    work = lambda slot, live: generate_one(backend, settings, domain, slot, Path(run_dir).name, listed, live)
     try:
-        # with --seed a prompt depends only on the seed and its slot: the recent questions it lists are those
-        # written before this session, not whichever a faster worker finished first
-        listed = list(recent) if settings["seed"] is not None else recent
-        futures = [executor.submit(generate_one, backend, settings, domain, slot, Path(run_dir).name, listed, live)
-                   for slot in todo]
-        for future in as_completed(futures):
-            record, ok = future.result()
+        for record, ok in pool.results(work, todo, domain["name"]):
+            spent.write({"stage": "generate", "domain": domain["name"], **{k: record[k] for k in TOKEN_FIELDS}})
             (raw if ok else failed).write(record)  # only this (main) thread writes: no lock needed
             stats["valid" if ok else "failed"] += 1
             totals["valid" if ok else "failed"] += 1
@@ -300,20 +284,16 @@ def run_domain(backend, settings, domain, run_dir, executor, totals, per_domain)
                 totals["why_failed"].update(kind for a in record["attempts"] for kind in failure_kinds(a["error"]))
             if ok:
                 recent.append(record["question"])
-            live.set_counts(f"valid={stats['valid']}, failed={stats['failed']}")
-            bar.update(1)
+            pool.live.set_counts(f"valid={stats['valid']}, failed={stats['failed']}")
     finally:
-        bar.close()
-        raw.close()
-        failed.close()
+        for out in (raw, failed, spent):
+            out.close()
 
 
 def finish(run_dir, settings, totals, per_domain, started, status) -> None:
     wall = time.monotonic() - started
     totals = {**totals, "seconds": round(wall, 2),
               "tokens_per_second": round((totals["completion_tokens"] + totals["reasoning_tokens"]) / wall, 1) if wall else 0.0}
-    update_manifest(run_dir, "generate", {"status": status, "settings": settings, "domains": settings["domains"],
-                                          "model": settings["model"], "totals": totals, "per_domain": per_domain})
     rows = [[name, s["requested"], s["already_done"] + s["valid"], s["failed"]] for name, s in per_domain.items()]
     cli.say("", cli.table(rows, ["domain", "requested", "valid", "failed"]), "",
             f"  this session: {totals['requested']} requested, {totals['valid']} valid, {totals['failed']} failed, "
@@ -327,8 +307,10 @@ def finish(run_dir, settings, totals, per_domain, started, status) -> None:
                 " (each reply is in failed_<domain>.jsonl)")
     if totals["requested"] and not totals["valid"]:
         cli.say(f"  0 of {totals['requested']} valid. {cli.model_hint(settings['model'])}")
-    else:
+    elif status == "done":
         cli.say("  next: python filter.py --input latest")
+    update_manifest(run_dir, "generate", {"status": status, "settings": settings, "domains": settings["domains"],
+                                          "model": settings["model"], "totals": totals, "per_domain": per_domain})
     write_report(run_dir)
 
 

@@ -21,19 +21,19 @@ import os
 import sys
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationError
 
 from dataforge import UserError, cli
 from dataforge.arithmetic import parse_number, quantities_agree
+from dataforge.pool import RequestPool
 from dataforge.prompts import (JUDGE_SCHEMA, RESOLVE_DISAGREE_CAP, RESOLVE_SCHEMA, RUBRIC_VERSION, SCORE_WEIGHTS,
                                judge_prompt, resolve_prompt)
 from dataforge.report import write_report
 from dataforge.schema import sample_problem
-from dataforge.runs import (DEFAULT_RUNS_DIR, JsonlAppender, drop_torn_tail, lock_run, read_jsonl, read_manifest,
-                            resolve_input, update_manifest, write_jsonl_atomic)
+from dataforge.runs import (DEFAULT_RUNS_DIR, TOKEN_FIELDS, JsonlAppender, drop_torn_tail, lock_run, read_jsonl,
+                            read_manifest, resolve_input, token_log, update_manifest, write_jsonl_atomic)
 from local_llm import THINK_LEVELS, ModelCallFailed, Options, get_backend
 
 
@@ -102,11 +102,12 @@ def ask_json(judge, messages, schema, options, parse, attempts: int, usage: Coun
     raise ValueError(last)
 
 
-def score_one(judge, sample: dict, args) -> dict:
+def score_one(judge, sample: dict, args, live=None) -> dict:
     usage = Counter()
     base = {"judge_model": judge.spec, "rubric_version": RUBRIC_VERSION}
     try:
-        options = Options(temperature=0.0, seed=0, max_tokens=400, think=args.think)
+        options = Options(temperature=0.0, seed=0, max_tokens=400, think=args.think,
+                          on_tokens=live.request() if live else None)
         scores = ask_json(judge, judge_prompt(sample), JUDGE_SCHEMA, options, JudgeScores.model_validate, args.max_attempts, usage)
     except ValueError as e:
         return {**sample, **base, "unscored": True, "score_error": f"judge: {e}", **usage}
@@ -116,7 +117,8 @@ def score_one(judge, sample: dict, args) -> dict:
     expected, _ = parse_number(sample["answer"])
     votes = []
     for v in range(args.votes):  # one request per vote: Ollama has no `n`
-        options = Options(temperature=0.0 if args.votes == 1 else 0.7, seed=v, max_tokens=600, think=args.think)
+        options = Options(temperature=0.0 if args.votes == 1 else 0.7, seed=v, max_tokens=600, think=args.think,
+                          on_tokens=live.request() if live else None)
         try:
             votes.append(ask_json(judge, resolve_prompt(sample), RESOLVE_SCHEMA, options,
                                   resolved_answer, args.max_attempts, usage))
@@ -150,23 +152,10 @@ def main(argv=None) -> int:
     totals = Counter()
     histogram = Counter()
     per_domain = {}
-    executor = ThreadPoolExecutor(max_workers=max(1, args.concurrency))
-    try:
+    stop = lambda status: summary(per_domain, totals, histogram, started, generation_model)
+    with RequestPool(args.concurrency, stop, finish_with="run the same command again") as pool:
         for inp in inputs:
-            per_domain[inp.domain or inp.path.name] = score_file(inp, judge, args, executor, totals, histogram)
-    except KeyboardInterrupt:
-        executor.shutdown(wait=False, cancel_futures=True)
-        summary(per_domain, totals, histogram, started, generation_model)
-        cli.say("interrupted: run the same command again to finish; scored samples are kept")
-        sys.stderr.flush()
-        os._exit(cli.EXIT_INTERRUPTED)
-    except UserError as e:  # fatal for every request (judge gone, access refused): stop at once, keep what is done
-        executor.shutdown(wait=False, cancel_futures=True)
-        summary(per_domain, totals, histogram, started, generation_model)
-        cli.say(f"Error: {e}", "stopped: scored samples are kept; once that is fixed, run the same command again")
-        sys.stderr.flush()
-        os._exit(cli.EXIT_USAGE)
-    executor.shutdown()
+            per_domain[inp.domain or inp.path.name] = score_file(inp, judge, args, pool, totals, histogram)
     info = summary(per_domain, totals, histogram, started, generation_model)
     if inputs[0].run_dir is not None:
         update_manifest(inputs[0].run_dir, "score", {"judge_model": judge.spec, "rubric_version": RUBRIC_VERSION,
@@ -176,7 +165,7 @@ def main(argv=None) -> int:
     return cli.EXIT_OK  # unscored samples are written with their error and counted in the summary
 
 
-def score_file(inp, judge, args, executor, totals, histogram) -> dict:
+def score_file(inp, judge, args, pool, totals, histogram) -> dict:
     scored_path = inp.output("scored")
     final_path = Path(args.output) if args.output else inp.output("final")
     samples, line_of, id_line = [], {}, {}
@@ -211,20 +200,20 @@ def score_file(inp, judge, args, executor, totals, histogram) -> dict:
                 cached[sample_key(r)] = r
     todo = [s for s in samples if sample_key(s) not in cached]
     results = dict(cached)
-    appender = JsonlAppender(scored_path)  # written by this (main) thread only
-    bar = cli.progress(len(todo), f"score {inp.domain or inp.path.name}"[:30])
+    appender, spent = JsonlAppender(scored_path), token_log(inp.run_dir)  # written by this (main) thread only
     try:
-        for future in as_completed([executor.submit(score_one, judge, s, args) for s in todo]):
-            record = future.result()
+        for record in pool.results(lambda s, live: score_one(judge, s, args, live), todo, f"score {inp.domain or inp.path.name}"):
+            if spent:
+                spent.write({"stage": "score", "domain": inp.domain, **{k: record.get(k, 0) for k in TOKEN_FIELDS}})
             appender.write(record)
             results[sample_key(record)] = record
             totals["prompt_tokens"] += record.get("prompt_tokens", 0)
             totals["completion_tokens"] += record.get("completion_tokens", 0)
             totals["reasoning_tokens"] += record.get("reasoning_tokens", 0)
-            bar.update(1)
     finally:
-        bar.close()
-        appender.close()
+        for out in (appender, spent):
+            if out:
+                out.close()
     ordered = [results[sample_key(s)] for s in samples if sample_key(s) in results]
     for r in ordered:
         r.pop("rejected", None)  # decided again: the limits may differ from the last run's

@@ -12,9 +12,10 @@ import json
 from pathlib import Path
 
 from dataforge.arithmetic import check_steps
-from dataforge.runs import count_lines, iter_records, read_manifest, stage_file, write_atomic
+from dataforge.runs import TOKEN_FIELDS, TOKEN_LOG, count_lines, iter_records, read_manifest, stage_file, write_atomic
 
 SAMPLES_SHOWN = 3  # per domain, kept and rejected each: enough to see what the data looks like
+STAGE_TOKENS = (("generate", "raw"), ("generate", "failed"), ("score", "scored"))  # where a run without a log kept them
 FUNNEL = (("requested", None), ("valid", "raw"), ("filtered", "filtered"), ("final", "final"), ("audited", "audited"))
 
 
@@ -31,13 +32,15 @@ def gather(run_dir: Path) -> dict:
             path = stage_file(run_dir, d["name"], prefix)
             counts[name] = count_lines(path) if path.exists() else None
         domains[d["name"]] = counts
-        for stage, prefixes in (("generate", ("raw", "failed")), ("score", ("scored",))):
-            for prefix in prefixes:
-                path = stage_file(run_dir, d["name"], prefix)
-                if path.exists():  # tokens are in every record, so resumed and re-run stages all count
-                    for r in iter_records(path):
-                        tokens[stage] += sum(_count(r.get(k)) for k in ("prompt_tokens", "completion_tokens", "reasoning_tokens"))
-                        reasoning += _count(r.get("reasoning_tokens"))
+    if (run_dir / TOKEN_LOG).exists():
+        spent = ((r.get("stage"), r) for r in iter_records(run_dir / TOKEN_LOG))
+    else:  # a run made before the log: the counts in its records
+        spent = ((stage, r) for d in domains for stage, prefix in STAGE_TOKENS
+                 if stage_file(run_dir, d, prefix).exists() for r in iter_records(stage_file(run_dir, d, prefix)))
+    for stage, r in spent:
+        if stage in tokens:
+            tokens[stage] += sum(_count(r.get(k)) for k in TOKEN_FIELDS)
+            reasoning += _count(r.get("reasoning_tokens"))
     total = {name: sum(c[name] or 0 for c in domains.values()) if any(c[name] is not None for c in domains.values()) else None
              for name, _ in FUNNEL}
     filter_report = run_dir / "filter_report.json"

@@ -208,13 +208,26 @@ class JsonlAppender:
         self._write((dumps(record) + "\n").encode("utf-8"))
 
     def _write(self, data: bytes) -> None:
+        end = os.lseek(self._fd, 0, os.SEEK_END)
         try:
-            os.write(self._fd, data)
+            if os.write(self._fd, data) < len(data):  # a nearly full disk takes part of a line, silently
+                raise OSError(errno.ENOSPC, "no space left for the whole line")
         except OSError as e:
+            os.ftruncate(self._fd, end)  # no half line left for the next record to be glued to
             raise _disk_error(e, self.path) from None
 
     def close(self) -> None:
         os.close(self._fd)
+
+
+TOKEN_LOG, TOKEN_FIELDS = "tokens.jsonl", ("prompt_tokens", "completion_tokens", "reasoning_tokens")
+
+
+def token_log(run_dir: Path | None) -> JsonlAppender | None:
+    """The run's tokens.jsonl: what each finished sample spent ({stage, domain, *TOKEN_FIELDS}), appended
+    before the sample is written. Stage files are compacted (a sample scored again replaces its unscored
+    record); this log is not, so the report counts every token spent. None outside a run folder."""
+    return JsonlAppender(Path(run_dir) / TOKEN_LOG) if run_dir else None
 
 
 def drop_torn_tail(path: Path, lines: list[Line]) -> Line | None:

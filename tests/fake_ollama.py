@@ -52,6 +52,7 @@ class FakeOllama:
         self.requests: list[dict] = []  # every request body received: {"path", "body", "headers"}
         self.answers: dict[str, str] = {}  # question -> answer, for re-solve replies
         self.in_flight = self.max_in_flight = 0  # model requests being served at once
+        self.tokens_reported = 0  # prompt + completion tokens in every reply sent: what the client spent
         self.reasoning: str | None = None  # None, "field", "tags" or "reasoning_content"
         self.reasoning_tokens = 1500
         self.off_domain_every = 0  # when N > 0, every Nth problem written ignores the domain (a bakery story)...
@@ -256,13 +257,15 @@ class FakeOllama:
                 if fault == "length":
                     content, done_reason = content[: len(content) // 2], "length"
                 thoughts, content, done_reason = server.think(body, content, done_reason)
+                with server._lock:
+                    server.tokens_reported += 50 + max(1, len(thoughts) + len(content) // 4)  # as counted below
                 if self.path == "/v1/chat/completions":
                     message = {"role": "assistant", "content": content}
                     if thoughts:
                         message["reasoning_content"] = "".join(thoughts)
                     return self._send(200, {"id": "x", "object": "chat.completion", "model": body["model"],
                                             "choices": [{"index": 0, "message": message, "finish_reason": done_reason}],
-                                            "usage": {"prompt_tokens": 50, "completion_tokens": len(thoughts) + len(content) // 4}})
+                                            "usage": {"prompt_tokens": 50, "completion_tokens": max(1, len(thoughts) + len(content) // 4)}})
                 key = "response" if self.path == "/api/generate" else "message"
                 wrap = (lambda t: t) if key == "response" else (lambda t: {"role": "assistant", "content": t})
                 final = {"model": body["model"], "created_at": "2026-11-25T00:00:00Z", key: wrap(""), "done": True,

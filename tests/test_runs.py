@@ -7,6 +7,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from conftest import ROOT, only_run, read_lines
 
 DOMAIN, FOLDER, SLUG = "Jobs at startup", "Jobs at startup data samples", "jobs_at_startup"
@@ -235,3 +237,41 @@ def test_a_server_that_goes_away_stops_the_stage_after_three_requests_not_every_
     assert "python generate.py --resume" in proc.stderr
     assert len(ollama.model_requests()) <= 2 + 4 * 3  # 3 failed requests of 3 tries each, one more in flight at most
     assert len(read_lines(only_run(tmp_path) / FOLDER / f"raw_{SLUG}.jsonl")) == 2
+
+
+def test_a_full_disk_stops_generate_with_the_file_named_and_resume_finishes_once_there_is_room(tmp_path, ollama):
+    """generate.py on a 48 KB filesystem (a tmpfs in a private mount namespace): exit 2 naming the file,
+    the summary so far, every line written is whole; after the disk is grown, --resume completes the run
+    with each sample once."""
+    small, out = tmp_path / "small", tmp_path / "out"
+    small.mkdir()
+    py, generate = sys.executable, ROOT / "generate.py"
+    script = f"""
+mount -t tmpfs -o size=48k tmpfs "{small}" || exit 99
+cd "{small}"
+"{py}" "{generate}" --domains "{DOMAIN}" --samples-per-domain 120 --out-dir runs 2>"{tmp_path}/full.err"
+echo "$?" >"{tmp_path}/full.rc"
+cp -r runs "{out}"
+mount -o remount,size=4m "{small}"
+"{py}" "{generate}" --resume --out-dir runs 2>"{tmp_path}/resume.err"
+echo "$?" >"{tmp_path}/resume.rc"
+cp -r runs "{out}/after"
+"""
+    env = {**os.environ, "OLLAMA_HOST": ollama.url, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.run(["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", script], env=env,
+                          capture_output=True, text=True, timeout=300)
+    if proc.returncode == 99 or "Operation not permitted" in proc.stderr:
+        pytest.skip(f"cannot mount a small filesystem here: {proc.stderr.strip()[:200]}")
+    err = (tmp_path / "full.err").read_text()
+    assert (tmp_path / "full.rc").read_text().strip() == "2", err
+    assert "Traceback" not in err
+    assert f"raw_{SLUG}.jsonl; what was written before is kept" in err
+    assert "requested" in err and "--resume" in err  # the summary so far, and how to finish
+    raw = next(out.glob(f"run_*/{FOLDER}/raw_{SLUG}.jsonl")).read_text(encoding="utf-8")
+    assert raw.endswith("\n")
+    kept = [json.loads(line) for line in raw.splitlines()]  # every line whole: no half record left behind
+    assert 10 < len(kept) < 120
+    assert (tmp_path / "resume.rc").read_text().strip() == "0", (tmp_path / "resume.err").read_text()
+    after = read_lines(next(out.glob(f"after/run_*/{FOLDER}/raw_{SLUG}.jsonl")))
+    assert len(after) == len({r["id"] for r in after}) == 120
+    assert after[: len(kept)] == kept

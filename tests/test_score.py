@@ -170,3 +170,24 @@ def test_ctrl_c_prints_the_summary_exits_130_and_the_rerun_finishes(run, tmp_pat
     scored = read_lines(folder / "scored_jobs_at_startup.jsonl")
     assert len({s["id"] for s in scored}) == len(scored) == n
     assert len(read_lines(folder / "final_jobs_at_startup.jsonl")) == n
+
+
+def test_report_counts_every_token_spent_when_a_sample_is_scored_again(run, tmp_path, ollama):
+    """A sample left unscored is scored by the next run. Its scored_ record is replaced, but the tokens
+    both runs spent on it still count: the report's totals equal what the server reported, stage by stage."""
+    folder, n = make_filtered_run(run, tmp_path, n=4)
+    generated = ollama.tokens_reported
+    ollama.faults.queue = ["invalid_json", "invalid_json"]  # the first sample's judge replies, both tries
+    run("score.py", "--input", "latest", "--max-attempts", "2", check_rc=0)
+    assert sum(1 for s in read_lines(folder / "scored_jobs_at_startup.jsonl") if s.get("unscored")) == 1
+    run("score.py", "--input", "latest", "--max-attempts", "2", check_rc=0)  # scores the one left
+    assert not any(s.get("unscored") for s in read_lines(folder / "scored_jobs_at_startup.jsonl"))
+    judged = ollama.tokens_reported - generated
+    assert f"- tokens: {generated:,} generation + {judged:,} judging" in (folder.parent / "report.md").read_text()
+
+
+def test_the_progress_bar_shows_the_judge_at_work(run, tmp_path, ollama):
+    make_filtered_run(run, tmp_path, n=2)
+    ollama.faults.latency = 0.8
+    proc = run("score.py", "--input", "latest", env={"DATAFORGE_PROGRESS": "1"}, check_rc=0)
+    assert "waiting for the model…" in proc.stderr  # a slow judge is never a silent bar
