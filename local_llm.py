@@ -219,10 +219,12 @@ def with_retries(attempt, retries: int | None = None, base_delay: float = 0.5):
 
 
 def _error_text(resp: requests.Response) -> str:
+    """The server's own words, short: the `error` field, else the body on one line (an HTML page's tags dropped)."""
     try:
-        return str(resp.json().get("error") or resp.text)[:300]
-    except ValueError:
-        return resp.text[:300]
+        text = str(resp.json().get("error") or resp.text)
+    except (ValueError, AttributeError):
+        text = re.sub(r"<[^>]*>", " ", resp.text)
+    return " ".join(text.split())[:300]
 
 
 def _normalize_host(host: str) -> str:
@@ -259,6 +261,8 @@ class OllamaHTTP(Backend):
                 resp = self._session.get(f"{host}/api/tags", timeout=min(self.timeout, 10))
             except requests.RequestException:
                 raise UserError(f"Ollama is not running at {host} — start it with `ollama serve`, or pick another --model") from None
+            if resp.status_code == 404:  # every Ollama has /api/tags
+                raise UserError(f"not an Ollama server at {host}: /api/tags answered 404 (is OLLAMA_HOST right?)")
             if resp.status_code != 200:
                 raise UserError(f"Ollama at {host} answered {resp.status_code}: {_error_text(resp)}")
             try:

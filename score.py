@@ -115,7 +115,7 @@ def score_one(judge, sample: dict, args, live=None) -> dict:
     overall = round(sum(SCORE_WEIGHTS[k] * v for k, v in sub.items()), 2)
 
     expected, _ = parse_number(sample["answer"])
-    votes = []
+    votes, unusable = [], 0
     for v in range(args.votes):  # one request per vote: Ollama has no `n`
         options = Options(temperature=0.0 if args.votes == 1 else 0.7, seed=v, max_tokens=600, think=args.think,
                           on_tokens=live.request() if live else None)
@@ -123,13 +123,14 @@ def score_one(judge, sample: dict, args, live=None) -> dict:
             votes.append(ask_json(judge, resolve_prompt(sample), RESOLVE_SCHEMA, options,
                                   resolved_answer, args.max_attempts, usage))
         except ValueError:
-            continue
+            unusable += 1  # no reply, or no number in it ('1/0', 400 digits): no vote either way
     agree = [expected is not None and quantities_agree(v, expected) for v in votes]
     resolve_agrees = (sum(agree) > len(agree) / 2) if votes else None
     if resolve_agrees is False:
         overall = min(overall, RESOLVE_DISAGREE_CAP)
     return {**sample, **base, "score": overall, "scores": sub, "rationale": scores.rationale,
-            "resolve_agrees": resolve_agrees, "resolve_answers": [float(v.value) for v in votes], **usage}
+            "resolve_agrees": resolve_agrees, "resolve_answers": [float(v.value) for v in votes],
+            "resolve_unusable": unusable, **usage}
 
 
 def main(argv=None) -> int:
@@ -226,11 +227,12 @@ def score_file(inp, judge, args, pool, totals, histogram) -> dict:
     stats = {"in": len(samples), "cached": len(samples) - len(todo), "unscored": sum(1 for r in ordered if r.get("unscored")),
              **{why: out[why] for why in NOT_FINAL},
              "kept": len(final), "resolve_agree": sum(1 for r in ordered if r.get("resolve_agrees") is True),
-             "resolve_checked": sum(1 for r in ordered if r.get("resolve_agrees") is not None), "final": str(final_path)}
+             "resolve_checked": sum(1 for r in ordered if r.get("resolve_agrees") is not None),
+             "resolve_unusable": sum(r.get("resolve_unusable", 0) for r in ordered), "final": str(final_path)}
     for r in ordered:
         if not r.get("unscored"):
             histogram[min(10, int(r["score"]))] += 1
-    for k in ("in", "cached", "unscored", *NOT_FINAL, "kept", "resolve_agree", "resolve_checked"):
+    for k in ("in", "cached", "unscored", *NOT_FINAL, "kept", "resolve_agree", "resolve_checked", "resolve_unusable"):
         totals[k] += stats[k]
     return stats
 
@@ -255,7 +257,8 @@ def summary(per_domain, totals, histogram, started, model: str | None = None) ->
     bars = "  ".join(f"{b}:{histogram.get(b, 0)}" for b in range(1, 11))
     cli.say("", cli.table(rows, ["domain", "in", "cached", "unscored", "off-domain", "incorrect", "low score", "kept"]), "",
             f"  score histogram (floor): {bars}",
-            f"  re-solve agreement: {'n/a' if agreement is None else f'{agreement:.0%}'} of {totals['resolve_checked']}",
+            f"  re-solve agreement: {'n/a' if agreement is None else f'{agreement:.0%}'} of {totals['resolve_checked']}"
+            + (f" ({totals['resolve_unusable']} re-solves gave no usable answer)" if totals["resolve_unusable"] else ""),
             f"  tokens: {totals['prompt_tokens']:,} prompt + {totals['completion_tokens']:,} answer"
             + (f" + {totals['reasoning_tokens']:,} reasoning" if totals["reasoning_tokens"] else "") + f", {wall:.1f}s")
     for d, s in per_domain.items():

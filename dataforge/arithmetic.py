@@ -36,7 +36,7 @@ class Refused(Exception):
 class Quantity:
     """A number as written: its exact value, the decimals written, and whether it was written with %."""
     value: Fraction
-    decimals: int | None = 0  # None: not written as one number (an expression), so no rounding is implied
+    decimals: int | None = 0  # digits after the point ("3.33 million": 2; "3.33e5": 2 - 5); None: not one number
     pct: bool = False
     scale: int = 1  # written with a scale word: 1.5 million -> 1,000,000
     unit: str = ""  # canonical unit written with it ("cent", "hour"), for conversions
@@ -53,7 +53,10 @@ def numbers_match(written: Quantity, exact: Fraction, approx: bool = False) -> b
         return True
     if written.decimals is None or (written.decimals == 0 and not approx):
         return False
-    return abs(exact - written.value) * 2 * 10 ** written.decimals <= 1
+    # half a unit of the last written place: 0.01 for "16.67", 10,000 for "3.33 million" (scale 10^6), 1,000 for "3.33e5"
+    if written.decimals < 0:
+        return abs(exact - written.value) * 2 <= written.scale * 10 ** -written.decimals
+    return abs(exact - written.value) * 2 * 10 ** written.decimals <= written.scale
 
 
 def quantities_agree(a: Quantity, b: Quantity, approx: bool = False) -> bool:
@@ -147,7 +150,7 @@ _TOKEN = re.compile(
     r"(?P<ws>\s*)(?:"  # leading space is swallowed here: 'glued' tokens have none
     r"(?P<word>" + _WORD + r")|"  # words first: the commonest token
     r"(?P<num>(?:[0-9]{1,3}(?:,[0-9]{3})+(?![0-9])|[0-9]{1,3}(?: [0-9]{3})+(?![0-9]|\s*/\s*[0-9])|[0-9]+)(?:\.[0-9]+)?"
-    r"|\.[0-9]+)"
+    r"(?:[eE][-+]?[0-9]+(?![A-Za-z_0-9]))?|\.[0-9]+)"  # 1.5e6: scientific notation
     r"|(?P<op>\*\*|[-+*/^])|(?P<lp>[(\[])|(?P<rp>[)\]])|(?P<eq>≈|~=|≅|=+)|(?P<pct>%)|(?P<cur>[$€£¥₹])"
     r"|(?P<sep>[,;:!?~\"]|\.(?![0-9]))|(?P<other>.))",
     re.ASCII | re.DOTALL,
@@ -166,6 +169,17 @@ class Tok:
     scale: int = 1  # num: the scale word written with it (million -> 1,000,000)
 
 
+def _scientific(num: str, digits: str, glued: bool) -> Tok:
+    """'1.5e6' exactly (1,500,000), its rounding set by the digits written: '3.33e5' is 333,000 to the thousand."""
+    mantissa, _, exponent = digits.replace("E", "e").partition("e")
+    power = int(exponent)
+    if abs(power) > MAX_NUMBER_DIGITS:
+        raise Refused("number too large")
+    decimals = len(mantissa) - mantissa.find(".") - 1 if "." in mantissa else 0
+    value = exact_decimal(mantissa) * Fraction(10) ** power
+    return Tok("num", num, value, glued, decimals - power if decimals or power < 0 else 0)
+
+
 def tokenize(text: str) -> list[Tok]:
     """Raw tokens of plain text: numbers (1,250 / 1 000 000 / .15 exact), operators, brackets, '=', words."""
     out = []
@@ -180,7 +194,9 @@ def tokenize(text: str) -> list[Tok]:
             digits = num.replace(",", "").replace(" ", "") if "," in num or " " in num else num
             if len(digits) > MAX_NUMBER_DIGITS:
                 raise Refused("number too long")
-            if digits[0] == "0" and len(digits) > 1 and digits[1] != ".":
+            if "e" in digits or "E" in digits:
+                out.append(_scientific(num, digits, glued))
+            elif digits[0] == "0" and len(digits) > 1 and digits[1] != ".":
                 out.append(Tok("word", num, num, glued))  # 0900, 00:00: clock times, not quantities
             elif "." in digits:
                 out.append(Tok("num", num, exact_decimal(digits), glued, len(digits) - digits.find(".") - 1))
@@ -234,7 +250,6 @@ def _currency_and_scale(toks: list[Tok]) -> list[Tok]:
                 prev.value *= _SCALE_WORDS[t.value]
                 prev.scale *= _SCALE_WORDS[t.value]
                 prev.text += (" " if not t.glued else "") + t.text
-                prev.decimals = max(0, prev.decimals - len(str(_SCALE_WORDS[t.value])) + 1)
                 continue
             if (t.kind == "pct" and t.glued) or (t.kind == "word" and t.value == "percent"):
                 prev.value, prev.pct = Fraction(prev.value, 100), True
@@ -1002,10 +1017,12 @@ def _wrong_message(eq: "Equation", left: Fraction, solution: _Solution) -> str:
 
 
 def _shown(v: Fraction) -> str:
-    """A value for a message: exact when whole, else 6 significant digits; never overflows."""
+    """A value for a message: exact when whole, else every whole digit and 6 significant ones at least
+    (3,333,333.33; 0.333333); never overflows."""
     if v.denominator == 1:
         return f"{v.numerator:,}"
-    d = Context(prec=6).divide(Decimal(v.numerator), Decimal(v.denominator))
+    whole_digits = len(str(abs(v.numerator) // v.denominator))
+    d = Context(prec=max(6, whole_digits + 2) if whole_digits < 15 else 6).divide(Decimal(v.numerator), Decimal(v.denominator))
     return f"{d:,f}" if abs(d.adjusted()) < 15 else f"{d:e}"
 
 

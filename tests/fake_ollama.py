@@ -243,6 +243,12 @@ class FakeOllama:
                     return self._send(400, {"error": "prompt is too long for the context window"})
                 if fault == "gone":  # the model was removed mid-run: every request will fail
                     return self._send(404, {"error": f"model \"{body.get('model')}\" not found, try pulling it first"})
+                if fault == "html":  # a proxy's error page, sent with 200
+                    return self._send(200, "<html><body>Bad gateway</body></html>", "text/html")
+                if fault == "array_line":
+                    return self._send(200, [{"done": True}], "application/x-ndjson")
+                if fault == "null_message":
+                    return self._send(200, {"model": body.get("model"), "message": None, "done": True})
                 if fault == "503":
                     return self._send(503, {"error": "server busy, please try again. maximum pending requests exceeded"})
                 if fault == "drop":

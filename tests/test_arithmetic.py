@@ -66,6 +66,12 @@ STEPS = [
     ("1.2 million + 300,000 = 1.5 million", V), ("1 000 000 + 500 000 = 1 500 000", V), ("10 000 kg / 4 = 2 500 kg", V),
     ("2.5k + 500 = 3,000", V), ("32 / 2 = $16 million", V), ("1.2 million + 300,000 = 1.6 million", W),
     ("1 000 000 + 500 000 = 1 600 000", W),
+    ("10,000,000 / 3 = 3.33 million", V), ("10,000,000 / 3 ≈ 3 million", V),  # was: wrong (rounded to the written place)
+    ("10,000,000 / 3 = 3.34 million", W), ("10,000,000 / 3 = 3 million", W),
+    # scientific notation, exactly
+    # (was: "1.5e6" read as 1.5 with the unit "e6"; "2e3 + 1 = 2001" called wrong)
+    ("1.5e6 * 2 = 3e6", V), ("2e3 + 1 = 2001", V), ("1e6 / 3 = 3.33e5", V), ("1 / 300 = 3.3e-3", V),
+    ("1e3 * 2 = 5", W), ("1e6 / 3 = 3e5", W), ("1.5e6 * 2 = 4e6", W), ("5e99 * 2 = 1e100", U),
     # unit changes across '=': converted exactly, or unverifiable, never wrong
     ("20 x 45 cents = $9", V), ("1 hour / 2 = 30 minutes", V), ("2 hours = 120 minutes", V), ("2 dozen = 2 * 12", V),  # was: wrong
     ("3 kg = 3000 g", V), ("1.5 km = 1500 m", V), ("2 l = 2000 ml", V), ("3 feet = 36 inches", U), ("1 hour / 2 = 40 minutes", U),
@@ -91,7 +97,7 @@ def test_the_table_covers_enough_forms():
 @pytest.mark.parametrize("step,message", [
     ("5*3 = 16", "says 5 * 3 = 16, but 5 * 3 = 15"), ("$2.50 x 4 = $12", "but 2.50 * 4 = 10"),
     ("7 times 38 equals 270", "= 266"), ("a = 3 + 4 = 8", "= 7"), ("100/3 = 33", "33.3333"),
-    ("3^-4 = 5", "but 3 ^ - 4 = 0.0123457"), ("10^300 * 10^10 / 3 = 5", "3.33333e+309")])  # was: OverflowError
+    ("3^-4 = 5", "but 3 ^ - 4 = 0.0123457"), ("10,000,000 / 3 = 3.34 million", "= 3,333,333.33"), ("10^300 * 10^10 / 3 = 5", "3.33333e+309")])  # was: OverflowError
 def test_wrong_steps_say_what_they_should_be(step, message):
     result = check_step(step)
     assert result.status == "wrong" and message in result.wrong[0]
@@ -134,6 +140,7 @@ def test_answers_hold_one_number():
     assert parse_number("1.5 million")[0].value == 1_500_000 and parse_number("25%")[0].value == Fraction(1, 4)
     assert parse_number("2 hours 30 minutes")[1] == "holds 2 numbers; expected one"
     assert parse_number("many")[1] == "holds no number"
+    assert parse_number("2.5e3 dollars")[0].value == 2500 and parse_number("1e99999999")[1] == "number too large"
 
 
 @pytest.mark.parametrize("hostile", ["9^9^9 = 1", "(" * 1000 + "1" + ")" * 1000 + " = 1", "1" * 5000 + " = 1",

@@ -4,11 +4,14 @@ import csv
 import json
 import os
 import shutil
+import signal
 import subprocess
+import sys
+import time
 
 import pytest
 
-from conftest import only_run, read_lines
+from conftest import ROOT, only_run, read_lines
 
 DOMAIN, SLUG = "Jobs at startup", "jobs_at_startup"
 
@@ -220,3 +223,36 @@ def test_reviews_accumulate_across_csvs_and_applies_and_export_never_erases_one(
     final = read_lines(folder / f"final_{SLUG}.jsonl")
     train = read_lines(run_dir / "train_alpaca.jsonl")
     assert len(train) == len(final) - 2  # every final sample but the two dropped, reviewed or not
+
+
+def test_an_export_killed_or_interrupted_midway_leaves_no_partial_csv(tmp_path):
+    """30,000 samples to export; kill -9 at moments spread over the run, then Ctrl-C: the CSV is never
+    half written (a reviewer would take a partial file for the whole), and Ctrl-C exits 130 with no traceback."""
+    folder = tmp_path / "runs" / "run_20261125_000000" / f"{DOMAIN} data samples"
+    folder.mkdir(parents=True)
+    lines = "".join(json.dumps({"id": f"s{i}", "question": f"A team buys {i} laptops at $3 each. What is the cost?",
+                                "reasoning": [f"{i} * 3 = {i * 3}"], "answer": f"${i * 3}", "difficulty": "easy",
+                                "domain": DOMAIN, "num_steps": 1, "score": 7.5}) + "\n" for i in range(30_000))
+    for stage in ("filtered", "scored", "final"):
+        (folder / f"{stage}_{SLUG}.jsonl").write_text(lines)
+    cmd = [sys.executable, str(ROOT / "audit.py"), "export", "--input", "latest"]
+    csv_path, landed = folder / f"audit_{SLUG}.csv", 0
+    for delay in (0.3, 0.4, 0.5, 0.6, 0.7, None):
+        proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if delay is None:
+            proc.communicate(timeout=60)  # one export that completes, so later kills have a file to spoil
+        else:
+            time.sleep(delay)
+            landed += proc.poll() is None
+            proc.send_signal(signal.SIGKILL)
+            proc.communicate(timeout=60)
+        if csv_path.exists():
+            assert len(read_csv(csv_path)) == 30_001  # whole, or not there at all
+    assert landed >= 2, "the kills must land while the export runs"
+    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.45)
+    running = proc.poll() is None
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == (130 if running else 0) and "Traceback" not in err
+    assert len(read_csv(csv_path)) == 30_001

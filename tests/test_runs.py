@@ -1,10 +1,12 @@
 """Run folders that two processes, a re-run or a clumsy input cannot corrupt: the scripts run as users
 run them, against the test Ollama server."""
 
+import http.server
 import json
 import os
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -275,3 +277,21 @@ cp -r runs "{out}/after"
     after = read_lines(next(out.glob(f"after/run_*/{FOLDER}/raw_{SLUG}.jsonl")))
     assert len(after) == len({r["id"] for r in after}) == 120
     assert after[: len(kept)] == kept
+
+
+def test_malformed_replies_cost_a_retry_and_a_server_that_is_not_ollama_is_named(run, tmp_path, ollama):
+    # a proxy's HTML page with 200, a stream line that is a JSON array, a message that is null
+    ollama.faults.queue = ["html", "array_line", "null_message"]
+    proc = run("generate.py", "--domains", DOMAIN, "--samples-per-domain", "2", check_rc=0)
+    assert "Traceback" not in proc.stderr
+    assert len(read_lines(only_run(tmp_path) / FOLDER / f"raw_{SLUG}.jsonl")) == 2  # retried, then valid
+
+    web = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)  # a web server
+    threading.Thread(target=web.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{web.server_address[1]}"
+        proc = run("generate.py", "--domains", DOMAIN, "--samples-per-domain", "2", env={"OLLAMA_HOST": url}, check_rc=2)
+    finally:
+        web.shutdown()
+        web.server_close()
+    assert f"not an Ollama server at {url}" in proc.stderr and "Traceback" not in proc.stderr

@@ -191,3 +191,15 @@ def test_the_progress_bar_shows_the_judge_at_work(run, tmp_path, ollama):
     ollama.faults.latency = 0.8
     proc = run("score.py", "--input", "latest", env={"DATAFORGE_PROGRESS": "1"}, check_rc=0)
     assert "waiting for the model…" in proc.stderr  # a slow judge is never a silent bar
+
+
+def test_a_re_solve_answer_that_is_no_usable_number_is_skipped_and_counted(run, tmp_path, ollama):
+    folder, n = make_filtered_run(run, tmp_path, n=4)
+    for question, hostile in zip(list(ollama.answers), ["1/0", "4" * 400, "1e99999999", "NaN"]):
+        ollama.answers[question] = hostile  # what the judge's own solution will say
+    proc = run("score.py", "--input", "latest", "--max-attempts", "1", timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    scored = read_lines(folder / "scored_jobs_at_startup.jsonl")
+    assert len(scored) == 4 and all("score" in s for s in scored)  # the judge's scores stand
+    assert all(s["resolve_agrees"] is None and s["resolve_unusable"] == 1 for s in scored)  # no vote, not a disagreement
+    assert "re-solve agreement: n/a of 0 (4 re-solves gave no usable answer)" in proc.stderr
