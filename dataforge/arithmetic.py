@@ -147,14 +147,17 @@ def _markdown(text: str) -> str:
 
 _WORD = r"[A-Za-z_][A-Za-z_0-9']*(?:-[A-Za-z][A-Za-z0-9']*)*"
 _TOKEN = re.compile(
-    r"(?P<ws>\s*)(?:"  # leading space is swallowed here: 'glued' tokens have none
-    r"(?P<word>" + _WORD + r")|"  # words first: the commonest token
-    r"(?P<num>(?:[0-9]{1,3}(?:,[0-9]{3})+(?![0-9])|[0-9]{1,3}(?: [0-9]{3})+(?![0-9]|\s*/\s*[0-9])|[0-9]+)(?:\.[0-9]+)?"
+    r"(\s*)(?:"  # leading space is swallowed here: 'glued' tokens have none
+    r"(" + _WORD + r")|"  # words first: the commonest token
+    r"((?:[0-9]{1,3}(?:,[0-9]{3})+(?![0-9])|[0-9]{1,3}(?: [0-9]{3})+(?![0-9]|\s*/\s*[0-9])|[0-9]+)(?:\.[0-9]+)?"
     r"(?:[eE][-+]?[0-9]+(?![A-Za-z_0-9]))?|\.[0-9]+)"  # 1.5e6: scientific notation
-    r"|(?P<op>\*\*|[-+*/^])|(?P<lp>[(\[])|(?P<rp>[)\]])|(?P<eq>≈|~=|≅|=+)|(?P<pct>%)|(?P<cur>[$€£¥₹])"
-    r"|(?P<sep>[,;:!?~\"]|\.(?![0-9]))|(?P<other>.))",
+    r"|(\*\*|~=|=+|.))",  # one symbol, looked up in _SYMBOLS
     re.ASCII | re.DOTALL,
 )
+_SYMBOLS = {**{op: ("op", op) for op in "+-*/^"}, "**": ("op", "^"), "(": ("lp", None), "[": ("lp", None),
+            ")": ("rp", None), "]": ("rp", None), "=": ("eq", False), "==": ("eq", False), "===": ("eq", False),
+            "≈": ("eq", True), "~=": ("eq", True), "≅": ("eq", True), "%": ("pct", None),
+            **{c: ("cur", None) for c in "$€£¥₹"}, "√": ("sqrt", None)}  # (kind, value); anything else separates
 
 
 @dataclass(slots=True)
@@ -185,7 +188,7 @@ def tokenize(text: str) -> list[Tok]:
     out = []
     glued = False
     # findall gives one tuple of groups per token, much cheaper than a Match object each
-    for ws, word, num, op, lp, rp, eq, pct, cur, sep, other in _TOKEN.findall(text):
+    for ws, word, num, symbol in _TOKEN.findall(text):
         if ws:
             glued = False
         if word:
@@ -202,18 +205,9 @@ def tokenize(text: str) -> list[Tok]:
                 out.append(Tok("num", num, exact_decimal(digits), glued, len(digits) - digits.find(".") - 1))
             else:
                 out.append(Tok("num", num, int(digits), glued))
-        elif op:
-            out.append(Tok("op", op, "^" if op == "**" else op, glued))
-        elif eq:
-            out.append(Tok("eq", eq, eq not in ("=", "==", "==="), glued))
-        elif lp or rp:
-            out.append(Tok("lp" if lp else "rp", lp or rp, None, glued))
-        elif pct or cur:
-            out.append(Tok("pct" if pct else "cur", pct or cur, None, glued))
-        elif sep:
-            out.append(Tok("sep", sep, None, glued))
         else:
-            out.append(Tok("sqrt" if other == "√" else "sep", other, None, glued))
+            kind, value = _SYMBOLS.get(symbol) or (("eq", True) if symbol[0] == "=" else ("sep", None))
+            out.append(Tok(kind, symbol, value, glued))
         glued = True
     return out
 
