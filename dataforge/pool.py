@@ -45,9 +45,9 @@ class RequestPool:
         if kind is None:
             self.executor.shutdown()
             return False
-        if not issubclass(kind, (KeyboardInterrupt, UserError)):
-            return False  # a bug: the traceback is shown
         self.executor.shutdown(wait=False, cancel_futures=True)
+        if not issubclass(kind, (KeyboardInterrupt, UserError)):
+            return False  # a bug: the traceback is shown (after the requests in flight, not all those queued)
         if self.live:
             self.live.bar.close()
         try:

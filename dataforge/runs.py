@@ -286,7 +286,7 @@ _held_locks: dict[Path, int] = {}  # run folder -> the open lock file: held unti
 def lock_run(run_dir: Path | None) -> None:
     """One process at a time writes in a run folder: a second generate/filter/score/audit on the same
     run is refused and told who holds it. The lock is the kernel's (flock), held until this process
-    ends, so a killed holder frees it at once."""
+    ends, so a killed holder frees it at once; the temporary files a killed writer left are removed."""
     if run_dir is None or Path(run_dir).resolve() in _held_locks:
         return
     path = Path(run_dir) / ".lock"
@@ -297,6 +297,8 @@ def lock_run(run_dir: Path | None) -> None:
         holder = os.pread(fd, 300, 0).decode("utf-8", "replace").strip() or "another process"
         os.close(fd)
         raise UserError(f"{run_dir} is in use by {holder}; run this again when it has finished") from None
+    for stale in [*Path(run_dir).glob(".*.tmp"), *Path(run_dir).glob("*/.*.tmp")]:
+        stale.unlink(missing_ok=True)  # left by a writer that was killed: none can be running now
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"pid {os.getpid()} ({' '.join(Path(a).name for a in sys.argv[:2])}, since "
                   f"{time.strftime('%H:%M:%S')})".encode(), 0)

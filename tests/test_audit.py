@@ -206,12 +206,14 @@ def test_reviews_accumulate_across_csvs_and_applies_and_export_never_erases_one(
         csv.writer(f).writerows([[r[i] for i in order] for r in rows[:2]])
     second = [rows[0], rows[2], rows[2][:9], rows[3]]  # one id twice (the last wins), once as a short row
     second[1][8], second[2][8], second[3][8] = "keep", "drop", "keep"
+    second[3][9] = "a long note pasted in. " * 9_000  # 207 KB in one cell: over csv's 128 KB default limit
     write_csv(tmp_path / "second.csv", second)
     run("audit.py", "apply", "--input", "latest", "--decisions", str(saved_as), "--decisions", str(tmp_path / "second.csv"),
         check_rc=0)
     decisions = {d["id"]: d for d in read_lines(folder / f"decisions_{SLUG}.jsonl")}
     assert {i: d["decision"] for i, d in decisions.items()} == {rows[1][0]: "drop", rows[2][0]: "drop", rows[3][0]: "keep"}
     assert decisions[rows[1][0]]["comment"] == "café prices are wrong"
+    assert len(decisions[rows[3][0]]["comment"]) > 200_000
 
     third = [rows[0], rows[4]]
     third[1][8] = "keep"
@@ -236,9 +238,18 @@ def test_an_export_killed_or_interrupted_midway_leaves_no_partial_csv(tmp_path):
     for stage in ("filtered", "scored", "final"):
         (folder / f"{stage}_{SLUG}.jsonl").write_text(lines)
     cmd = [sys.executable, str(ROOT / "audit.py"), "export", "--input", "latest"]
-    csv_path, landed = folder / f"audit_{SLUG}.csv", 0
-    for delay in (0.3, 0.4, 0.5, 0.6, 0.7, None):
+    csv_path, lock, landed = folder / f"audit_{SLUG}.csv", folder.parent / ".lock", 0
+
+    def started():  # once the export holds the run's lock, it is past Python's start and into the work
         proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 30
+        while f"pid {proc.pid} " not in (lock.read_text() if lock.exists() else "") and time.monotonic() < deadline:
+            time.sleep(0.005)
+        return proc
+
+    (folder / f".audit_{SLUG}.csv.k1ll3d.tmp").write_text("id,domain\n")  # as a writer killed mid-write leaves it
+    for delay in (0.0, 0.1, 0.2, 0.3, 0.4, None):
+        proc = started()
         if delay is None:
             proc.communicate(timeout=60)  # one export that completes, so later kills have a file to spoil
         else:
@@ -248,11 +259,12 @@ def test_an_export_killed_or_interrupted_midway_leaves_no_partial_csv(tmp_path):
             proc.communicate(timeout=60)
         if csv_path.exists():
             assert len(read_csv(csv_path)) == 30_001  # whole, or not there at all
-    assert landed >= 2, "the kills must land while the export runs"
-    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    time.sleep(0.45)
+    assert landed >= 3, "the kills must land while the export runs"
+    assert not list(folder.glob(".*.tmp"))  # a killed writer's temporary file is cleared by the next one
+    proc = started()
+    time.sleep(0.1)
     running = proc.poll() is None
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == (130 if running else 0) and "Traceback" not in err
+    assert running and proc.returncode == 130 and "Traceback" not in err, err
     assert len(read_csv(csv_path)) == 30_001
