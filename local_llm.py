@@ -344,7 +344,7 @@ class OllamaHTTP(Backend):
             except requests.RequestException as e:
                 raise RetryableError(f"{host}: {type(e).__name__}: {e}") from None
             except json.JSONDecodeError:
-                raise RetryableError(f"{host}: the reply stream was cut mid-line") from None
+                raise RetryableError(f"{host}: a reply line that is not JSON (cut mid-line, or a page that is not Ollama's)") from None
             if final is None:
                 raise RetryableError(f"{host}: the reply stream ended before done")
             generated = final.get("eval_count") or len(parts) + len(thoughts)

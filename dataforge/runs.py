@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from dataforge import UserError, __version__
+from dataforge import UserError, __version__, cli
 
 DEFAULT_RUNS_DIR = "runs"
 MAX_LINE_BYTES = 1_000_000  # a longer line is reported, not parsed: no sample is that long
@@ -118,7 +118,7 @@ def resolve_input(spec: str, reads: str, runs_dir: str | Path = DEFAULT_RUNS_DIR
     for d in domain_dirs:
         for f in sorted(d.glob(f"{reads}_*.jsonl")):
             if not f.is_file():
-                print(f"{f}: not a regular file; skipped", file=sys.stderr)
+                cli.say(f"{f}: not a regular file; skipped")
                 continue
             inputs.append(StageInput(f, d.parent, d.name.removesuffix(" data samples"), f.stem.split("_", 1)[1]))
     if not inputs:
