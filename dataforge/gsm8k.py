@@ -7,7 +7,9 @@ import json
 import re
 from pathlib import Path
 
-SHARED_GSM8K = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "gsm8k"
+# The workplace's shared data sits beside the clone; a user's clone has none (tests that need it skip).
+SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+SHARED_GSM8K = SHARED_DATA / "gsm8k"
 _ANNOTATION = re.compile(r"<<[^>]*>>")
 
 

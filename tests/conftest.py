@@ -14,8 +14,17 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from fake_ollama import FakeOllama  # noqa: E402
+from dataforge.gsm8k import SHARED_DATA, SHARED_GSM8K as GSM8K  # noqa: E402
 
-GSM8K = ROOT.parent / "shared" / "data" / "gsm8k"
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "needs_shared: reads ../shared/data (GSM8K, real solutions); skipped without it")
+
+
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("needs_shared") and not SHARED_DATA.is_dir():
+        pytest.skip(f"needs the shared data folder {SHARED_DATA} (gsm8k/train_dev.jsonl, gsm8k/test.jsonl): "
+                    "put a copy of the project's shared/ folder beside this clone to run it")
 
 
 @pytest.fixture

@@ -76,6 +76,7 @@ def test_readme_command_sorts_every_line_with_reasons(run, tmp_path):
     assert (folder / f"filtered_{slug}.jsonl").read_text() == raw_lines[0] + "\n"
 
 
+@pytest.mark.needs_shared
 def test_contamination_names_the_matching_benchmark_item(run, tmp_path):
     test_q = json.loads((GSM8K / "test.jsonl").read_text().splitlines()[5])["question"]
     copied = variant(id="copied", question=test_q, domain="GSM8K")
@@ -114,6 +115,7 @@ def test_huge_line_is_rejected_with_its_line_number(run, tmp_path):
     assert read_lines(tmp_path / "big.rejected.jsonl")[0]["source"] == "big.jsonl:2"
 
 
+@pytest.mark.needs_shared
 def test_gsm8k_solutions_are_kept_and_corruptions_caught(run, tmp_path):
     """The verifier on real solutions: keep >= 98%; a changed step result or final answer is caught."""
     samples = gsm8k_samples()
@@ -129,6 +131,7 @@ def test_gsm8k_solutions_are_kept_and_corruptions_caught(run, tmp_path):
     assert len(read_lines(tmp_path / "gsm.rejected.jsonl")) / len(bad) >= 0.99
 
 
+@pytest.mark.needs_shared
 def test_large_input_gives_the_same_result_on_every_core_and_every_hash_seed(run, tmp_path):
     """Above ~4 MB the checks run in worker processes; the output must not depend on that or on PYTHONHASHSEED."""
     sys.path.insert(0, str(ROOT / "bench"))
@@ -148,6 +151,7 @@ def test_large_input_gives_the_same_result_on_every_core_and_every_hash_seed(run
     assert kept + rejected == 5000 and b'"check": "duplicate"' in outputs[0][1]
 
 
+@pytest.mark.needs_shared
 def test_retold_questions_are_near_duplicates_even_when_every_question_shares_the_domain_words(run, tmp_path):
     """Questions of one domain share its words (crowded LSH buckets); a retold one must still be found."""
     prefix = "At the startup, with its budget, headcount and runway in mind:"
@@ -194,6 +198,7 @@ def test_real_model_forms_and_huge_values_never_stop_the_run(run, tmp_path):
     assert rejected["x100"][0]["check"] == "consistency"
 
 
+@pytest.mark.needs_shared
 def test_gsm8k_as_grade_school_math_keeps_98_percent_with_default_flags(run, tmp_path):
     """GSM8K never says 'grade', 'school' or 'math': relevance by words is a flag, not a rejection."""
     samples = [dict(s, domain="grade school math") for s in gsm8k_samples()]

@@ -183,6 +183,7 @@ def test_seed_makes_the_prompts_repeatable_whatever_order_workers_finish_in(run,
     assert prompts() == first
 
 
+@pytest.mark.needs_shared
 def test_ctrl_c_in_filter_exits_130_with_a_summary_and_leaves_outputs_as_they_were(tmp_path):
     import signal
 
