@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from decimal import Context, Decimal
 from fractions import Fraction
 
-MAX_STEP_CHARS = 2000
+from dataforge.schema import MAX_STEP_CHARS
+
 MAX_NUMBER_DIGITS = 60
 MAX_DEPTH = 60
 MAX_POWER_BITS = 4096  # refuse a power whose result would need more bits than this
@@ -112,6 +113,10 @@ def plain_text(step: str) -> str:
         step = _GLUED_TIMES.sub(" * ", step)  # 8x5: no variable is followed by a digit
     if "." in step:
         step = _ABBREVIATION_DOT.sub(r"\1 ", step)  # "3 lbs. coffee", "sq.ft.": the dot is not a full stop
+    if '"' in step:
+        step = _INCH_MARK.sub(" inches", step)  # 36" tall
+    if "(" in step:
+        step = _ANNOTATION.sub(" ", step)  # "5 (Tom) + 4 (Ann) = 9": a bracket of words after a quantity names it
     return step
 
 
@@ -131,6 +136,10 @@ def _latex(text: str) -> str:
     return text.replace("{", "(").replace("}", ")").replace("$", " $")  # $...$ delimiters read as currency: harmless
 
 
+_INCH_MARK = re.compile(r'(?<=[0-9])"')
+# words in brackets, after a number, a unit word or a variable and a space: a label ("$640 (savings)", "x (Darla)");
+# glued, "0.05(Number of minutes)" is a factor; after an operator, "+ (60% of the song)" is math
+_ANNOTATION = re.compile(r"(?<=[0-9A-Za-z%)]) +\((?=[^()=0-9]*[A-Za-z]{2})[^()=0-9]*\)")
 _GLUED_TIMES = re.compile(r"(?<=[0-9])[xX](?=[0-9])")
 _ABBREVIATION_DOT = re.compile(r"\b(lbs?|oz|ft|in|hrs?|mins?|secs?|yds?|qts?|pts?|gal|tsp|tbsp|sq|cu)\.(?![0-9])")
 _BULLET = re.compile(r"^\s*(?:[-*•+]\s+|#+\s*|[0-9]{1,2}[.)]\s+(?=\D)|(?:step|part)\s*[0-9]+\s*[:.)-]\s*)", re.I)
@@ -306,7 +315,17 @@ def _operator_words(toks: list[Tok]) -> list[Tok]:
         if w in _OPERATOR_WORDS and _operand_start(nxt) and prev is not None and prev.kind not in ("op", "eq", "lp"):
             out.append(Tok("op", t.text, _OPERATOR_WORDS[w]))  # "4 m x 4 m"; "2x + 8" keeps x a variable
         elif w in _APPROX_WORDS and prev is not None and prev.kind == "eq":
-            prev.value = True  # "= about 0.67": rounding is expected; the word is not an operand
+            out[-1] = Tok("eq", prev.text, True, prev.glued)  # "= about 0.67": rounding is expected there, nowhere else
+        elif w == "is" and nxt is not None and nxt.value in _APPROX_WORDS and _operand_start(after):
+            out.append(Tok("eq", "is " + nxt.text, True))  # "100 / 3 is approximately 33"
+            i += 2
+            continue
+        elif w in ("rounded", "rounds", "rounding") and nxt is not None and nxt.value == "to" and _operand_start(after):
+            if prev is not None and prev.kind == "sep":
+                out.pop()  # "= 33.33, rounded to 33": the result just written, rounded
+            out.append(Tok("eq", "rounded to", True))
+            i += 2
+            continue
         elif w == "equals":
             out.append(Tok("eq", t.text, False))
         elif w == "of" and _operand_start(nxt) and prev is not None and prev.kind == "num" and (
@@ -496,6 +515,8 @@ class Side:
     tokens: list
     unknown: bool  # a word is an operand, or it is a label: the equation cannot be checked
     label: bool = False  # "Commission for the first $1000 = ...": a lone number named by prose
+    whole: bool = False  # the side is all of its segment: a value a continuation line or a name may carry
+    prose: bool = False  # left side cut from prose: "Ali has 4 $10 bills = ...", "Cost of 2 x 8 boards = ..."
 
 
 def _side(tokens: list[Tok], from_end: bool) -> Side:
@@ -525,6 +546,8 @@ def _side(tokens: list[Tok], from_end: bool) -> Side:
         span = span[1:] if from_end else span[:-1]
     span = _balanced(span)
     label = False
+    whole = stop is None and not unknown and bool(span)
+    prose = from_end and stop is not None and tokens[stop].kind in ("word", "num")
     if from_end and span and stop is not None and tokens[stop].kind == "word":
         if len(span) > 1 and span[0].kind == "op" and span[0].value == "-" and not span[1].glued:
             unknown = True  # "apples - 26 = 10": the minus is binary, its left operand a word
@@ -532,7 +555,7 @@ def _side(tokens: list[Tok], from_end: bool) -> Side:
             unknown = True  # "Week 1 + Week 2 = 70", "20 + 10 decorations to the 29 + 24 = 83": words are operands
         elif len(span) == 1 and span[0].kind == "num":
             label = True
-    return Side(span, unknown, label)
+    return Side(span, unknown, label, whole, prose)
 
 
 def _operator_before_words(tokens: list[Tok], k: int) -> bool:
@@ -567,34 +590,40 @@ def _balanced(span: list[Tok]) -> list[Tok]:
 class Equation:
     lhs: Side
     rhs: Side
-    approx: bool  # '≈' or an approximate word in the step
+    approx: bool  # '≈', '= about', 'rounded to': the right side may be the left rounded
     step: int  # which step it is in
+    first: bool = True  # the first '=' of its step
+    chained: bool = False  # another '=' follows: "a = b = c"
 
     @property
     def text(self) -> str:  # for messages
         return f"{_text(self.lhs.tokens)} = {_text(self.rhs.tokens)}"
 
 
-def equations(plain: str, index: int = 0, variables: set = frozenset(), named: tuple | None = None,
-              approx_words: bool = False) -> tuple[list, tuple | None]:
-    """Every 'a = b' of a step (as plain_text gives it), as the expressions next to each '='; and
-    (name, its value) when the step names one: 'Volume = 6 ft * 4 ft * 5 ft'. Given the previous step's
-    (name, value), a step that starts with the same name ('Volume = 120 cubic feet') checks that value too.
-    approx_words: the step says 'about', 'rounded' or '≈', so every '=' in it may round."""
+def equations(plain: str, index: int = 0, variables: set = frozenset(), carried: tuple = ("", None)) -> tuple[list, tuple]:
+    """Every 'a = b' of a step (as plain_text gives it), as the expressions next to each '='; and what the
+    next step may carry on from: (the name the step starts with, the value it ends on when that is a whole
+    expression). A step that begins with '=' continues the last one ('Total = 36 + 48' then '= 84'); a step
+    that gives the same name a lone number ('Volume = 6 * 4 * 5' then 'Volume = 120') states its value.
+    A name before an expression is a label, not a value: 'Remaining cookies = 15 - 2'."""
     toks = step_tokens(plain, variables)
     cuts = [k for k, t in enumerate(toks) if t.kind == "eq"]
     segments = [toks[a + 1:b] for a, b in zip([-1, *cuts], [*cuts, len(toks)])]
-    approx = [bool(toks[k].value) or approx_words for k in cuts]
+    approx = [bool(toks[k].value) for k in cuts]
+    name, value = carried
+    if value is not None and segments[0][:1] and segments[0][0].kind == "op" and segments[0][0].value == "+":
+        segments[0] = value.tokens + segments[0]
     out = []
     for k in range(len(segments) - 1):
         lhs, rhs = _side(segments[k], from_end=True), _side(segments[k + 1], from_end=False)
-        if k == 0 and named is not None and _name(segments[0]) == named[0] and rhs.tokens:
-            lhs = named[1]  # "Volume = 6 * 4 * 5" then "Volume = 120": 6 * 4 * 5 = 120
+        if k == 0 and value is not None and (not segments[0] or (
+                name and _name(segments[0]) == name and _written_number(rhs.tokens) and rhs.whole)):
+            lhs = value  # "= 84" after "Total cost = 36 + 48"; "Volume = 120" after "Volume = 6 * 4 * 5"
         if lhs.tokens and rhs.tokens:  # else a label or a word: "Total = 36", "D2 = ..."
-            out.append(Equation(lhs, rhs, approx[k], index))
+            out.append(Equation(lhs, rhs, approx[k], index, first=k == 0, chained=k + 2 < len(segments)))
     last = _side(segments[-1], from_end=False) if len(segments) > 1 else None
-    name = _name(segments[0])
-    return out, ((name, last) if name and last and last.tokens and not last.unknown else None)
+    carry = last if last is not None and last.whole else None
+    return out, (_name(segments[0]) or (name if not segments[0] else ""), carry)
 
 
 def _name(segment: list[Tok]) -> str:
@@ -779,6 +808,7 @@ class StepCheck:
     wrong: list = field(default_factory=list)  # messages for equations checked and wrong
     unverifiable: int = 0  # equations that could not be checked (unknowns, unknown unit conversions...)
     result: Quantity | None = None  # the number the step ends on (right side of its last '='), as written
+    result_approx: bool = False  # and it was written as approximate: '≈ 4', '= about 4', 'rounded to 4'
     operands: list = field(default_factory=list)  # numbers the step's equations start from
 
     @property
@@ -799,6 +829,7 @@ class _Solution:
     bindings: dict = field(default_factory=dict)  # name -> value, for every step
     local: dict = field(default_factory=dict)  # step -> {name: value}: a step that solves its own x
     defined_by: dict = field(default_factory=dict)  # name or (step, name) -> the equation that gave the value
+    exact: set = field(default_factory=set)  # values a later step may write rounded: 25/3 after "25 / 3 = 8.33"
 
     def values(self, step: int) -> dict:
         return {**self.bindings, **self.local.get(step, {})}
@@ -816,21 +847,22 @@ def check_steps(steps: list[str], question: str = "") -> list[StepCheck]:
     text = question + "\n" + text
     percents = {exact_decimal(m.replace(",", "")) for m in _PERCENT_WRITTEN.findall(text)
                 if len(m) <= MAX_NUMBER_DIGITS} if "%" in text or "ercent" in text else set()
-    may_approx = bool(APPROX_TEXT.search("\n".join(steps)))  # one search, not one per step: most say no
-    out, eqs, named = [], [], None
+    out, eqs, carried = [], [], ("", None)
     for i, step in enumerate(steps):
         out.append(StepCheck())
         if len(step) > MAX_STEP_CHARS:
             out[i].unverifiable += step.count("=")
-            named = None
+            carried = ("", None)
             continue
         try:
-            approx_words = may_approx and bool(APPROX_TEXT.search(step))
-            step_eqs, named = equations(plain[i], i, variables, named, approx_words)
+            text = plain[i].strip()
+            if carried[1] is not None and step.lstrip()[:1] == "+":
+                text = "+ " + text  # "= $70.00" then "+ $16.00 (frying pan) = $86.00": not a bullet, a sum going on
+            step_eqs, carried = equations(text, i, variables, carried)
             eqs += step_eqs
         except Refused:
             out[i].unverifiable += max(1, step.count("="))
-            named = None
+            carried = ("", None)
     solution = _Solution(steps, percents)
     if any(t.kind == "var" for eq in eqs for t in eq.lhs.tokens + eq.rhs.tokens):
         _bind(eqs, solution)
@@ -904,7 +936,7 @@ def _judge(eq: "Equation", solution: _Solution, out: StepCheck) -> None:
     lone = _written_number(rhs.tokens)
     written = Quantity(right, lone.decimals, lone.pct, lone.scale, lone.unit) if lone else Quantity(right, None)
     if not rhs.unknown:
-        out.result = written
+        out.result, out.result_approx = written, eq.approx
     if lhs.unknown or rhs.unknown or solution.defines(eq):
         out.unverifiable += 1  # words as operands; or the equation that defines its unknown (true by construction)
         return
@@ -917,7 +949,13 @@ def _judge(eq: "Equation", solution: _Solution, out: StepCheck) -> None:
     except ZeroDivisionError:
         out.wrong.append(f"divides by zero in {_text(lhs.tokens)}")
         return
+    solution.exact.update(Fraction(a.value, b.value) for a, op, b in zip(lhs.tokens, lhs.tokens[1:], lhs.tokens[2:])
+                          if a.kind == b.kind == "num" and op.value == "/" and b.value and a.value % b.value)
     verdict = _compare(left, written, eq, solution)
+    if verdict == "wrong" and _exact_reading(eq, solution, values):
+        verdict = "verified"  # "120 x 2/3 = 120 x 0.67 = 80": 0.67 is 2/3 written rounded
+    if verdict == "verified" and written.value != left:
+        solution.exact.add(left)  # "25 / 3 = 8.33": a later "3 * 8.33 = 25" means 25/3
     if verdict == "verified":
         out.verified += 1
     elif verdict == "unverifiable":
@@ -951,6 +989,26 @@ def _compare(left: Fraction, written: Quantity, eq: "Equation", solution: _Solut
             len(rhs) == 1 and rhs[0].unit != lhs[0].unit)):
         return "unverifiable"  # "the height of 12 inches = 36 inches", "4.5 gallons = 4.5 * 8 pints": a name or a conversion
     return "wrong"
+
+
+def _exact_reading(eq: "Equation", solution: _Solution, values: dict) -> bool:
+    """Is the equation exact once each decimal that is an earlier value written rounded (0.67 for 2/3, 8.33 for
+    25/3) stands for that value? Only numbers written with a decimal point are read so."""
+    if not solution.exact:
+        return False
+
+    def exact(tokens: list[Tok]) -> list[Tok]:
+        return [next((Tok("num", t.text, v) for v in solution.exact if v != t.value
+                      and numbers_match(Quantity(t.value, t.decimals), v)), t) if t.kind == "num" and t.decimals > 0 else t
+                for t in tokens]
+
+    lhs, rhs = exact(eq.lhs.tokens), exact(eq.rhs.tokens)
+    if all(a is b for a, b in zip(lhs + rhs, eq.lhs.tokens + eq.rhs.tokens)):
+        return False
+    try:
+        return evaluate(lhs, values) == evaluate(rhs, values)
+    except (Refused, ZeroDivisionError):
+        return False
 
 
 def _times_hundred(lhs: list[Tok]) -> bool:
@@ -1050,3 +1108,26 @@ def parse_number(text: str) -> tuple[Quantity | None, str | None]:
     except (Refused, ZeroDivisionError):
         return None, "is not a single number"
     return Quantity(value, nums[0].decimals if len(nums) == 1 else None, nums[0].pct, nums[0].scale), None
+
+
+_NUMBER_RUN = re.compile(r"[0-9][0-9,.]*")
+_RESULT_WRITTEN = re.compile(r"=\s*(-?\s*\$?\s*-?[0-9][0-9,]*(?:\.[0-9]+)?\s*%?)")
+
+
+def written_result(step: str) -> Quantity | None:
+    """The number written after a step's last '=' ('... = 57 boxes'), for a step whose arithmetic could not be
+    read; None when more than one number follows it (the step goes on: '= 820) divided by 2 is 410')."""
+    head, eq, tail = plain_text(step).rpartition("=")
+    if not eq or len(tail) > MAX_STEP_CHARS or len(_NUMBER_RUN.findall(tail)) != 1:
+        return None
+    m = _RESULT_WRITTEN.match(eq + tail)
+    return parse_number(m.group(1))[0] if m else None
+
+
+_ASKS_PERCENT = re.compile(r"\b(?:what|which|how many) (?:percent|percentage)\b|\bas a percent|\bpercentage of\b|"
+                           r"\bin percent|\b(?:the|a) percentage\b", re.I)
+
+
+def percent_answer(question: str, answer: Quantity, result: Quantity) -> bool:
+    """The question asks for a percent and the answer is the result in points: 0.1 -> 10 ('what percent...')."""
+    return bool(_ASKS_PERCENT.search(question)) and not answer.pct and numbers_match(answer, result.value * 100)

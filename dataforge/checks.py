@@ -16,7 +16,8 @@ from fractions import Fraction
 import snowballstemmer
 from pydantic import ValidationError
 
-from dataforge.arithmetic import APPROX_TEXT, check_steps, exact_decimal, parse_number, plain_text, quantities_agree
+from dataforge.arithmetic import (APPROX_TEXT, check_steps, exact_decimal, parse_number, percent_answer, plain_text,
+                                  quantities_agree, written_result)
 from dataforge.dedup import dedup_keys
 from dataforge.runs import domain_key, dumps, parse_line, raw_lines
 from dataforge.schema import Sample, validation_problems
@@ -61,7 +62,6 @@ def check_sample(record: dict, enabled=SAMPLE_CHECKS, domain_keywords: dict | No
         rep.reasons += [reason("rules", m) for m in validation_problems(e)]
         return rep
     answer, problem = parse_number(sample.answer)
-    approx = bool(APPROX_TEXT.search(sample.answer) or APPROX_TEXT.search(sample.reasoning[-1]))
     if "rules" in enabled:
         if problem:
             rep.reasons.append(reason("rules", f"answer {sample.answer!r} {problem}"))
@@ -79,10 +79,12 @@ def check_sample(record: dict, enabled=SAMPLE_CHECKS, domain_keywords: dict | No
             rep.reasons.append(reason("arithmetic", "no step's arithmetic could be verified"))
 
     if "consistency" in enabled and answer is not None:
-        last = steps[-1].result
+        # rounding is read where it is written: in the answer ("about 4") or at the last step's '≈ 4'
+        approx = bool(APPROX_TEXT.search(sample.answer)) or steps[-1].result_approx
+        last = steps[-1].result or written_result(sample.reasoning[-1])  # unread arithmetic: compare what it says
         if last is None:
             rep.warnings.append(reason("consistency", "the last step's result could not be read", len(steps) - 1))
-        elif not quantities_agree(answer, last, approx):
+        elif not quantities_agree(answer, last, approx) and not percent_answer(sample.question, answer, last):
             rep.reasons.append(reason("consistency", f"answer {sample.answer!r} does not match the last step's result "
                                                      f"{_show(last.value)}", len(steps) - 1))
         question_numbers = {exact_decimal(m.replace(",", "")) for m in _QUESTION_NUMBER.findall(sample.question)}

@@ -1,19 +1,31 @@
 """The sample: one pydantic model, and the JSON schema backends are asked to follow."""
 
 import re
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 SAMPLE_FIELDS = ("question", "reasoning", "answer", "difficulty", "domain", "num_steps")
 DIFFICULTIES = ("easy", "medium", "hard")
 
-# Bounds keep a looping small model from writing forever (the grammar stops it) and
-# give the filter's "sane lengths" rule its numbers.
-MAX_QUESTION_CHARS = 1200
-MAX_STEP_CHARS = 400
-MAX_STEPS = 12
-MAX_ANSWER_CHARS = 80
+
+
+class Bound(NamedTuple):
+    ask_min: int  # generation: what the JSON schema and the grammar ask a model for
+    ask_max: int  # (keeps a looping small model from writing forever)
+    read_max: int  # the filter and the verifier: any length a real solution has, up to a hostile-input limit
+
+
+# The one table of bounds: used by Sample (read_max), generation_schema and GRAMMAR_PATTERNS (ask_*), and the
+# verifier (arithmetic reads steps up to read_max). Real solutions run to 34 steps and 275-character steps.
+BOUNDS = {
+    "question": Bound(20, 600, 4000),
+    "step": Bound(5, 240, 2000),  # the grammar splits ask_max at the '=': half on each side
+    "steps": Bound(1, 8, 100),
+    "answer": Bound(1, 40, 200),
+    "domain": Bound(0, 80, 200),
+}
+MAX_STEP_CHARS = BOUNDS["step"].read_max
 
 
 class Sample(BaseModel):
@@ -21,11 +33,11 @@ class Sample(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS)
-    reasoning: list[str] = Field(min_length=1, max_length=MAX_STEPS)
-    answer: str = Field(min_length=1, max_length=MAX_ANSWER_CHARS)
+    question: str = Field(min_length=1, max_length=BOUNDS["question"].read_max)
+    reasoning: list[str] = Field(min_length=1, max_length=BOUNDS["steps"].read_max)
+    answer: str = Field(min_length=1, max_length=BOUNDS["answer"].read_max)
     difficulty: Literal["easy", "medium", "hard"]
-    domain: str = Field(min_length=1, max_length=200)
+    domain: str = Field(min_length=1, max_length=BOUNDS["domain"].read_max)
     num_steps: int
 
     @field_validator("reasoning")
@@ -59,11 +71,12 @@ def validation_problems(error: ValidationError) -> list[str]:
 # escape is invalid JSON); every step has an '='; the answer has a digit. Bounded, so a looping
 # model stops. What the model writes is otherwise free.
 _NOT = r'\x00-\x1f"\\'  # characters a string may not hold: control characters, quote, backslash
+_Q, _S, _A, _D = BOUNDS["question"], BOUNDS["step"].ask_max // 2, BOUNDS["answer"].ask_max // 2, BOUNDS["domain"]
 GRAMMAR_PATTERNS = {
-    "question": f"^[^{_NOT}]{{20,600}}$",
-    "step": f"^[^{_NOT}=]{{1,120}}=[^{_NOT}]{{1,120}}$",
-    "answer": f"^[^{_NOT}0-9]{{0,20}}[0-9][^{_NOT}]{{0,20}}$",
-    "domain": f"^[^{_NOT}]{{0,80}}$",
+    "question": f"^[^{_NOT}]{{{_Q.ask_min},{_Q.ask_max}}}$",
+    "step": f"^[^{_NOT}=]{{1,{_S}}}=[^{_NOT}]{{1,{_S}}}$",
+    "answer": f"^[^{_NOT}0-9]{{0,{_A}}}[0-9][^{_NOT}]{{0,{_A}}}$",
+    "domain": f"^[^{_NOT}]{{{_D.ask_min},{_D.ask_max}}}$",
 }
 
 
@@ -83,22 +96,25 @@ def generation_schema(patterns: bool = False) -> dict:
     converter all accept it; `patterns` (for backends that enforce the schema with a grammar) adds
     GRAMMAR_PATTERNS. The pydantic model checks the rest.
     """
-    def text(field: str, **bounds) -> dict:
-        return {"type": "string", "pattern": GRAMMAR_PATTERNS[field]} if patterns else {"type": "string", **bounds}
+    def text(field: str) -> dict:
+        if patterns:
+            return {"type": "string", "pattern": GRAMMAR_PATTERNS[field]}
+        bound = BOUNDS[field]
+        return {"type": "string", **({"minLength": bound.ask_min} if bound.ask_min else {}), "maxLength": bound.ask_max}
 
     return {
         "type": "object",
         "properties": {
-            "question": text("question", minLength=20, maxLength=600),
+            "question": text("question"),
             "reasoning": {
                 "type": "array",
-                "items": text("step", minLength=5, maxLength=200),
-                "minItems": 1,
-                "maxItems": 8,
+                "items": text("step"),
+                "minItems": BOUNDS["steps"].ask_min,
+                "maxItems": BOUNDS["steps"].ask_max,
             },
-            "answer": text("answer", minLength=1, maxLength=40),
+            "answer": text("answer"),
             "difficulty": {"type": "string", "enum": list(DIFFICULTIES)},
-            "domain": text("domain", maxLength=80),
+            "domain": text("domain"),
             "num_steps": {"type": "integer"},
         },
         "required": list(SAMPLE_FIELDS),
