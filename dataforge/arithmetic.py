@@ -290,6 +290,12 @@ _APPROX_WORDS = {"about", "approximately", "approx", "roughly", "around", "nearl
 _OPERATOR_WORD_TRIGGERS = {*_NUMBER_WORDS, *_OPERATOR_WORDS, *_APPROX_WORDS, "divided", "multiplied", "equals", "of"}
 
 
+def _rounded_to(toks: list[Tok], i: int) -> int:
+    """How many tokens 'rounded to' / 'rounds down to' / 'rounded up to' take at i before a number, or 0."""
+    k = i + 2 if i + 1 < len(toks) and toks[i + 1].value in ("up", "down", "off") else i + 1
+    return k + 1 - i if k + 1 < len(toks) and toks[k].value == "to" and _operand_start(toks[k + 1]) else 0
+
+
 def _operand_start(t: Tok | None) -> bool:
     return t is not None and t.kind in ("num", "lp", "sqrt", "cur")
 
@@ -312,7 +318,8 @@ def _operator_words(toks: list[Tok]) -> list[Tok]:
             out.append(Tok("op", f"{w} by", "/" if w == "divided" else "*"))
             i += 2
             continue
-        if w in _OPERATOR_WORDS and _operand_start(nxt) and prev is not None and prev.kind not in ("op", "eq", "lp"):
+        if w in _OPERATOR_WORDS and prev is not None and prev.kind not in ("op", "eq", "lp") and (_operand_start(nxt) or (
+                w == "x" and nxt is not None and nxt.kind == "word" and len(nxt.text) == 1 and nxt.text not in "aI")):
             out.append(Tok("op", t.text, _OPERATOR_WORDS[w]))  # "4 m x 4 m"; "2x + 8" keeps x a variable
         elif w in _APPROX_WORDS and prev is not None and prev.kind == "eq":
             out[-1] = Tok("eq", prev.text, True, prev.glued)  # "= about 0.67": rounding is expected there, nowhere else
@@ -320,11 +327,11 @@ def _operator_words(toks: list[Tok]) -> list[Tok]:
             out.append(Tok("eq", "is " + nxt.text, True))  # "100 / 3 is approximately 33"
             i += 2
             continue
-        elif w in ("rounded", "rounds", "rounding") and nxt is not None and nxt.value == "to" and _operand_start(after):
-            if prev is not None and prev.kind == "sep":
-                out.pop()  # "= 33.33, rounded to 33": the result just written, rounded
+        elif w in ("rounded", "rounds", "rounding") and (skip := _rounded_to(toks, i)):
+            while out and (out[-1].kind == "sep" or out[-1].value in ("which", "is", "that", "and")):
+                out.pop()  # "= 15.36 minutes, which rounds down to 15": the result just written, rounded
             out.append(Tok("eq", "rounded to", True))
-            i += 2
+            i += skip
             continue
         elif w == "equals":
             out.append(Tok("eq", t.text, False))
@@ -408,8 +415,8 @@ def _units(toks: list[Tok], variables: set) -> list[Tok]:
                 j += 2
             else:
                 break
-        if j == i:
-            continue
+        if j == i or (t.pct and toks[i].value == "of"):
+            continue  # "60% of the total bill = 0.6x": a percent of something named, not a unit
         end = toks[j] if j < n else None
         if end is not None and words <= 12 and (end.kind == "eq" or (end.kind == "op" and _operand_start(toks[j + 1] if j + 1 < n else None))):
             take = j - i  # "24 hours in a day - (...)": every word up to the operator names the unit
@@ -516,7 +523,7 @@ class Side:
     unknown: bool  # a word is an operand, or it is a label: the equation cannot be checked
     label: bool = False  # "Commission for the first $1000 = ...": a lone number named by prose
     whole: bool = False  # the side is all of its segment: a value a continuation line or a name may carry
-    prose: bool = False  # left side cut from prose: "Ali has 4 $10 bills = ...", "Cost of 2 x 8 boards = ..."
+    prose: str = ""  # what a left side was cut from: "num" in "Ali has 4 $10 bills = ...", "word" in "Cost of 2 ..."
 
 
 def _side(tokens: list[Tok], from_end: bool) -> Side:
@@ -547,7 +554,7 @@ def _side(tokens: list[Tok], from_end: bool) -> Side:
     span = _balanced(span)
     label = False
     whole = stop is None and not unknown and bool(span)
-    prose = from_end and stop is not None and tokens[stop].kind in ("word", "num")
+    prose = tokens[stop].kind if from_end and stop is not None and tokens[stop].kind in ("word", "num") else ""
     if from_end and span and stop is not None and tokens[stop].kind == "word":
         if len(span) > 1 and span[0].kind == "op" and span[0].value == "-" and not span[1].glued:
             unknown = True  # "apples - 26 = 10": the minus is binary, its left operand a word
@@ -594,6 +601,7 @@ class Equation:
     step: int  # which step it is in
     first: bool = True  # the first '=' of its step
     chained: bool = False  # another '=' follows: "a = b = c"
+    rounds: bool = False  # "4.25, rounded up to 5": the same number rounded, not a new quantity
 
     @property
     def text(self) -> str:  # for messages
@@ -620,7 +628,8 @@ def equations(plain: str, index: int = 0, variables: set = frozenset(), carried:
                 name and _name(segments[0]) == name and _written_number(rhs.tokens) and rhs.whole)):
             lhs = value  # "= 84" after "Total cost = 36 + 48"; "Volume = 120" after "Volume = 6 * 4 * 5"
         if lhs.tokens and rhs.tokens:  # else a label or a word: "Total = 36", "D2 = ..."
-            out.append(Equation(lhs, rhs, approx[k], index, first=k == 0, chained=k + 2 < len(segments)))
+            out.append(Equation(lhs, rhs, approx[k], index, first=k == 0, chained=k + 2 < len(segments),
+                                rounds=toks[cuts[k]].text == "rounded to"))
     last = _side(segments[-1], from_end=False) if len(segments) > 1 else None
     carry = last if last is not None and last.whole else None
     return out, (_name(segments[0]) or (name if not segments[0] else ""), carry)
@@ -829,6 +838,7 @@ class _Solution:
     bindings: dict = field(default_factory=dict)  # name -> value, for every step
     local: dict = field(default_factory=dict)  # step -> {name: value}: a step that solves its own x
     defined_by: dict = field(default_factory=dict)  # name or (step, name) -> the equation that gave the value
+    stated: dict = field(default_factory=dict)  # name -> the first step that states its value: 'x = 133.33'
     exact: set = field(default_factory=set)  # values a later step may write rounded: 25/3 after "25 / 3 = 8.33"
 
     def values(self, step: int) -> dict:
@@ -894,11 +904,15 @@ def _bind(eqs: list["Equation"], solution: _Solution) -> None:
     equation, in order, in which it is the only unknown."""
     usable = [eq for eq in eqs if not (eq.lhs.unknown or eq.rhs.unknown)]
     for eq in usable:
+        if (name := _assigns(eq)) is not None:
+            solution.stated.setdefault(name, eq.step)
+    for eq in usable:
         name = _assigns(eq)
         if name is None:
             continue
         for other in usable:  # an earlier equation of the same step, in that one unknown
-            if other.step == eq.step and other is not eq and _assigns(other) is None and _variables_of(other) == {name}:
+            if other.step == eq.step and other is not eq and _assigns(other) is None and _variables_of(other) == {name} and not any(
+                    e.step < eq.step and name in _variables_of(e) for e in usable):  # not "2x + 8 = 66", then "2x = 60, so x = 30"
                 if (root := _linear_root(other, name, {})) is not None and (eq.step, name) not in solution.defined_by:
                     solution.local.setdefault(eq.step, {})[name] = root
                     solution.defined_by[eq.step, name] = other
@@ -931,7 +945,10 @@ def _judge(eq: "Equation", solution: _Solution, out: StepCheck) -> None:
     try:
         right = evaluate(rhs.tokens, values)
     except (Refused, ZeroDivisionError):
-        out.unverifiable += 1
+        if _identity(eq, values):
+            out.verified += 1  # "x - 2(3) = x - 6": true whatever the unknown starting value is
+        else:
+            out.unverifiable += 1
         return
     lone = _written_number(rhs.tokens)
     written = Quantity(right, lone.decimals, lone.pct, lone.scale, lone.unit) if lone else Quantity(right, None)
@@ -956,6 +973,8 @@ def _judge(eq: "Equation", solution: _Solution, out: StepCheck) -> None:
         verdict = "verified"  # "120 x 2/3 = 120 x 0.67 = 80": 0.67 is 2/3 written rounded
     if verdict == "verified" and written.value != left:
         solution.exact.add(left)  # "25 / 3 = 8.33": a later "3 * 8.33 = 25" means 25/3
+    if verdict == "wrong" and _assigns(eq) is None and any(_solved_later(v, eq, solution) for v in _variables_of(eq)):
+        verdict = "unverifiable"  # an equation stated before the one that solves it: its unknown may mean something else
     if verdict == "verified":
         out.verified += 1
     elif verdict == "unverifiable":
@@ -985,10 +1004,33 @@ def _compare(left: Fraction, written: Quantity, eq: "Equation", solution: _Solut
     conversion = _converted(lhs, rhs, left, written, eq.approx)
     if conversion is not None:
         return conversion
-    if len(lhs) == 1 and lhs[0].kind == "num" and (eq.lhs.label or lhs[0].unit not in _MONEY_UNITS or (
+    if eq.first and eq.chained and eq.lhs.prose and not _written_number(rhs) and (
+            eq.lhs.prose == "num" or lhs[-1].unit not in _MONEY_UNITS):
+        return "unverifiable"  # "Ali has 4 $10 bills = 4 x $10 = $40", "Cost of 2 x 8 boards = 24 / 6": a label with numbers
+    if len(lhs) == 1 and lhs[0].kind == "num" and not eq.rounds and (eq.lhs.label or lhs[0].unit not in _MONEY_UNITS or (
             len(rhs) == 1 and rhs[0].unit != lhs[0].unit)):
         return "unverifiable"  # "the height of 12 inches = 36 inches", "4.5 gallons = 4.5 * 8 pints": a name or a conversion
     return "wrong"
+
+
+def _solved_later(name: str, eq: "Equation", solution: _Solution) -> bool:
+    """Is `name` given its value by an equation after `eq` ('0.6x = 0.6(40 + x)', then 'x = 40 + 0.6x')?"""
+    source = solution.defined_by.get((eq.step, name)) or solution.defined_by.get(name)
+    return source is not None and source.step > eq.step
+
+
+def _identity(eq: "Equation", values: dict) -> bool:
+    """Does an equation in one unknown hold for every value of it ('x - 6 - 3(4) = x - 18')? Five trial values:
+    an identity of the degrees solutions write."""
+    free = _variables_of(eq) - values.keys()
+    if len(free) != 1 or eq.lhs.unknown or eq.rhs.unknown:
+        return False
+    name = free.pop()
+    try:
+        return all(evaluate(eq.lhs.tokens, {**values, name: Fraction(v)}) == evaluate(eq.rhs.tokens, {**values, name: Fraction(v)})
+                   for v in (0, 1, 2, 3, 7))
+    except (Refused, ZeroDivisionError):
+        return False
 
 
 def _exact_reading(eq: "Equation", solution: _Solution, values: dict) -> bool:
@@ -1033,12 +1075,13 @@ def _converted(lhs: list[Tok], rhs: list[Tok], left: Fraction, written: Quantity
     sources = {t.unit for t in lhs if t.kind == "num" and t.unit}
     if any("/" in unit for unit in sources):
         return None  # "25 days * 8 hours/day": a rate already changes the unit
+    if "dozen" in sources and "dozen" not in targets:  # a scale word, exact: "2 dozen cups + 10 spoons" is 34
+        counted = [Tok("num", t.text, t.value * 12) if t.kind == "num" and t.unit == "dozen" else t for t in lhs]
+        return "verified" if numbers_match(written, evaluate(counted), approx) else "wrong"
     applies = False
     for unit in sources:
         for target in targets - {unit}:
-            if unit == "dozen" and target not in _UNIT_SCALES:
-                factor = Fraction(12)
-            elif unit in _UNIT_SCALES and target in _UNIT_SCALES and _UNIT_SCALES[unit][0] == _UNIT_SCALES[target][0]:
+            if unit in _UNIT_SCALES and target in _UNIT_SCALES and _UNIT_SCALES[unit][0] == _UNIT_SCALES[target][0]:
                 factor = Fraction(_UNIT_SCALES[unit][1], _UNIT_SCALES[target][1])
             else:
                 continue
@@ -1130,4 +1173,5 @@ _ASKS_PERCENT = re.compile(r"\b(?:what|which|how many) (?:percent|percentage)\b|
 
 def percent_answer(question: str, answer: Quantity, result: Quantity) -> bool:
     """The question asks for a percent and the answer is the result in points: 0.1 -> 10 ('what percent...')."""
-    return bool(_ASKS_PERCENT.search(question)) and not answer.pct and numbers_match(answer, result.value * 100)
+    return (bool(_ASKS_PERCENT.search(question)) and not answer.pct and abs(result.value) <= 1
+            and numbers_match(answer, result.value * 100))  # a proportion, not points: 80 for 8,000 is the x100 slip
