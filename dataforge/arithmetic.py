@@ -89,6 +89,7 @@ _DIGIT_THIN_SPACE = re.compile(r"(?<=[0-9])[\u2009\u202f](?=[0-9]{3})")  # 1 000
 _LATEX_WRAPPERS = re.compile(r"\\(?:text|textbf|textit|mathrm|mathbf|mathit|operatorname|boxed|mbox|hbox)\s*\{([^{}]*)\}")
 _LATEX_FRAC = re.compile(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}")
 _LATEX_FRAC_DIGITS = re.compile(r"\\[dt]?frac\s*([0-9])\s*([0-9])")  # \frac12
+_FRAC_THEN_BRACKET = re.compile(r"\)\)\s+(?=\()")
 _LATEX_SQRT = re.compile(r"\\sqrt\s*\{([^{}]*)\}")
 _LATEX_SUBSCRIPT = re.compile(r"_\{([^{}]*)\}")
 _LATEX_SYMBOLS = [(re.compile(p), r) for p, r in (
@@ -131,6 +132,7 @@ def _latex(text: str) -> str:
         if text == before:
             break
     text = _LATEX_FRAC_DIGITS.sub(r"(\1/\2)", text)
+    text = _FRAC_THEN_BRACKET.sub("))(", text)  # "\frac{1}{2} (10 - 1.5x)": a fraction of the bracket
     for pattern, replacement in _LATEX_SYMBOLS:
         text = pattern.sub(replacement, text)
     return text.replace("{", "(").replace("}", ")").replace("$", " $")  # $...$ delimiters read as currency: harmless
@@ -239,15 +241,16 @@ _SCALE_WORDS = {"thousand": 1000, "million": 10**6, "billion": 10**9, "trillion"
 def _currency_and_scale(toks: list[Tok]) -> list[Tok]:
     """$45 -> 45 dollars; 1.2 million -> 1,200,000; 2.5k -> 2,500; 25% -> 1/4 written with %."""
     out: list[Tok] = []
-    currency = ""
+    currency, sign_glued = "", False
     for t in toks:
         prev = out[-1] if out else None
         if t.kind == "cur":
-            currency = _CURRENCY[t.text]
+            currency, sign_glued = _CURRENCY[t.text], t.glued
             continue  # "$2.50": the sign is a unit, not a token
         if t.kind == "num":
             if currency:
                 t.unit, currency = currency, ""
+                t.glued = t.glued and sign_glued  # "- $22,800" is spaced as "- 22,800" is
         elif prev is not None and prev.kind == "num" and not prev.pct:
             if t.kind == "word" and t.value in _SCALE_WORDS and (t.value != "k" or t.glued):
                 prev.value *= _SCALE_WORDS[t.value]
@@ -415,8 +418,8 @@ def _units(toks: list[Tok], variables: set) -> list[Tok]:
                 j += 2
             else:
                 break
-        if j == i or (t.pct and toks[i].value == "of"):
-            continue  # "60% of the total bill = 0.6x": a percent of something named, not a unit
+        if j == i or toks[i].value == "of":
+            continue  # "60% of the total bill = 0.6x", "1/4 of the year =": a part of something named, not a unit
         end = toks[j] if j < n else None
         if end is not None and words <= 12 and (end.kind == "eq" or (end.kind == "op" and _operand_start(toks[j + 1] if j + 1 < n else None))):
             take = j - i  # "24 hours in a day - (...)": every word up to the operator names the unit
@@ -627,12 +630,19 @@ def equations(plain: str, index: int = 0, variables: set = frozenset(), carried:
         if k == 0 and value is not None and (not segments[0] or (
                 name and _name(segments[0]) == name and _written_number(rhs.tokens) and rhs.whole)):
             lhs = value  # "= 84" after "Total cost = 36 + 48"; "Volume = 120" after "Volume = 6 * 4 * 5"
+        if k == 0 and _trial(lhs, segments[1]):
+            continue  # "n = 1: 1 + 2 = 3", "n = 2: ...": trying cases, not binding n
         if lhs.tokens and rhs.tokens:  # else a label or a word: "Total = 36", "D2 = ..."
             out.append(Equation(lhs, rhs, approx[k], index, first=k == 0, chained=k + 2 < len(segments),
                                 rounds=toks[cuts[k]].text == "rounded to"))
     last = _side(segments[-1], from_end=False) if len(segments) > 1 else None
     carry = last if last is not None and last.whole else None
     return out, (_name(segments[0]) or (name if not segments[0] else ""), carry)
+
+
+def _trial(lhs: Side, segment: list[Tok]) -> bool:
+    return (len(lhs.tokens) == 1 and lhs.tokens[0].kind == "var" and len(segment) > 1 and segment[0].kind == "num"
+            and segment[1].text == ":")
 
 
 def _name(segment: list[Tok]) -> str:
@@ -942,13 +952,13 @@ def _judge(eq: "Equation", solution: _Solution, out: StepCheck) -> None:
     """One equation: verified, wrong (with what it should be), or unverifiable."""
     lhs, rhs = eq.lhs, eq.rhs
     values = solution.values(eq.step)
+    if _identity(eq, values):
+        out.verified += 1  # "x - 2(3) = x - 6": true whatever the unknown starting value is
+        return
     try:
         right = evaluate(rhs.tokens, values)
     except (Refused, ZeroDivisionError):
-        if _identity(eq, values):
-            out.verified += 1  # "x - 2(3) = x - 6": true whatever the unknown starting value is
-        else:
-            out.unverifiable += 1
+        out.unverifiable += 1
         return
     lone = _written_number(rhs.tokens)
     written = Quantity(right, lone.decimals, lone.pct, lone.scale, lone.unit) if lone else Quantity(right, None)

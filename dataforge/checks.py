@@ -229,7 +229,7 @@ def quality_reasons(sample: Sample) -> list[dict]:
     if (any(map(everything.lower().__contains__, _LEFTOVER_WORDS))
             or (("{" in everything or "[" in everything or "<" in everything) and _PLACEHOLDER.search(everything))):
         # rare: find which part has them; LaTeX braces ({Change}, }}) are not leftovers
-        out += _leftovers([("question", sample.question), ("answer", sample.answer)] + [
+        out += _leftovers([("question", sample.question), ("answer", plain_text(sample.answer))] + [
             (f"step {i + 1}", plain_text(s)) for i, s in enumerate(sample.reasoning)])
     if "?" not in sample.question and not _ASKS.search(sample.question):
         out.append(reason("quality", "the question asks nothing (no '?' or question word)"))
