@@ -821,6 +821,21 @@ def _linear_root(eq: Equation, name: str, bindings: dict) -> Fraction | None:
 
 # ---------------------------------------------------------------- verdicts
 
+# The accepting readings: the only ways an equation is called "verified" (the safety surface of the filter;
+# tests/test_arithmetic.py has rows for each). Anything else that fails is wrong, or unverifiable where the
+# reading of the text is a guess (a label, a unit change the table does not know, words as operands).
+ACCEPTING_READINGS = (
+    "exact: the two sides are equal as fractions",
+    "rounded at the written place: within half a unit of the result's last written digit (16.67 for 50/3)",
+    "approximate where written: a whole-number result after '≈', '= about', 'is approximately', 'rounded to'",
+    "percent points: '(8/10) x 100 = 80%', '100% - 40% = 60', where the math is in points",
+    "scale words: '32 / 2 = $16 million', '2 dozen' is 24",
+    "unit conversion: the exact factor between known units ('20 x 45 cents = $9', '2 hours = 120 minutes')",
+    "ceiling or floor: when the step says 'rounded up/down' or states the remainder",
+    "a rounded earlier value: 8.33 written for 25/3 stands for 25/3 ('3 * 8.33 = 25')",
+    "substitution: unknowns a solution binds (x = 29, 2x + 8 = 66) put in; an identity in one unknown holds",
+)
+
 @dataclass
 class StepCheck:
     verified: int = 0  # equations checked and right
