@@ -427,6 +427,9 @@ def _units(toks: list[Tok], variables: set) -> list[Tok]:
             take = _leading_unit(toks, i, j)  # "24 clips in May.": two words at most; the rest is prose
         if t.kind == "num" and take:
             t.unit = t.unit or _unit_name(tuple(names))
+        if (take == j - i and end is not None and end.kind == "op" and end.value == "/" and end.glued and j + 2 < n
+                and toks[j + 1].kind == "num" and toks[j + 2].kind == "word"):
+            toks = toks[:j] + [Tok("gap", "/")] + toks[j + 1:]  # "2 degrees/10 minutes x 3": a rate per 10 minutes
         if take == j - i and end is not None and end.kind == "num" and (
                 (take == 1 and canonical_unit(names[0]) in _COMPOUND_UNITS) or toks[j - 1].value in _PREPOSITIONS):
             out.append(Tok("gap", names[0]))  # "2 hours 30 minutes", "1500 students over 16 years old": not two expressions
@@ -618,6 +621,8 @@ def equations(plain: str, index: int = 0, variables: set = frozenset(), carried:
     that gives the same name a lone number ('Volume = 6 * 4 * 5' then 'Volume = 120') states its value.
     A name before an expression is a label, not a value: 'Remaining cookies = 15 - 2'."""
     toks = step_tokens(plain, variables)
+    if "(" in plain:
+        toks = _without_restatements(toks)
     cuts = [k for k, t in enumerate(toks) if t.kind == "eq"]
     segments = [toks[a + 1:b] for a, b in zip([-1, *cuts], [*cuts, len(toks)])]
     approx = [bool(toks[k].value) for k in cuts]
@@ -638,6 +643,29 @@ def equations(plain: str, index: int = 0, variables: set = frozenset(), carried:
     last = _side(segments[-1], from_end=False) if len(segments) > 1 else None
     carry = last if last is not None and last.whole else None
     return out, (_name(segments[0]) or (name if not segments[0] else ""), carry)
+
+
+def _without_restatements(toks: list[Tok]) -> list[Tok]:
+    """'x 3 (30 minutes / 10 minutes) = 6': a bracket of quantities with units after a number, that works that
+    number out, says where it came from; it is not a factor."""
+    out, i = [], 0
+    while i < len(toks):
+        t = toks[i]
+        out.append(t)
+        i += 1
+        if t.kind != "num" or i >= len(toks) or toks[i].kind != "lp" or toks[i].glued:
+            continue
+        depth, j = 0, i
+        while j < len(toks) and (depth := depth + (toks[j].kind == "lp") - (toks[j].kind == "rp")) > 0:
+            j += 1
+        inner = toks[i + 1:j]
+        if j < len(toks) and any(u.kind == "num" and u.unit for u in inner):
+            try:
+                if evaluate(inner) == t.value:
+                    i = j + 1
+            except (Refused, ZeroDivisionError):
+                pass
+    return out
 
 
 def _trial(lhs: Side, segment: list[Tok]) -> bool:
@@ -1194,6 +1222,17 @@ def written_result(step: str) -> Quantity | None:
 
 _ASKS_PERCENT = re.compile(r"\b(?:what|which|how many) (?:percent|percentage)\b|\bas a percent|\bpercentage of\b|"
                            r"\bin percent|\b(?:the|a) percentage\b", re.I)
+
+
+_ASKS_WHOLE = re.compile(r"\b(?:whole|full|complete)\b|\bat least\b", re.I)
+
+
+def whole_answer(question: str, answer: Quantity, result: Quantity) -> bool:
+    """The question asks for whole things ('he can only buy whole packs') and the answer is the result rounded
+    up or down to a whole number: 7 packs for 6.75."""
+    v = result.value
+    return (v.denominator != 1 and answer.value in (math.floor(v), math.ceil(v)) and answer.decimals == 0
+            and bool(_ASKS_WHOLE.search(question)))
 
 
 def percent_answer(question: str, answer: Quantity, result: Quantity) -> bool:

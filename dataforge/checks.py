@@ -17,7 +17,7 @@ import snowballstemmer
 from pydantic import ValidationError
 
 from dataforge.arithmetic import (APPROX_TEXT, check_steps, exact_decimal, parse_number, percent_answer, plain_text,
-                                  quantities_agree, written_result)
+                                  quantities_agree, whole_answer, written_result)
 from dataforge.dedup import dedup_keys
 from dataforge.runs import domain_key, dumps, parse_line, raw_lines
 from dataforge.schema import Sample, validation_problems
@@ -84,7 +84,8 @@ def check_sample(record: dict, enabled=SAMPLE_CHECKS, domain_keywords: dict | No
         last = steps[-1].result or written_result(sample.reasoning[-1])  # unread arithmetic: compare what it says
         if last is None:
             rep.warnings.append(reason("consistency", "the last step's result could not be read", len(steps) - 1))
-        elif not quantities_agree(answer, last, approx) and not percent_answer(sample.question, answer, last):
+        elif not (quantities_agree(answer, last, approx) or percent_answer(sample.question, answer, last)
+                  or whole_answer(sample.question, answer, last)):
             rep.reasons.append(reason("consistency", f"answer {sample.answer!r} does not match the last step's result "
                                                      f"{_show(last.value)}", len(steps) - 1))
         question_numbers = {exact_decimal(m.replace(",", "")) for m in _QUESTION_NUMBER.findall(sample.question)}

@@ -128,6 +128,9 @@ STEPS = [
     # percent points (#22)
     ("Probability of both tickets winning = 0.12 x 100 = 12%", V), ("3 x 20% = 60%", V), ("Probability = 20% = 0.20", V),
     ("Probability = 20% = 0.30", W),
+    # a bracket that works out the number before it says where it came from; a rate per 10 minutes is not 1/10 (#22)
+    ("5 x 3 (30 minutes / 10 minutes) = 15", V), ("5 x 3 (30 minutes / 10 minutes) = 16", W),
+    ("2 degrees/10 minutes x 3 (30 minutes / 10 minutes) = 6 degrees", U), ("60 miles / 2 hours = 30 miles per hour", V),
 ]
 
 # Solutions whose steps read each other: (steps, status of each step)

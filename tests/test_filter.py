@@ -242,7 +242,7 @@ def test_domain_words_match_by_stem_under_the_domain_folder_name(run, tmp_path):
 
 def test_modern_model_solutions_are_read_and_their_holes_closed(run, tmp_path):
     """#22: what Llama-3 / Qwen2.5 write is read (13 steps, continuation lines, bracketed labels, a LaTeX unit in
-    the answer, a percent question answered in points); a prose word does not make a wrong step right, and an
+    the answer, a percent question answered in points, whole packs rounded up); a prose word does not make a wrong step right, and an
     answer is compared with a last step the checker cannot read."""
     q = "A startup budget pays {} for {} interns each month. How much does the startup pay in total?"
     long = ["Cost of one intern = Budget per intern", "= $2,000", *[f"Month {m} total = 3 x $2,000 = $6,000" for m in range(1, 11)],
@@ -257,6 +257,9 @@ def test_modern_model_solutions_are_read_and_their_holes_closed(run, tmp_path):
                 answer="$830"),
         variant(id="percent", question="A startup has 1000 staff and 100 are interns. What percent of the staff are interns?",
                 reasoning=["100 / 1000 = 0.1"], answer="10"),
+        variant(id="whole-packs", question="A startup needs 54 pens for its staff and pens come in packs of 8. How many "
+                "packs must it buy if it can only buy whole packs?", reasoning=["54 pens / 8 pens per pack = 6.75 packs"],
+                answer="7"),
         variant(id="around", question="A startup team walks around the lake: 2.6 km and then 1.8 km. How far is the walk?",
                 reasoning=["They walk around the lake: 2.6 + 1.8 = 4 km"], answer="4 km"),
         variant(id="unread-last", question=q.format("$19", 3), reasoning=["3 * $19 = $57", "So the startup pays in total = 57"],
@@ -266,7 +269,7 @@ def test_modern_model_solutions_are_read_and_their_holes_closed(run, tmp_path):
     run("filter.py", "--input", "latest", "--skip-checks", "duplicate", check_rc=0)
     kept = {r["id"] for r in read_lines(folder / f"filtered_{slug}.jsonl")}
     rejected = {r["id"]: r["reject_reasons"] for r in read_lines(folder / f"rejected_{slug}.jsonl")}
-    assert kept == {"13-steps", "chained", "labels", "percent"}, rejected
+    assert kept == {"13-steps", "chained", "labels", "percent", "whole-packs"}, rejected
     assert rejected["labels-wrong"][0]["message"] == "step 1 says 640 + 180 = 830, but 640 + 180 = 820"
     assert rejected["around"][0]["message"] == "step 1 says 2.6 + 1.8 = 4, but 2.6 + 1.8 = 4.4"
     assert rejected["unread-last"][0] == {"check": "consistency", "step": 1,
