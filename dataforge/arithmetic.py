@@ -1129,8 +1129,7 @@ def _converted(lhs: list[Tok], rhs: list[Tok], left: Fraction, written: Quantity
     if any("/" in unit for unit in sources):
         return None  # "25 days * 8 hours/day": a rate already changes the unit
     if "dozen" in sources and "dozen" not in targets:  # a scale word, exact: "2 dozen cups + 10 spoons" is 34
-        counted = [Tok("num", t.text, t.value * 12) if t.kind == "num" and t.unit == "dozen" else t for t in lhs]
-        return "verified" if numbers_match(written, evaluate(counted), approx) else "wrong"
+        return "verified" if numbers_match(written, evaluate(_dozens_counted(lhs)), approx) else "wrong"
     applies = False
     for unit in sources:
         for target in targets - {unit}:
@@ -1142,6 +1141,10 @@ def _converted(lhs: list[Tok], rhs: list[Tok], left: Fraction, written: Quantity
             if numbers_match(written, left * factor, approx):
                 return "verified"
     return "unverifiable" if applies else None
+
+
+def _dozens_counted(tokens: list[Tok]) -> list[Tok]:
+    return [Tok("num", t.text + " dozen", t.value * 12) if t.kind == "num" and t.unit == "dozen" else t for t in tokens]
 
 
 def _conversion_factors(unit: str, to: str) -> list[Fraction]:
@@ -1161,7 +1164,12 @@ def _wrong_message(eq: "Equation", left: Fraction, solution: _Solution) -> str:
         source = solution.defined_by.get((eq.step, name)) or solution.defined_by.get(name)
         where = f" (from step {source.step + 1}: {source.text})" if source is not None else ""
         return f"says {eq.text}, but {name} = {_shown(values[name])}{where}"
-    return f"says {eq.text}, but {_text(eq.lhs.tokens)} = {_shown(left)}"
+    lhs = eq.lhs.tokens
+    if any(t.kind == "num" and t.unit == "dozen" for t in lhs) and not any(t.unit == "dozen" for t in eq.rhs.tokens):
+        lhs = _dozens_counted(lhs)  # "says 2 dozen + 10 = 24, but 2 dozen + 10 = 34"
+        left = evaluate(lhs)
+        return f"says {_text(lhs)} = {_text(eq.rhs.tokens)}, but {_text(lhs)} = {_shown(left)}"
+    return f"says {eq.text}, but {_text(lhs)} = {_shown(left)}"
 
 
 def _shown(v: Fraction) -> str:
