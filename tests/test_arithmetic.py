@@ -194,6 +194,23 @@ def test_no_prose_word_makes_a_wrong_step_right(case, word, where):
     assert check_step(step).status == "wrong", step
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.integers(11, 999), st.integers(11, 999), st.sampled_from("+-*"), st.sampled_from(PROSE_WORDS),
+       st.lists(st.sampled_from(["she", "walks", "the", "lake", "in", "total", "so", "he", "has", "km", "left"]),
+                min_size=1, max_size=6), st.integers(0, 6))
+def test_no_prose_word_makes_a_rounded_result_right(a, b, op, word, prose, where):
+    """'2.6 + 1.8 = 4': a result rounded to a whole number with no '≈' at it is wrong, whatever the prose says."""
+    x, y = a / 10, b / 10
+    exact = {"+": x + y, "-": x - y, "*": x * y}[op]
+    rounded = round(exact)
+    if abs(exact - rounded) < 0.01:  # the whole number is (almost) the exact result: nothing to catch
+        return
+    words = list(prose)
+    words.insert(where % (len(words) + 1), word)
+    step = " ".join(words[:2]) + f": {x:g} {op} {y:g} = {rounded} " + " ".join(words[2:])
+    assert check_step(step).status == "wrong", step
+
+
 @pytest.mark.parametrize("step,expected", STEPS)
 def test_step_verdicts(step, expected):
     result = check_step(step)
