@@ -28,6 +28,7 @@ __all__ = ["ACCEPTING_READINGS", "Quantity", "StepCheck", "check_step", "check_s
 
 MAX_DEPTH = 60
 MAX_POWER_BITS = 4096  # refuse a power whose result would need more bits than this
+MAX_CARRIED = 64  # exact values a later step may write rounded; a real solution has a few
 
 
 # ---------------------------------------------------------------- the equality rule
@@ -450,7 +451,13 @@ class _Solution:
     local: dict = field(default_factory=dict)  # step -> {name: value}: a step that solves its own x
     defined_by: dict = field(default_factory=dict)  # name or (step, name) -> the equation that gave the value
     stated: dict = field(default_factory=dict)  # name -> the first step that states its value: 'x = 133.33'
-    exact: set = field(default_factory=set)  # values a later step may write rounded: 25/3 after "25 / 3 = 8.33"
+    rounded: dict = field(default_factory=dict)  # (8.33, 2) -> 25/3: values a later step may write rounded
+
+    def carry(self, value: Fraction) -> None:
+        """Remember an exact value by its roundings to 1-4 decimals: "25 / 3 = 8.33", then "3 * 8.33 = 25"."""
+        if len(self.rounded) < 4 * MAX_CARRIED and Fraction(value).denominator != 1:
+            for d in (1, 2, 3, 4):
+                self.rounded.setdefault((Fraction(math.floor(value * 10 ** d + Fraction(1, 2)), 10 ** d), d), value)
 
     def values(self, step: int) -> dict:
         return {**self.bindings, **self.local.get(step, {})}
@@ -577,13 +584,14 @@ def _judge(eq: "Equation", solution: _Solution, out: StepCheck) -> None:
     except ZeroDivisionError:
         out.wrong.append(f"divides by zero in {_text(lhs.tokens)}")
         return
-    solution.exact.update(Fraction(a.value, b.value) for a, op, b in zip(lhs.tokens, lhs.tokens[1:], lhs.tokens[2:])
-                          if a.kind == b.kind == "num" and op.value == "/" and b.value and a.value % b.value)
+    for a, op, b in zip(lhs.tokens, lhs.tokens[1:], lhs.tokens[2:]):
+        if a.kind == b.kind == "num" and op.value == "/" and b.value:
+            solution.carry(Fraction(a.value, b.value))  # "120 x 2/3 = 120 x 0.67": 0.67 may stand for 2/3
     verdict = _compare(left, written, eq, solution)
     if verdict == "wrong" and _exact_reading(eq, solution, values):
         verdict = "verified"  # "120 x 2/3 = 120 x 0.67 = 80": 0.67 is 2/3 written rounded
     if verdict == "verified" and written.value != left:
-        solution.exact.add(left)  # "25 / 3 = 8.33": a later "3 * 8.33 = 25" means 25/3
+        solution.carry(left)  # "25 / 3 = 8.33": a later "3 * 8.33 = 25" means 25/3
     if verdict == "wrong" and _assigns(eq) is None and any(_solved_later(v, eq, solution) for v in _variables_of(eq)):
         verdict = "unverifiable"  # an equation stated before the one that solves it: its unknown may mean something else
     if verdict == "verified":
@@ -647,13 +655,12 @@ def _identity(eq: "Equation", values: dict) -> bool:
 def _exact_reading(eq: "Equation", solution: _Solution, values: dict) -> bool:
     """Is the equation exact once each decimal that is an earlier value written rounded (0.67 for 2/3, 8.33 for
     25/3) stands for that value? Only numbers written with a decimal point are read so."""
-    if not solution.exact:
+    if not solution.rounded:
         return False
 
     def exact(tokens: list[Tok]) -> list[Tok]:
-        return [next((Tok("num", t.text, v) for v in solution.exact if v != t.value
-                      and numbers_match(Quantity(t.value, t.decimals), v)), t) if t.kind == "num" and t.decimals > 0 else t
-                for t in tokens]
+        return [Tok("num", t.text, solution.rounded[t.value, t.decimals])
+                if t.kind == "num" and (t.value, t.decimals) in solution.rounded else t for t in tokens]
 
     lhs, rhs = exact(eq.lhs.tokens), exact(eq.rhs.tokens)
     if all(a is b for a, b in zip(lhs + rhs, eq.lhs.tokens + eq.rhs.tokens)):

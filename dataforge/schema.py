@@ -17,11 +17,12 @@ class Bound(NamedTuple):
 
 
 # The one table of bounds: used by Sample (read_max), generation_schema and GRAMMAR_PATTERNS (ask_*), and the
-# verifier (arithmetic reads steps up to read_max). Real solutions run to 34 steps and 275-character steps.
+# verifier (arithmetic reads steps up to read_max). Real solutions run to 34 steps and 275-character steps;
+# the limits keep a hostile sample's check under a second.
 BOUNDS = {
     "question": Bound(20, 600, 4000),
-    "step": Bound(5, 240, 2000),  # the grammar splits ask_max at the '=': half on each side
-    "steps": Bound(1, 8, 100),
+    "step": Bound(5, 240, 1000),  # the grammar splits ask_max at the '=': half on each side
+    "steps": Bound(1, 8, 64),
     "answer": Bound(1, 40, 200),
     "domain": Bound(0, 80, 200),
 }
