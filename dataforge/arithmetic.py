@@ -423,6 +423,7 @@ ACCEPTING_READINGS = (
     "substitution: unknowns a solution binds (x = 29, 2x + 8 = 66) put in; an identity in one unknown holds",
 )
 
+
 @dataclass
 class StepCheck:
     verified: int = 0  # equations checked and right
@@ -450,7 +451,6 @@ class _Solution:
     bindings: dict = field(default_factory=dict)  # name -> value, for every step
     local: dict = field(default_factory=dict)  # step -> {name: value}: a step that solves its own x
     defined_by: dict = field(default_factory=dict)  # name or (step, name) -> the equation that gave the value
-    stated: dict = field(default_factory=dict)  # name -> the first step that states its value: 'x = 133.33'
     rounded: dict = field(default_factory=dict)  # (8.33, 2) -> 25/3: values a later step may write rounded
 
     def carry(self, value: Fraction) -> None:
@@ -483,10 +483,10 @@ def check_steps(steps: list[str], question: str = "") -> list[StepCheck]:
             carried = ("", None)
             continue
         try:
-            text = plain[i].strip()
+            line = plain[i].strip()
             if carried[1] is not None and step.lstrip()[:1] == "+":
-                text = "+ " + text  # "= $70.00" then "+ $16.00 (frying pan) = $86.00": not a bullet, a sum going on
-            step_eqs, carried = equations(text, i, variables, carried)
+                line = "+ " + line  # "= $70.00" then "+ $16.00 (frying pan) = $86.00": not a bullet, a sum going on
+            step_eqs, carried = equations(line, i, variables, carried)
             eqs += step_eqs
         except Refused:
             out[i].unverifiable += max(1, step.count("="))
@@ -521,9 +521,6 @@ def _bind(eqs: list["Equation"], solution: _Solution) -> None:
     (models reuse x for each sub-problem); elsewhere each unknown takes its value from the first linear
     equation, in order, in which it is the only unknown."""
     usable = [eq for eq in eqs if not (eq.lhs.unknown or eq.rhs.unknown)]
-    for eq in usable:
-        if (name := _assigns(eq)) is not None:
-            solution.stated.setdefault(name, eq.step)
     for eq in usable:
         name = _assigns(eq)
         if name is None:

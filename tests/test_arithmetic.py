@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 
 from fractions import Fraction
 
-from dataforge.arithmetic import Quantity, check_step, check_steps, numbers_match, parse_number, quantities_agree
+from dataforge.arithmetic import (ACCEPTING_READINGS, Quantity, check_step, check_steps, numbers_match, parse_number,
+                                  quantities_agree)
 
 # (step, expected verdict). Every example of issue #13 is here; "# was: ..." marks what the checker
 # before it said. Verdicts: verified (every equation checked is right), wrong, unverifiable.
@@ -167,6 +168,31 @@ SOLUTIONS = [
     (["n = 1: 1 + 2 = 3", "n = 2: 2 + 2 = 4", "n = 3: 3 + 2 = 5"], [V, V, V]),
     (["n = 1: 1 + 2 = 3", "n = 2: 2 + 2 = 5"], [V, W]),
 ]
+
+
+# Each accepting reading (the only ways a step is "verified"), with a row it verifies and the nearest row it must
+# not: (steps, status of the last step) pairs, in the order of ACCEPTING_READINGS.
+READING_ROWS = [
+    ([(["48/2 = 24"], V), (["48/2 = 25"], W)]),  # exact
+    ([(["100 / 3 = 33.33"], V), (["100 / 3 = 33.4"], W), (["100 / 3 = 33"], W)]),  # rounded at the written place
+    ([(["19.99 * 3 ≈ 60"], V), (["2.6 + 1.8 = about 4"], V), (["100 / 3 = 33.33, rounded to 33"], V),
+      (["19.99 * 3 = 60"], W), (["She walks around the lake: 2.6 + 1.8 = 4 km"], W)]),  # approximate where written
+    ([(["(8 / 10) x 100 = 80%"], V), (["100% - 40% = 60"], V), (["0.5 * 10 = 5%"], W)]),  # percent points
+    ([(["32 / 2 = $16 million"], V), (["2 dozen cups + 10 spoons = 34 utensils"], V),
+      (["2 dozen cups + 10 spoons = 24 utensils"], W)]),  # scale words
+    ([(["20 x 45 cents = $9"], V), (["2 hours = 120 minutes"], V), (["1 hour / 2 = 40 minutes"], U)]),  # conversion
+    ([(["17 / 4 = 5 buses, rounded up"], V), (["100 / 3 = 33 stickers each, with 1 remaining"], V),
+      (["17 / 4 = 4.25, rounded up to 6 buses"], W), (["17 / 4 = 4 buses each"], W)]),  # ceiling or floor
+    ([(["25 / 3 = 8.33", "3 * 8.33 = 25"], V), (["3 * 8.33 = 25"], W), (["25 / 3 = 8.33", "3 * 8.33 = 26"], W)]),  # rounded value
+    ([(["2x + 8 = 66", "x = 29"], V), (["x - 2(3) = x - 6"], V), (["2x + 8 = 66", "x = 30"], W),
+      (["x - 2(3) = x - 5"], U)]),  # substitution, identities
+]
+
+
+@pytest.mark.parametrize("reading,rows", list(zip(ACCEPTING_READINGS, READING_ROWS, strict=True)))
+def test_each_accepting_reading_verifies_its_form_and_no_more(reading, rows):
+    for steps, expected in rows:
+        assert check_steps(steps)[-1].status == expected, (reading, steps)
 
 
 @pytest.mark.parametrize("steps,expected", SOLUTIONS)
