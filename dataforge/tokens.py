@@ -6,13 +6,13 @@ then as tokens, one small pass per form.
 
 Read top to bottom: `plain_text` (LaTeX, Markdown, Unicode -> plain math) -> `tokenize` -> passes over the
 tokens (currency and scale words, percent, mixed numbers, number words, operator words, units, variables),
-gathered by `step_tokens`. arithmetic.py turns tokens into verdicts. Hostile input (long numbers, huge
-exponents) is refused quickly.
+gathered by `step_tokens`; each pass returns new tokens and leaves the ones it was given alone.
+arithmetic.py turns tokens into verdicts. Hostile input (long numbers, huge exponents) is refused quickly.
 """
 
 import functools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 
 __all__ = ["MAX_NUMBER_DIGITS", "Refused", "Tok", "plain_text", "tokenize", "step_tokens", "exact_decimal",
@@ -195,17 +195,16 @@ def _currency_and_scale(toks: list[Tok]) -> list[Tok]:
             currency, sign_glued = _CURRENCY[t.text], t.glued
             continue  # "$2.50": the sign is a unit, not a token
         if t.kind == "num":
-            if currency:
-                t.unit, currency = currency, ""
-                t.glued = t.glued and sign_glued  # "- $22,800" is spaced as "- 22,800" is
+            if currency:  # "- $22,800" is spaced as "- 22,800" is
+                t, currency = replace(t, unit=currency, glued=t.glued and sign_glued), ""
         elif prev is not None and prev.kind == "num" and not prev.pct:
             if t.kind == "word" and t.value in _SCALE_WORDS and (t.value != "k" or t.glued):
-                prev.value *= _SCALE_WORDS[t.value]
-                prev.scale *= _SCALE_WORDS[t.value]
-                prev.text += (" " if not t.glued else "") + t.text
+                scale = _SCALE_WORDS[t.value]
+                out[-1] = replace(prev, value=prev.value * scale, scale=prev.scale * scale,
+                                  text=prev.text + (" " if not t.glued else "") + t.text)
                 continue
             if (t.kind == "pct" and t.glued) or (t.kind == "word" and t.value == "percent"):
-                prev.value, prev.pct = Fraction(prev.value, 100), True
+                out[-1] = replace(prev, value=Fraction(prev.value, 100), pct=True)
                 continue
         currency = "" if t.kind != "word" else currency
         out.append(t)
@@ -372,8 +371,8 @@ def _units(toks: list[Tok], variables: set) -> list[Tok]:
             take = j - i  # "24 hours in a day - (...)": every word up to the operator names the unit
         else:
             take = _leading_unit(toks, i, j)  # "24 clips in May.": two words at most; the rest is prose
-        if t.kind == "num" and take:
-            t.unit = t.unit or _unit_name(tuple(names))
+        if t.kind == "num" and take and not t.unit:
+            out[-1] = replace(t, unit=_unit_name(tuple(names)))
         if (take == j - i and end is not None and end.kind == "op" and end.value == "/" and end.glued and j + 2 < n
                 and toks[j + 1].kind == "num" and toks[j + 2].kind == "word"):
             toks = toks[:j] + [Tok("gap", "/")] + toks[j + 1:]  # "2 degrees/10 minutes x 3": a rate per 10 minutes
@@ -435,6 +434,7 @@ def _is_variable_here(toks: list[Tok], j: int, variables: set) -> bool:
 
 def _variables(toks: list[Tok], variables: set) -> list[Tok]:
     """One-letter words next to an operator or '=', or glued to a number, are variables: 12W, x = 5, B - 26."""
+    out = toks
     for k, t in enumerate(toks):
         if t.kind != "word" or len(t.text) > 1 and "_" not in t.text:
             continue
@@ -443,8 +443,10 @@ def _variables(toks: list[Tok], variables: set) -> list[Tok]:
         if t.text in variables or (t.text not in "aI" and (
                 (t.glued and prev is not None and prev.kind in ("num", "rp"))
                 or (prev is not None and prev.kind in ("op", "eq")) or (nxt is not None and nxt.kind in ("op", "eq")))):
-            t.kind, t.value = "var", t.text
-    return toks
+            if out is toks:
+                out = list(toks)  # a new list: the tokens passed in are not changed
+            out[k] = replace(t, kind="var", value=t.text)
+    return out
 
 
 def step_tokens(plain: str, variables: set = frozenset()) -> list[Tok]:
