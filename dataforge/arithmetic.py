@@ -401,8 +401,8 @@ def _linear_root(eq: Equation, name: str, bindings: dict) -> Fraction | None:
         except (Refused, ZeroDivisionError):
             return None
     slope = f[1] - f[0]
-    if slope == 0 or f[2] - f[1] != slope or f[3] - f[2] != slope:
-        return None
+    if slope == 0 or f[2] - f[1] != slope or f[3] - f[2] != slope or f[0] == 0:
+        return None  # f[0] == 0: the root would be 0 ('0.45x + 0.1155x = 0.28x'), which makes every x-equation true
     return -f[0] / slope
 
 

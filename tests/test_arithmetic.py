@@ -162,6 +162,7 @@ SOLUTIONS = [
     (["\\frac{1}{2} (10 - 1.5x) = 2", "10 - 1.5x = 4", "1.5x = 6", "x = 4"], [U, U, V, V]),
     (["52 = 25 (Dallas) + x (Darla)", "27 = x (Darla)"], [U, V]),
     (["c + d = 180", "2c + d = 304", "c = 124"], [U, V, U]), (["c + d = 180", "2c + d = 304", "c = 125"], [U, U, U]),
+    (["x - 0.45x - 0.1155x = 0.28x", "0.45x + 0.1155x = 0.28x"], [U, U]),  # was: x = 0, so verified
     (["x / 12 = 3 / 4", "x = 9"], [U, V]), (["x / 12 = 3 / 4", "x = 8"], [U, W]), (["3/4 = x/12", "4x = 36", "x = 9"], [U, V, V]),
     (["x = $22 (total cost of admission) + $8 (change)", "x = $30"], [U, V]),
     # a step cannot bind its own unknown (#22)
