@@ -86,7 +86,7 @@ STEPS = [
     ("Every week the shop sells n + 5 = 10 boxes of very fresh bread", U), ("x + 5 = 10", U), ("10 = 2x", U),
     ("60 = 12W + 12A", U), ("0900-0130 = 0730 hours", U),
     # issue #22: what Llama-3 and Qwen2.5 write (forms from ../shared/data/real-solutions/modern_samples.jsonl);
-    # 57 of the 86 rows here and in SOLUTIONS failed on the code before #22
+    # 61 of the 92 rows here and in SOLUTIONS failed on the code before #22 (41 of 61 here, 20 of 31 there)
     # bracketed labels after a quantity (#22): named, not multiplied
     ("5 (Tom) + 4 (Ann) + 2 (Sam) = 11", V), ("$640 (savings) + $180 (gift) = $830", W),
     ("1800 litres (cola) + 450 litres (lemonade) = 2250 litres", V), ("1800 litres (cola) + 450 litres (lemonade) = 2350 litres", W),
