@@ -794,7 +794,7 @@ _ASKS_PERCENT = re.compile(r"\b(?:what|which|how many) (?:percent|percentage)\b|
                            r"\bin percent|\b(?:the|a) percentage\b", re.I)
 
 
-_ASKS_WHOLE = re.compile(r"\b(?:whole|full|complete)\b|\bat least\b", re.I)
+_ASKS_WHOLE = re.compile(r"\b(?:whole|full) (?:numbers?|[a-z]+s)\b", re.I)  # "only buy whole packs", "full boxes"; not "the whole city"
 
 
 def whole_answer(question: str, answer: Quantity, result: Quantity) -> bool:
