@@ -21,10 +21,17 @@ or `<think>...</think>` in the content, and its tokens are counted apart.
 Settings from the environment: OLLAMA_HOST, OLLAMA_TIMEOUT (seconds for a whole reply, default 300;
 a request that times out is tried once more, no more),
 DATAFORGE_RETRIES (default 4), DATAFORGE_DEBUG_HTTP=1 (print requests to stderr, no keys).
+A 429 or 503 waits what its Retry-After says (at most OLLAMA_TIMEOUT). Every reply is checked field by
+field (ollama_chunk, openai_reply): a reply of the wrong shape is a retried error, never a traceback.
+The API key is taken out of every message this module raises, whatever the server quoted back.
 """
+
+import contextlib
+import email.utils
 
 import itertools
 import json
+import math
 import os
 import re
 import shutil
@@ -133,6 +140,8 @@ class Backend:
     def __init__(self, model: str):
         self.model = model
         self._unreachable, self._count_lock = 0, threading.Lock()
+        self.retries = setting("DATAFORGE_RETRIES", 4, 0, 100, int)
+        self.timeout = setting("OLLAMA_TIMEOUT", 300.0, 1, 86400, float)  # seconds for a whole reply
 
     @property
     def spec(self) -> str:
@@ -142,7 +151,7 @@ class Backend:
         """with_retries, then a request that failed is that sample's failure, unless the server has been
         unreachable for UNREACHABLE_LIMIT requests in a row: then it is everybody's (UserError, exit 2)."""
         try:
-            reply = with_retries(attempt)
+            reply = with_retries(attempt, self.retries, max_wait=self.timeout)
         except Unreachable as e:
             with self._count_lock:
                 self._unreachable += 1
@@ -157,9 +166,17 @@ class Backend:
 
     def check(self) -> None:
         """Fail early with an actionable UserError if the model cannot be reached."""
+        with secrets_hidden():
+            self._check()
+
+    def _check(self) -> None:
+        pass
 
     def complete(self, messages: list[dict], schema: dict | None = None, options: Options | None = None) -> Completion:
-        options = options or Options()
+        with secrets_hidden():
+            return self._complete_once_or_twice(messages, schema, options or Options())
+
+    def _complete_once_or_twice(self, messages, schema, options) -> Completion:
         reply = self._complete(messages, schema, options, self.token_limit(options))
         if reply.cut_while_reasoning and not self.thinks and options.reasoning_budget is None and options.think != "off":
             self.thinks = True  # learned from the reply: ask again, once, with room to reason
@@ -185,7 +202,12 @@ class Backend:
 # ---------------------------------------------------------------- HTTP plumbing
 
 class RetryableError(Exception):
-    """Connection errors, timeouts, 5xx: worth another try after a pause."""
+    """Connection errors, timeouts, 5xx, 429, replies of the wrong shape: worth another try after a pause
+    (`wait`: the seconds the server asked for in Retry-After, else exponential backoff)."""
+
+    def __init__(self, message: str, wait: float | None = None):
+        super().__init__(message)
+        self.wait = wait
 
 
 class Unreachable(RetryableError):
@@ -201,9 +223,25 @@ def _debug(method: str, url: str, body: dict | None) -> None:
         print(f"[http] {method} {url} {json.dumps(body)[:2000] if body else ''}", file=sys.stderr)
 
 
-def with_retries(attempt, retries: int | None = None, base_delay: float = 0.5):
-    """Call attempt(try_number) until it returns; RetryableError is retried with exponential backoff."""
-    retries = int(os.environ.get("DATAFORGE_RETRIES", "4")) if retries is None else retries
+def setting(name: str, default, low, high, kind=float):
+    """A number from the environment, or a UserError that names it and its range (exit 2, before any work)."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        value = None
+    if value is None or not math.isfinite(value) or not low <= value <= high:
+        unit = "whole number" if kind is int else "number of seconds"
+        raise UserError(f"{name}={raw}: use a {unit} from {low} to {high} (default {default})")
+    return value
+
+
+def with_retries(attempt, retries: int | None = None, base_delay: float = 0.5, max_wait: float | None = None):
+    """Call attempt(try_number) until it returns; RetryableError is retried after the wait the server asked
+    for (Retry-After), else with exponential backoff; no wait is longer than max_wait (the reply's deadline)."""
+    retries = setting("DATAFORGE_RETRIES", 4, 0, 100, int) if retries is None else retries
     timeouts = 0
     for n in range(retries + 1):
         try:
@@ -212,10 +250,126 @@ def with_retries(attempt, retries: int | None = None, base_delay: float = 0.5):
             timeouts += 1
             if n == retries or timeouts == 2:
                 raise
-        except RetryableError:
+        except RetryableError as e:
             if n == retries:
                 raise
-            time.sleep(base_delay * 2**n)
+            wait = base_delay * 2**n if e.wait is None else e.wait
+            time.sleep(wait if max_wait is None else min(wait, max_wait))
+
+
+def retry_after(resp: requests.Response) -> float | None:
+    """The seconds a 429 or 503 asks us to wait: Retry-After as seconds or as an HTTP date; None if absent or unreadable."""
+    value = (resp.headers.get("Retry-After") or "").strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError):
+            return None
+    return max(0.0, seconds) if math.isfinite(seconds) else None
+
+
+def _secrets() -> list[str]:
+    return [key for key in (os.environ.get("OPENAI_API_KEY", "").strip(),) if len(key) >= 4]
+
+
+def redact(text: str) -> str:
+    """text with every secret DataForge holds replaced by ***."""
+    for secret in _secrets():
+        text = text.replace(secret, "***")
+    return text
+
+
+@contextlib.contextmanager
+def secrets_hidden():
+    """Whatever a backend raises for the stage to record or print goes out with the key taken out:
+    a server may quote it back in an error body ("invalid key sk-...")."""
+    try:
+        yield
+    except (ModelCallFailed, UserError) as e:
+        if (clean := redact(str(e))) != str(e):
+            raise type(e)(clean) from None
+        raise
+
+
+# ---------------------------------------------------------------- what a reply may hold
+
+class BadReply(ValueError):
+    """A reply of the wrong shape or encoding: that request's error, retried like a server fault."""
+
+
+def _text(value, name: str) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise BadReply(f"{name} is {type(value).__name__}, not text")
+    return value
+
+
+def _count(value, name: str) -> int | None:
+    """A token count: an int, or digits in a string (some servers quote numbers); None when absent."""
+    if value is None:
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    raise BadReply(f"{name} is {str(value)[:40]!r}, not a token count")
+
+
+def _object(value, name: str) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise BadReply(f"{name} is {type(value).__name__}, not an object")
+    return value
+
+
+def ollama_chunk(line: bytes) -> dict:
+    """One line of Ollama's /api/chat stream, checked and coerced: text fields are text, counts are counts."""
+    try:
+        chunk = json.loads(line.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise BadReply(f"a reply line that is not UTF-8 (byte {e.start})") from None
+    except ValueError:
+        raise BadReply("a reply line that is not JSON (cut mid-line, or a page that is not Ollama's)") from None
+    if not isinstance(chunk, dict):
+        raise BadReply("a reply line that is not an Ollama stream object")
+    message = _object(chunk.get("message"), "message")
+    return {"error": chunk.get("error"), "done": chunk.get("done") is True,
+            "thinking": _text(message.get("thinking"), "message.thinking"),
+            "content": _text(message.get("content"), "message.content"),
+            "done_reason": _text(chunk.get("done_reason"), "done_reason") or "stop",
+            "eval_count": _count(chunk.get("eval_count"), "eval_count"),
+            "prompt_eval_count": _count(chunk.get("prompt_eval_count"), "prompt_eval_count")}
+
+
+def openai_reply(data) -> dict:
+    """An OpenAI-compatible chat completion, checked and coerced: {content, reasoning, refusal, finish, counts}.
+    Content may come as a list of parts ([{"type": "text", "text": ...}]); counts may be quoted."""
+    choices = data.get("choices") if isinstance(data, dict) else None
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        raise BadReply("no choices[0] object in the reply")
+    choice, usage = choices[0], _object(data.get("usage"), "usage")
+    message = _object(choice.get("message"), "choices[0].message")
+    content = message.get("content")
+    if isinstance(content, list):
+        if not all(isinstance(part, dict) for part in content):
+            raise BadReply("message.content is a list of something other than parts")
+        content = "".join(_text(part.get("text"), "message.content part") for part in content
+                          if part.get("type", "text") in ("text", "output_text"))
+    # vLLM and DeepSeek say reasoning_content; Ollama's /v1 and others say reasoning
+    reasoning = message.get("reasoning_content") or message.get("reasoning")
+    return {"content": _text(content, "message.content"), "refusal": _text(message.get("refusal"), "message.refusal"),
+            "reasoning": reasoning if isinstance(reasoning, str) else "",
+            "finish": _text(choice.get("finish_reason"), "finish_reason") or "stop",
+            "prompt_tokens": _count(usage.get("prompt_tokens"), "usage.prompt_tokens") or 0,
+            "completion_tokens": _count(usage.get("completion_tokens"), "usage.completion_tokens") or 0,
+            "reasoning_tokens": _count(_object(usage.get("completion_tokens_details"), "usage.completion_tokens_details")
+                                       .get("reasoning_tokens"), "reasoning_tokens")}
 
 
 def _error_text(resp: requests.Response) -> str:
@@ -246,7 +400,6 @@ class OllamaHTTP(Backend):
         super().__init__(model)
         hosts = os.environ.get("OLLAMA_HOST") or "127.0.0.1:11434"
         self.hosts = [_normalize_host(h) for h in hosts.split(",") if h.strip()]
-        self.timeout = float(os.environ.get("OLLAMA_TIMEOUT", "300"))
         self._next_host = itertools.cycle(self.hosts)
         self._lock = threading.Lock()
         self._session = requests.Session()
@@ -255,7 +408,7 @@ class OllamaHTTP(Backend):
         with self._lock:  # round robin: each request (and each retry) goes to the next host
             return next(self._next_host)
 
-    def check(self) -> None:
+    def _check(self) -> None:
         for host in self.hosts:
             try:
                 resp = self._session.get(f"{host}/api/tags", timeout=min(self.timeout, 10))
@@ -308,8 +461,8 @@ class OllamaHTTP(Backend):
                 with self._session.post(url, json=body, stream=True, timeout=(10, self.timeout)) as resp:
                     if resp.status_code == 404:
                         raise UserError(f"model '{self.model}' is not pulled at {host} — run `ollama pull {self.model}` ({_error_text(resp)})")
-                    if resp.status_code >= 500:
-                        raise RetryableError(f"{host} answered {resp.status_code}: {_error_text(resp)}")
+                    if resp.status_code >= 500 or resp.status_code == 429:
+                        raise RetryableError(f"{host} answered {resp.status_code}: {_error_text(resp)}", retry_after(resp))
                     if resp.status_code == 400 and "think" in _error_text(resp):
                         raise UserError(f"{self.model} at {host} does not take --think {options.think}: {_error_text(resp)}")
                     if resp.status_code in (401, 403):
@@ -320,19 +473,16 @@ class OllamaHTTP(Backend):
                     for line in resp.iter_lines():
                         if not line:
                             continue
-                        chunk = json.loads(line)
-                        if not isinstance(chunk, dict):
-                            raise RetryableError(f"{host}: a reply line that is not an Ollama stream object")
-                        if "error" in chunk:
-                            raise RetryableError(f"{host}: {chunk['error']}")
-                        message = chunk.get("message") or {}
-                        if message.get("thinking"):  # one token a chunk: the count of reasoning tokens
-                            thoughts.append(message["thinking"])
-                        if message.get("content"):
-                            parts.append(message["content"])
+                        chunk = ollama_chunk(line)
+                        if chunk["error"] is not None:
+                            raise RetryableError(f"{host}: {str(chunk['error'])[:300]}")
+                        if chunk["thinking"]:  # one token a chunk: the count of reasoning tokens
+                            thoughts.append(chunk["thinking"])
+                        if chunk["content"]:
+                            parts.append(chunk["content"])
                         if options.on_tokens is not None:
                             options.on_tokens("answer" if parts else "thinking", len(parts) or len(thoughts))
-                        if chunk.get("done"):
+                        if chunk["done"]:
                             final = chunk
                             break
                         if time.monotonic() > deadline:
@@ -343,12 +493,12 @@ class OllamaHTTP(Backend):
                 raise Unreachable(f"{host}: {type(e).__name__}: {e}") from None
             except requests.RequestException as e:
                 raise RetryableError(f"{host}: {type(e).__name__}: {e}") from None
-            except json.JSONDecodeError:
-                raise RetryableError(f"{host}: a reply line that is not JSON (cut mid-line, or a page that is not Ollama's)") from None
+            except BadReply as e:
+                raise RetryableError(f"{host}: {e}") from None
             if final is None:
                 raise RetryableError(f"{host}: the reply stream ended before done")
-            generated = final.get("eval_count") or len(parts) + len(thoughts)
-            return reply_of("".join(parts), final.get("done_reason") or "stop", final.get("prompt_eval_count") or 0,
+            generated = final["eval_count"] or len(parts) + len(thoughts)
+            return reply_of("".join(parts), final["done_reason"], final["prompt_eval_count"] or 0,
                             generated, limit, time.monotonic() - started, host, "".join(thoughts), len(thoughts))
 
         return self._retried(attempt)
@@ -374,9 +524,8 @@ class OllamaCLI(Backend):
     def __init__(self, model: str):
         super().__init__(model)
         self.binary = os.environ.get("OLLAMA_BIN", "ollama")
-        self.timeout = float(os.environ.get("OLLAMA_TIMEOUT", "300"))
 
-    def check(self) -> None:
+    def _check(self) -> None:
         if not shutil.which(self.binary):
             raise UserError(f"the `{self.binary}` command is not installed — install Ollama, or use --model ollama://{self.model}")
 
@@ -417,13 +566,12 @@ class OpenAICompatible(Backend):
     def __init__(self, model: str):
         super().__init__(model)
         self.base_url = os.environ.get("OPENAI_BASE_URL", "https://api.openai.com/v1").rstrip("/")
-        self.timeout = float(os.environ.get("OLLAMA_TIMEOUT", "300"))
         self._session = requests.Session()
         key = os.environ.get("OPENAI_API_KEY")
         if key:  # kept in the session headers only: never logged, never written to a run
             self._session.headers["Authorization"] = f"Bearer {key}"
 
-    def check(self) -> None:
+    def _check(self) -> None:
         try:
             resp = self._session.get(f"{self.base_url}/models", timeout=min(self.timeout, 10))
         except requests.RequestException:
@@ -453,7 +601,7 @@ class OpenAICompatible(Backend):
             except requests.RequestException as e:
                 raise RetryableError(f"{self.base_url}: {type(e).__name__}") from None
             if resp.status_code >= 500 or resp.status_code == 429:
-                raise RetryableError(f"{self.base_url} answered {resp.status_code}: {_error_text(resp)}")
+                raise RetryableError(f"{self.base_url} answered {resp.status_code}: {_error_text(resp)}", retry_after(resp))
             if resp.status_code in (401, 403):
                 raise UserError(f"{self.base_url} refused the API key ({resp.status_code}) — set OPENAI_API_KEY")
             if resp.status_code == 404:
@@ -461,19 +609,13 @@ class OpenAICompatible(Backend):
             if resp.status_code != 200:  # this request only: the sample records it
                 raise ModelCallFailed(f"{self.base_url} refused the request ({resp.status_code}): {_error_text(resp)}")
             try:
-                data = resp.json()
-                choice = data["choices"][0]
-            except (ValueError, KeyError, IndexError):
-                raise RetryableError(f"{self.base_url}: unreadable reply") from None
-            usage = data.get("usage") or {}
-            message = choice.get("message") or {}
-            # vLLM and DeepSeek say reasoning_content; Ollama's /v1 and others say reasoning
-            reasoning = message.get("reasoning_content") or message.get("reasoning") or ""
-            counted = (usage.get("completion_tokens_details") or {}).get("reasoning_tokens")
-            return reply_of(message.get("content") or "", choice.get("finish_reason") or "stop",
-                            usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0, limit,
-                            time.monotonic() - started, self.base_url, reasoning if isinstance(reasoning, str) else "",
-                            counted if isinstance(counted, int) else None)
+                got = openai_reply(resp.json())
+            except ValueError as e:  # not JSON (a BadReply is a ValueError too)
+                raise RetryableError(f"{self.base_url}: unreadable reply ({e if isinstance(e, BadReply) else 'not JSON'})") from None
+            if got["refusal"] and not got["content"]:  # the model's own words, recorded as this attempt's failure
+                raise ModelCallFailed(f"the model refused: {got['refusal'][:500]}")
+            return reply_of(got["content"], got["finish"], got["prompt_tokens"], got["completion_tokens"], limit,
+                            time.monotonic() - started, self.base_url, got["reasoning"], got["reasoning_tokens"])
 
         return self._retried(attempt)
 
@@ -508,7 +650,7 @@ class LlamaCpp(Backend):
     def spec(self) -> str:
         return "embedded" if self.model == "embedded" else f"llamacpp://{self.path}"
 
-    def check(self) -> None:
+    def _check(self) -> None:
         if not self.path.exists():
             raise UserError(f"model file {self.path} does not exist")
         try:

@@ -13,6 +13,7 @@ message.thinking), "tags" (<think>...</think> at the start of the content) or "r
 """
 
 import argparse
+import email.utils
 import json
 import random
 import re
@@ -125,6 +126,8 @@ class FakeOllama:
             sample = self.make_sample(wrong_math=fault == "wrong_math", domain=domain)
             if fault == "no_equals":  # what a small model writes: prose steps
                 sample["reasoning"] = [step.replace(" = ", " makes ") for step in sample["reasoning"]]
+            if fault == "extra_keys":  # a model that adds its own verdicts, and a key Python cannot encode
+                sample.update({"score": 10, "rejected": "no", "flags": ["trust me"], "judge_model": "me", "\ud800": 1})
             return json.dumps(sample)
         if "correctness" in props:
             off = any(json.dumps(q)[1:-1] in text for q in self.off_domain)
@@ -198,7 +201,7 @@ class FakeOllama:
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
-                server.requests.append({"path": self.path, "body": body, "headers": dict(self.headers)})
+                server.requests.append({"path": self.path, "body": body, "headers": dict(self.headers), "at": time.monotonic()})
                 if self.path == "/api/show":
                     if not self._known(body.get("model", "")):
                         return self._send(404, {"error": f"model \"{body.get('model')}\" not found, try pulling it first"})
@@ -220,6 +223,8 @@ class FakeOllama:
 
             def _model_reply(self, body):
                 fault = server.faults.next()
+                if fault and self._hostile_reply(fault):
+                    return
                 if server.faults.latency:
                     time.sleep(server.faults.latency)
                 if fault and fault.startswith("slow:"):
@@ -298,6 +303,36 @@ class FakeOllama:
                 if fault == "truncate":
                     self.close_connection = True
                     self.connection.shutdown(2)
+
+            def _hostile_reply(self, fault: str) -> bool:
+                """Servers that throttle or answer in odd shapes (issue 24). True when the reply was sent.
+                "429:S" / "503:S": Retry-After S seconds; "429date:S": as an HTTP date S seconds ahead;
+                "raw:TEXT": a 200 whose body is TEXT exactly (latin-1, so a test can send any byte);
+                "echo_key": a 400 that quotes the Authorization header back; "refusal": an OpenAI refusal."""
+                kind, _, arg = fault.partition(":")
+                if kind in ("429", "503", "429date") and arg:
+                    wait = arg if kind != "429date" else email.utils.formatdate(time.time() + float(arg), usegmt=True)
+                    data = json.dumps({"error": "rate limited, slow down"}).encode()
+                    self.send_response(int(kind[:3]))
+                    self.send_header("Retry-After", wait)
+                elif kind == "raw":
+                    data = arg.encode("latin-1")
+                    self.send_response(200)
+                elif kind == "echo_key":
+                    data = json.dumps({"error": {"message": f"bad request from {self.headers.get('Authorization')}"}}).encode()
+                    self.send_response(400)
+                elif kind == "refusal":
+                    message = {"role": "assistant", "content": None, "refusal": "I can't help with that request."}
+                    data = json.dumps({"choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+                                       "usage": {"prompt_tokens": 5, "completion_tokens": 7}}).encode()
+                    self.send_response(200)
+                else:
+                    return False
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                return True
 
         return Handler
 

@@ -4,10 +4,11 @@ import json
 import os
 import subprocess
 import sys
+import threading
 
 import pytest
 
-from conftest import ROOT, need_embedded
+from conftest import ROOT, need_embedded, read_lines
 from dataforge import UserError
 from dataforge.schema import generation_schema
 from fake_ollama import FakeOllama
@@ -142,3 +143,109 @@ def test_command_line_check_of_a_backend(ollama):
     out = subprocess.run([sys.executable, str(ROOT / "local_llm.py"), "llama2", "hello"], capture_output=True, text=True,
                          env={**os.environ, "OLLAMA_HOST": ollama.url}, timeout=60)
     assert out.returncode == 0 and "Hello from the fake Ollama" in out.stdout
+
+
+# ---------------------------------------------------------------- hostile servers (issue 24)
+
+@pytest.fixture
+def openai_env(monkeypatch, ollama):
+    monkeypatch.setenv("OPENAI_BASE_URL", ollama.url + "/v1")
+    monkeypatch.setenv("DATAFORGE_RETRIES", "3")
+    return monkeypatch
+
+
+def gaps(server) -> list[float]:
+    at = [r["at"] for r in server.model_requests()]
+    return [b - a for a, b in zip(at, at[1:])]
+
+
+@pytest.mark.parametrize("spec", ["llama2", "openai://llama2"])
+def test_429_is_retried_after_the_wait_the_server_asks_for(env, openai_env, ollama, spec):
+    ollama.faults.queue = ["429:1", "503:1", "429date:3"]  # seconds, seconds, an HTTP date
+    reply = get_backend(spec).complete([{"role": "user", "content": "x"}], schema=generation_schema())
+    assert json.loads(reply.text)["question"]
+    assert len(ollama.model_requests()) == 4
+    waits = gaps(ollama)  # what the server asked, not the 0.5/1/2 s backoff (lower bounds: a sleep is at least that)
+    assert waits[0] >= 0.95 and waits[1] >= 0.95 and waits[2] >= 1.5
+
+
+def test_a_retry_after_longer_than_the_deadline_waits_the_deadline_only(env, ollama):
+    env.setenv("OLLAMA_TIMEOUT", "1")
+    ollama.faults.queue = ["429:3600"]
+    result = {}
+    worker = threading.Thread(target=lambda: result.update(r=get_backend("llama2").complete([{"role": "user", "content": "x"}])),
+                              daemon=True)
+    worker.start()
+    worker.join(60)
+    assert not worker.is_alive() and result["r"].text  # not an hour
+
+
+@pytest.mark.parametrize("line", [
+    '{"message": {"role": "assistant", "content": 123}, "done": true}\n',
+    '{"message": [1, 2], "done": false}\n',
+    '{"message": {"content": "\xff\xfe"}, "done": false}\n',  # bytes that are not UTF-8
+    '{"message": {"content": "x"}, "done": true, "eval_count": [20]}\n',
+    '{"message": {"thinking": {"a": 1}}, "done": true}\n',
+])
+def test_ollama_stream_lines_of_the_wrong_shape_are_a_retried_error_never_a_traceback(env, ollama, line):
+    ollama.faults.queue = ["raw:" + line]
+    reply = get_backend("llama2").complete([{"role": "user", "content": "x"}], schema=generation_schema())
+    assert json.loads(reply.text)["question"] and len(ollama.model_requests()) == 2
+
+
+def test_ollama_counts_sent_as_strings_are_read_as_numbers(env, ollama):
+    ollama.faults.queue = ['raw:{"message": {"content": "hi"}, "done": true, "eval_count": "20", "prompt_eval_count": "7"}\n']
+    reply = get_backend("llama2").complete([{"role": "user", "content": "x"}])
+    assert (reply.text, reply.completion_tokens, reply.prompt_tokens) == ("hi", 20, 7)
+
+
+@pytest.mark.parametrize("body", [
+    '[{"choices": []}]', '{"choices": [null]}', '{"choices": ["x"]}', '{"choices": [{"message": "hello"}]}',
+    '{"choices": [{"message": {"content": 5}}]}', '{"choices": [{"message": {"content": "x"}}], "usage": [1]}',
+])
+def test_openai_bodies_of_the_wrong_shape_are_a_retried_error_never_a_traceback(openai_env, ollama, body):
+    ollama.faults.queue = ["raw:" + body]
+    reply = get_backend("openai://llama2").complete([{"role": "user", "content": "x"}], schema=generation_schema())
+    assert json.loads(reply.text)["question"] and len(ollama.model_requests()) == 2
+
+
+def test_openai_content_as_parts_and_counts_as_strings_are_read(openai_env, ollama):
+    ollama.faults.queue = ['raw:{"choices": [{"message": {"content": [{"type": "text", "text": "Hel"}, {"type": "text", '
+                           '"text": "lo"}]}, "finish_reason": "stop"}], "usage": {"prompt_tokens": "9", "completion_tokens": "4"}}']
+    reply = get_backend("openai://llama2").complete([{"role": "user", "content": "x"}])
+    assert (reply.text, reply.prompt_tokens, reply.completion_tokens) == ("Hello", 9, 4)
+
+
+def test_an_openai_refusal_is_recorded_as_the_refusal(run, tmp_path, ollama):
+    ollama.faults.queue = ["refusal"] * 3
+    run("generate.py", "--model", "openai://llama2", "--domains", "Ops", "--samples-per-domain", "1",
+        env={"OPENAI_BASE_URL": ollama.url + "/v1"}, check_rc=0)
+    failed = read_lines(next((tmp_path / "runs").glob("run_*/Ops data samples/failed_ops.jsonl")))
+    assert [a["error"] for a in failed[0]["attempts"]] == ["request failed: the model refused: I can't help with that request."] * 3
+
+
+def test_an_api_key_the_server_quotes_back_is_never_stored_or_printed(run, tmp_path):
+    server = FakeOllama(api_key="sk-quoted-secret").start()
+    try:
+        server.faults.queue = ["echo_key"] * 100
+        env = {"OPENAI_BASE_URL": server.url + "/v1", "OPENAI_API_KEY": "sk-quoted-secret"}
+        gen = run("generate.py", "--model", "openai://llama2", "--domains", "Ops", "--samples-per-domain", "1", env=env,
+                  check_rc=0)
+        folder = next((tmp_path / "runs").glob("run_*/Ops data samples"))
+        (tmp_path / "in.jsonl").write_text(json.dumps({"question": "A team hires 2 people at $5 each. What is the cost?",
+                                                       "reasoning": ["2 * 5 = 10"], "answer": "$10", "difficulty": "easy",
+                                                       "domain": "Ops", "num_steps": 1}) + "\n")
+        score = run("score.py", "--input", str(tmp_path / "in.jsonl"), "--judge-model", "openai://llama2", env=env, check_rc=0)
+    finally:
+        server.stop()
+    stored = (folder / "failed_ops.jsonl").read_text() + (tmp_path / "in.scored.jsonl").read_text()
+    assert "bad request from Bearer ***" in stored
+    assert "sk-quoted-secret" not in stored + gen.stderr + score.stderr
+
+
+@pytest.mark.parametrize("name, value", [("OLLAMA_TIMEOUT", "5m"), ("OLLAMA_TIMEOUT", "-1"), ("DATAFORGE_RETRIES", "x"),
+                                         ("DATAFORGE_RETRIES", "-2")])
+def test_a_bad_setting_in_the_environment_is_named_with_its_range(run, tmp_path, name, value):
+    proc = run("generate.py", "--domains", "Ops", "--samples-per-domain", "1", env={name: value}, check_rc=2)
+    assert f"{name}={value}" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "runs").exists()
