@@ -36,7 +36,7 @@ from dataforge.checks import SAMPLE_CHECKS, check_sample
 from dataforge.schema import sample_problem
 from dataforge.report import CARD_MARK, dataset_card, write_report
 from dataforge.runs import (DEFAULT_RUNS_DIR, StageInput, domain_key, dumps, lock_run, read_jsonl, read_manifest, resolve_input,
-                            update_manifest, write_atomic, write_jsonl_atomic)
+                            refuse_overwrites, update_manifest, write_atomic, write_jsonl_atomic)
 
 COLUMNS = ["id", "domain", "question", "steps", "answer", "score", "judge_rationale", "filter_flags", "decision", "comment"]
 DECISIONS = ("keep", "drop", "fix")
@@ -276,6 +276,7 @@ def as_format(sample: dict, fmt: str) -> dict:
 
 def export_train(args) -> None:
     inputs = resolve_input(args.input, reads="filtered", runs_dir=args.runs_dir)
+    refuse_overwrites([i.path for i in inputs], {"--output": args.output})
     run_dir = inputs[0].run_dir
     lock_run(run_dir)
     if run_dir is None:

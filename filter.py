@@ -24,7 +24,7 @@ from dataforge.checks import SAMPLE_CHECKS, FileContext, LineChecker, keywords, 
 from dataforge.dedup import Contamination, NearDuplicates
 from dataforge.report import write_report
 from dataforge.runs import (DEFAULT_RUNS_DIR, AtomicWriter, count_lines, domain_key, dumps, lock_run, read_jsonl, read_manifest,
-                            resolve_input, update_manifest, write_atomic)
+                            refuse_overwrites, resolve_input, update_manifest, write_atomic)
 
 ALL_CHECKS = SAMPLE_CHECKS + ("duplicate", "contamination")
 
@@ -77,6 +77,7 @@ def main(argv=None) -> int:
     started = time.monotonic()
     enabled = selected_checks(args)
     inputs = resolve_input(args.input, reads="raw", runs_dir=args.runs_dir)
+    refuse_overwrites([i.path for i in inputs], {"--output": args.output, "--rejected": args.rejected})
     lock_run(inputs[0].run_dir)
     if (args.output or args.rejected) and len(inputs) > 1:
         raise UserError("--output/--rejected need a single .jsonl --input; a run writes beside each raw file")

@@ -33,7 +33,7 @@ from dataforge.prompts import (JUDGE_SCHEMA, RESOLVE_DISAGREE_CAP, RESOLVE_SCHEM
 from dataforge.report import write_report
 from dataforge.schema import sample_problem
 from dataforge.runs import (DEFAULT_RUNS_DIR, TOKEN_FIELDS, JsonlAppender, drop_torn_tail, lock_run, read_jsonl,
-                            read_manifest, resolve_input, token_log, update_manifest, write_jsonl_atomic)
+                            read_manifest, refuse_overwrites, resolve_input, token_log, update_manifest, write_jsonl_atomic)
 from local_llm import THINK_LEVELS, ModelCallFailed, Options, get_backend
 
 
@@ -139,6 +139,7 @@ def main(argv=None) -> int:
         raise UserError("--votes must be at least 1")
     started = time.monotonic()
     inputs = resolve_input(args.input, reads="filtered", runs_dir=args.runs_dir)
+    refuse_overwrites([i.path for i in inputs], {"--output": args.output})
     lock_run(inputs[0].run_dir)  # two scorers on one run would append to scored_ at once
     if args.output and len(inputs) > 1:
         raise UserError("--output needs a single .jsonl --input; a run writes final_<domain>.jsonl beside each file")

@@ -1,6 +1,7 @@
 """What the three scripts share at the command line: error handling, summaries, the progress bar."""
 
 import os
+import signal
 import sys
 import time
 
@@ -9,12 +10,37 @@ from tqdm import tqdm
 from dataforge import UserError
 
 EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130  # 1 is left to Python: an unexpected crash
+EXIT_TERMINATED = 143  # 128 + SIGTERM: what a shell reports for a process `kill` or `timeout` ended
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread: every stage handles it where it handles Ctrl-C (summary, files
+    whole or as they were), and exits 143 instead of 130."""
+
+
+_main_pid = os.getpid()
+_terminated = False
+
+
+def _on_sigterm(_signum, _frame):
+    global _terminated
+    if os.getpid() != _main_pid:  # a forked worker (filter.py's pool): end quietly, the main process reports
+        os._exit(EXIT_TERMINATED)
+    _terminated = True
+    raise Terminated()
+
+
+def interrupted_status() -> int:
+    """The exit status of a stage stopped by Ctrl-C (130) or by SIGTERM (143)."""
+    return EXIT_TERMINATED if _terminated else EXIT_INTERRUPTED
 
 
 def run(main) -> int:
     """Call main(); a UserError becomes `Error: ...` on stderr and exit 2. Tracebacks stay for real bugs."""
+    signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        return main() or EXIT_OK
+        status = main() or EXIT_OK
+        return interrupted_status() if status == EXIT_INTERRUPTED else status
     except UserError as e:
         print(f"Error: {e}", file=sys.stderr)
         if os.environ.get("DATAFORGE_TRACEBACK") == "1":
@@ -24,7 +50,7 @@ def run(main) -> int:
         return EXIT_OK
     except KeyboardInterrupt:  # a stage with more to say about what it kept handles Ctrl-C itself
         print("interrupted: files being written were left as they were", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return interrupted_status()
 
 
 def progress(total: int, desc: str, unit: str = "sample"):

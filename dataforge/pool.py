@@ -4,8 +4,8 @@ Requests run `concurrency` at once and their results come back to the main threa
 finishes, so only the main thread writes files. A request's own failure (a 4xx, a malformed reply,
 a timeout) is part of its result: the stage records it and goes on. Two things stop the stage at
 once: a UserError from any request (the model is gone, the key is refused, the server was
-unreachable 3 times in a row) and Ctrl-C. Then the queued requests are cancelled, the stage prints
-its summary, and the process exits 2 or 130 without waiting for the requests in flight: their
+unreachable 3 times in a row) and Ctrl-C (or SIGTERM). Then the queued requests are cancelled, the stage
+prints its summary, and the process exits 2, 130 (143) without waiting for the requests in flight: their
 samples are simply missing, and the command that finishes the work redoes them.
 """
 
@@ -22,7 +22,7 @@ class RequestPool:
        On Ctrl-C or a fatal error, summary(status) prints what was done: status "interrupted" or "stopped"."""
 
     def __init__(self, concurrency: int, summary, finish_with: str):
-        self.executor = ThreadPoolExecutor(max_workers=max(1, concurrency))
+        self.executor = ThreadPoolExecutor(max_workers=concurrency)  # at least 1: the flag's type says so (cli.count)
         self.summary, self.finish_with = summary, finish_with
         self.live = None  # the progress bar's live token count, for the batch being run
 
@@ -48,16 +48,17 @@ class RequestPool:
         self.executor.shutdown(wait=False, cancel_futures=True)
         if not issubclass(kind, (KeyboardInterrupt, UserError)):
             return False  # a bug: the traceback is shown (after the requests in flight, not all those queued)
+        interrupted = issubclass(kind, KeyboardInterrupt)  # Ctrl-C, or SIGTERM (cli.Terminated)
         if self.live:
             self.live.bar.close()
         try:
-            self.summary("interrupted" if kind is KeyboardInterrupt else "stopped")
+            self.summary("interrupted" if interrupted else "stopped")
         except UserError as also:  # the disk that stopped the stage may refuse the summary's files too
             cli.say(f"Error: {also}")
-        if kind is KeyboardInterrupt:
+        if interrupted:
             cli.say(f"interrupted: what was written is kept; {self.finish_with}")
         else:
             cli.say(f"Error: {error}", f"stopped: what was written is kept; once that is fixed, {self.finish_with}")
         sys.stderr.flush()
         # not a wait for requests in flight: a hung server would hold the exit for minutes
-        os._exit(cli.EXIT_INTERRUPTED if kind is KeyboardInterrupt else cli.EXIT_USAGE)
+        os._exit(cli.interrupted_status() if interrupted else cli.EXIT_USAGE)

@@ -5,6 +5,7 @@ Layout: runs/run_<YYYYmmdd_HHMMSS>/<domain> data samples/{raw,filtered,rejected,
 
 import errno
 import fcntl
+import itertools
 import json
 import os
 import re
@@ -15,9 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dataforge import UserError, __version__, cli
+from dataforge.schema import Sample
 
 DEFAULT_RUNS_DIR = "runs"
-MAX_LINE_BYTES = 1_000_000  # a longer line is reported, not parsed: no sample is that long
+MAX_LINE_BYTES = 1_000_000  # a longer line is reported, not parsed (nor read whole): no sample is that long
+BOM = b"\xef\xbb\xbf"  # what Notepad and Excel put before the first line of a UTF-8 file
 _SECRET_WORDS = re.compile(r"key|token|secret|password|authorization", re.I)
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)  # read once: outputs get the permissions the user's umask gives, as open() would
@@ -44,10 +47,19 @@ def folder_key(domain: str) -> str:
     return key
 
 
+def _domain_limit() -> int:
+    """The longest domain name a Sample takes (its `domain` field's max_length)."""
+    return next(m.max_length for m in Sample.model_fields["domain"].metadata if getattr(m, "max_length", None))
+
+
 def check_domain_names(domains: list[str]) -> None:
-    """Each domain gets a folder of its own: said before a run folder exists, so nothing is generated."""
+    """Each domain gets a folder of its own, and a name every sample can carry: said before a run folder
+    exists, so nothing is generated (a name too long would fail every reply, and blame the model)."""
     seen = {}
     for domain in domains:
+        if len(domain) > _domain_limit():
+            raise UserError(f"domain {domain[:40]!r}... is {len(domain)} characters; a sample's domain holds at most "
+                            f"{_domain_limit()}: shorten it (put details in --domain-notes)")
         key = folder_key(domain)
         if key in seen:
             raise UserError(f"domains {seen[key]!r} and {domain!r} share the folder '{key} data samples'; rename one")
@@ -75,8 +87,14 @@ def new_run_dir(out_dir: str | Path) -> Path:
     return path
 
 
+def _run_order(path: Path) -> tuple:
+    """run_20261125_101500_10 after run_20261125_101500_2: the time stamp and the counter as numbers."""
+    m = re.fullmatch(r"run_(\d{8})_(\d{6})(?:_(\d+))?", path.name)
+    return (1, int(m[1]), int(m[2]), int(m[3] or 1)) if m else (0, 0, 0, 0, path.name)
+
+
 def latest_run(out_dir: str | Path = DEFAULT_RUNS_DIR) -> Path:
-    runs = sorted(p for p in Path(out_dir).glob("run_*") if p.is_dir())
+    runs = sorted((p for p in Path(out_dir).glob("run_*") if p.is_dir()), key=_run_order)
     if not runs:
         raise UserError(f"--input latest: no runs in {out_dir}/ yet; run generate.py first")
     return runs[-1]
@@ -126,6 +144,41 @@ def resolve_input(spec: str, reads: str, runs_dir: str | Path = DEFAULT_RUNS_DIR
     return inputs
 
 
+_RUN_FILE = re.compile(r"(raw|failed|torn|filtered|rejected|scored|final|audit|audited|decisions)_.+\.(jsonl|csv)")
+_RUN_ROOT_FILES = ("run.json", "tokens.jsonl", "filter_report.json", "report.html", "report.md", ".lock")
+
+
+def _run_of(path: Path) -> Path | None:
+    """The run folder whose own file path is (a stage's file in a domain folder, or run.json and the like)."""
+    path = path.resolve()
+    if path.name in _RUN_ROOT_FILES and (path.parent / "run.json").exists():
+        return path.parent
+    if path.parent.name.endswith(" data samples") and (path.parent.parent / "run.json").exists() \
+            and _RUN_FILE.fullmatch(path.name):
+        return path.parent.parent
+    return None
+
+
+def refuse_overwrites(inputs: list[Path], outputs: dict[str, str | None]) -> None:
+    """Outputs named by flags ({"--output": ...}) are refused before anything is written when one is an
+    input (it would be emptied while read), two are the same file, or one is a run's own file (raw_,
+    final_, run.json ...: another stage's to write)."""
+    seen = {}
+    for flag, out in outputs.items():
+        if out is None:
+            continue
+        path = Path(out).resolve()
+        for inp in inputs:
+            if path == Path(inp).resolve() or (path.exists() and os.path.samefile(path, inp)):
+                raise UserError(f"{flag} {out} is the input {inp}: it would be replaced while it is read; name another file")
+        if path in seen:
+            raise UserError(f"{seen[path]} and {flag} both name {out}: one would replace the other; give each its own file")
+        if run := _run_of(path):
+            raise UserError(f"{flag} {out} is a file of the run {run}, another stage's to write; "
+                            f"write outside the run's domain folders (or leave {flag} out)")
+        seen[path] = flag
+
+
 # ---------------------------------------------------------------- JSONL
 
 @dataclass
@@ -138,13 +191,30 @@ class Line:
 
 
 def raw_lines(path: Path):
-    """(line number, bytes without the newline, is an unterminated last line) for each non-blank line, streamed."""
+    """(line number, bytes without the newline, is an unterminated last line) for each non-blank line, streamed.
+    A line longer than MAX_LINE_BYTES comes as its first MAX_LINE_BYTES + 1 bytes (parse_line names it): the
+    rest is skipped, never held. A UTF-8 BOM before the first line is dropped."""
     with open(path, "rb") as f:
-        for i, raw in enumerate(f, 1):
+        for i in itertools.count(1):
+            raw = f.readline(MAX_LINE_BYTES + 2)
+            if not raw:
+                return
+            if i == 1 and raw.startswith(BOM):
+                raw = raw[len(BOM):]
             unterminated = not raw.endswith(b"\n")
+            if unterminated and len(raw) > MAX_LINE_BYTES:  # too long: skip to its end in blocks
+                while (rest := f.readline(1 << 20)) and not rest.endswith(b"\n"):
+                    pass
+                unterminated = not rest
             raw = raw[:-1] if not unterminated else raw
             if raw.strip():
                 yield i, raw, unterminated
+
+
+def count_records(path: Path) -> int:
+    """Lines that hold something: what a person counts as records (a blank line is none, a last line
+    without a newline is one)."""
+    return sum(1 for _ in raw_lines(path))
 
 
 def count_lines(path: Path) -> int:
@@ -159,7 +229,7 @@ def parse_line(lineno: int, raw: bytes, unterminated: bool = False) -> Line:
     A last line with no newline that does not parse is 'torn': what a killed writer leaves.
     """
     if len(raw) > MAX_LINE_BYTES:
-        return Line(lineno, None, f"line is {len(raw):,} bytes (limit {MAX_LINE_BYTES:,})", raw[:200].decode("utf-8", "replace"))
+        return Line(lineno, None, f"line is longer than {MAX_LINE_BYTES:,} bytes", raw[:200].decode("utf-8", "replace"))
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -190,7 +260,12 @@ def iter_records(path: Path):
 
 
 def dumps(record: dict) -> str:
-    return json.dumps(record, ensure_ascii=False)
+    text = json.dumps(record, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate ("\ud800" in the JSON read): kept as the escape it came as
+        text = json.dumps(record)
+    return text
 
 
 class JsonlAppender:
@@ -199,7 +274,11 @@ class JsonlAppender:
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o666)
+        refuse_link(path)
+        try:
+            self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o666)
+        except OSError as e:
+            raise _write_error(e, path) from None
         size = os.fstat(self._fd).st_size
         if size and os.pread(self._fd, 1, size - 1) != b"\n":  # a complete last line with no newline
             self._write(b"\n")
@@ -214,7 +293,7 @@ class JsonlAppender:
                 raise OSError(errno.ENOSPC, "no space left for the whole line")
         except OSError as e:
             os.ftruncate(self._fd, end)  # no half line left for the next record to be glued to
-            raise _disk_error(e, self.path) from None
+            raise _write_error(e, self.path) from None
 
     def close(self) -> None:
         os.close(self._fd)
@@ -231,12 +310,31 @@ def token_log(run_dir: Path | None) -> JsonlAppender | None:
 
 
 def drop_torn_tail(path: Path, lines: list[Line]) -> Line | None:
-    """Cut a torn last line off a file we are about to append to; return it so it can be reported."""
-    if lines and lines[-1].torn:
-        data = path.read_bytes()
-        path.write_bytes(data[: data.rfind(b"\n") + 1])
-        return lines[-1]
-    return None
+    """Cut a torn last line off a file we are about to append to; return it so it can be reported.
+    Truncated in place: the complete lines are never rewritten, so a crash now cannot lose them."""
+    if not (lines and lines[-1].torn):
+        return None
+    refuse_link(path)
+    fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW)
+    try:
+        end = os.fstat(fd).st_size
+        while end > 0:  # back to the last newline, a block at a time
+            start = max(0, end - (1 << 16))
+            if (i := os.pread(fd, end - start, start).rfind(b"\n")) >= 0:
+                end = start + i + 1
+                break
+            end = start
+        os.ftruncate(fd, end)
+    finally:
+        os.close(fd)
+    return lines[-1]
+
+
+def refuse_link(path: Path) -> None:
+    """Nothing is written through a symbolic link: it may point anywhere (another run, a file of the user's)."""
+    if Path(path).is_symlink():
+        raise UserError(f"{path} is a symbolic link (to {os.readlink(path)}); DataForge never writes through one: "
+                        "replace it with a regular file")
 
 
 class AtomicWriter:
@@ -245,8 +343,12 @@ class AtomicWriter:
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, self.tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
+        refuse_link(self.path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, self.tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
+        except OSError as e:
+            raise _write_error(e, self.path) from None
         os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp's 0600 would hide the data from the user's other tools
         self.file = os.fdopen(fd, "wb", buffering=1 << 20)
 
@@ -269,14 +371,20 @@ class AtomicWriter:
                 os.replace(self.tmp, self.path)
             else:
                 Path(self.tmp).unlink(missing_ok=True)  # the old file stays as it was
-        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
-            raise _disk_error(exc, self.path) from None
+        if isinstance(exc, OSError) and (error := _write_error(exc, self.path)) is not exc:
+            raise error from None
 
 
-def _disk_error(e: OSError, path: Path) -> Exception:
-    """A full disk is the user's to fix: say which file, keep what is written; any other error stays as it is."""
+def _write_error(e: OSError, path: Path) -> Exception:
+    """A full disk, a file size limit or a read-only folder is the user's to fix: say which file and what to
+    do, keep what is written. Any other error stays as it is (a bug: its traceback)."""
     if e.errno == errno.ENOSPC:
         return UserError(f"disk full writing {path}; what was written before is kept")
+    if e.errno == errno.EFBIG:
+        return UserError(f"the file size limit (ulimit -f) stopped writing {path}; what was written before is kept")
+    if e.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return UserError(f"{Path(path).parent} is read-only ({e.strerror}): nothing can be written there; copy the run "
+                         "to a folder you can write to, or make it writable, and run this again")
     return e
 
 
@@ -290,7 +398,10 @@ def lock_run(run_dir: Path | None) -> None:
     if run_dir is None or Path(run_dir).resolve() in _held_locks:
         return
     path = Path(run_dir) / ".lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
+    except OSError as e:
+        raise _write_error(e, path) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

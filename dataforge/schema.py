@@ -30,9 +30,10 @@ MAX_STEP_CHARS = BOUNDS["step"].read_max
 
 
 class Sample(BaseModel):
-    """A math word problem with step-by-step reasoning. Extra fields (id, score...) pass through."""
+    """A math word problem with step-by-step reasoning. Only these fields are kept: a model's own "score",
+    "flags" or "judge_model" must not pass for DataForge's (a record's id and the like live outside the model)."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="ignore")
 
     question: str = Field(min_length=1, max_length=BOUNDS["question"].read_max)
     reasoning: list[str] = Field(min_length=1, max_length=BOUNDS["steps"].read_max)

@@ -127,7 +127,7 @@ class FakeOllama:
             if fault == "no_equals":  # what a small model writes: prose steps
                 sample["reasoning"] = [step.replace(" = ", " makes ") for step in sample["reasoning"]]
             if fault == "extra_keys":  # a model that adds its own verdicts, and a key Python cannot encode
-                sample.update({"score": 10, "rejected": "no", "flags": ["trust me"], "judge_model": "me", "\ud800": 1})
+                sample.update({"score": 10, "rejected": "no", "flags": ["trust me"], "judge_model": "me", "note": "\ud800"})
             return json.dumps(sample)
         if "correctness" in props:
             off = any(json.dumps(q)[1:-1] in text for q in self.off_domain)

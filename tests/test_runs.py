@@ -296,3 +296,228 @@ def test_malformed_replies_cost_a_retry_and_a_server_that_is_not_ollama_is_named
         web.shutdown()
         web.server_close()
     assert f"not an Ollama server at {url}" in proc.stderr and "Traceback" not in proc.stderr
+
+
+# ---------------------------------------------------------------- hostile input, round two (issue 24)
+
+def test_only_the_schemas_fields_are_kept_from_a_models_json(run, tmp_path, ollama):
+    ollama.faults.queue = ["extra_keys", "extra_keys"]  # its own score, rejected, flags, judge_model, and a lone surrogate
+    proc = run("generate.py", "--domains", DOMAIN, "--samples-per-domain", "2", check_rc=0)
+    assert "Traceback" not in proc.stderr
+    raw = read_lines(only_run(tmp_path) / FOLDER / f"raw_{SLUG}.jsonl")
+    assert len(raw) == 2
+    for record in raw:
+        assert not {"score", "rejected", "flags", "judge_model", "note"} & set(record) and record["attempts"] == 1
+
+
+def script_env(ollama) -> dict:
+    return {**os.environ, "OLLAMA_HOST": ollama.url, "DATAFORGE_RETRIES": "2", "PYTHONUNBUFFERED": "1"}
+
+
+def test_a_run_file_that_is_a_symlink_is_never_written_through(run, tmp_path, ollama):
+    ollama.faults.queue = ["invalid_json"] * 3  # slot 0 fails: --resume has a sample to write
+    run("generate.py", "--domains", DOMAIN, "--samples-per-domain", "3", check_rc=0)
+    folder = only_run(tmp_path) / FOLDER
+    raw, outside = folder / f"raw_{SLUG}.jsonl", tmp_path / "elsewhere.jsonl"
+    outside.write_bytes(raw.read_bytes() + b'{"question": "torn')  # a torn tail: resume would cut it off
+    raw.unlink()
+    raw.symlink_to(outside)
+    before = outside.read_bytes()
+    proc = run("generate.py", "--resume", check_rc=2)
+    assert f"{FOLDER}/raw_{SLUG}.jsonl is a symbolic link (to {outside})" in proc.stderr and "Traceback" not in proc.stderr
+    assert outside.read_bytes() == before
+
+    raw.unlink()
+    raw.write_bytes(before[: before.rfind(b"\n") + 1])
+    run("filter.py", "--input", "latest", "--skip-checks", "duplicate", check_rc=0)
+    scored, other = folder / f"scored_{SLUG}.jsonl", tmp_path / "other.jsonl"
+    other.write_text("someone else's file\n")
+    scored.symlink_to(other)
+    proc = run("score.py", "--input", "latest", check_rc=2)
+    assert f"{FOLDER}/scored_{SLUG}.jsonl is a symbolic link" in proc.stderr and other.read_text() == "someone else's file\n"
+
+
+def test_a_jsonl_with_a_utf8_bom_keeps_its_first_line(run, tmp_path, ollama):
+    run("generate.py", "--domains", DOMAIN, "--samples-per-domain", "2", check_rc=0)
+    raw = only_run(tmp_path) / FOLDER / f"raw_{SLUG}.jsonl"
+    raw.write_bytes(b"\xef\xbb\xbf" + raw.read_bytes())  # as Notepad saves it
+    proc = run("filter.py", "--input", "latest", "--skip-checks", "duplicate", check_rc=0)
+    assert "BOM" not in proc.stderr and len(read_lines(raw.with_name(f"filtered_{SLUG}.jsonl"))) == 2
+
+
+def test_a_line_of_2_gb_is_named_without_being_read_whole(tmp_path, ollama):
+    import resource
+
+    from fake_ollama import FakeOllama
+
+    big = tmp_path / "big.jsonl"
+    with open(big, "wb") as f:
+        f.truncate(2 << 30)  # 2 GB of NUL bytes on one line (sparse: no disk used)
+        f.seek(0, os.SEEK_END)
+        f.write(b"\n" + json.dumps({**FakeOllama().make_sample(), "domain": "Ops"}).encode() + b"\n")
+    limit = lambda: resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))  # 1 GB of memory: not enough for it
+    proc = subprocess.run([sys.executable, str(ROOT / "filter.py"), "--input", str(big), "--workers", "1"], cwd=tmp_path,
+                          env=script_env(ollama), capture_output=True, text=True, timeout=300, preexec_fn=limit)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "big.jsonl:1: line is longer than 1,000,000 bytes" in proc.stderr
+    assert len(read_lines(tmp_path / "big.filtered.jsonl")) == 1
+
+
+def test_a_read_only_run_folder_is_named_with_what_to_do(run, tmp_path, ollama):
+    run("generate.py", "--domains", DOMAIN, "--samples-per-domain", "2", check_rc=0)
+    runs, py = tmp_path / "runs", sys.executable
+    script = f"""
+mount --bind "{runs}" "{runs}" && mount -o remount,ro,bind "{runs}" || exit 99
+cd "{tmp_path}"
+"{py}" "{ROOT / 'filter.py'}" --input latest
+"""
+    proc = subprocess.run(["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", script], env=script_env(ollama),
+                          capture_output=True, text=True, timeout=120)
+    if proc.returncode == 99 or "Operation not permitted" in proc.stderr:
+        pytest.skip(f"cannot mount read-only here: {proc.stderr.strip()[:200]}")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert f"{only_run(tmp_path).name} is read-only" in proc.stderr and "copy the run" in proc.stderr
+
+
+def test_a_domain_name_too_long_for_a_sample_is_refused_before_the_run(run, tmp_path):
+    proc = run("generate.py", "--domains", "x" * 230, "--samples-per-domain", "1", check_rc=2)
+    assert "230 characters" in proc.stderr and "200" in proc.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_an_output_that_is_an_input_or_a_runs_own_file_is_refused_before_anything_is_written(run, tmp_path, ollama):
+    run("generate.py", "--domains", DOMAIN, "--samples-per-domain", "2", check_rc=0)
+    folder = only_run(tmp_path) / FOLDER
+    src = tmp_path / "in.jsonl"
+    src.write_bytes((folder / f"raw_{SLUG}.jsonl").read_bytes())
+    before = src.read_bytes()
+    for args in (["--output", str(src)], ["--rejected", "./in.jsonl"], ["--output", "k.jsonl", "--rejected", "k.jsonl"]):
+        proc = run("filter.py", "--input", str(src), *args, check_rc=2)
+        assert "Traceback" not in proc.stderr and ("is the input" in proc.stderr or "both" in proc.stderr), proc.stderr
+    assert src.read_bytes() == before and not (tmp_path / "k.jsonl").exists()
+    proc = run("score.py", "--input", str(src), "--output", str(src), check_rc=2)
+    assert "is the input" in proc.stderr and src.read_bytes() == before
+
+    run("filter.py", "--input", "latest", "--skip-checks", "duplicate", check_rc=0)
+    run("score.py", "--input", "latest", check_rc=0)
+    files = {p: p.read_bytes() for p in folder.iterdir()}
+    for target in (folder / f"final_{SLUG}.jsonl", folder / f"raw_{SLUG}.jsonl", only_run(tmp_path) / "run.json"):
+        proc = run("audit.py", "export-train", "--input", "latest", "--format", "openai", "--output", str(target),
+                   check_rc=2)
+        assert "is a file of the run" in proc.stderr and "Traceback" not in proc.stderr
+    assert {p: p.read_bytes() for p in folder.iterdir()} == files
+
+
+def test_sigterm_is_treated_like_ctrl_c_in_generate(tmp_path, ollama):
+    import signal
+
+    ollama.faults.latency = 0.3
+    proc = subprocess.Popen([sys.executable, str(ROOT / "generate.py"), "--domains", DOMAIN, "--samples-per-domain", "8"],
+                            cwd=tmp_path, env=script_env(ollama), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True, stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while not [p for p in (tmp_path / "runs").glob(f"run_*/{FOLDER}/raw_*.jsonl") if p.stat().st_size] \
+            and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)  # what `kill` and `timeout` send
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143 and "Traceback" not in err, err
+    assert "requested" in err and "interrupted: what was written is kept" in err  # the summary, and how to finish
+    raw = only_run(tmp_path) / FOLDER / f"raw_{SLUG}.jsonl"
+    assert raw.read_bytes().endswith(b"\n") and 1 <= len(read_lines(raw)) < 8
+    subprocess.run([sys.executable, str(ROOT / "generate.py"), "--resume"], cwd=tmp_path, env=script_env(ollama),
+                   capture_output=True, timeout=120, check=True)
+    assert len({r["id"] for r in read_lines(raw)}) == 8
+
+
+def test_sigterm_in_filter_exits_143_without_worker_tracebacks_and_leaves_outputs_as_they_were(tmp_path):
+    import signal
+
+    from fake_ollama import FakeOllama
+
+    fake = FakeOllama(seed=1)
+    src = tmp_path / "big.jsonl"
+    src.write_text("".join(json.dumps({**fake.make_sample(), "domain": "Ops"}) + "\n" for _ in range(40000)))
+    (tmp_path / "big.filtered.jsonl").write_text("an earlier run's output\n")
+    proc = subprocess.Popen([sys.executable, str(ROOT / "filter.py"), "--input", str(src), "--workers", "2"],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(3)
+    assert proc.poll() is None, "filter.py must still be running when SIGTERM comes"
+    proc.send_signal(signal.SIGTERM)  # to the main process only, as `kill PID` does
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143 and "Traceback" not in err and "BrokenPipe" not in err, err[-2000:]
+    assert "interrupted" in err
+    assert (tmp_path / "big.filtered.jsonl").read_text() == "an earlier run's output\n"
+    assert not list(tmp_path.glob(".big.*.tmp"))  # no temporary file left behind
+
+
+def test_a_torn_tail_is_cut_off_in_place_not_by_rewriting_the_file(tmp_path, ollama):
+    import resource
+
+    ollama.faults.queue = ["invalid_json"] * 3  # slot 0 fails: --resume has a sample to write
+    subprocess.run([sys.executable, str(ROOT / "generate.py"), "--domains", DOMAIN, "--samples-per-domain", "10"],
+                   cwd=tmp_path, env=script_env(ollama), capture_output=True, timeout=120, check=True)
+    raw = only_run(tmp_path) / FOLDER / f"raw_{SLUG}.jsonl"
+    whole = raw.read_bytes()
+    raw.write_bytes(whole + b'{"question": "torn')
+    size = len(whole) - 100  # a rewrite of the file cannot finish under this limit (as a crash mid-rewrite)
+    assert (only_run(tmp_path) / "run.json").stat().st_size < size - 500
+    limit = lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+    proc = subprocess.run([sys.executable, str(ROOT / "generate.py"), "--resume"], cwd=tmp_path, env=script_env(ollama),
+                          capture_output=True, text=True, timeout=120, preexec_fn=limit)
+    assert raw.read_bytes() == whole, proc.stderr[-2000:]  # every complete line kept
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr and "file size limit" in proc.stderr
+
+
+def test_resume_of_a_run_json_from_an_older_version_uses_defaults_or_names_what_is_missing(run, tmp_path, ollama):
+    ollama.faults.queue = ["invalid_json"] * 3  # slot 0 fails: --resume has a sample to write
+    run("generate.py", "--domains", DOMAIN, "--samples-per-domain", "3", check_rc=0)
+    manifest_path = only_run(tmp_path) / "run.json"
+    manifest = json.loads(manifest_path.read_text())
+    settings = manifest["stages"]["generate"]["settings"]
+    for key in ("templates", "think", "max_attempts", "difficulty"):
+        del settings[key]
+    settings["temp"] = settings.pop("temperature")  # renamed
+    settings["domains"] = [{"name": DOMAIN}]  # no notes
+    manifest_path.write_text(json.dumps(manifest))
+    proc = run("generate.py", "--resume", check_rc=0)
+    assert "Traceback" not in proc.stderr
+    assert len(read_lines(only_run(tmp_path) / FOLDER / f"raw_{SLUG}.jsonl")) == 3
+    del settings["samples_per_domain"]
+    manifest_path.write_text(json.dumps(manifest))
+    proc = run("generate.py", "--resume", check_rc=2)
+    assert "lack samples_per_domain" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_renamed_run_folder_resumes_with_the_ids_of_its_own_record(run, tmp_path, ollama):
+    ollama.faults.queue = ["invalid_json"] * 3  # slot 0 fails: --resume has one sample to write
+    run("generate.py", "--domains", DOMAIN, "--samples-per-domain", "6", check_rc=0)
+    renamed = tmp_path / "runs" / "coffee batch 1"
+    only_run(tmp_path).rename(renamed)
+    run("generate.py", "--resume", str(renamed), check_rc=0)
+    ids = [r["id"] for r in read_lines(renamed / FOLDER / f"raw_{SLUG}.jsonl")]
+    assert len(ids) == len(set(ids)) == 6
+
+
+def test_latest_is_the_newest_time_stamp_counted_as_numbers(run, tmp_path, ollama):
+    import shutil
+
+    run("generate.py", "--domains", DOMAIN, "--samples-per-domain", "1", check_rc=0)
+    for n in ("", "_2", "_10"):  # three runs in one second: run_X, run_X_2 ... run_X_10
+        shutil.copytree(only_run(tmp_path), tmp_path / "runs" / f"run_20300101_000000{n}")
+    proc = run("filter.py", "--input", "latest", check_rc=0)
+    assert f"runs/run_20300101_000000_10/{FOLDER}/filtered_{SLUG}.jsonl" in proc.stderr
+
+
+@pytest.mark.parametrize("script, args, named", [
+    ("generate.py", ["--resume", "/nope"], "--resume /nope: no such run folder"),
+    ("generate.py", ["--domains", "Ops", "--concurrency", "0"], "--concurrency: 0: use a whole number from 1"),
+    ("generate.py", ["--domains", "Ops", "--concurrency", "-3"], "--concurrency: -3: use a whole number from 1"),
+    ("score.py", ["--concurrency", "0"], "--concurrency: 0: use a whole number from 1"),
+    ("score.py", ["--threshold", "60"], "--threshold: 60: use a number from 0 to 10"),
+    ("score.py", ["--min-relevance", "11"], "--min-relevance: 11: use a whole number from 0 to 10"),
+])
+def test_bad_settings_exit_2_naming_the_setting_and_its_range(run, tmp_path, script, args, named):
+    proc = run(script, *args, check_rc=2)
+    assert named in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "runs").exists()
