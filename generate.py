@@ -28,8 +28,8 @@ from dataforge.pool import RequestPool
 from dataforge.prompts import REPAIR_HINT, TEMPLATE_NAMES, generation_prompt, subtopics
 from dataforge.report import write_report
 from dataforge.runs import (DEFAULT_RUNS_DIR, TOKEN_FIELDS, JsonlAppender, check_domain_names, domain_key, domain_slug,
-                            drop_torn_tail, latest_run, lock_run, new_run_dir, read_jsonl, read_manifest, stage_file,
-                            token_log, update_manifest)
+                            drop_torn_tail, lock_run, new_run_dir, read_jsonl, resume_settings, run_folder, run_id,
+                            stage_file, token_log, update_manifest)
 from dataforge.schema import DIFFICULTIES, Sample, generation_schema, validation_problems
 from local_llm import THINK_LEVELS, ModelCallFailed, Options, get_backend
 
@@ -55,7 +55,7 @@ def parse_args(argv):
                    help=f"cap on tokens per reply (default {ANSWER_TOKENS}, plus room to reason for a thinking model)")
     p.add_argument("--think", choices=THINK_LEVELS, default="auto",
                    help="reasoning models: auto (the model's default), off, on, or a level low/medium/high")
-    p.add_argument("--concurrency", type=int, default=1, help="requests in flight at once (default 1)")
+    p.add_argument("--concurrency", type=cli.number_in(1), default=1, help="requests in flight at once (default 1)")
     p.add_argument("--max-attempts", type=int, default=3, help="tries per sample before it is recorded as failed (default 3)")
     p.add_argument("--feedback", metavar="RUN", help="an audited run: its drops and comments become 'avoid' guidance, its keeps examples")
     p.add_argument("--out-dir", default=DEFAULT_RUNS_DIR, help="where runs are created (default runs/)")
@@ -211,11 +211,11 @@ def token_options(settings: dict) -> dict:
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.resume:
-        run_dir = latest_run(args.out_dir) if args.resume == "latest" else Path(args.resume)
+        run_dir = run_folder(args.resume, args.out_dir, "--resume")
         lock_run(run_dir)  # two resumes at once would write each sample twice
-        settings = read_manifest(run_dir).get("stages", {}).get("generate", {}).get("settings")
-        if not settings:
-            raise UserError(f"{run_dir}/run.json has no generate settings to resume from")
+        defaults = plan(parse_args(["--domains", "any"]))  # today's flag defaults, for what an older run.json lacks
+        settings = resume_settings(run_dir, "generate", defaults, required=("domains", "samples_per_domain"))
+        settings["domains"] = [{"notes": "", **d} for d in settings["domains"]]
     else:
         settings = plan(args)
     backend = get_backend(settings["model"])
@@ -257,7 +257,7 @@ def run_domain(backend, settings, domain, run_dir, pool, totals, per_domain) -> 
                 done.add(line.record.get("id"))
                 recent.append(line.record.get("question", ""))
     slug = domain_slug(domain["name"])
-    stamp = Path(run_dir).name.removeprefix("run_")
+    stamp = run_id(run_dir).removeprefix("run_")
     todo = [s for s in range(settings["samples_per_domain"]) if f"{stamp}-{slug}-{s:05d}" not in done]
     stats = per_domain[domain["name"]] = {"requested": settings["samples_per_domain"], "already_done": len(done),
                                           "valid": 0, "failed": 0}
@@ -269,7 +269,7 @@ def run_domain(backend, settings, domain, run_dir, pool, totals, per_domain) -> 
     # with --seed a prompt depends only on the seed and its slot: the recent questions it lists are those
     # written before this session, not whichever a faster worker finished first
     listed = list(recent) if settings["seed"] is not None else recent
-    work = lambda slot, live: generate_one(backend, settings, domain, slot, Path(run_dir).name, listed, live)
+    work = lambda slot, live: generate_one(backend, settings, domain, slot, run_id(run_dir), listed, live)
     try:
         for record, ok in pool.results(work, todo, domain["name"]):
             spent.write({"stage": "generate", "domain": domain["name"], **{k: record[k] for k in TOKEN_FIELDS}})

@@ -50,16 +50,16 @@ def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--input", default="latest", help="'latest', a run folder, a domain folder or a filtered .jsonl (default: latest)")
     p.add_argument("--output", help="final samples, for a .jsonl input (default: beside the input)")
-    p.add_argument("--threshold", type=float, default=6.0, help="minimum overall score for final (default 6.0)")
-    p.add_argument("--min-relevance", type=int, default=5,
+    p.add_argument("--threshold", type=cli.number_in(0, 10, float), default=6.0, help="minimum overall score for final (default 6.0)")
+    p.add_argument("--min-relevance", type=cli.number_in(0, 10), default=5,
                    help="minimum domain_relevance sub-score (1-10) for final, whatever the overall score (default 5)")
-    p.add_argument("--min-correctness", type=int, default=5,
+    p.add_argument("--min-correctness", type=cli.number_in(0, 10), default=5,
                    help="minimum correctness sub-score (1-10) for final, whatever the overall score (default 5)")
     p.add_argument("--judge-model", help="model spec of the judge (default: the run's generation model)")
     p.add_argument("--votes", type=int, default=1, help="independent re-solves per sample; the majority decides (default 1)")
     p.add_argument("--think", choices=THINK_LEVELS, default="auto",
                    help="a reasoning judge: auto (the model's default), off, on, or a level low/medium/high")
-    p.add_argument("--concurrency", type=int, default=1, help="samples scored at once (default 1)")
+    p.add_argument("--concurrency", type=cli.number_in(1), default=1, help="samples scored at once (default 1)")
     p.add_argument("--max-attempts", type=int, default=3, help="tries for a valid judge reply (default 3)")
     p.add_argument("--runs-dir", default=DEFAULT_RUNS_DIR, help="where runs live (default: runs/)")
     return p.parse_args(argv)

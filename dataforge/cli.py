@@ -1,5 +1,6 @@
 """What the three scripts share at the command line: error handling, summaries, the progress bar."""
 
+import argparse
 import os
 import signal
 import sys
@@ -51,6 +52,22 @@ def run(main) -> int:
     except KeyboardInterrupt:  # a stage with more to say about what it kept handles Ctrl-C itself
         print("interrupted: files being written were left as they were", file=sys.stderr)
         return interrupted_status()
+
+
+def number_in(low, high=None, kind=int):
+    """An argparse type: a number from low to high, else exit 2 with the flag and its range
+    ("argument --concurrency: 0: use a whole number from 1 up")."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or value != value or value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"{text}: use a {'whole number' if kind is int else 'number'} from {low}"
+                                             + (f" to {high}" if high is not None else " up"))
+        return value
+
+    return parse
 
 
 def progress(total: int, desc: str, unit: str = "sample"):

@@ -460,6 +460,34 @@ def read_manifest(run_dir: Path) -> dict:
     return manifest
 
 
+def run_folder(spec: str, runs_dir: str | Path, flag: str) -> Path:
+    """`latest` or a path -> a run folder (one with run.json), or a UserError naming the flag."""
+    path = latest_run(runs_dir) if spec == "latest" else Path(spec)
+    if not path.is_dir():
+        raise UserError(f"{flag} {spec}: no such run folder")
+    if not (path / "run.json").is_file():
+        raise UserError(f"{flag} {spec}: not a run folder (it has no run.json)")
+    return path
+
+
+def run_id(run_dir: Path) -> str:
+    """The name the run was made with, from its own record: sample ids are built from it, so a renamed
+    folder resumes the same samples."""
+    return str(read_manifest(run_dir).get("run") or Path(run_dir).name)
+
+
+def resume_settings(run_dir: Path, stage: str, defaults: dict, required: tuple[str, ...]) -> dict:
+    """A stage's settings from run.json, to resume with: a setting an older DataForge did not write (or
+    wrote under another name) gets today's default; one that has none is named."""
+    saved = read_manifest(run_dir).get("stages", {}).get(stage, {}).get("settings")
+    if not isinstance(saved, dict):
+        raise UserError(f"{run_dir}/run.json has no {stage} settings to resume from")
+    if missing := [k for k in required if k not in saved]:
+        raise UserError(f"{run_dir}/run.json: the {stage} settings lack {', '.join(missing)} (written by an older "
+                        "DataForge?); start a new run with the same flags")
+    return {**defaults, **saved}
+
+
 def update_manifest(run_dir: Path, stage: str, info: dict) -> None:
     """Record one stage in run.json: command line, settings, counts, timings, versions. Never secrets."""
     manifest = read_manifest(run_dir)

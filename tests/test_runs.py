@@ -503,8 +503,9 @@ def test_latest_is_the_newest_time_stamp_counted_as_numbers(run, tmp_path, ollam
     import shutil
 
     run("generate.py", "--domains", DOMAIN, "--samples-per-domain", "1", check_rc=0)
+    made = only_run(tmp_path)
     for n in ("", "_2", "_10"):  # three runs in one second: run_X, run_X_2 ... run_X_10
-        shutil.copytree(only_run(tmp_path), tmp_path / "runs" / f"run_20300101_000000{n}")
+        shutil.copytree(made, tmp_path / "runs" / f"run_20300101_000000{n}")
     proc = run("filter.py", "--input", "latest", check_rc=0)
     assert f"runs/run_20300101_000000_10/{FOLDER}/filtered_{SLUG}.jsonl" in proc.stderr
 
