@@ -66,9 +66,11 @@ def parse_args(argv):
 
 
 def sample_key(record: dict) -> str:
-    """What a score is cached under (with the judge and rubric version): the sample's content, so an
-    edited sample is scored again and two samples that share an id are never mixed up."""
-    content = json.dumps([record.get("question"), record.get("reasoning"), record.get("answer")], ensure_ascii=False)
+    """What a score is cached under (with the judge and rubric version): everything the judge is sent
+    (judge_prompt: domain, difficulty, question, steps, answer), so an edited sample is scored again and
+    two samples that share an id are never mixed up."""
+    content = json.dumps([record.get(k) for k in ("domain", "difficulty", "question", "reasoning", "answer")],
+                         ensure_ascii=False)
     return hashlib.sha1(content.encode("utf-8")).hexdigest()[:20]
 
 

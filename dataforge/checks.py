@@ -27,9 +27,14 @@ SAMPLE_CHECKS = ("rules", "arithmetic", "consistency", "quality", "domain")
 # Numbers a solution may use without the question stating them (grounding is a soft signal).
 COMMON_CONSTANTS = {Fraction(n) for n in (0, 1, 2, 3, 4, 5, 6, 7, 10, 12, 24, 30, 31, 52, 60, 100, 365, 1000)}
 
-# template and chat leftovers: plain substrings (fast), then bracketed placeholders
-_LEFTOVER_WORDS = ("{{", "}}", "todo", "xxx", "lorem ipsum", "as an ai", "as a language model", "i cannot help",
-                   "i'm sorry", "here is a sample", "here is the question", "here is your", "here is the json")
+# template and chat leftovers, matched as words ("as an aide", "mastodon", "here is your budget" are not),
+# then bracketed placeholders
+_LEFTOVER = re.compile(r"\{\{|\}\}|\b(?:todo|xxx|lorem ipsum|as an ai|as a language model|i cannot help|i['’]m sorry|"
+                       r"here is (?:a sample|the question|the json|your (?:question|problem|word problem|sample|math problem)))\b",
+                       re.I)
+# characters that make what a reviewer sees differ from what is trained: NUL, and bidirectional
+# embeddings, overrides and isolates (U+202E shows the text after it reversed)
+_HIDDEN = re.compile("[\x00\u202a-\u202e\u2066-\u2069]")
 _PLACEHOLDER = re.compile(r"\{[a-z_]+\}|\[(?:insert|name|domain|number|your)[^\]]*\]|<(?:domain|name|number|question)>", re.I)
 _QUESTION_NUMBER = re.compile(r"[0-9]+(?:,[0-9]{3})*(?:\.[0-9]+)?")
 _ASKS = re.compile(r"\?|\b(?:how|what|find|calculate|determine|compute|which|who|when)\b", re.I)
@@ -227,7 +232,10 @@ def _chunks(items, size: int):
 def quality_reasons(sample: Sample) -> list[dict]:
     out = []
     everything = "\n".join([sample.question, sample.answer, *sample.reasoning])
-    if (any(map(everything.lower().__contains__, _LEFTOVER_WORDS))
+    if _HIDDEN.search(everything):
+        out += _hidden_characters([("question", sample.question), ("answer", sample.answer)]
+                                  + [(f"step {i + 1}", s) for i, s in enumerate(sample.reasoning)])
+    if (_LEFTOVER.search(everything)
             or (("{" in everything or "[" in everything or "<" in everything) and _PLACEHOLDER.search(everything))):
         # rare: find which part has them; LaTeX braces ({Change}, }}) are not leftovers
         out += _leftovers([("question", sample.question), ("answer", plain_text(sample.answer))] + [
@@ -247,11 +255,20 @@ def quality_reasons(sample: Sample) -> list[dict]:
     return out
 
 
+def _hidden_characters(texts: list[tuple[str, str]]) -> list[dict]:
+    out = []
+    for where, text in texts:
+        if m := _HIDDEN.search(text):
+            what = "a NUL character" if m.group() == "\x00" else "a bidirectional control character"
+            out.append(reason("quality", f"{where} has {what} (U+{ord(m.group()):04X}): what is shown is not what is trained",
+                              int(where.split()[1]) - 1 if where.startswith("step") else None))
+    return out
+
+
 def _leftovers(texts: list[tuple[str, str]]) -> list[dict]:
     out = []
     for where, text in texts:
-        lower = text.lower()
-        found = next((w for w in _LEFTOVER_WORDS if w in lower), None)
+        found = m.group().lower() if (m := _LEFTOVER.search(text)) else None
         if found is None and ("{" in text or "[" in text or "<" in text) and (m := _PLACEHOLDER.search(text)):
             found = m.group()
         if found:

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from dataforge.arithmetic import check_steps
-from dataforge.runs import TOKEN_FIELDS, TOKEN_LOG, count_lines, iter_records, read_manifest, stage_file, write_atomic
+from dataforge.runs import TOKEN_FIELDS, TOKEN_LOG, count_records, iter_records, read_manifest, stage_file, write_atomic
 
 SAMPLES_SHOWN = 3  # per domain, kept and rejected each: enough to see what the data looks like
 STAGE_TOKENS = (("generate", "raw"), ("generate", "failed"), ("score", "scored"))  # where a run without a log kept them
@@ -30,7 +30,7 @@ def gather(run_dir: Path) -> dict:
         counts = {"requested": requested}
         for name, prefix in FUNNEL[1:]:
             path = stage_file(run_dir, d["name"], prefix)
-            counts[name] = count_lines(path) if path.exists() else None
+            counts[name] = count_records(path) if path.exists() else None
         domains[d["name"]] = counts
     if (run_dir / TOKEN_LOG).exists():
         spent = ((r.get("stage"), r) for r in iter_records(run_dir / TOKEN_LOG))
@@ -172,7 +172,7 @@ def page(info: dict) -> str:
     funnels = "".join(
         f"<h3>{e(name)}</h3>" + _bars([(n, counts[n]) for n in names if counts[n] is not None])
         for name, counts in list(info["domains"].items()) + [("Total", info["total"])])
-    table = "".join(f"<tr><td>{e(name)}</td>" + "".join(f"<td>{_n(c[n])}</td>" for n in names) + "</tr>"
+    table = "".join(f"<tr><td>{e(name)}</td>" + "".join(f"<td>{e(_n(c[n]))}</td>" for n in names) + "</tr>"
                     for name, c in list(info["domains"].items()) + [("Total", info["total"])])
     rejected = ("<p>Filter not run yet.</p>" if info["rejected_by_check"] is None else
                 _bars(list(info["rejected_by_check"].items())) if info["rejected_by_check"] else "<p>Nothing rejected.</p>")
@@ -227,7 +227,7 @@ def _samples_html(samples: dict) -> str:
         for s in ex["kept"]:
             steps = "".join(f'<li>{e(str(step))} <span class="tag {v}">{_MARK[v]}</span></li>'
                             for step, v in zip(s.get("reasoning", []), s["_verdicts"]))
-            score = f' <span class="tag">score {s["score"]}</span>' if "score" in s else ""
+            score = f' <span class="tag">score {e(str(s["score"]))}</span>' if "score" in s else ""
             out.append(f'<div class="sample kept"><b>{e(ex["kept_from"])}</b>{score}<p>{e(str(s.get("question", "")))}</p>'
                        f'<ol>{steps}</ol><p>Answer: <b>{e(str(s.get("answer", "")))}</b></p></div>')
         for s in ex["rejected"]:
@@ -255,11 +255,12 @@ def dataset_card(run_dir: Path, exports: dict[str, Path], default: str) -> str:
     stages = read_manifest(run_dir).get("stages", {})
     generate, score = stages.get("generate", {}), stages.get("score", {})
     settings = generate.get("settings", {})
-    rows = sum(count_lines(p) for p in exports.values() if p.exists()) // max(1, len(exports))
+    rows = sum(count_records(p) for p in exports.values() if p.exists()) // max(1, len(exports))
     size = next(label for limit, label in ((1e3, "n<1K"), (1e4, "1K<n<10K"), (1e5, "10K<n<100K"), (1e6, "100K<n<1M"),
                                            (float("inf"), "n>1M")) if rows < limit)
     configs = "".join(f"- config_name: {fmt}\n" + ("  default: true\n" if fmt == default else "")
-                      + f"  data_files:\n  - split: train\n    path: {path.name}\n" for fmt, path in sorted(exports.items()))
+                      + f"  data_files:\n  - split: train\n    path: {json.dumps(path.name)}\n"  # quoted: '#', ': ' ...
+                      for fmt, path in sorted(exports.items()))
     rejected = info["rejected_by_check"] or {}
     per = info["per_final_sample"]
     domains = ", ".join(d["name"] + (f" ({d['notes']})" if d.get("notes") else "") for d in settings.get("domains", []))

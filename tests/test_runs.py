@@ -522,3 +522,92 @@ def test_bad_settings_exit_2_naming_the_setting_and_its_range(run, tmp_path, scr
     proc = run(script, *args, check_rc=2)
     assert named in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "runs").exists()
+
+
+# ---------------------------------------------------------------- what a person reads (issue 24, section 5)
+
+def test_the_html_report_escapes_everything_it_shows(run, tmp_path, ollama):
+    run("generate.py", "--domains", DOMAIN, "--samples-per-domain", "2", check_rc=0)
+    raw = only_run(tmp_path) / FOLDER / f"raw_{SLUG}.jsonl"
+    records = read_lines(raw)
+    records[0]["score"] = "<img src=x onerror=alert(1)>"  # what a model's own key carried before extras were dropped
+    raw.write_text("".join(json.dumps(r) + "\n" for r in records))
+    run("filter.py", "--input", "latest", "--skip-checks", "duplicate", check_rc=0)
+    page = (only_run(tmp_path) / "report.html").read_text()
+    assert "<img src=x" not in page and "score &lt;img src=x onerror=alert(1)&gt;" in page
+
+
+def test_report_md_counts_records_not_newlines(run, tmp_path, ollama):
+    run("generate.py", "--domains", DOMAIN, "--samples-per-domain", "3", check_rc=0)
+    raw = only_run(tmp_path) / FOLDER / f"raw_{SLUG}.jsonl"
+    lines = raw.read_text().splitlines()
+    raw.write_text(lines[0] + "\n\n\n" + "\n".join(lines[1:]))  # two blank lines; the last line has no newline
+    run("filter.py", "--input", "latest", "--skip-checks", "duplicate", check_rc=0)
+    funnel = next(line for line in (only_run(tmp_path) / "report.md").read_text().splitlines()
+                  if line.startswith(f"| {DOMAIN} |"))
+    assert funnel.startswith(f"| {DOMAIN} | 3 | 3 | 3 |"), funnel
+
+
+@pytest.mark.parametrize("name", ["train #2.jsonl", "v2: math.jsonl", "it's \"x\".jsonl"])
+def test_the_dataset_cards_yaml_names_the_export_file_whatever_its_name(run, tmp_path, ollama, name):
+    import yaml
+
+    run("generate.py", "--domains", DOMAIN, "--samples-per-domain", "2", check_rc=0)
+    run("filter.py", "--input", "latest", "--skip-checks", "duplicate", check_rc=0)
+    run("score.py", "--input", "latest", check_rc=0)
+    (tmp_path / "out").mkdir()
+    run("audit.py", "export-train", "--input", "latest", "--format", "openai", "--output", str(tmp_path / "out" / name),
+        check_rc=0)
+    header = (tmp_path / "out" / "README.md").read_text().split("---")[1]
+    paths = [f["path"] for c in yaml.safe_load(header)["configs"] for f in c["data_files"]]
+    assert paths == [name]
+
+
+def quality_rejections(run, tmp_path, samples: list[dict]) -> list[list[str]]:
+    """Each sample's quality messages after filter.py's quality check (a loose file: nothing else asked of it)."""
+    src = tmp_path / "q.jsonl"
+    src.write_text("".join(json.dumps({**s, "id": f"q{i}"}) + "\n" for i, s in enumerate(samples)))
+    run("filter.py", "--input", str(src), "--checks", "quality", check_rc=0)
+    rejected = {r["id"]: r["reject_reasons"] for r in read_lines(tmp_path / "q.rejected.jsonl")}
+    return [[r["message"] for r in rejected.get(f"q{i}", [])] for i in range(len(samples))]
+
+
+def test_nul_and_bidirectional_overrides_are_named_by_the_quality_check(run, tmp_path):
+    from fake_ollama import FakeOllama
+
+    fake = FakeOllama(seed=2)
+    a, b, c = (fake.make_sample() for _ in range(3))
+    a["question"] = a["question"].replace("How much", "How \u202emuch")  # shown reversed to a reviewer
+    b["reasoning"][0] = b["reasoning"][0] + "\x00"
+    found = quality_rejections(run, tmp_path, [a, b, c])
+    assert found[0] == ["question has a bidirectional control character (U+202E): what is shown is not what is trained"]
+    assert found[1] == ["step 1 has a NUL character (U+0000): what is shown is not what is trained"]
+    assert found[2] == []
+
+
+def test_the_quality_check_matches_leftover_phrases_as_words(run, tmp_path):
+    from fake_ollama import FakeOllama
+
+    fake = FakeOllama(seed=3)
+    samples = [fake.make_sample() for _ in range(6)]
+    for s, text in zip(samples, ["Priya works as an aide.", "The mastodon fund pays out.", "Here is your budget: $5,000.",
+                                 "As an AI, I wrote this.", "TODO: add the fee.", "Here is your question:"]):
+        s["question"] = text + " " + s["question"]
+    found = quality_rejections(run, tmp_path, samples)
+    assert found[:3] == [[], [], []]  # "as an ai" is not in "as an aide", nor "todo" in "mastodon"
+    assert all(found[3:]) and "'as an ai'" in found[3][0] and "'todo'" in found[4][0]
+
+
+def test_an_edited_difficulty_or_domain_is_judged_again(run, tmp_path, ollama):
+    run("generate.py", "--domains", DOMAIN, "--samples-per-domain", "2", check_rc=0)
+    run("filter.py", "--input", "latest", "--skip-checks", "duplicate", check_rc=0)
+    run("score.py", "--input", "latest", check_rc=0)
+    filtered = only_run(tmp_path) / FOLDER / f"filtered_{SLUG}.jsonl"
+    records = read_lines(filtered)
+    records[0]["difficulty"] = "hard" if records[0]["difficulty"] != "hard" else "easy"  # what the judge rates it against
+    filtered.write_text("".join(json.dumps(r) + "\n" for r in records))
+    before = len(ollama.model_requests())
+    run("score.py", "--input", "latest", check_rc=0)
+    assert len(ollama.model_requests()) - before == 2  # the judge and the re-solve, for that sample only
+    final = {r["id"]: r for r in read_lines(filtered.with_name(f"final_{SLUG}.jsonl"))}
+    assert final[records[0]["id"]]["difficulty"] == records[0]["difficulty"]
