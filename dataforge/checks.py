@@ -32,6 +32,9 @@ COMMON_CONSTANTS = {Fraction(n) for n in (0, 1, 2, 3, 4, 5, 6, 7, 10, 12, 24, 30
 _LEFTOVER = re.compile(r"\{\{|\}\}|\b(?:todo|xxx|lorem ipsum|as an ai|as a language model|i cannot help|i['’]m sorry|"
                        r"here is (?:a sample|the question|the json|your (?:question|problem|word problem|sample|math problem)))\b",
                        re.I)
+# substrings that each of those contains: looked for first (fast), the words only when one is there
+_LEFTOVER_HINTS = ("{{", "}}", "todo", "xxx", "lorem ipsum", "as an ai", "as a language model", "i cannot help", "sorry",
+                   "here is")
 # characters that make what a reviewer sees differ from what is trained: NUL, and bidirectional
 # embeddings, overrides and isolates (U+202E shows the text after it reversed)
 _HIDDEN = re.compile("[\x00\u202a-\u202e\u2066-\u2069]")
@@ -235,7 +238,8 @@ def quality_reasons(sample: Sample) -> list[dict]:
     if _HIDDEN.search(everything):
         out += _hidden_characters([("question", sample.question), ("answer", sample.answer)]
                                   + [(f"step {i + 1}", s) for i, s in enumerate(sample.reasoning)])
-    if (_LEFTOVER.search(everything)
+    lower = everything.lower()
+    if ((any(map(lower.__contains__, _LEFTOVER_HINTS)) and _LEFTOVER.search(everything))
             or (("{" in everything or "[" in everything or "<" in everything) and _PLACEHOLDER.search(everything))):
         # rare: find which part has them; LaTeX braces ({Change}, }}) are not leftovers
         out += _leftovers([("question", sample.question), ("answer", plain_text(sample.answer))] + [

@@ -22,7 +22,7 @@ class RequestPool:
        On Ctrl-C or a fatal error, summary(status) prints what was done: status "interrupted" or "stopped"."""
 
     def __init__(self, concurrency: int, summary, finish_with: str):
-        self.executor = ThreadPoolExecutor(max_workers=concurrency)  # at least 1: the flag's type says so (cli.count)
+        self.executor = ThreadPoolExecutor(max_workers=concurrency)  # at least 1: the flag's type says so (cli.number_in)
         self.summary, self.finish_with = summary, finish_with
         self.live = None  # the progress bar's live token count, for the batch being run
 
