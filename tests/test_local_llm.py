@@ -200,7 +200,7 @@ def test_ollama_counts_sent_as_strings_are_read_as_numbers(env, ollama):
 
 
 @pytest.mark.parametrize("body", [
-    '[{"choices": []}]', '{"choices": [null]}', '{"choices": ["x"]}', '{"choices": [{"message": "hello"}]}',
+    '[{"choices": []}]', '{"message": "hello"}', '{"choices": [null]}', '{"choices": ["x"]}', '{"choices": [{"message": "hello"}]}',
     '{"choices": [{"message": {"content": 5}}]}', '{"choices": [{"message": {"content": "x"}}], "usage": [1]}',
 ])
 def test_openai_bodies_of_the_wrong_shape_are_a_retried_error_never_a_traceback(openai_env, ollama, body):

@@ -605,9 +605,11 @@ def test_an_edited_difficulty_or_domain_is_judged_again(run, tmp_path, ollama):
     filtered = only_run(tmp_path) / FOLDER / f"filtered_{SLUG}.jsonl"
     records = read_lines(filtered)
     records[0]["difficulty"] = "hard" if records[0]["difficulty"] != "hard" else "easy"  # what the judge rates it against
+    records[1]["domain"] = "Jobs at a startup"
     filtered.write_text("".join(json.dumps(r) + "\n" for r in records))
     before = len(ollama.model_requests())
     run("score.py", "--input", "latest", check_rc=0)
-    assert len(ollama.model_requests()) - before == 2  # the judge and the re-solve, for that sample only
+    assert len(ollama.model_requests()) - before == 4  # the judge and the re-solve, for each edited sample
     final = {r["id"]: r for r in read_lines(filtered.with_name(f"final_{SLUG}.jsonl"))}
     assert final[records[0]["id"]]["difficulty"] == records[0]["difficulty"]
+    assert final[records[1]["id"]]["domain"] == "Jobs at a startup"
