@@ -248,14 +248,12 @@ def quality_reasons(sample: Sample) -> list[dict]:
         out.append(reason("quality", "the question asks nothing (no '?' or question word)"))
     if "=" in sample.question or "the answer is" in sample.question.lower():
         out.append(reason("quality", "the question gives away the working ('=' or 'the answer is')"))
-    seen = {}
-    for i, s in enumerate(sample.reasoning):
-        if not _DIGIT.search(s):
-            continue  # a formula may be written again for the next part: "Time = Distance / Speed"
-        key = " ".join(s.lower().split())
-        if key in seen:
-            out.append(reason("quality", f"step {i + 1} repeats step {seen[key] + 1}", i))
-        seen.setdefault(key, i)
+    # A value or formula stated again to use it next is how people write (`D = 180 - C` before
+    # substituting); the same step twice in a row is a model looping.
+    for i in range(1, len(sample.reasoning)):
+        s, before = sample.reasoning[i], sample.reasoning[i - 1]
+        if _DIGIT.search(s) and " ".join(s.lower().split()) == " ".join(before.lower().split()):
+            out.append(reason("quality", f"step {i + 1} repeats step {i}", i))
     return out
 
 

@@ -286,3 +286,18 @@ def test_modern_model_solutions_with_right_answers_are_kept(run, tmp_path):
         "--rejected", str(tmp_path / "rejected.jsonl"), "--skip-checks", "domain,duplicate,contamination", check_rc=0)
     kept = {r["id"] for r in read_lines(tmp_path / "kept.jsonl")}
     assert len(kept & right) / len(right) >= 0.97
+
+
+def test_a_value_stated_again_is_kept_and_a_step_written_twice_in_a_row_is_not(run, tmp_path):
+    """Llama-3 restates `D = 180 - C` before substituting into it; only a looping model writes a step twice running."""
+    question = "A herd has 180 heads and 304 humps; camels have two humps, dromedaries one. How many dromedaries?"
+    restated = ["2C + D = 304", "C + D = 180", "D = 180 - C", "2C + (180 - C) = 304", "C + 180 = 304", "C = 124",
+                "D = 180 - C", "D = 180 - 124 = 56"]
+    looping = ["C + D = 180", "D = 180 - 124 = 56", "D = 180 - 124 = 56"]
+    src = tmp_path / "herd.jsonl"
+    src.write_text("".join(json.dumps(variant(id=i, question=question, reasoning=r, answer="56", num_steps=len(r)))
+                           + "\n" for i, r in (("restated", restated), ("looping", looping))))
+    run("filter.py", "--input", str(src), "--skip-checks", "domain", check_rc=0)
+    assert [s["id"] for s in read_lines(tmp_path / "herd.filtered.jsonl")] == ["restated"]
+    [looped] = read_lines(tmp_path / "herd.rejected.jsonl")
+    assert {"check": "quality", "message": "step 3 repeats step 2", "step": 2} in looped["reject_reasons"]
