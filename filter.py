@@ -27,6 +27,7 @@ from dataforge.runs import (DEFAULT_RUNS_DIR, AtomicWriter, count_lines, domain_
                             refuse_overwrites, resolve_input, update_manifest, write_atomic)
 
 ALL_CHECKS = SAMPLE_CHECKS + ("duplicate", "contamination")
+REPAIRED = b'"repairs": [{'  # a sample generate.py repaired (--repairs); a key's quotes are never escaped
 
 
 def parse_args(argv):
@@ -40,6 +41,8 @@ def parse_args(argv):
                    help="benchmark JSONL with a 'question' field, for the contamination check (repeatable)")
     p.add_argument("--strict-domain", action="store_true",
                    help="reject samples that mention none of the domain's words (default: flag them; the judge decides)")
+    p.add_argument("--skip-repaired", action="store_true",
+                   help="reject samples generate.py repaired (a step sent back with the checker's error) as 'repaired'")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                    help="processes for the per-sample checks on large inputs (default: every core)")
     p.add_argument("--runs-dir", default=DEFAULT_RUNS_DIR, help="where runs live (default: runs/)")
@@ -101,6 +104,12 @@ def main(argv=None) -> int:
             tally = Tally()
             with AtomicWriter(kept_path) as kept, AtomicWriter(rejected_path) as rejected:
                 for raw, v in checker.verdicts(inp.path, ctx):
+                    if args.skip_repaired and not v.reasons and REPAIRED in raw:  # checked like any sample first
+                        steps = sorted({str(r.get("step")) for r in json.loads(raw)["repairs"]})
+                        v.reasons.append(reason("repaired", f"repaired in generation at step{'s' * (len(steps) > 1)} "
+                                                            f"{', '.join(steps)}; left out by --skip-repaired"))
+                        v.rejected_json = with_keys(raw, {"reject_reasons": v.reasons, "source": f"{inp.path.name}:{v.lineno}"})
+                        v.words = None  # not a duplicate's first copy: the next one may stay
                     if v.words is not None and (dup := duplicates.check(v.words, v.bands, v.label)):
                         v.reasons.append(reason("duplicate", dup))
                         v.rejected_json = with_keys(raw, {"reject_reasons": v.reasons, "source": f"{inp.path.name}:{v.lineno}"})

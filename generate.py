@@ -25,7 +25,8 @@ from pydantic import ValidationError
 
 from dataforge import UserError, cli
 from dataforge.pool import RequestPool
-from dataforge.prompts import REPAIR_HINT, TEMPLATE_NAMES, generation_prompt, subtopics
+from dataforge.checks import check_sample
+from dataforge.prompts import REPAIR_HINT, TEMPLATE_NAMES, generation_prompt, step_fix, subtopics
 from dataforge.report import write_report
 from dataforge.runs import (DEFAULT_RUNS_DIR, TOKEN_FIELDS, JsonlAppender, check_domain_names, domain_key, domain_slug,
                             drop_torn_tail, lock_run, new_run_dir, read_jsonl, resume_settings, run_folder, run_id,
@@ -37,6 +38,7 @@ DEFAULT_MODEL = os.environ.get("DATAFORGE_MODEL", "llama2")
 FEEDBACK_ITEMS = 5  # reviewer drops / keeps quoted in each prompt
 ANSWER_TOKENS = 800  # a sample's JSON fits in far less; the cap stops a model that loops
 RECENT_TO_AVOID = 5  # recent questions listed in each prompt so the model does not repeat itself
+REPAIR_CHECKS = ("rules", "arithmetic", "consistency", "quality")  # the filter's checks a reply is repaired against
 
 
 def parse_args(argv):
@@ -57,6 +59,9 @@ def parse_args(argv):
                    help="reasoning models: auto (the model's default), off, on, or a level low/medium/high")
     p.add_argument("--concurrency", type=cli.number_in(1), default=1, help="requests in flight at once (default 1)")
     p.add_argument("--max-attempts", type=int, default=3, help="tries per sample before it is recorded as failed (default 3)")
+    p.add_argument("--repairs", type=int, default=1,
+                   help="times a sample the filter would reject at a known step is sent back with the exact error "
+                        "(default 1; 0: never)")
     p.add_argument("--feedback", metavar="RUN", help="an audited run: its drops and comments become 'avoid' guidance, its keeps examples")
     p.add_argument("--out-dir", default=DEFAULT_RUNS_DIR, help="where runs are created (default runs/)")
     p.add_argument("--resume", nargs="?", const="latest", metavar="RUN", help="finish a run (default: the latest)")
@@ -112,6 +117,8 @@ def plan(args) -> dict:
         raise UserError(f"--temperature {args.temperature}: use a number from 0 to 5")
     if args.max_attempts < 1 or (args.max_tokens is not None and args.max_tokens < 1):
         raise UserError("--max-attempts and --max-tokens must be at least 1")
+    if not 0 <= args.repairs <= 10:
+        raise UserError(f"--repairs {args.repairs}: use 0 (never) to 10")
     templates = [t.strip() for t in args.templates.split(",") if t.strip()]
     if not templates or set(templates) - set(TEMPLATE_NAMES):
         raise UserError(f"--templates {args.templates!r}: choose from {', '.join(TEMPLATE_NAMES)}")
@@ -121,7 +128,7 @@ def plan(args) -> dict:
             "domains": [{"name": d, "notes": notes[i] if i < len(notes) else ""} for i, d in enumerate(domains)],
             "samples_per_domain": n, "model": args.model, "templates": templates, "difficulty": args.difficulty,
             "temperature": args.temperature, "seed": args.seed, "max_tokens": args.max_tokens, "think": args.think,
-            "max_attempts": args.max_attempts}
+            "max_attempts": args.max_attempts, "repairs": args.repairs}
 
 
 def load_feedback(run: Path, domains: list[str]) -> dict:
@@ -146,8 +153,10 @@ def load_feedback(run: Path, domains: list[str]) -> dict:
 
 
 def generate_one(backend, settings: dict, domain: dict, slot: int, run_name: str, recent: list[str],
-                 live=None) -> tuple[dict, bool]:
-    """Ask for one sample, retrying invalid replies with a repair hint. Returns (record, ok)."""
+                 live=None) -> tuple[dict, bool, dict | None]:
+    """Ask for one sample. An invalid reply is asked again with a format hint (--max-attempts); a reply
+    the filter would reject at a known step is sent back with the checker's message (--repairs).
+    Returns (record, ok, the versions a repair replaced, for failed_, or None)."""
     templates, levels = settings["templates"], difficulty_cycle(settings["difficulty"])
     template, difficulty = templates[slot % len(templates)], levels[slot % len(levels)]
     seed = settings["seed"]
@@ -157,46 +166,76 @@ def generate_one(backend, settings: dict, domain: dict, slot: int, run_name: str
                                  recent[-RECENT_TO_AVOID:], (settings.get("feedback") or {}).get(domain["name"]))
     base = {"id": f"{run_name.removeprefix('run_')}-{domain_slug(domain['name'])}-{slot:05d}", "template": template,
             "subtopic": subtopic, "model": backend.spec}
-    attempts, tokens = [], {"prompt_tokens": 0, "completion_tokens": 0, "reasoning_tokens": 0}
-    for attempt in range(settings["max_attempts"]):
-        options = Options(temperature=settings["temperature"], seed=None if seed is None else seed + slot * 100 + attempt,
+    attempts, repairs, invalid = [], [], 0
+    tokens = {"prompt_tokens": 0, "completion_tokens": 0, "reasoning_tokens": 0}
+    while invalid < settings["max_attempts"]:
+        options = Options(temperature=settings["temperature"],
+                          seed=None if seed is None else seed + slot * 100 + len(attempts),
                           num_ctx=4096, **token_options(settings), on_tokens=live.request() if live else None)
         try:
             reply = backend.complete(messages, schema=generation_schema(backend.grammar), options=options)
         except ModelCallFailed as e:
             attempts.append({"error": f"request failed: {e}", "raw": ""})
+            invalid += 1
             continue
         tokens["prompt_tokens"] += reply.prompt_tokens
         tokens["completion_tokens"] += reply.completion_tokens
         tokens["reasoning_tokens"] += reply.reasoning_tokens
-        error, record = None, None
-        if reply.truncated:
-            error = reply.cutoff_problem()
-        else:
-            try:
-                data = json.loads(reply.text)
-                if not isinstance(data, dict):
-                    raise ValueError("expected a JSON object")
-                data["domain"] = domain["name"]  # the requested domain, whatever the model said
-                if isinstance(data.get("reasoning"), list):
-                    data["num_steps"] = len(data["reasoning"])  # derived: a miscount is no reason to retry
-                sample = Sample.model_validate(data)
-                record = {**{k: v for k, v in sample.model_dump().items() if k in data}, **base,
-                          "difficulty_requested": difficulty}
-            except json.JSONDecodeError as e:
-                error = f"invalid JSON: {e.msg} at position {e.pos}"
-            except ValidationError as e:
-                error = "off-schema: " + "; ".join(validation_problems(e)[:5])
-            except ValueError as e:
-                error = f"invalid reply: {e}"
-        if record is not None:
-            record.update(created_at=time.strftime("%Y-%m-%dT%H:%M:%S"), attempts=attempt + 1, **tokens)
-            return record, True
-        attempts.append({"error": error, "raw": reply.text[:4000]})
-        messages = messages[:2] + [{"role": "assistant", "content": reply.text[:2000]},
-                                   {"role": "user", "content": REPAIR_HINT.format(error=error)}]
+        record, error = parse_reply(reply, domain["name"], {**base, "difficulty_requested": difficulty})
+        if record is None:
+            attempts.append({"error": error, "raw": reply.text[:4000]})
+            invalid += 1
+            messages = messages[:2] + [{"role": "assistant", "content": reply.text[:2000]},
+                                       {"role": "user", "content": REPAIR_HINT.format(error=error)}]
+            continue
+        failure = first_failure(record) if settings.get("repairs") else None
+        if failure is None or (failure["step"] is None and not repairs):  # unrepaired: the filter has the last word
+            record.update(created_at=time.strftime("%Y-%m-%dT%H:%M:%S"), attempts=len(attempts) + 1, **tokens)
+            replaced = [a for a in attempts if "check" in a]
+            if repairs:
+                record["repairs"] = repairs
+            return record, True, {**base, "domain": domain["name"], "slot": slot, "repaired": True, "attempts": replaced,
+                                  "created_at": record["created_at"]} if replaced else None
+        attempts.append({"error": f"{failure['check']}: {failure['message']}", "raw": reply.text[:4000], **failure})
+        if failure["step"] is None or len(repairs) == settings["repairs"]:
+            break  # a repair that still fails: the sample fails, with every version and its reason
+        fix = step_fix(failure["check"], failure["message"], failure["step"] + 1)
+        repairs.append({"step": failure["step"] + 1, "check": failure["check"], "message": fix, "attempt": len(repairs) + 1})
+        # the same conversation: the reply as the model's turn, the fix as the user's; the question stays
+        messages = messages[:2] + [{"role": "assistant", "content": reply.text[:4000]}, {"role": "user", "content": fix}]
     return {**base, "domain": domain["name"], "slot": slot, "attempts": attempts, **tokens,
-            "created_at": time.strftime("%Y-%m-%dT%H:%M:%S")}, False
+            **({"repairs": repairs} if repairs else {}), "created_at": time.strftime("%Y-%m-%dT%H:%M:%S")}, False, None
+
+
+def parse_reply(reply, domain: str, base: dict) -> tuple[dict | None, str | None]:
+    """(the sample record, None) from a reply, or (None, what is wrong with it)."""
+    if reply.truncated:
+        return None, reply.cutoff_problem()
+    try:
+        data = json.loads(reply.text)
+        if not isinstance(data, dict):
+            raise ValueError("expected a JSON object")
+        data["domain"] = domain  # the requested domain, whatever the model said
+        if isinstance(data.get("reasoning"), list):
+            data["num_steps"] = len(data["reasoning"])  # derived: a miscount is no reason to retry
+        sample = Sample.model_validate(data)
+        return {**{k: v for k, v in sample.model_dump().items() if k in data}, **base}, None
+    except json.JSONDecodeError as e:
+        return None, f"invalid JSON: {e.msg} at position {e.pos}"
+    except ValidationError as e:
+        return None, "off-schema: " + "; ".join(validation_problems(e)[:5])
+    except ValueError as e:
+        return None, f"invalid reply: {e}"
+
+
+def first_failure(record: dict) -> dict | None:
+    """The first reason filter.py would reject this sample for, from its own per-sample checks
+    (duplicates, contamination and domain need the whole run, so filter.py alone runs them)."""
+    try:
+        reasons = check_sample(record, REPAIR_CHECKS).reasons
+    except Exception:  # a bug in a check: the sample is written as it is and filter.py names it ('internal')
+        return None
+    return reasons[0] if reasons else None
 
 
 def token_options(settings: dict) -> dict:
@@ -231,8 +270,8 @@ def main(argv=None) -> int:
     cli.say(f"run: {run_dir}  model: {backend.spec}  concurrency: {args.concurrency}"
             + ("  (a thinking model: it reasons before it answers)" if backend.thinks else ""))
 
-    totals = {"requested": 0, "valid": 0, "failed": 0, "attempts": 0, "prompt_tokens": 0, "completion_tokens": 0,
-              "reasoning_tokens": 0, "why_failed": Counter()}
+    totals = {"requested": 0, "valid": 0, "failed": 0, "attempts": 0, "repairs_asked": 0, "repairs_passed": 0,
+              "prompt_tokens": 0, "completion_tokens": 0, "reasoning_tokens": 0, "why_failed": Counter()}
     per_domain, started = {}, time.monotonic()
     stop = lambda status: finish(run_dir, settings, totals, per_domain, started, status)
     with RequestPool(args.concurrency, stop, finish_with="finish with `python generate.py --resume`") as pool:
@@ -271,20 +310,26 @@ def run_domain(backend, settings, domain, run_dir, pool, totals, per_domain) -> 
     listed = list(recent) if settings["seed"] is not None else recent
     work = lambda slot, live: generate_one(backend, settings, domain, slot, run_id(run_dir), listed, live)
     try:
-        for record, ok in pool.results(work, todo, domain["name"]):
-            spent.write({"stage": "generate", "domain": domain["name"], **{k: record[k] for k in TOKEN_FIELDS}})
+        for record, ok, replaced in pool.results(work, todo, domain["name"]):
+            asked = len(record.get("repairs", []))
+            spent.write({"stage": "generate", "domain": domain["name"], **{k: record[k] for k in TOKEN_FIELDS},
+                         **({"repairs": asked, "repaired": ok} if asked else {})})
+            if replaced:  # before the repaired sample: a kill between the two redoes the slot, nothing is hidden
+                failed.write(replaced)
             (raw if ok else failed).write(record)  # only this (main) thread writes: no lock needed
             stats["valid" if ok else "failed"] += 1
             totals["valid" if ok else "failed"] += 1
             totals["attempts"] += record["attempts"] if ok else len(record["attempts"])
-            totals["prompt_tokens"] += record["prompt_tokens"]
-            totals["completion_tokens"] += record["completion_tokens"]
-            totals["reasoning_tokens"] += record.get("reasoning_tokens", 0)
+            totals["repairs_asked"] += asked
+            totals["repairs_passed"] += bool(ok and asked)
+            for k in TOKEN_FIELDS:
+                totals[k] += record.get(k, 0)
             if not ok:
                 totals["why_failed"].update(kind for a in record["attempts"] for kind in failure_kinds(a["error"]))
             if ok:
                 recent.append(record["question"])
-            pool.live.set_counts(f"valid={stats['valid']}, failed={stats['failed']}")
+            pool.live.set_counts(f"valid={stats['valid']}, failed={stats['failed']}"
+                                 + (f", repaired={totals['repairs_passed']}" if totals["repairs_asked"] else ""))
     finally:
         for out in (raw, failed, spent):
             out.close()
@@ -292,6 +337,7 @@ def run_domain(backend, settings, domain, run_dir, pool, totals, per_domain) -> 
 
 def finish(run_dir, settings, totals, per_domain, started, status) -> None:
     wall = time.monotonic() - started
+    spent = sum(totals[k] for k in TOKEN_FIELDS)  # repairs included: they are the sample's cost
     totals = {**totals, "seconds": round(wall, 2),
               "tokens_per_second": round((totals["completion_tokens"] + totals["reasoning_tokens"]) / wall, 1) if wall else 0.0}
     rows = [[name, s["requested"], s["already_done"] + s["valid"], s["failed"]] for name, s in per_domain.items()]
@@ -300,7 +346,10 @@ def finish(run_dir, settings, totals, per_domain, started, status) -> None:
             f"{totals['attempts']} attempts",
             f"  tokens: {totals['prompt_tokens']:,} prompt + {totals['completion_tokens']:,} answer"
             + (f" + {totals['reasoning_tokens']:,} reasoning" if totals["reasoning_tokens"] else "") + ", "
-            f"{totals['tokens_per_second']} tokens/s, {wall:.1f}s",
+            f"{totals['tokens_per_second']} tokens/s, {wall:.1f}s"
+            + (f", {spent // totals['valid']:,} per valid sample" if totals["valid"] else ""),
+            *([f"  repairs: {totals['repairs_asked']} asked (a step the checker found wrong, sent back with the fix), "
+               f"{totals['repairs_passed']} passed"] if settings.get("repairs") else []),
             f"  samples in {run_dir}  ({status}); report: {run_dir / 'report.html'}")
     if totals["why_failed"]:
         cli.say(f"  failed attempts: {', '.join(f'{n} {kind}' for kind, n in totals['why_failed'].most_common())}"
@@ -322,7 +371,7 @@ def failure_kinds(error: str) -> list[str]:
     if "while the model was still reasoning" in error:
         return ["cut off while reasoning"]
     for start, kind in (("reply cut off", "cut off at the token limit"), ("invalid JSON", "invalid JSON"),
-                        ("request failed", "request failed")):
+                        ("request failed", "request failed"), *((f"{c}: ", f"failed the {c} check") for c in REPAIR_CHECKS)):
         if error.startswith(start):
             return [kind]
     return ["invalid reply"]

@@ -1,5 +1,5 @@
 """Every prompt DataForge sends, as readable text: three generation templates, the repair
-hint, the judge rubric and the re-solve prompt."""
+hint, the step repairs, the judge rubric and the re-solve prompt."""
 
 import random
 
@@ -43,6 +43,27 @@ NAMES = ["Aisha", "Bruno", "Chen", "Dana", "Emeka", "Farah", "Gustavo", "Hana", 
 REPAIR_HINT = """Your previous reply could not be used: {error}
 Reply again with one JSON object that has exactly these fields: question, reasoning (list of equation steps,
 each containing '='), answer (a number with units), difficulty, domain, num_steps."""
+
+
+# ---------------------------------------------------------------- step repairs (generate.py --repairs)
+# A reply that parses but fails a filter check at a known step is sent back with the checker's own
+# message, then what to keep: models fix a located error far better than an "are you sure?" (Tyen et al.
+# 2024; Huang et al. 2024). What follows the checker's message, per check that names a step.
+
+STEP_FIXES = {
+    "arithmetic": "{keep}redo the solution from step {step}, and make the answer equal the last step's result.",
+    "consistency": "keep the steps as they are and give the last step's result as the answer, with its unit.",
+    "quality": "{keep}rewrite the solution from step {step}: one new equation per step, no leftovers.",
+}
+STEP_FIX_OTHER = "{keep}redo the solution from step {step}."  # a check with a step not listed above
+STEP_FIX_END = "\nThe question stays as it is. Reply with the whole corrected JSON object."
+
+
+def step_fix(check: str, error: str, step: int) -> str:
+    """The user turn that asks for one repair: step is 1-based; steps before it are to be kept."""
+    keep = "" if step == 1 else "Keep step 1 as it is, " if step == 2 else f"Keep steps 1\u2013{step - 1} as they are, "
+    then = STEP_FIXES.get(check, STEP_FIX_OTHER).format(keep=keep, step=step)
+    return f"{error[:1].upper()}{error[1:]}. {then[:1].upper()}{then[1:]}{STEP_FIX_END}"
 
 
 def subtopics(domain: str, notes: str) -> list[str]:

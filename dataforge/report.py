@@ -25,12 +25,15 @@ def gather(run_dir: Path) -> dict:
     stages = manifest.get("stages", {})
     generate = stages.get("generate", {})
     requested = generate.get("settings", {}).get("samples_per_domain", 0)
-    domains, tokens, reasoning = {}, {"generate": 0, "score": 0}, 0
+    domains, tokens, reasoning, repairs = {}, {"generate": 0, "score": 0}, 0, {"asked": 0, "passed": 0}
+    repaired = {}  # per funnel stage, samples in it that a repair fixed (generate.py --repairs)
     for d in generate.get("domains", []):
         counts = {"requested": requested}
         for name, prefix in FUNNEL[1:]:
             path = stage_file(run_dir, d["name"], prefix)
             counts[name] = count_records(path) if path.exists() else None
+            if path.exists():
+                repaired[name] = repaired.get(name, 0) + _repaired(path)
         domains[d["name"]] = counts
     if (run_dir / TOKEN_LOG).exists():
         spent = ((r.get("stage"), r) for r in iter_records(run_dir / TOKEN_LOG))
@@ -41,6 +44,8 @@ def gather(run_dir: Path) -> dict:
         if stage in tokens:
             tokens[stage] += sum(_count(r.get(k)) for k in TOKEN_FIELDS)
             reasoning += _count(r.get("reasoning_tokens"))
+            repairs["asked"] += _count(r.get("repairs"))  # the log's count; a record's own list counts 0 here
+            repairs["passed"] += r.get("repaired") is True
     total = {name: sum(c[name] or 0 for c in domains.values()) if any(c[name] is not None for c in domains.values()) else None
              for name, _ in FUNNEL}
     filter_report = run_dir / "filter_report.json"
@@ -56,7 +61,7 @@ def gather(run_dir: Path) -> dict:
         "histogram": stages.get("score", {}).get("histogram", {}),
         "models": {"generation": generate.get("model"), "judge": stages.get("score", {}).get("judge_model")},
         "tokens": tokens, "seconds": seconds,
-        "reasoning_tokens": reasoning,
+        "reasoning_tokens": reasoning, "repairs": {**repairs, "repaired": repaired},
         "per_final_sample": {"tokens": round(sum(tokens.values()) / final, 1) if final else None,
                              "reasoning_tokens": round(reasoning / final, 1) if final else None,
                              "seconds": round(sum(seconds.values()) / final, 2) if final else None},
@@ -81,6 +86,22 @@ def _examples(run_dir: Path, domain: str) -> dict:
     rejected = list(itertools.islice((r for r in iter_records(path) if "question" in r), SAMPLES_SHOWN)) \
         if path.exists() else []
     return {"kept": kept, "kept_from": prefix if kept else None, "rejected": rejected}
+
+
+def _repaired(path: Path) -> int:
+    """Lines of a stage file whose sample was repaired: a byte count, as count_lines (a key's quotes
+    are never escaped, so a question that quotes one cannot match)."""
+    with open(path, "rb") as f:
+        return sum(block.count(b'"repairs": [{') for block in iter(lambda: f.read(1 << 20), b""))
+
+
+def _repair_line(info: dict) -> str:
+    """'repairs: 12 asked, 10 passed; repaired samples: valid 10, filtered 10, final 9', or '' when none."""
+    r = info["repairs"]
+    if not r["asked"] and not any(r["repaired"].values()):
+        return ""
+    return (f"repairs (a step the checker found wrong, sent back with the fix): {r['asked']:,} asked, {r['passed']:,} passed; "
+            "repaired samples: " + ", ".join(f"{stage} {n:,}" for stage, n in r["repaired"].items()))
 
 
 def _count(value) -> int:
@@ -125,6 +146,8 @@ def markdown(info: dict) -> str:
               f"- per sample that reached final: {_n(per['tokens'])} tokens"
               + (f" ({_n(per['reasoning_tokens'])} of them reasoning)" if info["reasoning_tokens"] else "")
               + f", {_n(per['seconds'])} s"]
+    if repair := _repair_line(info):
+        lines.append(f"- {repair}")
     if info["judge_human_agreement"] is not None:
         lines += ["", f"Judge-human agreement: {info['judge_human_agreement']:.0%}"]
     lines += ["", "## Samples", ""]
@@ -184,6 +207,8 @@ def page(info: dict) -> str:
     reasoning = f", of which {info['reasoning_tokens']:,} reasoning" if info["reasoning_tokens"] else ""
     per = info["per_final_sample"]
     per_reasoning = f" ({_n(per['reasoning_tokens'])} of them reasoning)" if info["reasoning_tokens"] else ""
+    repair = _repair_line(info)
+    repairs = f'<p id="repairs">{e(repair[:1].upper() + repair[1:])}.</p>' if repair else ""
     agreement = ("" if info["judge_human_agreement"] is None
                  else f"<p>Judge-human agreement: <b>{info['judge_human_agreement']:.0%}</b></p>")
     return f"""<!doctype html>
@@ -207,6 +232,7 @@ td:first-child,th:first-child{{text-align:left}}
 <p>Tokens: {info['tokens']['generate']:,} generation + {info['tokens']['score']:,} judging{reasoning}.
 Seconds: {', '.join(f'{s} {v:.1f}' for s, v in info['seconds'].items())}.</p>
 <p id="cost">Per sample that reached final: <b>{_n(per['tokens'])}</b> tokens{per_reasoning}, <b>{_n(per['seconds'])}</b> s.</p>
+{repairs}
 {agreement}
 <h2>Samples</h2>
 <section id="samples">{_samples_html(info["samples"])}</section>
@@ -285,7 +311,12 @@ def dataset_card(run_dir: Path, exports: dict[str, Path], default: str) -> str:
         f"{score.get('min_correctness', '–')}; re-solve agreement {_pct(score.get('resolve_agreement'))}",
         f"- Human audit: judge-human agreement {_pct(info['judge_human_agreement'])}",
         f"- Cost per sample that reached final: {_n(per['tokens'])} tokens"
-        + (f" ({_n(per['reasoning_tokens'])} reasoning)" if info["reasoning_tokens"] else "") + f", {_n(per['seconds'])} s",
+        + (f" ({_n(per['reasoning_tokens'])} reasoning)" if info["reasoning_tokens"] else "") + f", {_n(per['seconds'])} s"
+        + " (repairs included)" * bool(info["repairs"]["asked"]),
+        *([f"- Repaired: {info['repairs']['repaired'].get('final', 0):,} of the samples that reached final had a step "
+           f"the checker found wrong, fixed by the model when told the error (each sample's `repairs` says which); "
+           f"{info['repairs']['asked']:,} repairs asked, {info['repairs']['passed']:,} passed. "
+           "`filter.py --skip-repaired` leaves them out."] if _repair_line(info) else []),
         "", "The run's own report (`report.md`, `report.html`) and `run.json` hold the details.", "",
     ]
     return "\n".join(lines)

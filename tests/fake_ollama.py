@@ -7,7 +7,8 @@ of a problem this server wrote. `reasoning` makes it a thinking model that reaso
 `reasoning_tokens` tokens before each answer (fewer at think "low"; none at think false), counted
 in num_predict / max_tokens as Ollama counts them, in one of three forms: "field" (Ollama's
 message.thinking), "tags" (<think>...</think> at the start of the content) or "reasoning_content"
-(the OpenAI-compatible field). Run it alone for benchmarks:
+(the OpenAI-compatible field). `slipping` (class Slipping) makes a model whose steps slip and
+that fixes them when told where. Run it alone for benchmarks:
 
     python tests/fake_ollama.py --port 11500 --latency 0.2
 """
@@ -45,6 +46,70 @@ class Faults:
             return self.queue.pop(0) if self.queue else None
 
 
+class Slipping:
+    """A model that slips: `share` of the samples it writes have one step's result off (step `step`,
+    0-based, or a random one), the error carried into the steps after it. Sent back with that step
+    and its right value in the same conversation, it fixes the step with probability `fixes`, and then
+    breaks another step with probability `breaks`; told anything less, it repeats itself. Its prompt
+    tokens are the conversation's length (a repair re-reads the whole conversation)."""
+
+    def __init__(self, server):
+        self.server, self.share, self.fixes, self.breaks, self.step = server, 0.0, 1.0, 0.0, None
+        self.right: dict[str, dict] = {}  # question -> the sample with every step right
+        self.wrong_step: dict[str, int] = {}  # question -> the step written wrong
+        self.repairs_seen = 0  # repair requests received
+
+    def slip(self, sample: dict, avoid: int | None = None) -> dict:
+        with self.server._lock:
+            r = self.server._rng
+            if not self.share or (avoid is None and r.random() >= self.share):
+                return sample
+            steps = [i for i in range(len(sample["reasoning"])) if i != avoid]
+            i = self.step if self.step is not None and self.step != avoid else r.choice(steps)
+            off = r.randint(1, 9) * 10
+        self.right[sample["question"]], self.wrong_step[sample["question"]] = sample, i
+        return {**sample, **self.with_step_off(sample, i, off)}
+
+    @staticmethod
+    def with_step_off(sample: dict, i: int, off: int) -> dict:
+        """Step i's result off by `off`, and every later result (and the answer) with it, as a model carries a slip."""
+        steps = []
+        for k, step in enumerate(sample["reasoning"]):
+            head, _, result = step.rpartition(" = ")
+            if k > i:  # uses the wrong value: its own arithmetic is right
+                carried = sample["reasoning"][k - 1].rpartition(" = ")[2]
+                label, _, math = head.rpartition(": ")
+                head = f"{label}: {math.replace(carried, str(int(carried) + off), 1)}"
+            steps.append(f"{head} = {int(result) + off}" if k >= i else step)
+        return {"reasoning": steps, "answer": f"${int(steps[-1].rpartition(' = ')[2])}"}
+
+    def repair(self, body: dict) -> str | None:
+        """The reply to a repair request (the model's earlier reply, then a user turn), else None."""
+        messages = body.get("messages") or []
+        if len(messages) < 4 or messages[-2].get("role") != "assistant":
+            return None
+        self.repairs_seen += 1
+        try:
+            before = json.loads(messages[-2]["content"])
+        except ValueError:
+            return None
+        question, told = before.get("question"), messages[-1].get("content", "").lower()
+        right, i = self.right.get(question), self.wrong_step.get(question)
+        if right is None:
+            return json.dumps(before)
+        value = int(right["reasoning"][i].rpartition(" = ")[2])
+        with self.server._lock:
+            fixed = f"step {i + 1} " in told and f"{value:,}" in told and self.server._rng.random() < self.fixes
+            breaks = self.server._rng.random() < self.breaks
+        if not fixed:
+            return json.dumps(before)
+        del self.right[question], self.wrong_step[question]
+        return json.dumps(self.slip(right, avoid=i) if breaks and len(right["reasoning"]) > 1 else right)
+
+    def prompt_tokens(self, body: dict) -> int:
+        return len(json.dumps(body.get("messages") or body.get("prompt") or "")) // 4 if self.share else 50
+
+
 class FakeOllama:
     def __init__(self, models=("llama2:latest", "mistral:latest"), port=0, api_key=None, seed=0):
         self.models = list(models)
@@ -59,6 +124,7 @@ class FakeOllama:
         self.off_domain_every = 0  # when N > 0, every Nth problem written ignores the domain (a bakery story)...
         self.off_domain: set[str] = set()  # ...and the judge rates those 2/10 on domain relevance
         self._written = 0
+        self.slipping = Slipping(self)  # a model whose steps slip and that fixes them when told (off by default)
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
@@ -122,8 +188,10 @@ class FakeOllama:
             return '{"question": "unterminated'
         if fault == "offschema":
             return json.dumps({"text": "not a sample"})
+        if "question" in props and self.slipping.share and (fixed := self.slipping.repair(body)) is not None:
+            return fixed
         if "question" in props:
-            sample = self.make_sample(wrong_math=fault == "wrong_math", domain=domain)
+            sample = self.slipping.slip(self.make_sample(wrong_math=fault == "wrong_math", domain=domain))
             if fault == "no_equals":  # what a small model writes: prose steps
                 sample["reasoning"] = [step.replace(" = ", " makes ") for step in sample["reasoning"]]
             if fault == "extra_keys":  # a model that adds its own verdicts, and a key Python cannot encode
@@ -269,19 +337,20 @@ class FakeOllama:
                     content, done_reason = content[: len(content) // 2], "length"
                 thoughts, content, done_reason = server.think(body, content, done_reason)
                 with server._lock:
-                    server.tokens_reported += 50 + max(1, len(thoughts) + len(content) // 4)  # as counted below
+                    prompt_tokens = server.slipping.prompt_tokens(body)
+                    server.tokens_reported += prompt_tokens + max(1, len(thoughts) + len(content) // 4)  # as counted below
                 if self.path == "/v1/chat/completions":
                     message = {"role": "assistant", "content": content}
                     if thoughts:
                         message["reasoning_content"] = "".join(thoughts)
                     return self._send(200, {"id": "x", "object": "chat.completion", "model": body["model"],
                                             "choices": [{"index": 0, "message": message, "finish_reason": done_reason}],
-                                            "usage": {"prompt_tokens": 50, "completion_tokens": max(1, len(thoughts) + len(content) // 4)}})
+                                            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": max(1, len(thoughts) + len(content) // 4)}})
                 key = "response" if self.path == "/api/generate" else "message"
                 wrap = (lambda t: t) if key == "response" else (lambda t: {"role": "assistant", "content": t})
                 final = {"model": body["model"], "created_at": "2026-11-25T00:00:00Z", key: wrap(""), "done": True,
                          "done_reason": done_reason, "total_duration": 1_000_000, "load_duration": 1000,
-                         "prompt_eval_count": 50, "prompt_eval_duration": 1000, "eval_count": max(1, len(thoughts) + len(content) // 4),
+                         "prompt_eval_count": prompt_tokens, "prompt_eval_duration": 1000, "eval_count": max(1, len(thoughts) + len(content) // 4),
                          "eval_duration": 1_000_000}
                 if body.get("stream", True) is False:
                     final[key] = wrap(content)
@@ -342,8 +411,12 @@ if __name__ == "__main__":
     p.add_argument("--port", type=int, default=11434)
     p.add_argument("--latency", type=float, default=0.0, help="seconds added to every model request")
     p.add_argument("--parallel", type=int, default=1000, help="model requests served at once (OLLAMA_NUM_PARALLEL)")
+    p.add_argument("--slips", type=float, default=0.0, help="share of samples with one step's result off (a slipping model)")
+    p.add_argument("--fixes", type=float, default=1.0, help="chance a slipping model fixes the step when told the exact error")
+    p.add_argument("--breaks", type=float, default=0.0, help="chance its fix breaks another step")
     args = p.parse_args()
     server = FakeOllama(port=args.port)
+    server.slipping.share, server.slipping.fixes, server.slipping.breaks = args.slips, args.fixes, args.breaks
     server.faults.latency = args.latency
     server.faults.parallel = threading.BoundedSemaphore(args.parallel)
     print(f"fake Ollama on {server.url}", flush=True)
