@@ -174,7 +174,7 @@ def test_make_preview_draws_the_samples_section_of_a_real_run(run, tmp_path, oll
     if shutil.which("chromium") is None and not os.environ.get("CI"):
         pytest.skip("chromium not installed")
     ollama.faults.queue = [None, "wrong_math"]  # one sample kept, one rejected: both kinds in the picture
-    run("generate.py", "--domains", DOMAIN, "--samples-per-domain", "2", check_rc=0)
+    run("generate.py", "--domains", DOMAIN, "--samples-per-domain", "2", "--repairs", "0", check_rc=0)  # unrepaired: the filter rejects it
     run("filter.py", "--input", "latest", check_rc=0)
     run_dir = only_run(tmp_path)
     html = (run_dir / "report.html").read_text()

@@ -143,7 +143,7 @@ def test_torn_last_line_is_set_aside_and_redone(run, tmp_path):
 def test_embedded_model_runs_the_stage(run, tmp_path):
     need_embedded()
     proc = run("generate.py", "--model", "embedded", "--domains", "Coffee shop", "--samples-per-domain", "2",
-               "--max-attempts", "2", "--seed", "1", env={"DATAFORGE_PROGRESS": "1"}, timeout=600)
+               "--max-attempts", "2", "--seed", "1", "--repairs", "0", env={"DATAFORGE_PROGRESS": "1"}, timeout=600)
     assert proc.returncode == 0, proc.stderr
     folder = only_run(tmp_path) / "Coffee shop data samples"
     assert len(read_lines(folder / "raw_coffee_shop.jsonl")) == 2  # the grammar keeps even a 135M model in format
@@ -181,7 +181,7 @@ def test_a_stage_that_ends_with_nothing_says_why_and_what_to_do(run, tmp_path, o
     assert "Try a larger model (--model)" in proc.stderr and "next: python filter.py" not in proc.stderr
 
     ollama.faults.queue = ["wrong_math"] * 3
-    run("generate.py", "--domains", "Coffee shop", "--samples-per-domain", "3", check_rc=0)
+    run("generate.py", "--domains", "Coffee shop", "--samples-per-domain", "3", "--repairs", "0", check_rc=0)
     proc = run("filter.py", "--input", "latest", check_rc=0)
     assert "0 of 3 kept: the reasons above" in proc.stderr and "arithmetic" in proc.stderr
 
@@ -191,3 +191,112 @@ def test_a_stage_that_ends_with_nothing_says_why_and_what_to_do(run, tmp_path, o
     proc = run("score.py", "--input", "latest", check_rc=0)
     assert ("nothing reached final: 0 off-domain, 0 incorrect, 3 below --threshold; "
             "the judge's own solution disagreed on 3 of 3") in proc.stderr
+
+
+# ---------------------------------------------------------------- repairs: a step the checker found wrong, sent back
+
+def slipped_math(step: str) -> tuple[str, int]:
+    """'Total: 1392 + 166 = 1568' -> ('1392 + 166', 1568): the test server's steps are 'label: a op b = c'."""
+    math, _, result = step.split(": ", 1)[1].rpartition(" = ")
+    return math, int(result)
+
+
+def test_a_slipped_step_is_sent_back_with_the_checkers_message_and_the_steps_to_keep(run, tmp_path, ollama):
+    ollama.slipping.share, ollama.slipping.step = 1.0, 1  # step 2 of every sample is off; told where, it fixes it
+    proc = run("generate.py", "--domains", "Retail", "--samples-per-domain", "1", check_rc=0)  # --repairs 1 by default
+    first, repair = [r["body"]["messages"] for r in ollama.model_requests()]
+    assert repair[:2] == first and repair[2]["role"] == "assistant" and repair[3]["role"] == "user"  # one conversation
+    slipped = json.loads(repair[2]["content"])
+    math, wrong = slipped_math(slipped["reasoning"][1])
+    a, _, c = math.partition(" + ")
+    assert repair[3]["content"].startswith(f"Step 2 says {math} = {wrong}, but {math} = {int(a) + int(c):,}. "
+                                           "Keep step 1 as it is, redo the solution from step 2, and make the answer "
+                                           "equal the last step's result.")
+    folder = only_run(tmp_path) / "Retail data samples"
+    [sample] = read_lines(folder / "raw_retail.jsonl")
+    assert sample["question"] == slipped["question"] and sample["reasoning"][0] == slipped["reasoning"][0]
+    assert sample["repairs"] == [{"step": 2, "check": "arithmetic", "message": repair[3]["content"], "attempt": 1}]
+    assert sample["attempts"] == 2 and sample["prompt_tokens"] + sample["completion_tokens"] == ollama.tokens_reported
+    [before] = read_lines(folder / "failed_retail.jsonl")  # the failing version, with its reason: nothing hidden
+    assert before["repaired"] is True and before["id"] == sample["id"]
+    assert json.loads(before["attempts"][0]["raw"]) == slipped
+    assert before["attempts"][0]["error"] == f"arithmetic: step 2 says {math} = {wrong}, but {math} = {int(a) + int(c):,}"
+    assert "repairs: 1 asked (a step the checker found wrong, sent back with the fix), 1 passed" in proc.stderr
+    assert "1 valid, 0 failed, 2 attempts" in proc.stderr
+
+
+def test_a_repaired_sample_passes_the_filter_and_is_counted_in_report_and_card(run, tmp_path, ollama):
+    ollama.slipping.share = 1.0
+    run("generate.py", "--domains", "Retail", "--samples-per-domain", "3", check_rc=0)
+    proc = run("filter.py", "--input", "latest", "--skip-checks", "duplicate", check_rc=0)  # every check but duplicates
+    run_dir = only_run(tmp_path)
+    folder = run_dir / "Retail data samples"
+    assert [s["repairs"][0]["attempt"] for s in read_lines(folder / "filtered_retail.jsonl")] == [1, 1, 1]
+    assert "repairs (a step the checker found wrong, sent back with the fix): 3 asked, 3 passed; repaired samples: " \
+           "valid 3, filtered 3" in (run_dir / "report.md").read_text()
+    run("score.py", "--input", "latest", check_rc=0)
+    run("audit.py", "export-train", "--input", "latest", "--format", "openai", check_rc=0)
+    card = (run_dir / "README.md").read_text()
+    assert "- Repaired: 3 of the samples that reached final" in card and "3 repairs asked, 3 passed" in card
+
+    proc = run("filter.py", "--input", "latest", "--skip-checks", "duplicate", "--skip-repaired", check_rc=0)
+    rejected = read_lines(folder / "rejected_retail.jsonl")
+    assert [r["reject_reasons"][0]["check"] for r in rejected] == ["repaired"] * 3
+    assert "left out by --skip-repaired" in proc.stderr and not read_lines(folder / "filtered_retail.jsonl")
+
+
+def test_a_repair_that_still_fails_ends_in_failed_with_both_versions_reasons(run, tmp_path, ollama):
+    # it fixes step 2 when told, and breaks step 1 doing so
+    ollama.slipping.share, ollama.slipping.step, ollama.slipping.breaks = 1.0, 1, 1.0
+    proc = run("generate.py", "--domains", "Retail", "--samples-per-domain", "1", check_rc=0)
+    folder = only_run(tmp_path) / "Retail data samples"
+    assert not read_lines(folder / "raw_retail.jsonl")
+    [failed] = read_lines(folder / "failed_retail.jsonl")
+    assert [a["error"].split(" says ")[0] for a in failed["attempts"]] == ["arithmetic: step 2", "arithmetic: step 1"]
+    assert len({json.loads(a["raw"])["question"] for a in failed["attempts"]}) == 1  # the question stayed
+    assert failed["repairs"][0]["step"] == 2 and len(ollama.model_requests()) == 2
+    assert "0 valid, 1 failed, 2 attempts" in proc.stderr and "1 asked (a step" in proc.stderr and "0 passed" in proc.stderr
+    assert "failed attempts: 2 failed the arithmetic check" in proc.stderr
+
+
+def test_repairs_0_sends_no_repair_and_the_filter_rejects_the_slip(run, tmp_path, ollama):
+    ollama.slipping.share = 1.0
+    proc = run("generate.py", "--domains", "Retail", "--samples-per-domain", "2", "--repairs", "0", check_rc=0)
+    assert [len(r["body"]["messages"]) for r in ollama.model_requests()] == [2, 2]
+    folder = only_run(tmp_path) / "Retail data samples"
+    assert all("repairs" not in s for s in read_lines(folder / "raw_retail.jsonl"))
+    assert not read_lines(folder / "failed_retail.jsonl") and "repairs:" not in proc.stderr
+    run("filter.py", "--input", "latest", "--skip-checks", "duplicate", check_rc=0)
+    assert [r["reject_reasons"][0]["check"] for r in read_lines(folder / "rejected_retail.jsonl")] == ["arithmetic"] * 2
+
+
+def test_kill_9_during_a_repair_then_resume_gives_exactly_the_requested_samples(tmp_path, ollama):
+    """Every sample slips and is repaired; SIGKILL lands while a repair is in flight: the slot is redone
+    or its repaired sample is there, never both, and every repaired sample's failing version is in failed_."""
+    env = {**os.environ, "OLLAMA_HOST": ollama.url, "PYTHONUNBUFFERED": "1"}
+    ollama.slipping.share, ollama.faults.latency = 1.0, 0.2
+    rng = random.Random(3)
+    cmd = [sys.executable, str(ROOT / "generate.py"), "--domains", "Retail", "--samples-per-domain", "8",
+           "--concurrency", "2"]
+    kills = 0
+    for i in range(3):
+        proc = subprocess.Popen(cmd + (["--resume"] if i else []), cwd=tmp_path, env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        seen, deadline = ollama.slipping.repairs_seen, time.monotonic() + 30
+        while ollama.slipping.repairs_seen == seen and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.01)
+        time.sleep(rng.random() * 0.15)  # the repair is in flight (0.2 s), or its sample being written
+        if proc.poll() is not None:
+            break
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        kills += 1
+    assert kills == 3
+    subprocess.run(cmd + ["--resume"], cwd=tmp_path, env=env, check=True, capture_output=True, timeout=120)
+    folder = only_run(tmp_path) / "Retail data samples"
+    text = (folder / "raw_retail.jsonl").read_text()
+    samples = [json.loads(line) for line in text.splitlines()]
+    assert text.endswith("\n") and len(samples) == 8 and len({s["id"] for s in samples}) == 8
+    assert all(s["repairs"] for s in samples)
+    replaced = {f["id"] for f in read_lines(folder / "failed_retail.jsonl") if f.get("repaired")}
+    assert {s["id"] for s in samples} <= replaced

@@ -49,7 +49,7 @@ def test_a_complete_last_line_without_a_newline_is_not_glued_to_the_next_on_resu
 
 def test_re_filtering_or_re_scoring_a_derived_file_leaves_its_siblings_alone(run, tmp_path, ollama):
     ollama.faults.queue = [None, "wrong_math", None]
-    run("generate.py", "--domains", DOMAIN, "--samples-per-domain", "3", check_rc=0)
+    run("generate.py", "--domains", DOMAIN, "--samples-per-domain", "3", "--repairs", "0", check_rc=0)  # unrepaired: the filter rejects it
     run("filter.py", "--input", "latest", "--skip-checks", "duplicate", check_rc=0)
     run("score.py", "--input", "latest", check_rc=0)
     folder = only_run(tmp_path) / FOLDER
