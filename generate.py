@@ -7,8 +7,10 @@
 
 Writes runs/run_<timestamp>/<domain> data samples/raw_<domain>.jsonl (valid samples, one per line,
 appended as they arrive) and failed_<domain>.jsonl (replies that stayed invalid, with the raw
-text and the error). Exit status: 0 the run completed (failed samples are recorded and counted,
-so shell one-liners go on), 2 bad usage or model unreachable, 130 Ctrl-C (resume with --resume).
+text and the error). A reply the filter would reject at a known step is sent back with the exact
+error (--repairs, default 1); each failing version goes to failed_ with its reason. Exit status: 0 the
+run completed (failed samples are recorded and counted, so shell one-liners go on), 2 bad usage or
+model unreachable, 130 Ctrl-C (resume with --resume).
 """
 
 import argparse
@@ -196,7 +198,8 @@ def generate_one(backend, settings: dict, domain: dict, slot: int, run_name: str
                 record["repairs"] = repairs
             return record, True, {**base, "domain": domain["name"], "slot": slot, "repaired": True, "attempts": replaced,
                                   "created_at": record["created_at"]} if replaced else None
-        attempts.append({"error": f"{failure['check']}: {failure['message']}", "raw": reply.text[:4000], **failure})
+        attempts.append({"error": f"{failure['check']}: {failure['message']}", "raw": reply.text[:4000],
+                         "check": failure["check"]})
         if failure["step"] is None or len(repairs) == settings["repairs"]:
             break  # a repair that still fails: the sample fails, with every version and its reason
         fix = step_fix(failure["check"], failure["message"], failure["step"] + 1)
