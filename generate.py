@@ -27,7 +27,6 @@ from pydantic import ValidationError
 
 from dataforge import UserError, cli
 from dataforge.pool import RequestPool
-from dataforge.checks import check_sample
 from dataforge.prompts import REPAIR_HINT, TEMPLATE_NAMES, generation_prompt, step_fix, subtopics
 from dataforge.report import write_report
 from dataforge.runs import (DEFAULT_RUNS_DIR, TOKEN_FIELDS, JsonlAppender, check_domain_names, domain_key, domain_slug,
@@ -234,6 +233,8 @@ def parse_reply(reply, domain: str, base: dict) -> tuple[dict | None, str | None
 def first_failure(record: dict) -> dict | None:
     """The first reason filter.py would reject this sample for, from its own per-sample checks
     (duplicates, contamination and domain need the whole run, so filter.py alone runs them)."""
+    from dataforge.checks import check_sample  # here, not at the top: it costs 0.5 s at start (numpy, dedup)
+
     try:
         reasons = check_sample(record, REPAIR_CHECKS).reasons
     except Exception:  # a bug in a check: the sample is written as it is and filter.py names it ('internal')
