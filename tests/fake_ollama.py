@@ -57,7 +57,7 @@ class Slipping:
         self.server, self.share, self.fixes, self.breaks, self.step = server, 0.0, 1.0, 0.0, None
         self.right: dict[str, dict] = {}  # question -> the sample with every step right
         self.wrong_step: dict[str, int] = {}  # question -> the step written wrong
-        self.repairs_seen = 0  # repair requests received
+        self.repairs_seen = 0  # repair requests received for a slip of ours
 
     def slip(self, sample: dict, avoid: int | None = None) -> dict:
         with self.server._lock:
@@ -88,15 +88,17 @@ class Slipping:
         messages = body.get("messages") or []
         if len(messages) < 4 or messages[-2].get("role") != "assistant":
             return None
-        self.repairs_seen += 1
         try:
             before = json.loads(messages[-2]["content"])
         except ValueError:
             return None
+        if not isinstance(before, dict):
+            return None
         question, told = before.get("question"), messages[-1].get("content", "").lower()
         right, i = self.right.get(question), self.wrong_step.get(question)
-        if right is None:
-            return json.dumps(before)
+        if right is None:  # not a slip of ours (a format hint after an off-schema reply): a fresh reply
+            return None
+        self.repairs_seen += 1
         value = int(right["reasoning"][i].rpartition(" = ")[2])
         with self.server._lock:
             fixed = f"step {i + 1} " in told and f"{value:,}" in told and self.server._rng.random() < self.fixes
