@@ -104,8 +104,9 @@ def main(argv=None) -> int:
             tally = Tally()
             with AtomicWriter(kept_path) as kept, AtomicWriter(rejected_path) as rejected:
                 for raw, v in checker.verdicts(inp.path, ctx):
-                    if args.skip_repaired and not v.reasons and REPAIRED in raw:  # checked like any sample first
-                        steps = sorted({str(r.get("step")) for r in json.loads(raw)["repairs"]})
+                    if (args.skip_repaired and not v.reasons and REPAIRED in raw  # checked like any sample first
+                            and isinstance(repairs := json.loads(raw).get("repairs"), list)):
+                        steps = sorted({str(r.get("step")) for r in repairs if isinstance(r, dict)})
                         v.reasons.append(reason("repaired", f"repaired in generation at step{'s' * (len(steps) > 1)} "
                                                             f"{', '.join(steps)}; left out by --skip-repaired"))
                         v.rejected_json = with_keys(raw, {"reject_reasons": v.reasons, "source": f"{inp.path.name}:{v.lineno}"})
