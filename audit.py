@@ -119,6 +119,7 @@ def uncell(text: str) -> str:
 def export(args) -> None:
     if args.sample is not None and args.sample < 1:
         raise UserError(f"--sample {args.sample}: give a number of samples, at least 1")
+    written = []
     for inp in sources(args.input, args.runs_dir):
         samples = records(inp.path)
         if args.sample:
@@ -136,8 +137,10 @@ def export(args) -> None:
         writer.writerows([[cell(v) for v in row] for row in rows])
         write_atomic(out, "\ufeff" + text.getvalue())  # whole or not at all; the BOM tells spreadsheets it is UTF-8
         cli.say(f"{inp.domain}: {len(rows)} samples to review -> {out}")
+        written.append(out)
     cli.say("fill in `decision` (keep / drop / fix; for fix, edit question, steps or answer) and `comment`, then:",
-            "  python audit.py apply --input latest --decisions <the csv>")
+            f"  next: python audit.py apply --input {cli.quoted(inp.run_dir)} "
+            + " ".join(f"--decisions {cli.quoted(out)}" for out in written))
 
 
 def unused_csv_name(path: Path) -> Path:
@@ -222,7 +225,7 @@ def apply(args) -> None:
     cli.say("", cli.table([[k, v] for k, v in sorted(counts.items())], ["decisions", "samples or rows"]), "",
             f"  judge-human agreement (judge keeps at score >= {threshold}): "
             + (f"{agreement:.0%} of {compared}" if compared else "n/a (no scored samples decided)"),
-            f"  next: python generate.py --feedback {run_dir} ...  (drops and comments guide new samples)")
+            f"  next: python generate.py --feedback {cli.quoted(run_dir)} --domains ...  (drops and comments guide new samples)")
     update_manifest(run_dir, "audit", {"decisions": dict(counts), "judge_human_agreement": agreement,
                                        "files": [str(p) for p in args.decisions]})
     write_report(run_dir)
@@ -275,7 +278,8 @@ def as_format(sample: dict, fmt: str) -> dict:
 
 
 def export_train(args) -> None:
-    inputs = resolve_input(args.input, reads="filtered", runs_dir=args.runs_dir)
+    # reads final_: `latest` is the newest run score.py finished, not a newer --feedback run not scored yet
+    inputs = resolve_input(args.input, reads="final", runs_dir=args.runs_dir)
     refuse_overwrites([i.path for i in inputs], {"--output": args.output})
     run_dir = inputs[0].run_dir
     lock_run(run_dir)
@@ -283,10 +287,7 @@ def export_train(args) -> None:
         raise UserError(f"--input {args.input}: give a run or domain folder")
     lines, used = [], []
     for inp in inputs:
-        final, decisions_path = inp.output("final"), inp.output("decisions")
-        if not final.exists():
-            cli.say(f"{inp.domain}: no final_ samples yet (run score.py); skipped")
-            continue
+        final, decisions_path = inp.path, inp.output("decisions")
         decisions = {d["id"]: d for d in records(decisions_path) if isinstance(d.get("id"), str)} \
             if decisions_path.exists() else {}
         samples = []  # final, less what a reviewer dropped, with their fixes in place (not only what was reviewed)

@@ -87,6 +87,7 @@ def main(argv=None) -> int:
     contamination = load_references(args.reference) if "contamination" in enabled else None
     if "contamination" in enabled and contamination is None:
         cli.say("contamination: not checked (give --reference FILE, e.g. ../shared/data/gsm8k/test.jsonl)")
+        enabled = tuple(c for c in enabled if c != "contamination")  # the records list only checks that ran
 
     # Lines stream through: per-sample checks and contamination (on every core for large inputs),
     # then near-duplicates across the whole run in input order (the first one stays), then written.
@@ -153,6 +154,10 @@ def main(argv=None) -> int:
         model = read_manifest(run_dir).get("stages", {}).get("generate", {}).get("model") if run_dir else None
         cli.say(f"  0 of {report['total']['in']} kept: the reasons above; each sample's are in its rejected_ file. "
                 + cli.model_hint(model))
+    elif report["total"]["kept"]:
+        given = Path(args.input)  # named as it was given; `latest` as the run it meant
+        target = inputs[0].run_dir if args.input == "latest" else given if given.is_dir() else kept_path
+        cli.say(f"  next: python score.py --input {cli.quoted(target)}")
     return cli.EXIT_OK
 
 

@@ -3,7 +3,7 @@
     python generate.py --domains "Jobs at startup" --domain-notes "budget, headcount, runway" --samples-per-domain 15
     python generate.py --interactive --ask-samples
     python generate.py --model embedded --domains "Coffee shop" --samples-per-domain 3
-    python generate.py --resume            # finish the latest run after a crash or Ctrl-C
+    python generate.py --resume            # finish the run a crash or Ctrl-C left unfinished
 
 Writes runs/run_<timestamp>/<domain> data samples/raw_<domain>.jsonl (valid samples, one per line,
 appended as they arrive) and failed_<domain>.jsonl (replies that stayed invalid, with the raw
@@ -29,9 +29,9 @@ from dataforge import UserError, cli
 from dataforge.pool import RequestPool
 from dataforge.prompts import REPAIR_HINT, TEMPLATE_NAMES, generation_prompt, step_fix, subtopics
 from dataforge.report import write_report
-from dataforge.runs import (DEFAULT_RUNS_DIR, TOKEN_FIELDS, JsonlAppender, check_domain_names, domain_key, domain_slug,
-                            drop_torn_tail, lock_run, new_run_dir, read_jsonl, resume_settings, run_folder, run_id,
-                            stage_file, token_log, update_manifest)
+from dataforge.runs import (DEFAULT_RUNS_DIR, TOKEN_FIELDS, JsonlAppender, all_runs, check_domain_names, domain_key,
+                            domain_slug, drop_torn_tail, latest_run, lock_run, new_run_dir, read_jsonl, read_manifest,
+                            resume_settings, run_folder, run_id, stage_file, token_log, update_manifest)
 from dataforge.schema import DIFFICULTIES, Sample, generation_schema, validation_problems
 from local_llm import THINK_LEVELS, ModelCallFailed, Options, get_backend
 
@@ -64,8 +64,10 @@ def parse_args(argv):
                    help="times a sample the filter would reject at a known step is sent back with the exact error "
                         "(default 1; 0: never)")
     p.add_argument("--feedback", metavar="RUN", help="an audited run: its drops and comments become 'avoid' guidance, its keeps examples")
-    p.add_argument("--out-dir", default=DEFAULT_RUNS_DIR, help="where runs are created (default runs/)")
-    p.add_argument("--resume", nargs="?", const="latest", metavar="RUN", help="finish a run (default: the latest)")
+    p.add_argument("--runs-dir", default=DEFAULT_RUNS_DIR, help="where runs are created and found (default: runs/)")
+    p.add_argument("--out-dir", dest="runs_dir", help=argparse.SUPPRESS)  # its old name: old commands still work
+    p.add_argument("--resume", nargs="?", const="latest", metavar="RUN",
+                   help="finish a run (default: the latest unfinished one in --runs-dir, else the latest)")
     return p.parse_args(argv)
 
 
@@ -106,11 +108,11 @@ def plan(args) -> dict:
         raise UserError(f"{len(notes)} --domain-notes for {len(domains)} domains: give one per domain, in order")
     check_domain_names(domains)
     n = args.samples_per_domain
-    if n is None and args.ask_samples:
+    while n is None and args.ask_samples:  # a typo asks again: the answers above are not lost
         answer = ask("Samples per domain [10]: ", "--samples-per-domain") or "10"
-        n = int(answer) if answer.isdigit() else None
+        n = int(answer) if answer.isdigit() and int(answer) >= 1 else None
         if n is None:
-            raise UserError(f"samples per domain must be a whole number, got {answer!r}")
+            cli.say(f"  {answer!r} is not a whole number of at least 1; try again")
     n = 10 if n is None else n
     if n < 1:
         raise UserError("--samples-per-domain must be at least 1")
@@ -147,10 +149,19 @@ def load_feedback(run: Path, domains: list[str]) -> dict:
         own = [d for d in decisions if domain_key(str(d.get("domain", ""))) == domain_key(name)] or decisions
         out[name] = {"avoid": [[d["question"], str(d.get("comment") or "")] for d in own
                                if d.get("decision") == "drop"][:FEEDBACK_ITEMS],
-                     "examples": [d["question"] for d in own if d.get("decision") in ("keep", "fix")][:FEEDBACK_ITEMS]}
+                     "examples": [approved for d in own if (approved := approved_question(d))][:FEEDBACK_ITEMS]}
     cli.say(f"feedback from {run}: " + ", ".join(f"{n}: {len(f['avoid'])} to avoid, {len(f['examples'])} examples"
                                                  for n, f in out.items()))
     return out
+
+
+def approved_question(decision: dict) -> str | None:
+    """The question a reviewer approved: a kept one, or a fix as edited. A fix that failed the filter
+    ("not added" by audit.py apply) was approved by nobody."""
+    if decision.get("decision") == "keep":
+        return decision["question"]
+    fixed = decision.get("fixed") if decision.get("decision") == "fix" else None
+    return fixed["question"] if isinstance(fixed, dict) and isinstance(fixed.get("question"), str) else None
 
 
 def generate_one(backend, settings: dict, domain: dict, slot: int, run_name: str, recent: list[str],
@@ -254,7 +265,8 @@ def token_options(settings: dict) -> dict:
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.resume:
-        run_dir = run_folder(args.resume, args.out_dir, "--resume")
+        run_dir = run_folder(str(run_to_resume(args.runs_dir)) if args.resume == "latest" else args.resume,
+                             args.runs_dir, "--resume")
         lock_run(run_dir)  # two resumes at once would write each sample twice
         defaults = plan(parse_args(["--domains", "any"]))  # today's flag defaults, for what an older run.json lacks
         settings = resume_settings(run_dir, "generate", defaults, required=("domains", "samples_per_domain"))
@@ -267,7 +279,7 @@ def main(argv=None) -> int:
                                                     think=settings.get("think", "auto"))):
         cli.say(f"note: {backend.scheme} has no {flag}; that setting is ignored (set it in a Modelfile or use the HTTP API)")
     if not args.resume:
-        run_dir = new_run_dir(args.out_dir)
+        run_dir = new_run_dir(args.runs_dir)
         lock_run(run_dir)
     update_manifest(run_dir, "generate", {"status": "running", "settings": settings, "domains": settings["domains"],
                                           "backend": backend.scheme, "model": backend.spec})
@@ -278,11 +290,24 @@ def main(argv=None) -> int:
               "prompt_tokens": 0, "completion_tokens": 0, "reasoning_tokens": 0, "why_failed": Counter()}
     per_domain, started = {}, time.monotonic()
     stop = lambda status: finish(run_dir, settings, totals, per_domain, started, status)
-    with RequestPool(args.concurrency, stop, finish_with="finish with `python generate.py --resume`") as pool:
+    with RequestPool(args.concurrency, stop, finish_with=f"finish with `{resume_command(run_dir)}`") as pool:
         for domain in settings["domains"]:
             run_domain(backend, settings, domain, run_dir, pool, totals, per_domain)
     finish(run_dir, settings, totals, per_domain, started, status="done")
     return cli.EXIT_OK  # failures are recorded in failed_<domain>.jsonl and counted; the run itself completed
+
+
+def run_to_resume(runs_dir) -> Path:
+    """`--resume` alone: the newest run whose generation did not finish (Ctrl-C, a crash, a lost server),
+    not a newer finished one; when every run finished, the newest (its failed slots are tried again)."""
+    for run in reversed(all_runs(runs_dir)):
+        if read_manifest(run).get("stages", {}).get("generate", {}).get("status") not in ("done", None):
+            return run
+    return latest_run(runs_dir)
+
+
+def resume_command(run_dir: Path) -> str:
+    return f"python generate.py --resume {cli.quoted(run_dir)}"
 
 
 def run_domain(backend, settings, domain, run_dir, pool, totals, per_domain) -> None:
@@ -361,7 +386,7 @@ def finish(run_dir, settings, totals, per_domain, started, status) -> None:
     if totals["requested"] and not totals["valid"]:
         cli.say(f"  0 of {totals['requested']} valid. {cli.model_hint(settings['model'])}")
     elif status == "done":
-        cli.say("  next: python filter.py --input latest")
+        cli.say(f"  next: python filter.py --input {cli.quoted(run_dir)}")
     update_manifest(run_dir, "generate", {"status": status, "settings": settings, "domains": settings["domains"],
                                           "model": settings["model"], "totals": totals, "per_domain": per_domain})
     write_report(run_dir)

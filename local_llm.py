@@ -27,8 +27,8 @@ The API key is taken out of every message this module raises, whatever the serve
 """
 
 import contextlib
+import difflib
 import email.utils
-
 import itertools
 import json
 import math
@@ -392,6 +392,14 @@ def _normalize_host(host: str) -> str:
 
 # ---------------------------------------------------------------- Ollama HTTP
 
+def not_pulled(model: str, host: str, names: list[str]) -> str:
+    """What to do about a model the server does not have: a near name (a typo of `embedded` too), or pull it."""
+    bare = sorted({n.removesuffix(":latest") for n in names})
+    near = difflib.get_close_matches(model, bare + ["embedded"], n=1, cutoff=0.75)
+    fix = f"did you mean --model {near[0]}? Or run `ollama pull {model}`" if near else f"run `ollama pull {model}`"
+    return f"model '{model}' is not pulled at {host} — {fix}. {host} has: {', '.join(bare) or 'no models'}"
+
+
 class OllamaHTTP(Backend):
     scheme = "ollama"
     grammar = True  # Ollama turns `format` into a llama.cpp grammar
@@ -425,7 +433,7 @@ class OllamaHTTP(Backend):
                 raise UserError(f"not an Ollama server at {host}: /api/tags is not Ollama's model list") from None
             wanted = self.model if ":" in self.model else f"{self.model}:latest"
             if wanted not in names and self.model not in names:
-                raise UserError(f"model '{self.model}' is not pulled at {host} — run `ollama pull {self.model}`")
+                raise UserError(not_pulled(self.model, host, sorted(n for n in names if isinstance(n, str))))
         self.thinks = "thinking" in self.capabilities()
 
     def capabilities(self) -> list[str]:
@@ -635,6 +643,9 @@ def embedded_model_path() -> Path:
     return files[0]
 
 
+LLAMA_CTX = 4096  # what generate.py asks for (num_ctx); SmolLM2 was trained on 8,192
+
+
 class LlamaCpp(Backend):
     scheme = "llamacpp"
     grammar = True
@@ -663,7 +674,7 @@ class LlamaCpp(Backend):
 
         with self._cache_lock:
             if self.path not in self._cache:
-                self._cache[self.path] = Llama(model_path=str(self.path), n_ctx=2048, n_threads=os.cpu_count() or 2,
+                self._cache[self.path] = Llama(model_path=str(self.path), n_ctx=LLAMA_CTX, n_threads=os.cpu_count() or 2,
                                                seed=seed if seed is not None else 0xFFFFFFFF, verbose=False)
             return self._cache[self.path]
 
@@ -685,7 +696,12 @@ class LlamaCpp(Backend):
             kwargs["logits_processor"] = [count_token]
         started = time.monotonic()
         with self._lock:
-            out = llm.create_chat_completion(**kwargs)
+            try:
+                out = llm.create_chat_completion(**kwargs)
+            except ValueError as e:  # "Requested tokens (5000) exceed context window of 4096": this prompt only
+                if "context window" not in str(e):
+                    raise
+                raise ModelCallFailed(f"prompt too long for the model: {e}") from None
         choice, usage = out["choices"][0], out.get("usage") or {}
         return reply_of(choice["message"]["content"] or "", choice.get("finish_reason") or "stop",
                         usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0), limit,
@@ -710,9 +726,27 @@ def get_backend(spec: str) -> Backend:
     return BACKENDS[scheme](rest)
 
 
-if __name__ == "__main__":  # python local_llm.py MODEL "prompt": a quick manual check of a backend
-    backend = get_backend(sys.argv[1] if len(sys.argv) > 1 else "llama2")
+def main(argv=None) -> int:
+    """python local_llm.py MODEL "prompt": a quick check by hand that a backend answers."""
+    import argparse
+
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", nargs="?", default=os.environ.get("DATAFORGE_MODEL", "llama2"),
+                   help="model spec (default $DATAFORGE_MODEL or llama2)")
+    p.add_argument("prompt", nargs="?", default="Say hello.", help="what to ask (default: Say hello.)")
+    args = p.parse_args(argv)
+    backend = get_backend(args.model)
     backend.check()
-    reply = backend.complete([{"role": "user", "content": sys.argv[2] if len(sys.argv) > 2 else "Say hello."}])
+    try:
+        reply = backend.complete([{"role": "user", "content": args.prompt}])
+    except ModelCallFailed as e:  # in a stage this costs one attempt; here it is the whole answer
+        raise UserError(str(e)) from None
     print(reply.text)
     print(f"[{reply.finish}, {reply.prompt_tokens}+{reply.completion_tokens} tokens, {reply.seconds:.2f}s]", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    from dataforge import cli
+
+    sys.exit(cli.run(main))

@@ -91,9 +91,9 @@ def ask_json(judge, messages, schema, options, parse, attempts: int, usage: Coun
         except ModelCallFailed as e:
             last = f"request failed: {e}"
             continue
-        usage["prompt_tokens"] += reply.prompt_tokens
-        usage["completion_tokens"] += reply.completion_tokens
-        usage["reasoning_tokens"] += reply.reasoning_tokens
+        usage["judge_prompt_tokens"] += reply.prompt_tokens
+        usage["judge_completion_tokens"] += reply.completion_tokens
+        usage["judge_reasoning_tokens"] += reply.reasoning_tokens
         if reply.truncated:
             last = reply.cutoff_problem()
             continue
@@ -104,8 +104,11 @@ def ask_json(judge, messages, schema, options, parse, attempts: int, usage: Coun
     raise ValueError(last)
 
 
+JUDGE_TOKENS = {f"judge_{k}": k for k in TOKEN_FIELDS}  # on each record beside the generation's own counts
+
+
 def score_one(judge, sample: dict, args, live=None) -> dict:
-    usage = Counter()
+    usage = Counter({k: 0 for k in JUDGE_TOKENS})
     base = {"judge_model": judge.spec, "rubric_version": RUBRIC_VERSION}
     try:
         options = Options(temperature=0.0, seed=0, max_tokens=400, think=args.think,
@@ -145,6 +148,8 @@ def main(argv=None) -> int:
     lock_run(inputs[0].run_dir)  # two scorers on one run would append to scored_ at once
     if args.output and len(inputs) > 1:
         raise UserError("--output needs a single .jsonl --input; a run writes final_<domain>.jsonl beside each file")
+    # --output puts final (and its scored file) outside the run: the run's records are not this stage's
+    records_run = None if args.output else inputs[0].run_dir
     generation_model = (read_manifest(inputs[0].run_dir).get("stages", {}).get("generate", {}).get("model")
                         if inputs[0].run_dir else None)
     judge_spec = args.judge_model or generation_model or os.environ.get("DATAFORGE_MODEL", "llama2")
@@ -159,19 +164,28 @@ def main(argv=None) -> int:
     stop = lambda status: summary(per_domain, totals, histogram, started, generation_model)
     with RequestPool(args.concurrency, stop, finish_with="run the same command again") as pool:
         for inp in inputs:
-            per_domain[inp.domain or inp.path.name] = score_file(inp, judge, args, pool, totals, histogram)
+            score_file(inp, judge, args, pool, totals, histogram, per_domain, records_run)
     info = summary(per_domain, totals, histogram, started, generation_model)
-    if inputs[0].run_dir is not None:
-        update_manifest(inputs[0].run_dir, "score", {"judge_model": judge.spec, "rubric_version": RUBRIC_VERSION,
+    if not totals["in"]:
+        cli.say(f"  nothing to score: {', '.join(str(i.path) for i in inputs)} hold no samples "
+                "(filter.py kept none: its summary says why)")
+    elif totals["in"] == totals["cached"]:
+        cli.say(f"  nothing new to score: all {totals['in']} were scored before by {judge.spec} (cached)")
+    if records_run is not None:
+        update_manifest(records_run, "score", {"judge_model": judge.spec, "rubric_version": RUBRIC_VERSION,
                                                      "threshold": args.threshold, "min_relevance": args.min_relevance,
                                                      "min_correctness": args.min_correctness, "votes": args.votes, **info})
-        write_report(inputs[0].run_dir)
+        write_report(records_run)
+    if totals["kept"] and records_run is not None:  # a loose file's final is named above; audit needs a run
+        cli.say(f"  next: python audit.py export --input {cli.quoted(records_run if args.input == 'latest' else args.input)}"
+                " --sample 30")
     return cli.EXIT_OK  # unscored samples are written with their error and counted in the summary
 
 
-def score_file(inp, judge, args, pool, totals, histogram) -> dict:
-    scored_path = inp.output("scored")
+def score_file(inp, judge, args, pool, totals, histogram, per_domain, records_run) -> None:
+    """Score one file into per_domain[its domain], counted as each score arrives."""
     final_path = Path(args.output) if args.output else inp.output("final")
+    scored_path = final_path.with_name(f"{final_path.stem}.scored.jsonl") if args.output else inp.output("scored")
     samples, line_of, id_line = [], {}, {}
     for line in read_jsonl(inp.path):
         r = line.record
@@ -204,40 +218,49 @@ def score_file(inp, judge, args, pool, totals, histogram) -> dict:
                 cached[sample_key(r)] = r
     todo = [s for s in samples if sample_key(s) not in cached]
     results = dict(cached)
-    appender, spent = JsonlAppender(scored_path), token_log(inp.run_dir)  # written by this (main) thread only
+    stats = per_domain[inp.domain or inp.path.name] = {
+        "in": len(samples), "cached": len(samples) - len(todo), "unscored": 0, **{why: 0 for why in NOT_FINAL}, "kept": 0,
+        "resolve_agree": 0, "resolve_checked": 0, "resolve_unusable": 0, "final": "(not written yet)"}
+    totals.update(**{k: stats[k] for k in ("in", "cached")})
+    for s in samples:
+        if sample_key(s) in cached:
+            count(cached[sample_key(s)], args, stats, totals, histogram)
+    appender, spent = JsonlAppender(scored_path), token_log(records_run)  # written by this (main) thread only
     try:
         for record in pool.results(lambda s, live: score_one(judge, s, args, live), todo, f"score {inp.domain or inp.path.name}"):
             if spent:
-                spent.write({"stage": "score", "domain": inp.domain, **{k: record.get(k, 0) for k in TOKEN_FIELDS}})
+                spent.write({"stage": "score", "domain": inp.domain, **{k: record[j] for j, k in JUDGE_TOKENS.items()}})
             appender.write(record)
             results[sample_key(record)] = record
-            totals["prompt_tokens"] += record.get("prompt_tokens", 0)
-            totals["completion_tokens"] += record.get("completion_tokens", 0)
-            totals["reasoning_tokens"] += record.get("reasoning_tokens", 0)
+            count(record, args, stats, totals, histogram)
+            for j, k in JUDGE_TOKENS.items():
+                totals[k] += record[j]
     finally:
         for out in (appender, spent):
             if out:
                 out.close()
     ordered = [results[sample_key(s)] for s in samples if sample_key(s) in results]
-    for r in ordered:
-        r.pop("rejected", None)  # decided again: the limits may differ from the last run's
-        if not r.get("unscored") and (why := why_not_final(r, args)):
-            r["rejected"] = why
     write_jsonl_atomic(scored_path, other_judges + ordered)  # compact: per judge and sample, the latest
     final = [r for r in ordered if not r.get("unscored") and "rejected" not in r]
     write_jsonl_atomic(final_path, final)
-    out = Counter(r["rejected"] for r in ordered if "rejected" in r)
-    stats = {"in": len(samples), "cached": len(samples) - len(todo), "unscored": sum(1 for r in ordered if r.get("unscored")),
-             **{why: out[why] for why in NOT_FINAL},
-             "kept": len(final), "resolve_agree": sum(1 for r in ordered if r.get("resolve_agrees") is True),
-             "resolve_checked": sum(1 for r in ordered if r.get("resolve_agrees") is not None),
-             "resolve_unusable": sum(r.get("resolve_unusable", 0) for r in ordered), "final": str(final_path)}
-    for r in ordered:
-        if not r.get("unscored"):
-            histogram[min(10, int(r["score"]))] += 1
-    for k in ("in", "cached", "unscored", *NOT_FINAL, "kept", "resolve_agree", "resolve_checked", "resolve_unusable"):
-        totals[k] += stats[k]
-    return stats
+    stats["final"] = str(final_path)
+
+
+def count(record: dict, args, stats: dict, totals: Counter, histogram: Counter) -> None:
+    """One scored record into the domain's counts and the totals; decides (again) whether it reaches final."""
+    record.pop("rejected", None)  # decided again: the limits may differ from the last run's
+    if record.get("unscored"):
+        out = "unscored"
+    else:
+        out = why_not_final(record, args) or "kept"
+        if out != "kept":
+            record["rejected"] = out
+        histogram[min(10, int(record["score"]))] += 1
+    resolved = record.get("resolve_agrees")
+    for k, n in ((out, 1), ("resolve_agree", resolved is True), ("resolve_checked", resolved is not None),
+                 ("resolve_unusable", record.get("resolve_unusable", 0))):
+        stats[k] += n
+        totals[k] += n
 
 
 NOT_FINAL = ("off_domain", "incorrect", "low_score")  # why a scored sample is not in final, in the order checked

@@ -3,6 +3,7 @@
 import argparse
 import os
 import signal
+import shlex
 import sys
 import time
 
@@ -76,12 +77,21 @@ def progress(total: int, desc: str, unit: str = "sample"):
     return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True, mininterval=0.3, disable=disable)
 
 
+MATH_MODEL = "qwen2.5"  # the README's advice (Models); the default stays llama2, as the original had it
+
+
 def model_hint(model: str | None) -> str:
     """What to try when a stage ends with nothing, by the model that made the data."""
     if model == "embedded":
         return ("The embedded 135M model rarely writes correct math; it shows the pipeline working. For real data "
-                "use Ollama with a larger model: `ollama pull llama3.1`, then `--model llama3.1`.")
+                f"use Ollama with a larger model: `ollama pull {MATH_MODEL}`, then `--model {MATH_MODEL}` "
+                "(README, Models: which models write good math).")
     return "Try a larger model (--model), or read the reasons above to see what the model gets wrong."
+
+
+def quoted(path) -> str:
+    """A path as a shell command line needs it: run folders hold spaces ("Coffee shop data samples")."""
+    return shlex.quote(str(path))
 
 
 def say(*lines: str) -> None:

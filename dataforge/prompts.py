@@ -71,6 +71,15 @@ def subtopics(domain: str, notes: str) -> list[str]:
     return [s.strip() for s in notes.split(",") if s.strip()] or [domain]
 
 
+def clip(text: str, limit: int) -> str:
+    """text cut to at most limit characters at a space, marked '…': a number cut in half ($31 for $313)
+    would tell the model something false."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit + 1].rsplit(None, 1)[0] if " " in text[:limit + 1] else text[:limit]
+    return cut.rstrip(" ,;:") + "…"
+
+
 def generation_prompt(template: str, domain: str, notes: str, subtopic: str, difficulty: str, rng: random.Random,
                       recent_questions: list[str], feedback: dict | None = None) -> list[dict]:
     """The chat messages for one sample. Sub-topic, name and number range vary per request,
@@ -78,13 +87,13 @@ def generation_prompt(template: str, domain: str, notes: str, subtopic: str, dif
     a human audit (generate.py --feedback) adds what reviewers dropped, and why, and what they kept."""
     avoid = ""
     if recent_questions:
-        avoid = "Do not repeat or paraphrase these earlier problems:\n" + "".join(f"- {q[:160]}\n" for q in recent_questions)
+        avoid = "Do not repeat or paraphrase these earlier problems:\n" + "".join(f"- {clip(q, 160)}\n" for q in recent_questions)
     if feedback and feedback.get("avoid"):
         avoid += "A reviewer rejected problems like these; do not write problems like them:\n" + "".join(
-            f"- {q[:160]}" + (f" (reviewer: {c[:160]})" if c else "") + "\n" for q, c in feedback["avoid"])
+            f"- {clip(q, 160)}" + (f" (reviewer: {clip(c, 160)})" if c else "") + "\n" for q, c in feedback["avoid"])
     if feedback and feedback.get("examples"):
         avoid += "A reviewer approved these; match their quality, not their story:\n" + "".join(
-            f"- {q[:200]}\n" for q in feedback["examples"])
+            f"- {clip(q, 200)}\n" for q in feedback["examples"])
     text = TEMPLATES[template].format(
         domain=domain, notes=notes or "none", subtopic=subtopic, difficulty=difficulty,
         difficulty_hint=DIFFICULTY_HINTS[difficulty], name=rng.choice(NAMES),

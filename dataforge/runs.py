@@ -21,7 +21,8 @@ from dataforge.schema import Sample
 DEFAULT_RUNS_DIR = "runs"
 MAX_LINE_BYTES = 1_000_000  # a longer line is reported, not parsed (nor read whole): no sample is that long
 BOM = b"\xef\xbb\xbf"  # what Notepad and Excel put before the first line of a UTF-8 file
-_SECRET_WORDS = re.compile(r"key|token|secret|password|authorization", re.I)
+# flags whose value is a credential: --api-key, --hf-token, --password... but not --max-tokens, a number
+_SECRET_WORDS = re.compile(r"key|token(?!s)|secret|password|authorization", re.I)
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)  # read once: outputs get the permissions the user's umask gives, as open() would
 
@@ -93,11 +94,28 @@ def _run_order(path: Path) -> tuple:
     return (1, int(m[1]), int(m[2]), int(m[3] or 1)) if m else (0, 0, 0, 0, path.name)
 
 
-def latest_run(out_dir: str | Path = DEFAULT_RUNS_DIR) -> Path:
-    runs = sorted((p for p in Path(out_dir).glob("run_*") if p.is_dir()), key=_run_order)
+def all_runs(runs_dir: str | Path) -> list[Path]:
+    """The run folders in runs_dir, oldest first."""
+    return sorted((p for p in Path(runs_dir).glob("run_*") if p.is_dir()), key=_run_order)
+
+
+def latest_run(runs_dir: str | Path = DEFAULT_RUNS_DIR, reads: str | None = None) -> Path:
+    """The newest run in runs_dir; with `reads` (raw, filtered, final), the newest that holds the files the
+    stage reads: `export-train --input latest` after `generate.py --feedback` means the run score.py
+    finished, not the new one. Newer runs passed over are named, so the choice is never silent."""
+    runs = all_runs(runs_dir)
     if not runs:
-        raise UserError(f"--input latest: no runs in {out_dir}/ yet; run generate.py first")
-    return runs[-1]
+        raise UserError(f"--input latest: no runs in {runs_dir}/ yet; run generate.py first (or give --runs-dir)")
+    if reads is None:
+        return runs[-1]
+    having = [r for r in runs if any(r.glob(f"* data samples/{reads}_*.jsonl"))]
+    if not having:
+        raise UserError(f"--input latest: no run in {runs_dir}/ has {reads}_*.jsonl files yet "
+                        f"(the newest, {runs[-1]}, has none); run the stage that writes them first")
+    if having[-1] != runs[-1]:
+        cli.say(f"--input latest: {having[-1]}, the newest run with {reads}_*.jsonl files "
+                f"({', '.join(r.name for r in runs[runs.index(having[-1]) + 1:])} newer, without)")
+    return having[-1]
 
 
 @dataclass
@@ -120,7 +138,7 @@ def resolve_input(spec: str, reads: str, runs_dir: str | Path = DEFAULT_RUNS_DIR
 
     `reads` is the prefix the stage consumes in a run: 'raw' for filter, 'filtered' for score.
     """
-    path = latest_run(runs_dir) if spec == "latest" else Path(spec)
+    path = latest_run(runs_dir, reads) if spec == "latest" else Path(spec)
     if not path.exists():
         raise UserError(f"--input {spec}: no such file or folder")
     if not path.is_dir():
@@ -135,6 +153,8 @@ def resolve_input(spec: str, reads: str, runs_dir: str | Path = DEFAULT_RUNS_DIR
     inputs = []
     for d in domain_dirs:
         for f in sorted(d.glob(f"{reads}_*.jsonl")):
+            if "." in f.stem:  # final_x.final.jsonl: written beside a file given by name, not the run's own
+                continue
             if not f.is_file():
                 cli.say(f"{f}: not a regular file; skipped")
                 continue
