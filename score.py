@@ -49,7 +49,8 @@ class JudgeScores(BaseModel):
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--input", default="latest", help="'latest', a run folder, a domain folder or a filtered .jsonl (default: latest)")
-    p.add_argument("--output", help="final samples, for a .jsonl input (default: beside the input)")
+    p.add_argument("--output", help="final samples, for a .jsonl input (default: beside the input); scores go beside it "
+                                    "(<output stem>.scored.jsonl) and the run's own records are left alone")
     p.add_argument("--threshold", type=cli.number_in(0, 10, float), default=6.0, help="minimum overall score for final (default 6.0)")
     p.add_argument("--min-relevance", type=cli.number_in(0, 10), default=5,
                    help="minimum domain_relevance sub-score (1-10) for final, whatever the overall score (default 5)")

@@ -277,14 +277,15 @@ def test_the_model_advice_is_the_readmes(run, tmp_path, ollama):
 
 def test_the_embedded_model_takes_generates_context_and_a_longer_prompt_is_a_failed_attempt(run, tmp_path):
     need_embedded()
-    check = lambda prompt: subprocess.run([sys.executable, str(ROOT / "local_llm.py"), "embedded", prompt],
-                                          capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
-    fits = check("Count these words. " + "apple " * 2500)  # over 2,048 tokens, under generate's 4,096
-    assert fits.returncode == 0, fits.stderr
-    over = check("apple " * 6000)
+    over = subprocess.run([sys.executable, str(ROOT / "local_llm.py"), "embedded", "apple " * 6000], capture_output=True,
+                          text=True, timeout=600, stdin=subprocess.DEVNULL)
     assert over.returncode == 2 and "Error: prompt too long for the model" in over.stderr
     assert "Traceback" not in over.stderr
-    proc = run("generate.py", "--model", "embedded", "--domains", DOMAIN, "--domain-notes", "apple " * 6000,
-               "--samples-per-domain", "1", "--max-attempts", "1", timeout=600, check_rc=0)
-    failed = read_lines(only_run(tmp_path) / FOLDER / f"failed_{SLUG}.jsonl")
-    assert "prompt too long for the model" in failed[0]["attempts"][0]["error"] and "0 of 1 valid" in proc.stderr
+    # notes appear twice in the prompt (as notes and as the sub-topic): about 2,500 tokens, over the old 2,048
+    for notes, runs_dir in (("apple " * 1100, "fits"), ("apple " * 3000, "over")):
+        proc = run("generate.py", "--model", "embedded", "--domains", DOMAIN, "--domain-notes", notes, "--runs-dir", runs_dir,
+                   "--samples-per-domain", "1", "--max-attempts", "1", "--max-tokens", "20", timeout=900)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        failed = read_lines(runs_in(tmp_path / runs_dir)[0] / FOLDER / f"failed_{SLUG}.jsonl")  # 20 tokens hold no sample
+        error = failed[0]["attempts"][0]["error"]
+        assert ("prompt too long for the model" in error) == (runs_dir == "over"), error
