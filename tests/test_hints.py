@@ -226,7 +226,7 @@ def test_score_ctrl_c_summary_counts_what_was_scored(run, tmp_path, ollama):
 
 def test_score_with_nothing_to_score_says_so(run, tmp_path, ollama):
     ollama.faults.queue = ["wrong_math"] * 2
-    run("generate.py", "--domains", DOMAIN, "--samples-per-domain", "2", check_rc=0)
+    run("generate.py", "--domains", DOMAIN, "--samples-per-domain", "2", "--repairs", "0", check_rc=0)
     run("filter.py", "--input", "latest", check_rc=0)
     proc = run("score.py", "--input", "latest", check_rc=0)
     assert "nothing to score" in proc.stderr and "filter.py kept none" in proc.stderr
@@ -263,7 +263,7 @@ def test_interactive_asks_again_after_a_bad_answer(run, tmp_path):
 
 def test_the_model_advice_is_the_readmes(run, tmp_path, ollama):
     ollama.faults.queue = ["wrong_math"] * 2
-    run("generate.py", "--domains", DOMAIN, "--samples-per-domain", "2", check_rc=0)
+    run("generate.py", "--domains", DOMAIN, "--samples-per-domain", "2", "--repairs", "0", check_rc=0)
     manifest_path = only_run(tmp_path) / "run.json"
     manifest = json.loads(manifest_path.read_text())
     manifest["stages"]["generate"]["model"] = "embedded"  # as if the embedded model had written them
