@@ -36,7 +36,9 @@ def test_a_thinking_model_works_with_default_flags(run, tmp_path, ollama, form):
     proc = run("score.py", "--input", "latest", env=env, check_rc=0)
     assert len(read_lines(folder / f"final_{SLUG}.jsonl")) == 4, proc.stderr
     scored = read_lines(folder / f"scored_{SLUG}.jsonl")
-    assert all(s["reasoning_tokens"] >= 2 * 1400 for s in scored)  # the judge and its re-solve reasoned too
+    assert all(s["judge_reasoning_tokens"] >= 2 * 1400 for s in scored)  # the judge and its re-solve reasoned too
+    generated = {s["id"]: s["reasoning_tokens"] for s in raw}
+    assert {s["id"]: s["reasoning_tokens"] for s in scored} == generated  # the generation's own, kept apart
     report = (folder.parent / "report.md").read_text()
     assert "reasoning" in report.split("## Cost")[1]
 
