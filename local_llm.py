@@ -158,6 +158,10 @@ class Backend:
     def check(self) -> None:
         """Fail early with an actionable UserError if the model cannot be reached."""
 
+    def models(self) -> list[str]:
+        """The other models this server offers (score.py suggests them as judges); [] where it cannot say."""
+        return []
+
     def complete(self, messages: list[dict], schema: dict | None = None, options: Options | None = None) -> Completion:
         options = options or Options()
         reply = self._complete(messages, schema, options, self.token_limit(options))
@@ -274,6 +278,13 @@ class OllamaHTTP(Backend):
             if wanted not in names and self.model not in names:
                 raise UserError(f"model '{self.model}' is not pulled at {host} — run `ollama pull {self.model}`")
         self.thinks = "thinking" in self.capabilities()
+
+    def models(self) -> list[str]:
+        try:
+            resp = self._session.get(f"{self.hosts[0]}/api/tags", timeout=min(self.timeout, 10))
+            return sorted({m["name"] for m in resp.json().get("models", []) if isinstance(m.get("name"), str)})
+        except (requests.RequestException, ValueError, AttributeError, TypeError):
+            return []
 
     def capabilities(self) -> list[str]:
         """What /api/show says the model can do ('completion', 'thinking', ...); [] from servers too old to say."""
