@@ -120,7 +120,7 @@ def test_embedded_model_scores_a_handful(run, tmp_path):
     assert proc.returncode == 0, proc.stderr
     scored = read_lines(tmp_path / "filtered.scored.jsonl")
     assert len(scored) == 3
-    assert all("score" in s or s.get("unscored") for s in scored)
+    assert all("score" in s and 1 <= min(s["scores"].values()) <= max(s["scores"].values()) <= 10 for s in scored)  # enum: in range
     assert all(s["judge_model"] == "embedded" for s in scored)
 
 
