@@ -26,7 +26,6 @@ import argparse
 import csv
 import io
 import json
-import math
 import random
 import re
 import sys

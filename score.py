@@ -195,8 +195,16 @@ def generation_models(inputs) -> set[str]:
     """Every model that wrote these samples: the run's, and each sample's own `model` (a loose file)."""
     run_dir = inputs[0].run_dir
     specs = {read_manifest(run_dir).get("stages", {}).get("generate", {}).get("model")} if run_dir else set()
-    specs |= {line.record.get("model") for inp in inputs for line in read_jsonl(inp.path) if line.record}
-    return {get_backend(s).spec for s in specs if isinstance(s, str) and s.strip()}
+    specs |= {line.record.get("model") for inp in inputs for line in read_jsonl(inp.path) if isinstance(line.record, dict)}
+    return {spec for s in specs if isinstance(s, str) and (spec := spec_of(s))}
+
+
+def spec_of(model: str) -> str | None:
+    """A model as written in a sample or run.json, in the form a juror's spec takes; None if it names none."""
+    try:
+        return get_backend(model).spec
+    except UserError:
+        return None
 
 
 def self_judging_notice(self_judges, jurors, writers: set[str]) -> str:

@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from conftest import ROOT, need_embedded, only_run, read_lines
 from dataforge.prompts import JUDGE_SCHEMA, RESOLVE_DISAGREE_CAP, RESOLVE_SCHEMA
 
@@ -276,3 +278,24 @@ def test_a_re_solve_with_a_wrong_step_is_asked_again_then_is_no_vote(run, tmp_pa
     assert first["resolve_wrong_step"] == 1 and first["resolve_agrees"] is None and first["resolve_answers"] == []
     assert second["resolve_wrong_step"] == 0 and second["resolve_agrees"] is True
     assert "(no vote: 1 re-solves had a wrong step twice)" in proc.stderr
+
+
+@pytest.mark.needs_shared
+def test_replay_mode_answers_a_re_solve_with_what_the_real_model_answered(run, tmp_path, ollama):
+    """bench_judges.py's test server: Llama-3.2-3B's wrong solution to GSM8K test question 2 (house flipping) is
+    judged by gpt-3.5-turbo and Llama-3.2-3B itself: each re-solve gets that model's real answer."""
+    from dataforge.gsm8k import SHARED_DATA
+
+    ollama.load_replay(SHARED_DATA / "judges" / "answers.jsonl")
+    real = json.loads((SHARED_DATA / "judges" / "answers.jsonl").read_text(encoding="utf-8").splitlines()[2])
+    sample = {"id": "house", "question": real["question"], "reasoning": ["80000 + 50000 = 130000",
+              "130000 * 2.5 = 325000", "325000 - 130000 = 195000"], "answer": "195000", "difficulty": "medium",
+              "domain": "grade school math", "num_steps": 3, "model": "ollama://llama-3.2-3b-instruct"}
+    src = tmp_path / "filtered.jsonl"
+    src.write_text(json.dumps(sample) + "\n")
+    proc = run("score.py", "--input", str(src), "--judge-model", "ollama://gpt-3.5-turbo,ollama://llama-3.2-3b-instruct",
+               check_rc=0)
+    assert "self-judging" in proc.stderr  # the sample says Llama-3.2-3B wrote it
+    jury = read_lines(tmp_path / "filtered.scored.jsonl")[0]["jury"]
+    assert [j["answers"] for j in jury] == [[float(real["answers"]["gpt-3.5-turbo"])],
+                                           [float(real["answers"]["llama-3.2-3b-instruct"])]]
