@@ -343,7 +343,7 @@ def score_file(inp, jurors, args, pool, totals, histogram) -> dict:
     return stats
 
 
-RESOLVE_COUNTS = ("resolve_unusable", "resolve_wrong_step", "resolve_saved", "requests")  # summed over a file's records
+RESOLVE_COUNTS = ("resolve_unusable", "resolve_wrong_step", "resolve_saved")  # summed over a file's records
 
 
 def summary(per_domain, totals, histogram, started, model: str | None = None) -> dict:

@@ -3,7 +3,8 @@ in the run folder, rewritten at the end of every stage.
 
 What it shows, per domain and in total: the funnel (requested -> valid -> filtered -> final ->
 audited), why samples were rejected, the score histogram, tokens and seconds per sample that
-reached final, the models used, and judge-human agreement once an audit is applied.
+reached final, the models used (and a warning when the generation model judged itself), judge-human
+agreement and the error of final once an audit is applied (else the jurors' disagreement, as a signal).
 """
 
 import html

@@ -118,6 +118,8 @@ def test_training_exports_load_with_hugging_face_datasets(run, tmp_path, fmt):
     assert header["size_categories"] == ["n<1K"] and header["license"] and header["task_categories"]
     report = json.loads((run_dir / "filter_report.json").read_text())["total"]
     assert f"filtered {report['kept']}, final 3" in card  # the run's real counts
+    assert "- Warning, self-judging: the judge `ollama://llama2` is the generation model" in card  # the default judge
+    assert "- Error of final: not estimated (no audit yet" in card
     assert "Judge: `ollama://llama2`, rubric" in card and "Cost per sample that reached final" in card
 
 
