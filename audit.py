@@ -6,13 +6,16 @@
 
 export: per domain, audit_<domain>.csv beside the samples (scored if score.py ran, else filtered):
   id, domain, question, numbered steps, answer, score, judge rationale, filter flags, and empty
-  `decision` (keep / drop / fix) and `comment` columns. --sample N picks N samples stratified by score.
+  `decision` (keep / drop / fix) and `comment` columns. --sample N draws N samples of final at random
+  (of filtered before score.py ran): after apply, the reviewers' drops estimate the error of final.
   UTF-8 with a byte-order mark, so spreadsheets open it cleanly; cells that a spreadsheet would read as a
   formula get a leading apostrophe, which apply takes off again.
 apply: reads the filled-in CSV; writes audited_<domain>.jsonl (kept samples, and fixed ones after the
   filter's checks pass on the edited question, steps and answer) and decisions_<domain>.jsonl (every
   decision). Rows with an unknown id or a decision outside keep/drop/fix are named with their row
-  number and skipped; empty decisions are counted as not reviewed. Reports judge-human agreement.
+  number and skipped; empty decisions are counted as not reviewed. Reports judge-human agreement (the
+  judge "keeps" what reaches final, dataforge/judge.py) and the error of final: drops among the reviewed
+  samples of final, with a 95% Wilson interval.
   `python generate.py --feedback RUN` then uses drops and comments as "avoid" guidance, keeps as examples.
 export-train: final (or audited, when present) samples as train_<format>.jsonl in the run folder, and a
   Hugging Face dataset card (README.md beside it) that says what made the data and what it cost.
@@ -23,7 +26,6 @@ import argparse
 import csv
 import io
 import json
-import math
 import random
 import re
 import sys
@@ -33,6 +35,7 @@ from pathlib import Path
 
 from dataforge import UserError, cli
 from dataforge.checks import SAMPLE_CHECKS, check_sample
+from dataforge.judge import error_of_final_text, limits_of, why_not_final, wilson
 from dataforge.schema import sample_problem
 from dataforge.report import CARD_MARK, dataset_card, write_report
 from dataforge.runs import (DEFAULT_RUNS_DIR, StageInput, domain_key, dumps, lock_run, read_jsonl, read_manifest, resolve_input,
@@ -52,7 +55,8 @@ def parse_args(argv):
         s.add_argument("--input", default="latest", help="'latest', a run folder or a domain folder (default: latest)")
         s.add_argument("--runs-dir", default=DEFAULT_RUNS_DIR, help="where runs live (default: runs/)")
         if name == "export":
-            s.add_argument("--sample", type=int, help="audit only N samples per domain, stratified by score")
+            s.add_argument("--sample", type=int, help="audit N samples of final per domain, drawn at random: "
+                                                          "their drops estimate the error of final")
             s.add_argument("--seed", type=int, default=0, help="seed for --sample (default 0)")
         if name == "apply":
             s.add_argument("--decisions", action="append", required=True, metavar="CSV", help="a filled-in audit CSV (repeatable)")
@@ -91,20 +95,11 @@ def records(path: Path) -> list[dict]:
 
 # ---------------------------------------------------------------- export
 
-def stratified(samples: list[dict], n: int, seed: int) -> list[dict]:
-    """n samples spread over the score bands (floor of the score; unscored is its own band), in file order."""
+def random_sample(samples: list[dict], n: int, seed: int) -> list[dict]:
+    """n samples drawn uniformly, in file order: a simple random sample, so its drop rate estimates the file's."""
     if n >= len(samples):
         return samples
-    bands = defaultdict(list)
-    for i, s in enumerate(samples):
-        score = s.get("score")
-        bands[int(score) if isinstance(score, (int, float)) and math.isfinite(score) else -1].append(i)
-    rng = random.Random(seed)
-    share = {b: max(1, round(n * len(ix) / len(samples))) for b, ix in bands.items()}
-    while sum(share.values()) > n:  # rounding up small bands can overshoot: trim the largest
-        share[max(share, key=share.get)] -= 1
-    picked = [i for b, ix in sorted(bands.items()) for i in rng.sample(ix, min(share[b], len(ix)))]
-    return [samples[i] for i in sorted(picked)]
+    return [samples[i] for i in sorted(random.Random(seed).sample(range(len(samples)), n))]
 
 
 def cell(value) -> str:
@@ -123,7 +118,9 @@ def export(args) -> None:
     for inp in sources(args.input, args.runs_dir):
         samples = records(inp.path)
         if args.sample:
-            samples = stratified(samples, args.sample, args.seed)
+            final = {r.get("id") for r in records(inp.output("final"))} if inp.output("final").exists() else None
+            pool = [r for r in samples if r.get("id") in final] if final is not None else samples
+            samples = random_sample(pool, args.sample, args.seed)
         out = unused_csv_name(inp.path.with_name(f"audit_{inp.slug}.csv"))
         rows = []
         for s in samples:
@@ -181,7 +178,7 @@ def apply(args) -> None:
     then audited_ rebuilt from all of them: a second apply adds to the first."""
     inputs = {inp.domain: inp for inp in sources(args.input, args.runs_dir)}
     run_dir = next(iter(inputs.values())).run_dir
-    threshold = read_manifest(run_dir).get("stages", {}).get("score", {}).get("threshold", 6.0)
+    limits = limits_of(read_manifest(run_dir).get("stages", {}).get("score", {}))
     counts = defaultdict(int)
     rows_by_domain = defaultdict(list)
     for csv_path in map(Path, args.decisions):
@@ -195,7 +192,7 @@ def apply(args) -> None:
                 counts["bad rows"] += 1
             else:
                 rows_by_domain[domain].append((f"{csv_path}:row {row_no}", row))
-    agree = compared = 0
+    agree = compared = reviewed = dropped = 0
     for domain, rows in rows_by_domain.items():
         inp = inputs[domain]
         decisions_path = inp.path.with_name(f"decisions_{inp.slug}.jsonl")
@@ -213,21 +210,28 @@ def apply(args) -> None:
                 audited.append({**sample, "audit": "kept"})
             elif d["decision"] == "fix" and d.get("fixed"):
                 audited.append(d["fixed"])
-            if isinstance(d.get("judge_score"), (int, float)):
+            if sample is not None and "scores" in sample:  # scored: the judge's decision is the rule of final
+                in_final = why_not_final(sample, limits) is None
                 compared += 1
-                agree += (d["judge_score"] >= threshold) == (d["decision"] != "drop")
+                agree += in_final == (d["decision"] != "drop")
+                reviewed += in_final
+                dropped += in_final and d["decision"] == "drop"
             counts[d["decision"] if not d.get("fix_problems") else "fix rejected"] += 1
         write_jsonl_atomic(inp.path.with_name(f"audited_{inp.slug}.jsonl"), audited)
         write_jsonl_atomic(decisions_path, list(decisions.values()))
         cli.say(f"{domain}: {len(decisions)} decisions, {len(audited)} audited samples -> "
                 f"{inp.path.with_name(f'audited_{inp.slug}.jsonl')}")
     agreement = agree / compared if compared else None
+    error = ({"dropped": dropped, "reviewed": reviewed, "rate": dropped / reviewed,
+              **dict(zip(("low", "high"), wilson(dropped, reviewed)))} if reviewed else None)
+    audit = {"decisions": dict(counts), "judge_human_agreement": agreement, "error_of_final": error,
+             "files": [str(p) for p in args.decisions]}
     cli.say("", cli.table([[k, v] for k, v in sorted(counts.items())], ["decisions", "samples or rows"]), "",
-            f"  judge-human agreement (judge keeps at score >= {threshold}): "
+            "  judge-human agreement (the judge keeps what reaches final): "
             + (f"{agreement:.0%} of {compared}" if compared else "n/a (no scored samples decided)"),
+            f"  error of final: {error_of_final_text(audit, {})}",
             f"  next: python generate.py --feedback {cli.quoted(run_dir)} --domains ...  (drops and comments guide new samples)")
-    update_manifest(run_dir, "audit", {"decisions": dict(counts), "judge_human_agreement": agreement,
-                                       "files": [str(p) for p in args.decisions]})
+    update_manifest(run_dir, "audit", audit)
     write_report(run_dir)
 
 

@@ -172,6 +172,10 @@ class Backend:
     def _check(self) -> None:
         pass
 
+    def models(self) -> list[str]:
+        """The other models this server offers (score.py suggests them as judges); [] where it cannot say."""
+        return []
+
     def complete(self, messages: list[dict], schema: dict | None = None, options: Options | None = None) -> Completion:
         with secrets_hidden():
             return self._complete_once_or_twice(messages, schema, options or Options())
@@ -435,6 +439,13 @@ class OllamaHTTP(Backend):
             if wanted not in names and self.model not in names:
                 raise UserError(not_pulled(self.model, host, sorted(n for n in names if isinstance(n, str))))
         self.thinks = "thinking" in self.capabilities()
+
+    def models(self) -> list[str]:
+        try:
+            resp = self._session.get(f"{self.hosts[0]}/api/tags", timeout=min(self.timeout, 10))
+            return sorted({m["name"] for m in resp.json().get("models", []) if isinstance(m.get("name"), str)})
+        except (requests.RequestException, ValueError, AttributeError, TypeError):
+            return []
 
     def capabilities(self) -> list[str]:
         """What /api/show says the model can do ('completion', 'thinking', ...); [] from servers too old to say."""

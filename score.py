@@ -1,17 +1,18 @@
-"""Score filtered samples with an LLM judge (a rubric with sub-scores) and an independent re-solve.
+"""Score filtered samples with an LLM judge (a rubric with sub-scores) and independent re-solves by a jury.
 
     python score.py --input latest --threshold 6.0
     python score.py --input filtered.jsonl --output final.jsonl --judge-model ollama://mistral
+    python score.py --input latest --judge-model ollama://qwen2.5:7b,ollama://llama3.1 --agree all
 
-For each domain: scored_<domain>.jsonl holds every sample with its scores (or `unscored` and the
-error), appended as scores arrive, so a crash loses nothing and a re-run does not ask again
-for samples this judge already scored with this rubric version. final_<domain>.jsonl holds
-the samples with score >= --threshold whose domain relevance and correctness sub-scores are at
-least --min-relevance and --min-correctness: a weighted mean must not buy back a wrong or off-topic
-sample. scored_ says why each other sample is out (`rejected`: off_domain, incorrect, low_score).
-Overall score = the weighted mean of the sub-scores (dataforge/prompts.py, SCORE_WEIGHTS); when the
-judge's own solution disagrees with the sample's answer, the score is capped at 4.0. Exit status: 0 done, even when some samples could not be
-scored (recorded, counted, retried by the next run), 2 bad usage or judge unreachable, 130 Ctrl-C.
+For each domain: scored_<domain>.jsonl holds every sample with its scores and each juror's re-solve answers
+and vote (or `unscored` and the error), appended as scores arrive, so a crash loses nothing and a re-run does
+not ask again for samples this jury already scored with this rubric version. final_<domain>.jsonl holds the
+samples that reach final by the one rule of dataforge/judge.py (why_not_final): score >= --threshold, domain
+relevance and correctness sub-scores at least --min-relevance and --min-correctness, and the jury re-derived
+the answer (--agree). scored_ says why each other sample is out (`rejected`: off_domain, incorrect,
+disagreed, low_score). Each re-solve's own steps go through the exact checker: a wrong step is asked once
+more, then it is no vote (counted). Exit status: 0 done, even when some samples could not be scored
+(recorded, counted, retried by the next run), 2 bad usage or judge unreachable, 130 Ctrl-C.
 """
 
 import argparse
@@ -26,10 +27,11 @@ from pathlib import Path
 from pydantic import BaseModel, Field, ValidationError
 
 from dataforge import UserError, cli
-from dataforge.arithmetic import parse_number, quantities_agree
+from dataforge.arithmetic import check_steps, parse_number, quantities_agree
+from dataforge.judge import (AGREE_POLICIES, DEFAULT_LIMITS, NOT_FINAL, error_of_final_text, juror_vote, jurors_split,
+                             jury_decision, overall_score, vote_decided, why_not_final)
 from dataforge.pool import RequestPool
-from dataforge.prompts import (JUDGE_SCHEMA, RESOLVE_DISAGREE_CAP, RESOLVE_SCHEMA, RUBRIC_VERSION, SCORE_WEIGHTS,
-                               judge_prompt, resolve_prompt)
+from dataforge.prompts import JUDGE_SCHEMA, RESOLVE_SCHEMA, RUBRIC_VERSION, judge_prompt, resolve_prompt
 from dataforge.report import write_report
 from dataforge.schema import sample_problem
 from dataforge.runs import (DEFAULT_RUNS_DIR, TOKEN_FIELDS, JsonlAppender, drop_torn_tail, lock_run, read_jsonl,
@@ -46,6 +48,10 @@ class JudgeScores(BaseModel):
     rationale: str = ""
 
 
+class WrongStep(Exception):
+    """A re-solve whose own steps the exact checker found wrong, twice: no vote."""
+
+
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--input", default="latest", help="'latest', a run folder, a domain folder or a filtered .jsonl (default: latest)")
@@ -56,8 +62,13 @@ def parse_args(argv):
                    help="minimum domain_relevance sub-score (1-10) for final, whatever the overall score (default 5)")
     p.add_argument("--min-correctness", type=cli.number_in(0, 10), default=5,
                    help="minimum correctness sub-score (1-10) for final, whatever the overall score (default 5)")
-    p.add_argument("--judge-model", help="model spec of the judge (default: the run's generation model)")
-    p.add_argument("--votes", type=int, default=1, help="independent re-solves per sample; the majority decides (default 1)")
+    p.add_argument("--judge-model", help="model spec of the judge, or several comma-separated: a jury, each juror "
+                                         "re-solving on its own; the first one gives the rubric scores (default: the run's "
+                                         "generation model, which agrees with its own mistakes)")
+    p.add_argument("--agree", choices=AGREE_POLICIES, default="majority",
+                   help="a jury accepts an answer when all voting jurors re-derive it, or a majority (default majority)")
+    p.add_argument("--votes", type=int, default=1, help="re-solves per juror at temperature 0.7, the majority is its vote; "
+                                                        "stops once the vote cannot change (default 1, at temperature 0)")
     p.add_argument("--think", choices=THINK_LEVELS, default="auto",
                    help="a reasoning judge: auto (the model's default), off, on, or a level low/medium/high")
     p.add_argument("--concurrency", type=cli.number_in(1), default=1, help="samples scored at once (default 1)")
@@ -83,6 +94,19 @@ def resolved_answer(reply: dict):
     return value
 
 
+def checked_resolve(question: str):
+    """A parser for a re-solve reply: (its number, None), or (its number, (reply, wrong step, why))
+    when the exact checker finds one of its own steps wrong."""
+    def parse(reply: dict):
+        value = resolved_answer(reply)
+        if not isinstance(reply["steps"], list):
+            raise TypeError("steps is not a list")
+        steps = [str(s) for s in reply["steps"]]
+        bad = next(((steps[i], c.wrong[0]) for i, c in enumerate(check_steps(steps, question)) if c.wrong), None)
+        return value, (json.dumps(reply, ensure_ascii=False), *bad) if bad else None
+    return parse
+
+
 def ask_json(judge, messages, schema, options, parse, attempts: int, usage: Counter):
     """One structured request, retried while the reply is invalid. Returns parse(dict) or raises ValueError."""
     last = "no attempt made"
@@ -92,6 +116,7 @@ def ask_json(judge, messages, schema, options, parse, attempts: int, usage: Coun
         except ModelCallFailed as e:
             last = f"request failed: {e}"
             continue
+        usage["requests"] += 1
         usage["judge_prompt_tokens"] += reply.prompt_tokens
         usage["judge_completion_tokens"] += reply.completion_tokens
         usage["judge_reasoning_tokens"] += reply.reasoning_tokens
@@ -108,35 +133,97 @@ def ask_json(judge, messages, schema, options, parse, attempts: int, usage: Coun
 JUDGE_TOKENS = {f"judge_{k}": k for k in TOKEN_FIELDS}  # on each record beside the generation's own counts
 
 
-def score_one(judge, sample: dict, args, live=None) -> dict:
-    usage = Counter({k: 0 for k in JUDGE_TOKENS})
-    base = {"judge_model": judge.spec, "rubric_version": RUBRIC_VERSION}
-    try:
-        options = Options(temperature=0.0, seed=0, max_tokens=400, think=args.think,
-                          on_tokens=live.request() if live else None)
-        scores = ask_json(judge, judge_prompt(sample), JUDGE_SCHEMA, options, JudgeScores.model_validate, args.max_attempts, usage)
-    except ValueError as e:
-        return {**sample, **base, "unscored": True, "score_error": f"judge: {e}", **usage}
-    sub = scores.model_dump(exclude={"rationale"})
-    overall = round(sum(SCORE_WEIGHTS[k] * v for k, v in sub.items()), 2)
+def resolve(juror, sample: dict, options, args, usage: Counter):
+    """One re-solve: its number once its steps pass the exact checker. A reply with a wrong step is asked
+    once more, told which step; wrong again, it is no vote (WrongStep). No usable reply: ValueError."""
+    wrong = None
+    for _ in range(2):
+        value, wrong = ask_json(juror, resolve_prompt(sample, wrong), RESOLVE_SCHEMA, options,
+                                checked_resolve(sample["question"]), args.max_attempts, usage)
+        if wrong is None:
+            return value
+    raise WrongStep(wrong[2])
 
-    expected, _ = parse_number(sample["answer"])
-    votes, unusable = [], 0
+
+def juror_resolves(juror, sample: dict, expected, args, live, usage: Counter) -> dict:
+    """One juror's independent re-solves, up to --votes, stopped as soon as its vote cannot change."""
+    agrees, answers, unusable, wrong_step, asked = [], [], 0, 0, 0
     for v in range(args.votes):  # one request per vote: Ollama has no `n`
+        if vote_decided(sum(agrees), len(agrees) - sum(agrees), args.votes - v):
+            break
+        asked += 1
         options = Options(temperature=0.0 if args.votes == 1 else 0.7, seed=v, max_tokens=600, think=args.think,
                           on_tokens=live.request() if live else None)
         try:
-            votes.append(ask_json(judge, resolve_prompt(sample), RESOLVE_SCHEMA, options,
-                                  resolved_answer, args.max_attempts, usage))
+            value = resolve(juror, sample, options, args, usage)
+        except WrongStep:
+            wrong_step += 1  # its own solution is wrong: no vote either way
+            continue
         except ValueError:
             unusable += 1  # no reply, or no number in it ('1/0', 400 digits): no vote either way
-    agree = [expected is not None and quantities_agree(v, expected) for v in votes]
-    resolve_agrees = (sum(agree) > len(agree) / 2) if votes else None
-    if resolve_agrees is False:
-        overall = min(overall, RESOLVE_DISAGREE_CAP)
-    return {**sample, **base, "score": overall, "scores": sub, "rationale": scores.rationale,
-            "resolve_agrees": resolve_agrees, "resolve_answers": [float(v.value) for v in votes],
-            "resolve_unusable": unusable, **usage}
+            continue
+        answers.append(float(value.value))
+        agrees.append(expected is not None and quantities_agree(value, expected))
+    return {"judge": juror.spec, "answers": answers, "agrees": agrees, "vote": juror_vote(agrees),
+            "unusable": unusable, "wrong_step": wrong_step, "saved": args.votes - asked}
+
+
+def score_one(jurors, sample: dict, args, live=None) -> dict:
+    usage = Counter({"requests": 0, **{k: 0 for k in JUDGE_TOKENS}})
+    base = {"judge_model": jury_spec(jurors), "rubric_version": RUBRIC_VERSION}
+    try:
+        options = Options(temperature=0.0, seed=0, max_tokens=400, think=args.think,
+                          on_tokens=live.request() if live else None)
+        scores = ask_json(jurors[0], judge_prompt(sample), JUDGE_SCHEMA, options, JudgeScores.model_validate,
+                          args.max_attempts, usage)
+    except ValueError as e:
+        return {**sample, **base, "unscored": True, "score_error": f"judge: {e}", **usage}
+    expected, _ = parse_number(sample["answer"])
+    jury = [juror_resolves(j, sample, expected, args, live, usage) for j in jurors]
+    record = {**sample, **base, "scores": scores.model_dump(exclude={"rationale"}), "rationale": scores.rationale,
+              "jury": jury, "resolve_answers": [a for j in jury for a in j["answers"]],
+              **{f"resolve_{k}": sum(j[k] for j in jury) for k in ("unusable", "wrong_step", "saved")}, **usage}
+    return decide(record, args)
+
+
+def decide(record: dict, args) -> dict:
+    """The jury's decision and the overall score under this run's --agree; again for cached scores."""
+    record["resolve_agrees"] = jury_decision(record, args.agree)
+    record["score"] = overall_score(record["scores"], record["resolve_agrees"])
+    return record
+
+
+def jury_spec(jurors) -> str:
+    return ",".join(j.spec for j in jurors)
+
+
+def generation_models(inputs) -> set[str]:
+    """Every model that wrote these samples: the run's, and each sample's own `model` (a loose file)."""
+    run_dir = inputs[0].run_dir
+    specs = {read_manifest(run_dir).get("stages", {}).get("generate", {}).get("model")} if run_dir else set()
+    specs |= {line.record.get("model") for inp in inputs for line in read_jsonl(inp.path) if isinstance(line.record, dict)}
+    return {spec for s in specs if isinstance(s, str) and (spec := spec_of(s))}
+
+
+def spec_of(model: str) -> str | None:
+    """A model as written in a sample or run.json, in the form a juror's spec takes; None if it names none."""
+    try:
+        return get_backend(model).spec
+    except UserError:
+        return None
+
+
+def self_judging_notice(self_judges, jurors, writers: set[str]) -> str:
+    """Said when a juror wrote the samples it judges, with the server's other models as the way out."""
+    others = sorted({m for j in jurors for m in j.models()} - {m.partition("://")[2] for m in writers}
+                    - {m.partition("://")[2] + ":latest" for m in writers})
+    way_out = (f"other models on the server, to pass as --judge-model: {', '.join(others[:6])}" if others else
+               "pull another model (`ollama pull qwen2.5:7b`) and pass it as --judge-model")
+    return (f"judge: {', '.join(self_judges)} is the generation model judging its own samples (self-judging): a model "
+            "agrees with its own mistakes. Replaying real models' answers, a generator's re-solve repeated its own wrong "
+            "answers and 19% of final was wrong, against 12% with a separate judge and 5% with a jury of two and "
+            "--agree all (docs/benchmarks.md); "
+            f"{way_out}")
 
 
 def main(argv=None) -> int:
@@ -153,11 +240,22 @@ def main(argv=None) -> int:
     records_run = None if args.output else inputs[0].run_dir
     generation_model = (read_manifest(inputs[0].run_dir).get("stages", {}).get("generate", {}).get("model")
                         if inputs[0].run_dir else None)
-    judge_spec = args.judge_model or generation_model or os.environ.get("DATAFORGE_MODEL", "llama2")
-    judge = get_backend(judge_spec)
-    judge.check()
-    if not args.judge_model:
-        cli.say(f"judge: {judge.spec} (the generation model). A separate judge, --judge-model, reduces self-bias.")
+    specs = [s for s in (args.judge_model or generation_model or os.environ.get("DATAFORGE_MODEL", "llama2")).split(",")
+             if s.strip()]
+    if not specs:
+        raise UserError(f"--judge-model {args.judge_model!r} names no model")
+    jurors = [get_backend(s) for s in specs]
+    if len({j.spec for j in jurors}) < len(jurors):
+        raise UserError(f"--judge-model {args.judge_model}: a juror is named twice; a jury needs different models")
+    for juror in jurors:
+        juror.check()
+    writers = generation_models(inputs)
+    self_judges = [j.spec for j in jurors if j.spec in writers]
+    if self_judges:
+        cli.say(self_judging_notice(self_judges, jurors, writers))
+    if len(jurors) > 1:
+        cli.say(f"jury: {', '.join(j.spec for j in jurors)}; rubric scores from {jurors[0].spec}; an answer is accepted "
+                f"when {'every voting juror' if args.agree == 'all' else 'a majority of voting jurors'} re-derives it")
 
     totals = Counter()
     histogram = Counter()
@@ -165,15 +263,17 @@ def main(argv=None) -> int:
     stop = lambda status: summary(per_domain, totals, histogram, started, generation_model)
     with RequestPool(args.concurrency, stop, finish_with="run the same command again") as pool:
         for inp in inputs:
-            score_file(inp, judge, args, pool, totals, histogram, per_domain, records_run)
+            score_file(inp, jurors, args, pool, totals, histogram, per_domain, records_run)
     info = summary(per_domain, totals, histogram, started, generation_model)
     if not totals["in"]:
         cli.say(f"  nothing to score: {', '.join(str(i.path) for i in inputs)} hold no samples "
                 "(filter.py kept none: its summary says why)")
     elif totals["in"] == totals["cached"]:
-        cli.say(f"  nothing new to score: all {totals['in']} were scored before by {judge.spec} (cached)")
+        cli.say(f"  nothing new to score: all {totals['in']} were scored before by {jury_spec(jurors)} (cached)")
     if records_run is not None:
-        update_manifest(records_run, "score", {"judge_model": judge.spec, "rubric_version": RUBRIC_VERSION,
+        update_manifest(records_run, "score", {"judge_model": jury_spec(jurors), "jurors": [j.spec for j in jurors],
+                                               "agree": args.agree, "self_judged": self_judges,
+                                               "rubric_version": RUBRIC_VERSION,
                                                      "threshold": args.threshold, "min_relevance": args.min_relevance,
                                                      "min_correctness": args.min_correctness, "votes": args.votes, **info})
         write_report(records_run)
@@ -183,7 +283,7 @@ def main(argv=None) -> int:
     return cli.EXIT_OK  # unscored samples are written with their error and counted in the summary
 
 
-def score_file(inp, judge, args, pool, totals, histogram, per_domain, records_run) -> None:
+def score_file(inp, jurors, args, pool, totals, histogram, per_domain, records_run) -> None:
     """Score one file into per_domain[its domain], counted as each score arrives."""
     final_path = Path(args.output) if args.output else inp.output("final")
     scored_path = final_path.with_name(f"{final_path.stem}.scored.jsonl") if args.output else inp.output("scored")
@@ -213,22 +313,21 @@ def score_file(inp, judge, args, pool, totals, histogram, per_domain, records_ru
             r = line.record
             if not r:
                 continue
-            if r.get("judge_model") != judge.spec or r.get("rubric_version") != RUBRIC_VERSION:
+            if r.get("judge_model") != jury_spec(jurors) or r.get("rubric_version") != RUBRIC_VERSION:
                 other_judges.append(r)  # kept: a second judge does not erase the first one's scores
             elif not r.get("unscored"):
                 cached[sample_key(r)] = r
     todo = [s for s in samples if sample_key(s) not in cached]
     results = dict(cached)
     stats = per_domain[inp.domain or inp.path.name] = {
-        "in": len(samples), "cached": len(samples) - len(todo), "unscored": 0, **{why: 0 for why in NOT_FINAL}, "kept": 0,
-        "resolve_agree": 0, "resolve_checked": 0, "resolve_unusable": 0, "final": "(not written yet)"}
+        "in": len(samples), "cached": len(samples) - len(todo), **{k: 0 for k in COUNTED}, "final": "(not written yet)"}
     totals.update(**{k: stats[k] for k in ("in", "cached")})
     for s in samples:
         if sample_key(s) in cached:
             count(cached[sample_key(s)], args, stats, totals, histogram)
     appender, spent = JsonlAppender(scored_path), token_log(records_run)  # written by this (main) thread only
     try:
-        for record in pool.results(lambda s, live: score_one(judge, s, args, live), todo, f"score {inp.domain or inp.path.name}"):
+        for record in pool.results(lambda s, live: score_one(jurors, s, args, live), todo, f"score {inp.domain or inp.path.name}"):
             if spent:
                 spent.write({"stage": "score", "domain": inp.domain, **{k: record[j] for j, k in JUDGE_TOKENS.items()}})
             appender.write(record)
@@ -247,45 +346,48 @@ def score_file(inp, judge, args, pool, totals, histogram, per_domain, records_ru
     stats["final"] = str(final_path)
 
 
+COUNTED = ("unscored", *NOT_FINAL, "kept", "resolve_agree", "resolve_checked", "resolve_unusable", "resolve_wrong_step",
+           "resolve_saved", "jurors_split", "jurors_split_of")
+
+
 def count(record: dict, args, stats: dict, totals: Counter, histogram: Counter) -> None:
-    """One scored record into the domain's counts and the totals; decides (again) whether it reaches final."""
-    record.pop("rejected", None)  # decided again: the limits may differ from the last run's
+    """One scored record into the domain's counts and the totals, as it arrives (a Ctrl-C summary is right);
+    decides (again) whether it reaches final: the limits and --agree may differ from the last run's."""
+    record.pop("rejected", None)
     if record.get("unscored"):
         out = "unscored"
     else:
-        out = why_not_final(record, args) or "kept"
+        decide(record, args)
+        out = why_not_final(record, {k: getattr(args, k) for k in DEFAULT_LIMITS}) or "kept"
         if out != "kept":
             record["rejected"] = out
         histogram[min(10, int(record["score"]))] += 1
-    resolved = record.get("resolve_agrees")
+    resolved, split = record.get("resolve_agrees"), jurors_split(record)
     for k, n in ((out, 1), ("resolve_agree", resolved is True), ("resolve_checked", resolved is not None),
-                 ("resolve_unusable", record.get("resolve_unusable", 0))):
+                 *((k, record.get(k, 0)) for k in RESOLVE_COUNTS),
+                 ("jurors_split", split is True), ("jurors_split_of", split is not None)):
         stats[k] += n
         totals[k] += n
 
 
-NOT_FINAL = ("off_domain", "incorrect", "low_score")  # why a scored sample is not in final, in the order checked
-
-
-def why_not_final(record: dict, args) -> str | None:
-    scores = record["scores"]
-    if scores["domain_relevance"] < args.min_relevance:
-        return "off_domain"
-    if scores["correctness"] < args.min_correctness:
-        return "incorrect"
-    return "low_score" if record["score"] < args.threshold else None
+RESOLVE_COUNTS = ("resolve_unusable", "resolve_wrong_step", "resolve_saved")  # summed over a file's records
 
 
 def summary(per_domain, totals, histogram, started, model: str | None = None) -> dict:
     wall = time.monotonic() - started
-    rows = [[d, s["in"], s["cached"], s["unscored"], s["off_domain"], s["incorrect"], s["low_score"], s["kept"]]
-            for d, s in per_domain.items()]
+    rows = [[d, s["in"], s["cached"], s["unscored"], *(s[why] for why in NOT_FINAL), s["kept"]] for d, s in per_domain.items()]
     agreement = totals["resolve_agree"] / totals["resolve_checked"] if totals["resolve_checked"] else None
+    split = totals["jurors_split"] / totals["jurors_split_of"] if totals["jurors_split_of"] else None
+    no_vote = [f"{totals[k]} re-solves {what}" for k, what in (("resolve_unusable", "gave no usable answer"),
+                                                               ("resolve_wrong_step", "had a wrong step twice")) if totals[k]]
     bars = "  ".join(f"{b}:{histogram.get(b, 0)}" for b in range(1, 11))
-    cli.say("", cli.table(rows, ["domain", "in", "cached", "unscored", "off-domain", "incorrect", "low score", "kept"]), "",
+    cli.say("", cli.table(rows, ["domain", "in", "cached", "unscored", "off-domain", "incorrect", "re-solve disagreed",
+                                 "low score", "kept"]), "",
             f"  score histogram (floor): {bars}",
             f"  re-solve agreement: {'n/a' if agreement is None else f'{agreement:.0%}'} of {totals['resolve_checked']}"
-            + (f" ({totals['resolve_unusable']} re-solves gave no usable answer)" if totals["resolve_unusable"] else ""),
+            + (f" (no vote: {', '.join(no_vote)})" if no_vote else "")
+            + (f"; {totals['resolve_saved']} re-solves saved: the vote was already decided" if totals["resolve_saved"] else ""),
+            f"  error of final: {error_of_final_text(None, {'jurors_split': split, 'jurors_split_of': totals['jurors_split_of']})}",
             f"  tokens: {totals['prompt_tokens']:,} prompt + {totals['completion_tokens']:,} answer"
             + (f" + {totals['reasoning_tokens']:,} reasoning" if totals["reasoning_tokens"] else "") + f", {wall:.1f}s")
     for d, s in per_domain.items():
@@ -297,8 +399,10 @@ def summary(per_domain, totals, histogram, started, model: str | None = None) ->
                 f"{totals['low_score']} below --threshold; the judge's own solution disagreed on {disagreed} of "
                 f"{totals['resolve_checked']}. {cli.model_hint(model)}")
     return {"per_domain": per_domain, "histogram": {str(b): histogram.get(b, 0) for b in range(1, 11)},
-            "resolve_agreement": agreement, "tokens": {"prompt": totals["prompt_tokens"], "completion": totals["completion_tokens"],
-                                                      "reasoning": totals["reasoning_tokens"]},
+            "resolve_agreement": agreement, "jurors_split": split, "jurors_split_of": totals["jurors_split_of"],
+            **{k: totals[k] for k in RESOLVE_COUNTS},
+            "tokens": {"prompt": totals["prompt_tokens"], "completion": totals["completion_tokens"],
+                       "reasoning": totals["reasoning_tokens"]},
             "seconds": round(wall, 2)}
 
 

@@ -103,7 +103,7 @@ def generation_prompt(template: str, domain: str, notes: str, subtopic: str, dif
 
 # ---------------------------------------------------------------- scoring
 
-RUBRIC_VERSION = "2026-11-25.1"
+RUBRIC_VERSION = "2026-12-01.1"  # a re-solve now replies with checked steps
 RUBRIC = """You grade one math word problem written for training data. Score each criterion from 1 (bad) to 10 (excellent):
 - correctness: every step's arithmetic is right and the final answer follows from the steps.
 - clarity: the question is unambiguous and well written; the steps are easy to follow.
@@ -122,21 +122,27 @@ SCORE_WEIGHTS = {"correctness": 0.35, "reasoning_quality": 0.2, "clarity": 0.15,
                  "difficulty_match": 0.15}
 RESOLVE_DISAGREE_CAP = 4.0  # a sample the judge cannot re-derive independently scores at most this
 
-JUDGE_SCHEMA = {
+SUB_SCORES = list(range(1, 11))
+JUDGE_SCHEMA = {  # an enum, not minimum/maximum: a grammar (Ollama, llama.cpp) enforces it, so any judge answers 1-10
     "type": "object",
-    "properties": {**{k: {"type": "integer", "minimum": 1, "maximum": 10} for k in SCORE_WEIGHTS},
+    "properties": {**{k: {"type": "integer", "enum": SUB_SCORES} for k in SCORE_WEIGHTS},
                    "rationale": {"type": "string", "maxLength": 300}},
     "required": [*SCORE_WEIGHTS, "rationale"],
 }
 
-RESOLVE = """Solve this math word problem. Think briefly, then give the final answer as a single number (no units).
+RESOLVE = """Solve this math word problem step by step. Each step is one explicit equation with its result, like
+"12 * 3 = 36", using only numbers from the problem or earlier steps. Then give the final answer as a single number
+(no units).
 
 {question}"""
 RESOLVE_SCHEMA = {
     "type": "object",
-    "properties": {"reasoning": {"type": "string", "maxLength": 600}, "answer": {"type": "number"}},
-    "required": ["reasoning", "answer"],
+    "properties": {"steps": {"type": "array", "items": {"type": "string", "maxLength": 300}, "maxItems": 12},
+                   "answer": {"type": "number"}},
+    "required": ["steps", "answer"],
 }
+RESOLVE_WRONG_STEP = """Your step "{step}" is wrong: {problem}. Solve the problem again, checking every calculation.
+Reply with the JSON object only."""
 
 
 def judge_prompt(sample: dict) -> list[dict]:
@@ -145,5 +151,12 @@ def judge_prompt(sample: dict) -> list[dict]:
                                                       question=sample["question"], steps=steps, answer=sample["answer"])}]
 
 
-def resolve_prompt(sample: dict) -> list[dict]:
-    return [{"role": "user", "content": RESOLVE.format(question=sample["question"])}]
+def resolve_prompt(sample: dict, wrong: tuple[str, str, str] | None = None) -> list[dict]:
+    """The re-solve; with `wrong` (the reply, its wrong step, the checker's message), the one request
+    that asks again."""
+    messages = [{"role": "user", "content": RESOLVE.format(question=sample["question"])}]
+    if wrong:
+        reply, step, problem = wrong
+        messages += [{"role": "assistant", "content": reply},
+                     {"role": "user", "content": RESOLVE_WRONG_STEP.format(step=step[:200], problem=problem)}]
+    return messages

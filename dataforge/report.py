@@ -3,7 +3,8 @@ in the run folder, rewritten at the end of every stage.
 
 What it shows, per domain and in total: the funnel (requested -> valid -> filtered -> final ->
 audited), why samples were rejected, the score histogram, tokens and seconds per sample that
-reached final, the models used, and judge-human agreement once an audit is applied.
+reached final, the models used (and a warning when the generation model judged itself), judge-human
+agreement and the error of final once an audit is applied (else the jurors' disagreement, as a signal).
 """
 
 import html
@@ -12,6 +13,7 @@ import json
 from pathlib import Path
 
 from dataforge.arithmetic import check_steps
+from dataforge.judge import NOT_FINAL, error_of_final_text, self_judging_text
 from dataforge.runs import TOKEN_FIELDS, TOKEN_LOG, count_records, iter_records, read_manifest, stage_file, write_atomic
 
 SAMPLES_SHOWN = 3  # per domain, kept and rejected each: enough to see what the data looks like
@@ -52,7 +54,7 @@ def gather(run_dir: Path) -> dict:
     filter_total = json.loads(filter_report.read_text())["total"] if filter_report.exists() else {}
     rejected = filter_total.get("rejected_by_check") if filter_report.exists() else None
     score_domains = stages.get("score", {}).get("per_domain", {}).values()
-    not_final = {why: sum(d.get(why, 0) for d in score_domains) for why in ("off_domain", "incorrect", "low_score")}
+    not_final = {why: sum(d.get(why, 0) for d in score_domains) for why in NOT_FINAL}  # counted by judge.why_not_final
     seconds = {s: stages.get(s, {}).get("seconds_all_sessions", 0.0) for s in ("generate", "filter", "score")}
     final = total["final"] or 0
     return {
@@ -66,6 +68,8 @@ def gather(run_dir: Path) -> dict:
                              "reasoning_tokens": round(reasoning / final, 1) if final else None,
                              "seconds": round(sum(seconds.values()) / final, 2) if final else None},
         "judge_human_agreement": stages.get("audit", {}).get("judge_human_agreement"),
+        "self_judging": self_judging_text(stages["score"]["self_judged"]) if stages.get("score", {}).get("self_judged") else None,
+        "error_of_final": error_of_final_text(stages.get("audit"), stages["score"]) if "score" in stages else None,
         "samples": {d["name"]: _examples(run_dir, d["name"]) for d in generate.get("domains", [])},
     }
 
@@ -125,6 +129,7 @@ def markdown(info: dict) -> str:
     names = [n for n, _ in FUNNEL]
     lines = [f"# DataForge run {info['run']}", "",
              f"Models: generation `{info['models']['generation']}`, judge `{info['models']['judge'] or '–'}`", "",
+             *([f"**Warning, {info['self_judging']}.**", ""] if info["self_judging"] else []),
              "## Funnel", "", "| domain | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
     for name, counts in list(info["domains"].items()) + [("**total**", info["total"])]:
         lines.append(f"| {name} | " + " | ".join(_n(counts[n]) for n in names) + " |")
@@ -150,6 +155,8 @@ def markdown(info: dict) -> str:
         lines.append(f"- {repair}")
     if info["judge_human_agreement"] is not None:
         lines += ["", f"Judge-human agreement: {info['judge_human_agreement']:.0%}"]
+    if info["error_of_final"]:
+        lines += ["", f"Error of final: {info['error_of_final']}"]
     lines += ["", "## Samples", ""]
     for domain, ex in info["samples"].items():
         for s in ex["kept"]:
@@ -211,6 +218,9 @@ def page(info: dict) -> str:
     repairs = f'<p id="repairs">{e(repair[:1].upper() + repair[1:])}.</p>' if repair else ""
     agreement = ("" if info["judge_human_agreement"] is None
                  else f"<p>Judge-human agreement: <b>{info['judge_human_agreement']:.0%}</b></p>")
+    if info["error_of_final"]:
+        agreement += f'<p id="error-of-final">Error of final: {e(info["error_of_final"])}</p>'
+    self_judging = f'<p id="self-judging"><b>Warning, {e(info["self_judging"])}.</b></p>' if info["self_judging"] else ""
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>DataForge {e(info['run'])}</title>
 <style>body{{font-family:sans-serif;max-width:60em;margin:2em auto;color:#222}}
@@ -222,6 +232,7 @@ td:first-child,th:first-child{{text-align:left}}
 .tag{{font-size:.8em;padding:0 .4em;border-radius:3px;background:#eee;margin-left:.4em}}</style></head>
 <body><h1>DataForge run {e(info['run'])}</h1>
 <p>Models: generation <code>{e(str(info['models']['generation']))}</code>, judge <code>{e(str(info['models']['judge'] or '–'))}</code></p>
+{self_judging}
 <h2>Funnel</h2>
 <table id="funnel"><tr><th>domain</th>{''.join(f'<th>{n}</th>' for n in names)}</tr>{table}</table>
 {funnels}
@@ -308,7 +319,11 @@ def dataset_card(run_dir: Path, exports: dict[str, Path], default: str) -> str:
         + (", ".join(f"{c} {n:,}" for c, n in rejected.items()) or "none"),
         f"- Judge: `{info['models']['judge'] or '–'}`, rubric {score.get('rubric_version', '–')}, final at score ≥ "
         f"{score.get('threshold', '–')} with domain relevance ≥ {score.get('min_relevance', '–')} and correctness ≥ "
-        f"{score.get('min_correctness', '–')}; re-solve agreement {_pct(score.get('resolve_agreement'))}",
+        f"{score.get('min_correctness', '–')}"
+        + (f", a jury of {len(score['jurors'])} (--agree {score.get('agree')})" if len(score.get("jurors", [])) > 1 else "")
+        + f"; re-solve agreement {_pct(score.get('resolve_agreement'))}",
+        *([f"- Warning, {info['self_judging']}"] if info["self_judging"] else []),
+        f"- Error of final: {info['error_of_final'] or '–'}",
         f"- Human audit: judge-human agreement {_pct(info['judge_human_agreement'])}",
         f"- Cost per sample that reached final: {_n(per['tokens'])} tokens"
         + (f" ({_n(per['reasoning_tokens'])} reasoning)" if info["reasoning_tokens"] else "") + f", {_n(per['seconds'])} s"

@@ -8,7 +8,9 @@ of a problem this server wrote. `reasoning` makes it a thinking model that reaso
 in num_predict / max_tokens as Ollama counts them, in one of three forms: "field" (Ollama's
 message.thinking), "tags" (<think>...</think> at the start of the content) or "reasoning_content"
 (the OpenAI-compatible field). `slipping` (class Slipping) makes a model whose steps slip and
-that fixes them when told where. Run it alone for benchmarks:
+that fixes them when told where. Fault "wrong_step" puts a wrong equation in a re-solve's steps. Replay mode
+(load_replay, --replay) answers re-solves with real models' answers (bench/bench_judges.py). Run it alone for
+benchmarks:
 
     python tests/fake_ollama.py --port 11500 --latency 0.2
 """
@@ -119,6 +121,8 @@ class FakeOllama:
         self.faults = Faults()
         self.requests: list[dict] = []  # every request body received: {"path", "body", "headers"}
         self.answers: dict[str, str] = {}  # question -> answer, for re-solve replies
+        self.solutions: dict[str, list[str]] = {}  # question -> the re-solve's steps
+        self.replay: dict[str, dict] = {}  # replay mode (load_replay): question -> {model: the answer it really gave}
         self.in_flight = self.max_in_flight = 0  # model requests being served at once
         self.tokens_reported = 0  # prompt + completion tokens in every reply sent: what the client spent
         self.reasoning: str | None = None  # None, "field", "tags" or "reasoning_content"
@@ -173,6 +177,7 @@ class FakeOllama:
                         f"and pays a one-off fee of ${c}. How much is spent in total?")
         shown = total + 7 if wrong_math else total
         self.answers[question] = f"{total}"
+        self.solutions[question] = [f"{a} * {b} = {a * b}", f"{a * b} + {c} = {total}"]  # the re-solve's steps
         return {"question": question,
                 "reasoning": [f"Cost of {noun}: {a} * {b} = {a * b}", f"Total: {a * b} + {c} = {shown}"],
                 "answer": f"${shown}", "difficulty": "easy", "domain": "whatever the model says", "num_steps": 2}
@@ -204,9 +209,35 @@ class FakeOllama:
             return json.dumps({"correctness": 9, "clarity": 8, "domain_relevance": 2 if off else 8, "difficulty_match": 7,
                                "reasoning_quality": 8, "rationale": "Not about the domain." if off else "Steps are correct and clear."})
         if "answer" in props:
-            answer = next((a for q, a in self.answers.items() if json.dumps(q)[1:-1] in text), "42")
-            return json.dumps({"reasoning": "Worked it out.", "answer": answer})
+            if self.replay:
+                return self.replayed(body, text)
+            question = next((q for q in self.answers if json.dumps(q)[1:-1] in text), None)
+            steps = self.solutions.get(question, ["40 + 2 = 42"])
+            if fault == "wrong_step":  # a slip in the judge's own solution, which the exact checker sees
+                steps = [steps[0].rsplit("=", 1)[0] + "= 1", *steps[1:]]
+            return json.dumps({"steps": steps, "answer": self.answers.get(question, "42")})
         return "Hello from the fake Ollama."
+
+    # ------------------------------------------------------------ replay mode (bench/bench_judges.py)
+
+    def load_replay(self, answers_path) -> None:
+        """Replay real judges: a re-solve of a GSM8K test question is answered with the final number the
+        requested model (gpt-3.5-turbo, text-davinci-003, llama-3.2-3b-instruct) really gave to it, from
+        ../shared/data/judges/answers.jsonl; its models are served. One answer per model and question."""
+        with open(answers_path, encoding="utf-8") as f:
+            rows = [json.loads(line) for line in f if line.strip()]
+        self.replay = {" ".join(r["question"].split()): r["answers"] for r in rows}
+        self.models += sorted({m for r in rows for m in r["answers"]} - set(self.models))
+
+    def replayed(self, body: dict, text: str) -> str:
+        prompt = json.loads(text)[0]["content"] if text.startswith("[") else text
+        question = " ".join(prompt.split("\n\n", 1)[-1].split())  # the re-solve prompt ends with the question
+        answers = self.replay.get(question)
+        if answers is None:
+            raise KeyError(f"replay: no real answers for the question {question[:80]!r}")
+        answer = answers.get(body["model"].removesuffix(":latest"))
+        # the real answer only (its steps are not in the data): one step that states it, which the checker passes
+        return json.dumps({"steps": [f"answer = {answer}"] if answer is not None else [], "answer": answer})
 
     def think(self, body: dict, content: str, done_reason: str) -> tuple[list[str], str, str]:
         """As a thinking model: (reasoning tokens for a separate field, content, done_reason), the reasoning
@@ -416,9 +447,12 @@ if __name__ == "__main__":
     p.add_argument("--slips", type=float, default=0.0, help="share of samples with one step's result off (a slipping model)")
     p.add_argument("--fixes", type=float, default=1.0, help="chance a slipping model fixes the step when told the exact error")
     p.add_argument("--breaks", type=float, default=0.0, help="chance its fix breaks another step")
+    p.add_argument("--replay", metavar="ANSWERS", help="replay real judges' re-solves, e.g. ../shared/data/judges/answers.jsonl")
     args = p.parse_args()
     server = FakeOllama(port=args.port)
     server.slipping.share, server.slipping.fixes, server.slipping.breaks = args.slips, args.fixes, args.breaks
+    if args.replay:
+        server.load_replay(args.replay)
     server.faults.latency = args.latency
     server.faults.parallel = threading.BoundedSemaphore(args.parallel)
     print(f"fake Ollama on {server.url}", flush=True)

@@ -118,6 +118,8 @@ def test_training_exports_load_with_hugging_face_datasets(run, tmp_path, fmt):
     assert header["size_categories"] == ["n<1K"] and header["license"] and header["task_categories"]
     report = json.loads((run_dir / "filter_report.json").read_text())["total"]
     assert f"filtered {report['kept']}, final 3" in card  # the run's real counts
+    assert "- Warning, self-judging: the judge `ollama://llama2` is the generation model" in card  # the default judge
+    assert "- Error of final: not estimated (no audit yet" in card
     assert "Judge: `ollama://llama2`, rubric" in card and "Cost per sample that reached final" in card
 
 
@@ -268,3 +270,48 @@ def test_an_export_killed_or_interrupted_midway_leaves_no_partial_csv(tmp_path):
     _, err = proc.communicate(timeout=60)
     assert running and proc.returncode == 130 and "Traceback" not in err, err
     assert len(read_csv(csv_path)) == 30_001
+
+
+def test_an_audit_of_a_random_sample_of_final_gives_its_error_with_a_wilson_interval_in_report_and_card(run, tmp_path, ollama):
+    ollama.off_domain_every = 4  # two of eight score 7.1 yet stay out of final (off-domain): not in the sample
+    run_dir = scored_run(run, tmp_path, n=8)
+    folder = run_dir / f"{DOMAIN} data samples"
+    final = {s["id"] for s in read_lines(folder / f"final_{SLUG}.jsonl")}
+    assert len(final) == 6
+    run("audit.py", "export", "--input", "latest", "--sample", "5", "--seed", "3", check_rc=0)
+    path = folder / f"audit_{SLUG}.csv"
+    rows = read_csv(path)
+    assert len(rows) == 6 and {r[0] for r in rows[1:]} <= final  # drawn from final only
+    for r in rows[1:]:
+        r[8] = "keep"
+    rows[2][8] = "drop"
+    write_csv(path, rows)
+    proc = run("audit.py", "apply", "--input", "latest", "--decisions", str(path), check_rc=0)
+    # 1 of 5 by hand: p = 0.2, z = 1.96: (p + z²/2n ∓ z·sqrt(p(1-p)/n + z²/4n²)) / (1 + z²/n) = 0.036223 .. 0.624472
+    line = "20.0% of final is wrong (95% Wilson interval 3.6%–62.4%), from a human audit of 5 samples of final (1 dropped)"
+    assert line in proc.stderr
+    est = json.loads((run_dir / "run.json").read_text())["stages"]["audit"]["error_of_final"]
+    assert est["reviewed"] == 5 and est["dropped"] == 1
+    assert est["low"] == pytest.approx(0.036223, abs=1e-6) and est["high"] == pytest.approx(0.624472, abs=1e-6)
+    assert f"Error of final: {line}" in (run_dir / "report.md").read_text()
+    assert "3.6%–62.4%" in (run_dir / "report.html").read_text()
+    run("audit.py", "export-train", "--input", "latest", "--format", "openai", check_rc=0)
+    assert f"- Error of final: {line}" in (run_dir / "README.md").read_text()  # the estimate and its sample size
+
+
+def test_judge_human_agreement_counts_the_judges_real_decision_not_its_score(run, tmp_path, ollama):
+    """Off-domain samples score 7.1, above the threshold, but never reach final: a reviewer who keeps
+    them disagrees with the judge."""
+    ollama.off_domain_every = 3
+    run_dir = scored_run(run, tmp_path, n=6)
+    folder = run_dir / f"{DOMAIN} data samples"
+    run("audit.py", "export", "--input", "latest", check_rc=0)  # every scored sample, final or not
+    path = folder / f"audit_{SLUG}.csv"
+    rows = read_csv(path)
+    for r in rows[1:]:
+        r[8] = "keep"
+    write_csv(path, rows)
+    run("audit.py", "apply", "--input", "latest", "--decisions", str(path), check_rc=0)
+    audit = json.loads((run_dir / "run.json").read_text())["stages"]["audit"]
+    assert audit["judge_human_agreement"] == pytest.approx(4 / 6)
+    assert audit["error_of_final"]["reviewed"] == 4 and audit["error_of_final"]["dropped"] == 0

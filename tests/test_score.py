@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from conftest import ROOT, need_embedded, only_run, read_lines
 from dataforge.prompts import JUDGE_SCHEMA, RESOLVE_DISAGREE_CAP, RESOLVE_SCHEMA
 
@@ -66,15 +68,19 @@ def test_unscorable_sample_is_written_as_unscored_not_dropped(run, tmp_path, oll
     assert len(read_lines(folder / "final_jobs_at_startup.jsonl")) == 1
 
 
-def test_votes_and_disagreement_cap(run, tmp_path, ollama):
+def test_votes_stop_once_the_majority_is_decided_and_the_saved_requests_are_counted(run, tmp_path, ollama):
     folder, n = make_filtered_run(run, tmp_path, n=1)
     ollama.answers.clear()  # the judge now "solves" 42: disagreement
     before = len(ollama.model_requests())
-    run("score.py", "--input", "latest", "--votes", "3", check_rc=0)
+    proc = run("score.py", "--input", "latest", "--votes", "3", check_rc=0)
     resolves = [r for r in ollama.model_requests()[before:] if r["body"]["format"] == RESOLVE_SCHEMA]
-    assert len(resolves) == 3
+    assert len(resolves) == 2  # two of three disagree: the third cannot change the vote, so it is not asked
+    assert all(r["body"]["options"]["temperature"] > 0 for r in resolves)
     scored = read_lines(folder / "scored_jobs_at_startup.jsonl")[0]
     assert scored["resolve_agrees"] is False and scored["score"] <= RESOLVE_DISAGREE_CAP
+    assert scored["resolve_saved"] == 1 and scored["jury"][0]["answers"] == [42.0, 42.0]
+    assert "1 re-solves saved" in proc.stderr
+    assert json.loads((only_run(tmp_path) / "run.json").read_text())["stages"]["score"]["resolve_saved"] == 1
     assert read_lines(folder / "final_jobs_at_startup.jsonl") == []
 
 
@@ -96,7 +102,7 @@ def test_off_domain_samples_are_flagged_by_the_filter_and_kept_out_of_final_by_t
     assert all(scored[i]["rejected"] == "off_domain" and scored[i]["score"] > 6.0 for i in off)
     assert "off-domain" in proc.stderr  # the summary table counts them
     row = next(line for line in proc.stderr.splitlines() if line.startswith("Jobs at startup"))
-    assert row.split()[-4:] == ["2", "0", "0", "6"]  # off-domain, incorrect, low score, kept
+    assert row.split()[-5:] == ["2", "0", "0", "0", "6"]  # off-domain, incorrect, re-solve disagreed, low score, kept
     assert "- off_domain: 2" in (folder.parent / "report.md").read_text()
 
     run("score.py", "--input", "latest", "--min-relevance", "1", "--min-correctness", "10", check_rc=0)  # cached scores
@@ -116,7 +122,7 @@ def test_embedded_model_scores_a_handful(run, tmp_path):
     assert proc.returncode == 0, proc.stderr
     scored = read_lines(tmp_path / "filtered.scored.jsonl")
     assert len(scored) == 3
-    assert all("score" in s or s.get("unscored") for s in scored)
+    assert all("score" in s and 1 <= min(s["scores"].values()) <= max(s["scores"].values()) <= 10 for s in scored)  # enum: in range
     assert all(s["judge_model"] == "embedded" for s in scored)
 
 
@@ -202,4 +208,94 @@ def test_a_re_solve_answer_that_is_no_usable_number_is_skipped_and_counted(run, 
     scored = read_lines(folder / "scored_jobs_at_startup.jsonl")
     assert len(scored) == 4 and all("score" in s for s in scored)  # the judge's scores stand
     assert all(s["resolve_agrees"] is None and s["resolve_unusable"] == 1 for s in scored)  # no vote, not a disagreement
-    assert "re-solve agreement: n/a of 0 (4 re-solves gave no usable answer)" in proc.stderr
+    assert "re-solve agreement: n/a of 0 (no vote: 4 re-solves gave no usable answer)" in proc.stderr
+
+
+def replay_file(tmp_path, ollama, answers: dict[int, dict]):
+    """Samples whose right answers are the keys, and a replay of what judges a, b, c answered to each."""
+    rows, samples = [], []
+    for gold, said in answers.items():
+        question = f"A shop packs {gold} boxes of tea a day. How many boxes does it pack in a day?"
+        rows.append({"question": question, "gold": gold, "answers": said})
+        samples.append({"id": f"s{gold}", "question": question, "reasoning": [f"{gold} * 1 = {gold}"], "answer": str(gold),
+                        "difficulty": "easy", "domain": "tea shop", "num_steps": 1, "model": "ollama://llama2"})
+    (tmp_path / "answers.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    ollama.load_replay(tmp_path / "answers.jsonl")
+    src = tmp_path / "filtered.jsonl"
+    src.write_text("".join(json.dumps(s) + "\n" for s in samples))
+    return src
+
+
+def test_a_jury_decides_by_its_policy_and_scored_records_each_jurors_answer_and_vote(run, tmp_path, ollama):
+    src = replay_file(tmp_path, ollama, {10: {"a": 10, "b": 10, "c": 10},   # all re-derive it
+                                          20: {"a": 20, "b": 21, "c": 20},   # a majority does
+                                          30: {"a": 31, "b": 31, "c": 30}})  # a minority does
+    jury = ["--judge-model", "ollama://a,ollama://b,ollama://c"]
+    before = len(ollama.model_requests())
+    proc = run("score.py", "--input", str(src), *jury, "--agree", "all", check_rc=0)
+    sent = ollama.model_requests()[before:]
+    assert sorted(r["body"]["model"] for r in sent if r["body"]["format"] == RESOLVE_SCHEMA) == ["a", "a", "a", "b", "b", "b", "c", "c", "c"]
+    assert {r["body"]["model"] for r in sent if r["body"]["format"] == JUDGE_SCHEMA} == {"a"}  # rubric: the first juror
+    assert "jury: ollama://a, ollama://b, ollama://c" in proc.stderr
+    assert [s["id"] for s in read_lines(tmp_path / "filtered.final.jsonl")] == ["s10"]
+    scored = {s["id"]: s for s in read_lines(tmp_path / "filtered.scored.jsonl")}
+    assert [(j["judge"], j["answers"], j["vote"]) for j in scored["s20"]["jury"]] == [
+        ("ollama://a", [20.0], True), ("ollama://b", [21.0], False), ("ollama://c", [20.0], True)]
+    assert scored["s20"]["rejected"] == scored["s30"]["rejected"] == "disagreed"
+    assert "signal only, not an estimate: the jurors disagreed on 67% of 3 samples" in proc.stderr
+
+    before = len(ollama.model_requests())
+    run("score.py", "--input", str(src), *jury, "--agree", "majority", check_rc=0)
+    assert len(ollama.model_requests()) == before  # cached: the jury's votes are decided again under the new policy
+    assert [s["id"] for s in read_lines(tmp_path / "filtered.final.jsonl")] == ["s10", "s20"]
+
+
+def test_a_judge_that_wrote_the_samples_is_called_self_judging_with_the_servers_other_models(run, tmp_path, ollama):
+    make_filtered_run(run, tmp_path, n=2)
+    ollama.models.append("qwen2.5:7b")
+    proc = run("score.py", "--input", "latest", check_rc=0)  # the README's default: the generation model judges
+    assert "ollama://llama2 is the generation model judging its own samples (self-judging)" in proc.stderr
+    assert "--judge-model: mistral:latest, qwen2.5:7b" in proc.stderr  # /api/tags, less the generator itself
+    report = (only_run(tmp_path) / "report.md").read_text()
+    assert "**Warning, self-judging: the judge `ollama://llama2` is the generation model" in report
+    assert 'id="self-judging"' in (only_run(tmp_path) / "report.html").read_text()
+    proc = run("score.py", "--input", "latest", "--judge-model", "llama2", check_rc=0)  # named, it is still itself
+    assert "self-judging" in proc.stderr
+    proc = run("score.py", "--input", "latest", "--judge-model", "mistral", check_rc=0)
+    assert "self-judging" not in proc.stderr and "self-judging" not in (only_run(tmp_path) / "report.md").read_text()
+
+
+def test_a_re_solve_with_a_wrong_step_is_asked_again_then_is_no_vote(run, tmp_path, ollama):
+    folder, n = make_filtered_run(run, tmp_path, n=2)
+    before = len(ollama.model_requests())
+    # sample 1: rubric, a re-solve with a wrong step, asked again: wrong again. sample 2: wrong, then right
+    ollama.faults.queue = ["none", "wrong_step", "wrong_step", "none", "wrong_step", "none"]
+    proc = run("score.py", "--input", "latest", check_rc=0)
+    resolves = [r["body"]["messages"] for r in ollama.model_requests()[before:] if r["body"]["format"] == RESOLVE_SCHEMA]
+    assert len(resolves) == 4 and [len(m) for m in resolves] == [1, 3, 1, 3]
+    assert "is wrong:" in resolves[1][-1]["content"] and "= 1" in resolves[1][-1]["content"]  # told which step
+    first, second = read_lines(folder / "scored_jobs_at_startup.jsonl")
+    assert first["resolve_wrong_step"] == 1 and first["resolve_agrees"] is None and first["resolve_answers"] == []
+    assert second["resolve_wrong_step"] == 0 and second["resolve_agrees"] is True
+    assert "(no vote: 1 re-solves had a wrong step twice)" in proc.stderr
+
+
+@pytest.mark.needs_shared
+def test_replay_mode_answers_a_re_solve_with_what_the_real_model_answered(run, tmp_path, ollama):
+    """bench_judges.py's test server: Llama-3.2-3B's wrong solution to GSM8K test question 2 (house flipping) is
+    judged by gpt-3.5-turbo and Llama-3.2-3B itself: each re-solve gets that model's real answer."""
+    from dataforge.gsm8k import SHARED_DATA
+
+    ollama.load_replay(SHARED_DATA / "judges" / "answers.jsonl")
+    real = json.loads((SHARED_DATA / "judges" / "answers.jsonl").read_text(encoding="utf-8").splitlines()[2])
+    sample = {"id": "house", "question": real["question"], "reasoning": ["80000 + 50000 = 130000",
+              "130000 * 2.5 = 325000", "325000 - 130000 = 195000"], "answer": "195000", "difficulty": "medium",
+              "domain": "grade school math", "num_steps": 3, "model": "ollama://llama-3.2-3b-instruct"}
+    src = tmp_path / "filtered.jsonl"
+    src.write_text(json.dumps(sample) + "\n")
+    proc = run("score.py", "--input", str(src), "--judge-model", "ollama://gpt-3.5-turbo,ollama://llama-3.2-3b-instruct",
+               check_rc=0)
+    assert "self-judging" in proc.stderr  # the sample says Llama-3.2-3B wrote it
+    jury = read_lines(tmp_path / "filtered.scored.jsonl")[0]["jury"]
+    assert [j["answers"] for j in jury] == [[float(real["answers"]["gpt-3.5-turbo"])],
+                                           [float(real["answers"]["llama-3.2-3b-instruct"])]]

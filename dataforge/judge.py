@@ -1,0 +1,92 @@
+"""The judge's rules, one owner each: how a jury decides, whether a scored sample reaches final, and
+how wrong final is. score.py decides with them, audit.py measures judge-human agreement and the error
+of final with them, the report and the dataset card state them."""
+
+import math
+
+from dataforge.prompts import RESOLVE_DISAGREE_CAP, SCORE_WEIGHTS
+
+AGREE_POLICIES = ("all", "majority")
+NOT_FINAL = ("off_domain", "incorrect", "disagreed", "low_score")  # why a scored sample is not in final, in the order checked
+DEFAULT_LIMITS = {"threshold": 6.0, "min_relevance": 5, "min_correctness": 5, "agree": "majority"}
+
+
+def limits_of(score_stage: dict) -> dict:
+    """The limits a run's score stage used (run.json), with the defaults for a run scored before a limit existed."""
+    return {k: score_stage.get(k, v) for k, v in DEFAULT_LIMITS.items()}
+
+
+def juror_vote(agrees: list[bool]) -> bool | None:
+    """One juror's vote from its usable re-solves: the majority (a tie disagrees); None without any."""
+    return sum(agrees) > len(agrees) / 2 if agrees else None
+
+
+def vote_decided(agree: int, disagree: int, left: int) -> bool:
+    """Can `left` more re-solves still change juror_vote? A re-solve may also be unusable (no vote)."""
+    return agree > disagree + left or (disagree > 0 and agree + left <= disagree)
+
+
+def jury_decision(record: dict, agree: str) -> bool | None:
+    """Does the jury accept the sample's answer? Jurors without a vote are left out (and counted in
+    scored_); `all` needs every voting juror, `majority` more than half. None: nobody voted."""
+    if "jury" not in record:  # scored before juries: one judge's decision as recorded
+        return record.get("resolve_agrees")
+    votes = [j["vote"] for j in record["jury"] if j.get("vote") is not None]
+    if not votes:
+        return None
+    return all(votes) if agree == "all" else sum(votes) > len(votes) / 2
+
+
+def overall_score(scores: dict, resolve_agrees: bool | None) -> float:
+    """The weighted mean of the sub-scores, capped when the jury could not re-derive the answer."""
+    overall = round(sum(SCORE_WEIGHTS[k] * scores[k] for k in SCORE_WEIGHTS), 2)
+    return min(overall, RESOLVE_DISAGREE_CAP) if resolve_agrees is False else overall
+
+
+def why_not_final(record: dict, limits: dict) -> str | None:
+    """The one rule for "reaches final": None if it does, else the first reason (NOT_FINAL) it does not.
+    A weighted mean must not buy back an off-topic or wrong sample, nor one the jury turned down."""
+    if record.get("unscored"):
+        return "unscored"
+    scores = record["scores"]
+    if scores["domain_relevance"] < limits["min_relevance"]:
+        return "off_domain"
+    if scores["correctness"] < limits["min_correctness"]:
+        return "incorrect"
+    agrees = jury_decision(record, limits["agree"])
+    if agrees is False:
+        return "disagreed"
+    return "low_score" if overall_score(scores, agrees) < limits["threshold"] else None
+
+
+def jurors_split(record: dict) -> bool | None:
+    """Did the voting jurors disagree with one another? None when fewer than two voted."""
+    votes = [j["vote"] for j in record.get("jury", []) if j.get("vote") is not None]
+    return len(set(votes)) > 1 if len(votes) >= 2 else None
+
+
+def wilson(errors: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The 95% Wilson score interval of a proportion errors/n: right near 0 and for small n, where
+    p ± 1.96·sqrt(p(1-p)/n) gives a zero-width or negative interval."""
+    p = errors / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def error_of_final_text(audit: dict | None, score: dict) -> str:
+    """One line for the summary, the report and the card: the audit's estimate, else the jury's signal."""
+    est = (audit or {}).get("error_of_final")
+    if est:
+        return (f"{est['rate']:.1%} of final is wrong (95% Wilson interval {est['low']:.1%}–{est['high']:.1%}), "
+                f"from a human audit of {est['reviewed']} samples of final ({est['dropped']} dropped)")
+    split = score.get("jurors_split")
+    if split is not None:
+        return (f"not estimated (no audit yet: `audit.py export --sample 30`); signal only, not an estimate: "
+                f"the jurors disagreed on {split:.0%} of {score.get('jurors_split_of', 0)} samples")
+    return "not estimated (no audit yet: `audit.py export --sample 30`, then `apply`)"
+
+
+def self_judging_text(judges: list[str]) -> str:
+    return (f"self-judging: the judge {', '.join(f'`{j}`' for j in judges)} is the generation model, judging its own "
+            "samples; a model agrees with its own mistakes, so more of its wrong samples reach final (docs/benchmarks.md)")
