@@ -118,8 +118,9 @@ def export(args) -> None:
     for inp in sources(args.input, args.runs_dir):
         samples = records(inp.path)
         if args.sample:
-            final = {r.get("id") for r in records(inp.output("final"))} if inp.output("final").exists() else None
-            pool = [r for r in samples if r.get("id") in final] if final is not None else samples
+            final = ({r["id"] for r in records(inp.output("final")) if isinstance(r.get("id"), str)}
+                     if inp.output("final").exists() else None)  # a malformed id (a list) is named by export below
+            pool = [r for r in samples if isinstance(r.get("id"), str) and r["id"] in final] if final is not None else samples
             samples = random_sample(pool, args.sample, args.seed)
         out = unused_csv_name(inp.path.with_name(f"audit_{inp.slug}.csv"))
         rows = []

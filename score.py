@@ -396,7 +396,8 @@ def summary(per_domain, totals, histogram, started, model: str | None = None) ->
     if scored and not totals["kept"]:
         disagreed = totals["resolve_checked"] - totals["resolve_agree"]
         cli.say(f"  nothing reached final: {totals['off_domain']} off-domain, {totals['incorrect']} incorrect, "
-                f"{totals['low_score']} below --threshold; the judge's own solution disagreed on {disagreed} of "
+                f"{totals['disagreed']} turned down by the re-solve, {totals['low_score']} below --threshold; "
+                f"the judge's own solution disagreed on {disagreed} of "
                 f"{totals['resolve_checked']}. {cli.model_hint(model)}")
     return {"per_domain": per_domain, "histogram": {str(b): histogram.get(b, 0) for b in range(1, 11)},
             "resolve_agreement": agreement, "jurors_split": split, "jurors_split_of": totals["jurors_split_of"],

@@ -189,7 +189,7 @@ def test_a_stage_that_ends_with_nothing_says_why_and_what_to_do(run, tmp_path, o
     run("filter.py", "--input", "latest", "--skip-checks", "duplicate", check_rc=0)
     ollama.answers.clear()  # the judge's own solution now disagrees with every sample
     proc = run("score.py", "--input", "latest", check_rc=0)
-    assert ("nothing reached final: 0 off-domain, 0 incorrect, 3 below --threshold; "
+    assert ("nothing reached final: 0 off-domain, 0 incorrect, 3 turned down by the re-solve, 0 below --threshold; "
             "the judge's own solution disagreed on 3 of 3") in proc.stderr
 
 

@@ -84,7 +84,8 @@ def test_duplicate_ids_and_lines_are_named_and_no_sample_takes_anothers_place(ru
     src = tmp_path / "in.jsonl"
     lines = [sample(2, "a"), sample(3, "a"), sample(4, "b"), sample(4, "b")]
     src.write_text("".join(json.dumps(s) + "\n" for s in lines))
-    proc = run("score.py", "--input", str(src), "--threshold", "1", check_rc=0)  # the test judge cannot re-solve these
+    ollama.answers.update({question.format(n): str(n * 5000) for n in (2, 3, 4)})  # the judge's re-solve agrees
+    proc = run("score.py", "--input", str(src), "--threshold", "1", check_rc=0)
     assert "in.jsonl:2: id 'a' is also on line 1" in proc.stderr
     assert "in.jsonl:4: the same sample as line 3; skipped" in proc.stderr
     final = read_lines(tmp_path / "in.final.jsonl")
