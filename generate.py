@@ -15,7 +15,6 @@ model unreachable, 130 Ctrl-C (resume with --resume).
 
 import argparse
 import json
-import os
 import random
 import re
 import sys
@@ -33,9 +32,8 @@ from dataforge.runs import (DEFAULT_RUNS_DIR, TOKEN_FIELDS, JsonlAppender, all_r
                             domain_slug, drop_torn_tail, latest_run, lock_run, new_run_dir, read_jsonl, read_manifest,
                             resume_settings, run_folder, run_id, stage_file, token_log, update_manifest)
 from dataforge.schema import DIFFICULTIES, Sample, generation_schema, validation_problems
-from local_llm import THINK_LEVELS, ModelCallFailed, Options, get_backend
+from local_llm import DEFAULT_MODEL, THINK_LEVELS, ModelCallFailed, Options, get_backend
 
-DEFAULT_MODEL = os.environ.get("DATAFORGE_MODEL", "llama2")
 FEEDBACK_ITEMS = 5  # reviewer drops / keeps quoted in each prompt
 ANSWER_TOKENS = 800  # a sample's JSON fits in far less; the cap stops a model that loops
 RECENT_TO_AVOID = 5  # recent questions listed in each prompt so the model does not repeat itself

@@ -48,6 +48,8 @@ import requests
 from dataforge import UserError
 
 
+# The model every script uses unless told: $DATAFORGE_MODEL, else llama2 (README: "Which model").
+DEFAULT_MODEL = os.environ.get("DATAFORGE_MODEL", "llama2")
 THINK_LEVELS = ("auto", "off", "on", "low", "medium", "high")
 # Tokens a thinking model may spend reasoning, on top of the answer's max_tokens, by --think level.
 REASONING_BUDGET = {"auto": 2048, "on": 2048, "low": 1024, "medium": 2048, "high": 4096}
@@ -742,8 +744,8 @@ def main(argv=None) -> int:
     import argparse
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("model", nargs="?", default=os.environ.get("DATAFORGE_MODEL", "llama2"),
-                   help="model spec (default $DATAFORGE_MODEL or llama2)")
+    p.add_argument("model", nargs="?", default=DEFAULT_MODEL,
+                   help=f"model spec (default $DATAFORGE_MODEL or llama2; now {DEFAULT_MODEL})")
     p.add_argument("prompt", nargs="?", default="Say hello.", help="what to ask (default: Say hello.)")
     args = p.parse_args(argv)
     backend = get_backend(args.model)

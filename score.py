@@ -18,7 +18,6 @@ more, then it is no vote (counted). Exit status: 0 done, even when some samples 
 import argparse
 import hashlib
 import json
-import os
 import sys
 import time
 from collections import Counter
@@ -36,7 +35,7 @@ from dataforge.report import write_report
 from dataforge.schema import sample_problem
 from dataforge.runs import (DEFAULT_RUNS_DIR, TOKEN_FIELDS, JsonlAppender, drop_torn_tail, lock_run, read_jsonl,
                             read_manifest, refuse_overwrites, resolve_input, token_log, update_manifest, write_jsonl_atomic)
-from local_llm import THINK_LEVELS, ModelCallFailed, Options, get_backend
+from local_llm import DEFAULT_MODEL, THINK_LEVELS, ModelCallFailed, Options, get_backend
 
 
 class JudgeScores(BaseModel):
@@ -240,7 +239,7 @@ def main(argv=None) -> int:
     records_run = None if args.output else inputs[0].run_dir
     generation_model = (read_manifest(inputs[0].run_dir).get("stages", {}).get("generate", {}).get("model")
                         if inputs[0].run_dir else None)
-    specs = [s for s in (args.judge_model or generation_model or os.environ.get("DATAFORGE_MODEL", "llama2")).split(",")
+    specs = [s for s in (args.judge_model or generation_model or DEFAULT_MODEL).split(",")
              if s.strip()]
     if not specs:
         raise UserError(f"--judge-model {args.judge_model!r} names no model")
