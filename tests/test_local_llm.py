@@ -35,12 +35,12 @@ def test_ollama_chat_sends_schema_options_and_reports_stats(env, ollama):
     schema = generation_schema()
     reply = get_backend("llama2").complete([{"role": "user", "content": "hi"}], schema=schema,
                                            options=Options(temperature=0.3, top_p=0.9, seed=7, max_tokens=256,
-                                                           num_ctx=4096, keep_alive="10m"))
+                                                           num_ctx=4096))
     body = ollama.model_requests()[-1]["body"]
     assert ollama.model_requests()[-1]["path"] == "/api/chat"
     assert body["format"] == schema  # the schema object, not just "json"
     assert body["options"] == {"temperature": 0.3, "top_p": 0.9, "seed": 7, "num_predict": 256, "num_ctx": 4096}
-    assert body["keep_alive"] == "10m" and body["stream"] is True
+    assert body["stream"] is True
     assert json.loads(reply.text)["question"]  # reassembled from the NDJSON stream
     assert (reply.finish, reply.prompt_tokens) == ("stop", 50) and reply.completion_tokens > 0
 
@@ -137,6 +137,24 @@ def test_embedded_model_answers_in_schema():
                              options=Options(temperature=0, seed=1, max_tokens=30))
     assert isinstance(json.loads(reply.text)["answer"], int)  # the grammar enforces the schema
     assert reply.completion_tokens > 0
+
+
+def test_two_embedded_backends_in_threads_take_turns_with_the_one_model():
+    need_embedded()
+    order = []  # which request wrote each token, in the order the model wrote them
+
+    def ask(name):
+        get_backend("embedded").complete([{"role": "user", "content": "Count from one to twenty."}],
+                                         options=Options(temperature=0, seed=1, max_tokens=12,
+                                                         on_tokens=lambda _part, _n: order.append(name)))
+
+    threads = [threading.Thread(target=ask, args=(name,)) for name in "ab"]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert sorted(order) == ["a"] * 12 + ["b"] * 12
+    assert sum(x != y for x, y in zip(order, order[1:])) == 1  # all of one request's tokens, then the other's
 
 
 def test_command_line_check_of_a_backend(ollama):
