@@ -185,18 +185,18 @@ def generate_one(backend, settings: dict, domain: dict, slot: int, run_name: str
         try:
             reply = backend.complete(messages, schema=generation_schema(backend.grammar), options=options)
         except ModelCallFailed as e:
-            attempts.append({"error": f"request failed: {e}", "raw": ""})
+            attempts.append({"kind": e.kind, "error": f"request failed: {e}", "raw": ""})
             invalid += 1
             continue
         tokens["prompt_tokens"] += reply.prompt_tokens
         tokens["completion_tokens"] += reply.completion_tokens
         tokens["reasoning_tokens"] += reply.reasoning_tokens
-        record, error = parse_reply(reply, domain["name"], {**base, "difficulty_requested": difficulty})
+        record, problem = parse_reply(reply, domain["name"], {**base, "difficulty_requested": difficulty})
         if record is None:
-            attempts.append({"error": error, "raw": reply.text[:4000]})
+            attempts.append({**problem, "raw": reply.text[:4000]})
             invalid += 1
             messages = messages[:2] + [{"role": "assistant", "content": reply.text[:2000]},
-                                       {"role": "user", "content": REPAIR_HINT.format(error=error)}]
+                                       {"role": "user", "content": REPAIR_HINT.format(error=problem["error"])}]
             continue
         failure = first_failure(record) if settings.get("repairs") else None
         if failure is None or (failure["step"] is None and not repairs):  # unrepaired: the filter has the last word
@@ -204,9 +204,10 @@ def generate_one(backend, settings: dict, domain: dict, slot: int, run_name: str
             replaced = [a for a in attempts if "check" in a]
             if repairs:
                 record["repairs"] = repairs
-            return record, True, {**base, "domain": domain["name"], "slot": slot, "repaired": True, "attempts": replaced,
+            return record, True, {**base, "domain": domain["name"], "slot": slot, "repaired": True,
+                                  "attempts": len(replaced), "attempt_errors": replaced,
                                   "created_at": record["created_at"]} if replaced else None
-        attempts.append({"error": f"{failure['check']}: {failure['message']}", "raw": reply.text[:4000],
+        attempts.append({"kind": "check", "error": f"{failure['check']}: {failure['message']}", "raw": reply.text[:4000],
                          "check": failure["check"]})
         if failure["step"] is None or len(repairs) == settings["repairs"]:
             break  # a repair that still fails: the sample fails, with every version and its reason
@@ -214,14 +215,14 @@ def generate_one(backend, settings: dict, domain: dict, slot: int, run_name: str
         repairs.append({"step": failure["step"] + 1, "check": failure["check"], "message": fix, "attempt": len(repairs) + 1})
         # the same conversation: the reply as the model's turn, the fix as the user's; the question stays
         messages = messages[:2] + [{"role": "assistant", "content": reply.text[:4000]}, {"role": "user", "content": fix}]
-    return {**base, "domain": domain["name"], "slot": slot, "attempts": attempts, **tokens,
+    return {**base, "domain": domain["name"], "slot": slot, "attempts": len(attempts), "attempt_errors": attempts, **tokens,
             **({"repairs": repairs} if repairs else {}), "created_at": time.strftime("%Y-%m-%dT%H:%M:%S")}, False, None
 
 
-def parse_reply(reply, domain: str, base: dict) -> tuple[dict | None, str | None]:
-    """(the sample record, None) from a reply, or (None, what is wrong with it)."""
+def parse_reply(reply, domain: str, base: dict) -> tuple[dict | None, dict | None]:
+    """(the sample record, None) from a reply, or (None, {kind, error}: what is wrong with it)."""
     if reply.truncated:
-        return None, reply.cutoff_problem()
+        return None, {"kind": reply.cutoff_kind, "error": reply.cutoff_problem()}
     try:
         data = json.loads(reply.text)
         if not isinstance(data, dict):
@@ -232,11 +233,11 @@ def parse_reply(reply, domain: str, base: dict) -> tuple[dict | None, str | None
         sample = Sample.model_validate(data)
         return {**{k: v for k, v in sample.model_dump().items() if k in data}, **base}, None
     except json.JSONDecodeError as e:
-        return None, f"invalid JSON: {e.msg} at position {e.pos}"
+        return None, {"kind": "invalid_json", "error": f"invalid JSON: {e.msg} at position {e.pos}"}
     except ValidationError as e:
-        return None, "off-schema: " + "; ".join(validation_problems(e)[:5])
+        return None, {"kind": "off_schema", "error": "off-schema: " + "; ".join(validation_problems(e)[:5])}
     except ValueError as e:
-        return None, f"invalid reply: {e}"
+        return None, {"kind": "invalid_reply", "error": f"invalid reply: {e}"}
 
 
 def first_failure(record: dict) -> dict | None:
@@ -346,13 +347,13 @@ def run_domain(backend, settings, domain, run_dir, pool, totals, per_domain) -> 
             (raw if ok else failed).write(record)  # only this (main) thread writes: no lock needed
             stats["valid" if ok else "failed"] += 1
             totals["valid" if ok else "failed"] += 1
-            totals["attempts"] += record["attempts"] if ok else len(record["attempts"])
+            totals["attempts"] += record["attempts"]
             totals["repairs_asked"] += asked
             totals["repairs_passed"] += bool(ok and asked)
             for k in TOKEN_FIELDS:
                 totals[k] += record.get(k, 0)
             if not ok:
-                totals["why_failed"].update(kind for a in record["attempts"] for kind in failure_kinds(a["error"]))
+                totals["why_failed"].update(kind for a in record["attempt_errors"] for kind in failure_kinds(a))
             if ok:
                 recent.append(record["question"])
             pool.live.set_counts(f"valid={stats['valid']}, failed={stats['failed']}"
@@ -390,18 +391,19 @@ def finish(run_dir, settings, totals, per_domain, started, status) -> None:
     write_report(run_dir)
 
 
-def failure_kinds(error: str) -> list[str]:
-    """What went wrong in one attempt, in a few words a summary can count: 'step without '='' ..."""
-    if error.startswith("off-schema: "):
-        problems = error.removeprefix("off-schema: ").split("; ")
+# What a summary calls each kind of failed attempt; any other kind is local_llm's ModelCallFailed.kind.
+FAILURE_LABELS = {"cut_off": "cut off at the token limit", "cut_off_reasoning": "cut off while reasoning",
+                  "invalid_json": "invalid JSON", "invalid_reply": "invalid reply"}
+
+
+def failure_kinds(attempt: dict) -> list[str]:
+    """What went wrong in one attempt, by its kind, in a few words a summary can count: 'step without '='' ..."""
+    if attempt["kind"] == "off_schema":  # a label for each problem the schema found
+        problems = attempt["error"].removeprefix("off-schema: ").split("; ")
         return ["step without '='" if "has no '='" in p else f"bad {p.split(':')[0].split('.')[0]}" for p in problems]
-    if "while the model was still reasoning" in error:
-        return ["cut off while reasoning"]
-    for start, kind in (("reply cut off", "cut off at the token limit"), ("invalid JSON", "invalid JSON"),
-                        ("request failed", "request failed"), *((f"{c}: ", f"failed the {c} check") for c in REPAIR_CHECKS)):
-        if error.startswith(start):
-            return [kind]
-    return ["invalid reply"]
+    if attempt["kind"] == "check":
+        return [f"failed the {attempt['check']} check"]
+    return [FAILURE_LABELS.get(attempt["kind"], "request failed")]
 
 
 if __name__ == "__main__":

@@ -300,11 +300,13 @@ def _share(tokens: int, part: str, whole: str) -> int:
 
 
 def reply_of(content: str, finish: str = "stop", prompt_tokens: int = 0, generated: int = 0, reasoning: str = "",
-             reasoning_tokens: int | None = None, *, limit: int | None, seconds: float, host: str) -> Completion:
+             reasoning_tokens: int | None = None, refusal: str = "", *, limit: int | None, seconds: float, host: str) -> Completion:
     """A Completion from what any backend got back (as ollama_stream and openai_reply coerce it): reasoning
     from its own field (Ollama's `thinking`, OpenAI's `reasoning_content`) and from <think> tags in the content.
     `generated` counts every token the model wrote; `reasoning_tokens` those of the field, when the server
-    tells (else by characters)."""
+    tells (else by characters). A refusal with no answer is the model's own words, recorded as this attempt's failure."""
+    if refusal and not content:
+        raise ModelCallFailed(f"the model refused: {refusal[:500]}", "refusal")
     tagged, answer, unclosed = split_reasoning(content)
     if reasoning_tokens is None:
         reasoning_tokens = _share(generated, reasoning, reasoning + content)
@@ -386,8 +388,8 @@ def ollama_stream(lines, host: str, started: float, timeout: float, on_tokens) -
     raise RetryableError(f"{host}: the reply stream ended before done")
 
 
-def openai_reply(data) -> tuple[dict, str]:
-    """An OpenAI-compatible chat completion, checked and coerced: (reply_of's arguments, the model's refusal).
+def openai_reply(data) -> dict:
+    """An OpenAI-compatible chat completion, checked and coerced: reply_of's arguments and the model's `refusal`.
     Content may come as a list of parts ([{"type": "text", "text": ...}]); counts may be quoted."""
     choices = data.get("choices") if isinstance(data, dict) else None
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
@@ -402,13 +404,13 @@ def openai_reply(data) -> tuple[dict, str]:
                           if part.get("type", "text") in ("text", "output_text"))
     # vLLM and DeepSeek say reasoning_content; Ollama's /v1 and others say reasoning
     reasoning = message.get("reasoning_content") or message.get("reasoning")
-    return {"content": _text(content, "message.content"), "reasoning": reasoning if isinstance(reasoning, str) else "",
+    return {"content": _text(content, "message.content"), "refusal": _text(message.get("refusal"), "message.refusal"),
+            "reasoning": reasoning if isinstance(reasoning, str) else "",
             "finish": _text(choice.get("finish_reason"), "finish_reason") or "stop",
             "prompt_tokens": _count(usage.get("prompt_tokens"), "usage.prompt_tokens") or 0,
             "generated": _count(usage.get("completion_tokens"), "usage.completion_tokens") or 0,
             "reasoning_tokens": _count(_object(usage.get("completion_tokens_details"), "usage.completion_tokens_details")
-                                       .get("reasoning_tokens"), "reasoning_tokens")}, \
-        _text(message.get("refusal"), "message.refusal")
+                                       .get("reasoning_tokens"), "reasoning_tokens")}
 
 
 # ---------------------------------------------------------------- the backend interface
@@ -514,31 +516,32 @@ class OllamaHTTP(Backend):
         self._next_host, self._host_lock = itertools.cycle(self.hosts), threading.Lock()
         self._session = requests.Session()
 
+    def pulled(self, host: str) -> set[str]:
+        """The models /api/tags lists at host (each by name and by model), or a UserError saying what is wrong."""
+        try:
+            resp = self._session.get(f"{host}/api/tags", timeout=min(self.env.timeout, 10))
+        except requests.RequestException:
+            raise UserError(f"Ollama is not running at {host} — start it with `ollama serve`, or pick another --model") from None
+        if resp.status_code == 404:  # every Ollama has /api/tags
+            raise UserError(f"not an Ollama server at {host}: /api/tags answered 404 (is OLLAMA_HOST right?)")
+        if resp.status_code != 200:
+            raise UserError(f"Ollama at {host} answered {resp.status_code}: {_error_text(resp)}")
+        try:
+            return {n for m in resp.json().get("models") or [] for n in (m.get("name"), m.get("model")) if isinstance(n, str)}
+        except (ValueError, AttributeError, TypeError):
+            raise UserError(f"not an Ollama server at {host}: /api/tags is not Ollama's model list") from None
+
     def _check(self) -> None:
         for host in self.hosts:
-            try:
-                resp = self._session.get(f"{host}/api/tags", timeout=min(self.env.timeout, 10))
-            except requests.RequestException:
-                raise UserError(f"Ollama is not running at {host} — start it with `ollama serve`, or pick another --model") from None
-            if resp.status_code == 404:  # every Ollama has /api/tags
-                raise UserError(f"not an Ollama server at {host}: /api/tags answered 404 (is OLLAMA_HOST right?)")
-            if resp.status_code != 200:
-                raise UserError(f"Ollama at {host} answered {resp.status_code}: {_error_text(resp)}")
-            try:
-                models = resp.json().get("models") or []
-                names = {m.get("name") for m in models} | {m.get("model") for m in models}
-            except (ValueError, AttributeError):
-                raise UserError(f"not an Ollama server at {host}: /api/tags is not Ollama's model list") from None
-            wanted = self.model if ":" in self.model else f"{self.model}:latest"
-            if wanted not in names and self.model not in names:
-                raise UserError(not_pulled(self.model, host, sorted(n for n in names if isinstance(n, str))))
+            names = self.pulled(host)
+            if self.model not in names and f"{self.model}:latest" not in names:
+                raise UserError(not_pulled(self.model, host, sorted(names)))
         self.thinks = "thinking" in self.capabilities()
 
     def models(self) -> list[str]:
         try:
-            resp = self._session.get(f"{self.hosts[0]}/api/tags", timeout=min(self.env.timeout, 10))
-            return sorted({m["name"] for m in resp.json().get("models", []) if isinstance(m.get("name"), str)})
-        except (requests.RequestException, ValueError, AttributeError, TypeError):
+            return sorted(self.pulled(self.hosts[0]))
+        except UserError:
             return []
 
     def capabilities(self) -> list[str]:
@@ -573,8 +576,8 @@ class OllamaHTTP(Backend):
                 self._session.post(f"{host}/api/chat", json=body, stream=True, timeout=(10, self.env.timeout)) as resp:
             if resp.status_code == 400 and "think" in _error_text(resp):
                 raise UserError(f"{self.model} at {host} does not take --think {options.think}: {_error_text(resp)}")
-            raise_for_status(resp, host, missing=f"model '{self.model}' is not pulled at {host} — run `ollama pull {self.model}`",
-                             denied=f"Ollama at {host} refused access")
+            raise_for_status(resp, host, f"model '{self.model}' is not pulled at {host} — run `ollama pull {self.model}`",
+                             f"Ollama at {host} refused access")
             got = ollama_stream(resp.iter_lines(), host, started, self.env.timeout, options.on_tokens)
         return reply_of(**got, limit=limit, seconds=time.monotonic() - started, host=host)
 
@@ -646,7 +649,9 @@ class OpenAICompatible(Backend):
             raise_for_status(resp, self.base_url, "", self.denied)
 
     def unsupported_options(self, options: Options) -> list[str]:
-        return [f"--think {options.think} (levels go as reasoning_effort: low, medium, high)"] if options.think in ("off", "on") else []
+        if options.think in ("off", "on"):
+            return [f"--think {options.think} (levels go as reasoning_effort: low, medium, high)"]
+        return []
 
     def request(self, messages, schema, options, limit) -> Completion:
         body = {"model": self.model, "messages": messages, "temperature": options.temperature,
@@ -668,9 +673,7 @@ class OpenAICompatible(Backend):
                 data = json.loads(resp.content)
             except ValueError:
                 raise BadReply("not JSON") from None
-            got, refusal = openai_reply(data)
-        if refusal and not got["content"]:  # the model's own words, recorded as this attempt's failure
-            raise ModelCallFailed(f"the model refused: {refusal[:500]}", "refusal")
+            got = openai_reply(data)
         return reply_of(**got, limit=limit, seconds=time.monotonic() - started, host=self.base_url)
 
 
@@ -745,8 +748,7 @@ class LlamaCpp(Backend):
                 if "context window" not in str(e):
                     raise
                 raise ModelCallFailed(f"prompt too long for the model: {e}", "too_long") from None
-        got, _ = openai_reply(out)  # llama-cpp-python answers in OpenAI's shape
-        return reply_of(**got, limit=limit, seconds=time.monotonic() - started, host="local")
+        return reply_of(**openai_reply(out), limit=limit, seconds=time.monotonic() - started, host="local")  # OpenAI's shape
 
 
 BACKENDS = {"ollama": OllamaHTTP, "ollama-cli": OllamaCLI, "openai": OpenAICompatible, "llamacpp": LlamaCpp}

@@ -48,7 +48,7 @@ def main() -> None:
                        if (folder / f"{name}_coffee_shop.jsonl").exists() else 0 for name in ("filtered", "final"))
     errors = {}
     for record in failed:
-        for attempt in record["attempts"]:
+        for attempt in record["attempt_errors"]:
             kind = attempt["error"].split(":")[0][:60]
             errors[kind] = errors.get(kind, 0) + 1
     n = args.samples

@@ -65,9 +65,9 @@ def test_what_stays_invalid_goes_to_failed_with_raw_text_and_error(run, tmp_path
     folder = only_run(tmp_path) / "Retail data samples"
     failed = read_lines(folder / "failed_retail.jsonl")
     assert len(failed) + len(read_lines(folder / "raw_retail.jsonl")) == 2
-    errors = [a["error"] for f in failed for a in f["attempts"]]
+    errors = [a["error"] for f in failed for a in f["attempt_errors"]]
     assert any(e.startswith("invalid JSON") for e in errors) and any(e.startswith("off-schema") for e in errors)
-    assert all(a["raw"] for f in failed for a in f["attempts"] if not a["error"].startswith("request failed"))
+    assert all(a["raw"] for f in failed for a in f["attempt_errors"] if not a["error"].startswith("request failed"))
     assert "1 failed" in proc.stderr
 
 
@@ -219,8 +219,8 @@ def test_a_slipped_step_is_sent_back_with_the_checkers_message_and_the_steps_to_
     assert sample["attempts"] == 2 and sample["prompt_tokens"] + sample["completion_tokens"] == ollama.tokens_reported
     [before] = read_lines(folder / "failed_retail.jsonl")  # the failing version, with its reason: nothing hidden
     assert before["repaired"] is True and before["id"] == sample["id"]
-    assert json.loads(before["attempts"][0]["raw"]) == slipped
-    assert before["attempts"][0]["error"] == f"arithmetic: step 2 says {math} = {wrong}, but {math} = {int(a) + int(c):,}"
+    assert json.loads(before["attempt_errors"][0]["raw"]) == slipped
+    assert before["attempt_errors"][0]["error"] == f"arithmetic: step 2 says {math} = {wrong}, but {math} = {int(a) + int(c):,}"
     assert "repairs: 1 asked (a step the checker found wrong, sent back with the fix), 1 passed" in proc.stderr
     assert "1 valid, 0 failed, 2 attempts" in proc.stderr
 
@@ -252,8 +252,8 @@ def test_a_repair_that_still_fails_ends_in_failed_with_both_versions_reasons(run
     folder = only_run(tmp_path) / "Retail data samples"
     assert not read_lines(folder / "raw_retail.jsonl")
     [failed] = read_lines(folder / "failed_retail.jsonl")
-    assert [a["error"].split(" says ")[0] for a in failed["attempts"]] == ["arithmetic: step 2", "arithmetic: step 1"]
-    assert len({json.loads(a["raw"])["question"] for a in failed["attempts"]}) == 1  # the question stayed
+    assert [a["error"].split(" says ")[0] for a in failed["attempt_errors"]] == ["arithmetic: step 2", "arithmetic: step 1"]
+    assert len({json.loads(a["raw"])["question"] for a in failed["attempt_errors"]}) == 1  # the question stayed
     assert failed["repairs"][0]["step"] == 2 and len(ollama.model_requests()) == 2
     assert "0 valid, 1 failed, 2 attempts" in proc.stderr and "1 asked (a step" in proc.stderr and "0 passed" in proc.stderr
     assert "failed attempts: 2 failed the arithmetic check" in proc.stderr

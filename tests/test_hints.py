@@ -287,5 +287,5 @@ def test_the_embedded_model_takes_generates_context_and_a_longer_prompt_is_a_fai
                    "--samples-per-domain", "1", "--max-attempts", "1", "--max-tokens", "20", timeout=900)
         assert proc.returncode == 0, proc.stderr[-3000:]
         failed = read_lines(runs_in(tmp_path / runs_dir)[0] / FOLDER / f"failed_{SLUG}.jsonl")  # 20 tokens hold no sample
-        error = failed[0]["attempts"][0]["error"]
+        error = failed[0]["attempt_errors"][0]["error"]
         assert ("prompt too long for the model" in error) == (runs_dir == "over"), error

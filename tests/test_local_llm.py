@@ -239,7 +239,8 @@ def test_an_openai_refusal_is_recorded_as_the_refusal(run, tmp_path, ollama):
     run("generate.py", "--model", "openai://llama2", "--domains", "Ops", "--samples-per-domain", "1",
         env={"OPENAI_BASE_URL": ollama.url + "/v1"}, check_rc=0)
     failed = read_lines(next((tmp_path / "runs").glob("run_*/Ops data samples/failed_ops.jsonl")))
-    assert [a["error"] for a in failed[0]["attempts"]] == ["request failed: the model refused: I can't help with that request."] * 3
+    assert [a["error"] for a in failed[0]["attempt_errors"]] == ["request failed: the model refused: I can't help with that request."] * 3
+    assert [a["kind"] for a in failed[0]["attempt_errors"]] == ["refusal"] * 3 and failed[0]["attempts"] == 3
 
 
 def test_an_api_key_the_server_quotes_back_is_never_stored_or_printed(run, tmp_path):

@@ -60,7 +60,7 @@ def test_a_limit_too_small_to_reason_fails_each_sample_with_the_fix(run, tmp_pat
     failed = read_lines(folder / f"failed_{SLUG}.jsonl")
     assert len(failed) == 2
     for record in failed:
-        for attempt in record["attempts"]:
+        for attempt in record["attempt_errors"]:
             assert attempt["error"].startswith("reply cut off at 800 tokens while the model was still reasoning")
             assert "--max-tokens" in attempt["error"] and "--think low" in attempt["error"]
     assert "0 valid" in proc.stderr
