@@ -347,6 +347,8 @@ class FakeOllama:
                     return
                 if fault == "400":  # one request the server cannot take: that request fails, not the run
                     return self._send(400, {"error": "prompt is too long for the context window"})
+                if fault == "401":  # a proxy in front of the server that wants credentials
+                    return self._send(401, {"error": "unauthorized"})
                 if fault == "gone":  # the model was removed mid-run: every request will fail
                     return self._send(404, {"error": f"model \"{body.get('model')}\" not found, try pulling it first"})
                 if fault == "html":  # a proxy's error page, sent with 200

@@ -187,6 +187,23 @@ def test_429_is_retried_after_the_wait_the_server_asks_for(env, openai_env, olla
     assert waits[0] >= 0.95 and waits[1] >= 0.95 and waits[2] >= 1.5
 
 
+@pytest.mark.parametrize("spec", ["llama2", "openai://llama2"])
+def test_a_status_means_the_same_from_every_http_server(env, openai_env, ollama, spec):
+    def ask():
+        return get_backend(spec).complete([{"role": "user", "content": "x"}])
+    ollama.faults.queue = ["400"]
+    with pytest.raises(ModelCallFailed, match=r"refused the request \(400\)") as failed:
+        ask()
+    assert failed.value.kind == "refused"  # this request's failure, recorded with its sample
+    ollama.faults.queue = ["gone"]
+    with pytest.raises(UserError, match="model 'llama2'"):
+        ask()
+    ollama.faults.queue = ["401"]
+    with pytest.raises(UserError, match=r"refused .*\(401: unauthorized\)"):
+        ask()
+    assert len(ollama.model_requests()) == 3  # none retried: the next try would be refused the same way
+
+
 def test_a_retry_after_longer_than_the_deadline_waits_the_deadline_only(env, ollama):
     env.setenv("OLLAMA_TIMEOUT", "1")
     ollama.faults.queue = ["429:3600"]
