@@ -229,7 +229,7 @@ def secrets_hidden(secrets: list[str]):
         for secret in secrets:
             clean = clean.replace(secret, "***")
         if clean != str(e):
-            e.args = (clean,)  # the same exception (its kind kept), without its past
+            e.args = (clean,)  # the same exception, its kind kept; `from None` drops the context that quoted the key
             raise e from None
         raise
 
@@ -751,7 +751,7 @@ class LlamaCpp(Backend):
         return reply_of(**openai_reply(out), limit=limit, seconds=time.monotonic() - started, host="local")  # OpenAI's shape
 
 
-BACKENDS = {"ollama": OllamaHTTP, "ollama-cli": OllamaCLI, "openai": OpenAICompatible, "llamacpp": LlamaCpp}
+BACKENDS = {backend.scheme: backend for backend in (OllamaHTTP, OllamaCLI, OpenAICompatible, LlamaCpp)}
 
 
 def get_backend(spec: str) -> Backend:
