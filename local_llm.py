@@ -507,6 +507,8 @@ def not_pulled(model: str, host: str, names: list[str]) -> str:
 
 
 class OllamaHTTP(Backend):
+    """Ollama's /api/chat, streamed, at the hosts of OLLAMA_HOST in turn."""
+
     scheme = "ollama"
     grammar = True  # Ollama turns `format` into a llama.cpp grammar
 
@@ -631,6 +633,8 @@ class OllamaCLI(Backend):
 # ---------------------------------------------------------------- OpenAI-compatible
 
 class OpenAICompatible(Backend):
+    """/chat/completions at OPENAI_BASE_URL: vLLM, llama.cpp's server, LM Studio, OpenAI..."""
+
     scheme = "openai"
 
     def __init__(self, model: str):
