@@ -20,7 +20,7 @@ from fractions import Fraction
 
 from dataforge.schema import MAX_STEP_CHARS
 from dataforge.tokens import (_MONEY_UNITS, _UNIT_SCALES, APPROX_TEXT, MAX_NUMBER_DIGITS, Refused, Tok,
-                              exact_decimal, plain_text, step_tokens, tokenize)
+                              declared_variables, exact_decimal, plain_text, step_tokens, tokenize)
 
 __all__ = ["ACCEPTING_READINGS", "Quantity", "StepCheck", "check_step", "check_steps", "numbers_match",
            "quantities_agree", "parse_number", "written_result", "percent_answer", "whole_answer", "evaluate",
@@ -438,8 +438,6 @@ class StepCheck:
         return "wrong" if self.wrong else "verified" if self.verified else "unverifiable"
 
 
-# letters a solution uses as unknowns: "Let x be", "x = 5", "8m + m = 27" (a letter between operators)
-_DECLARED = re.compile(r"\blet\s+([A-Za-z])\b|(?<![\w./])(?<![0-9] )([A-Za-z])\s*(?=[=+*/-])|=\s*([A-Za-z])\s*(?:[.,;)]|$)", re.M)
 _PERCENT_WRITTEN = re.compile(r"([0-9][0-9,]*(?:\.[0-9]+)?)\s*(?:%|percent\b|per cent\b)", re.I)
 
 
@@ -471,7 +469,7 @@ def check_steps(steps: list[str], question: str = "") -> list[StepCheck]:
     into the equations that use them. Never raises on any input."""
     plain = [plain_text(s) if len(s) <= MAX_STEP_CHARS else "" for s in steps]
     text = "\n".join(plain)
-    variables = {"".join(names) for names in _DECLARED.findall(text)} - {"a", "I"}
+    variables = declared_variables(text)
     text = question + "\n" + text
     percents = {exact_decimal(m.replace(",", "")) for m in _PERCENT_WRITTEN.findall(text)
                 if len(m) <= MAX_NUMBER_DIGITS} if "%" in text or "ercent" in text else set()

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 
 __all__ = ["MAX_NUMBER_DIGITS", "Refused", "Tok", "plain_text", "tokenize", "step_tokens", "exact_decimal",
-           "canonical_unit", "APPROX_TEXT"]
+           "canonical_unit", "declared_variables", "APPROX_TEXT"]
 
 MAX_NUMBER_DIGITS = 60
 
@@ -336,10 +336,11 @@ def canonical_unit(word: str) -> str:
     return {"feet": "foot", "metres": "metre", "minutes": "minute", "mins": "min", "hrs": "hr", "secs": "sec"}.get(w, w)
 
 
-def _units(toks: list[Tok], variables: set) -> list[Tok]:
+def _units(toks: list[Tok]) -> list[Tok]:
     """Words after a number that name what it counts are its unit, not tokens: '24 hours in a day - (...)',
     '$45/gallon', '20 cm^2', '3 sq ft'. A run of words ending at an operator or '=' is all unit; one
-    ending elsewhere gives its first two words (the rest is prose, a barrier between expressions)."""
+    ending elsewhere gives its first two words (the rest is prose, a barrier between expressions).
+    Variables are already var tokens (`_variables` runs first): they end a run."""
     out: list[Tok] = []
     i, n = 0, len(toks)
     while i < n:
@@ -351,12 +352,12 @@ def _units(toks: list[Tok], variables: set) -> list[Tok]:
         j, words, names = i, 0, []
         while j < n:  # the run: words, 'word / word' rates, and ^2 after a unit
             u = toks[j]
-            if u.kind == "word" and not _is_variable_here(toks, j, variables):
+            if u.kind == "word" and _may_name_unit(u):
                 words += 1
                 names.append(u.text)
                 j += 1
             elif (u.kind == "op" and u.value == "/" and j + 1 < n and toks[j + 1].kind == "word"
-                  and not _is_variable_here(toks, j + 1, variables)):  # "$45/gallon", "12 eggs/dozen": a rate
+                  and _may_name_unit(toks[j + 1])):  # "$45/gallon", "12 eggs/dozen": a rate
                 names.append("/")
                 j += 1
             elif u.kind == "op" and u.value == "^" and words and j + 1 < n and toks[j + 1].kind == "num" and toks[j + 1].value in (2, 3):
@@ -381,6 +382,11 @@ def _units(toks: list[Tok], variables: set) -> list[Tok]:
             out.append(Tok("gap", names[0]))  # "2 hours 30 minutes", "1500 students over 16 years old": not two expressions
         i += take
     return out
+
+
+def _may_name_unit(t: Tok) -> bool:
+    """A word, or a letter that is a unit ('5 m'), or 'a' in '24 hours in a day'; not 'b' in '5 b' or a name with '_'."""
+    return t.text in _UNIT_LETTERS or t.text in "aI" if len(t.text) == 1 else "_" not in t.text
 
 
 def _leading_unit(toks: list[Tok], i: int, j: int) -> int:
@@ -413,36 +419,42 @@ def _unit_name(names: tuple[str, ...]) -> str:
     return unit
 
 
-_SUBSCRIPTED = re.compile(r"[A-Za-z]_[A-Za-z0-9]+")  # a variable with a subscript: x_1, P_total
+_DECLARED = re.compile(r"\blet\s+([A-Za-z])\b|(?<![\w./])(?<![0-9] )([A-Za-z])\s*(?=[=+*/-])|=\s*([A-Za-z])\s*(?:[.,;)]|$)", re.M)
 
 
-def _is_variable_here(toks: list[Tok], j: int, variables: set) -> bool:
-    """Is the one-letter word at j a variable (2x, 12W, x = 5) rather than a unit (5 m, 250g of flour)?"""
-    t = toks[j]
-    if len(t.text) != 1 and ("_" not in t.text or not _SUBSCRIPTED.fullmatch(t.text)):
+def declared_variables(plain: str) -> set[str]:
+    """The letters a solution (as plain_text gives it) uses as unknowns: 'Let x be', 'x = 5', '8m + m = 27'
+    (a letter before an operator or '=', not right after a number: '5 m * 4 m' names metres)."""
+    return {"".join(names) for names in _DECLARED.findall(plain)} - {"a", "I"}
+
+
+def _is_variable(toks: list[Tok], k: int, declared: set) -> bool:
+    """The one rule for "is this letter a variable": the word at k is one letter (or a name with '_': x_1, P_total),
+    declared by the solution, or next to an operator or '=', or glued to a number (12W, 2x, B - 26, x = 5).
+    Where a unit is written (5 m, 250g of flour, 15 ml/g), a unit letter is a variable only when glued to a
+    number, next to an operator, and written once: '2m + 3 = 7'. 'a' and 'I' are words."""
+    t = toks[k]
+    if len(t.text) > 1 and "_" not in t.text:
         return False
-    if t.text in variables:
+    if t.text in declared:
         return True
-    if t.text not in _UNIT_LETTERS:
-        return t.text not in "aI"
-    # a unit letter: a variable only when glued to one number and next to an operator: "2m + 3 = 7"
-    nxt = toks[j + 1] if j + 1 < len(toks) else None
-    if not t.glued or nxt is None or nxt.kind not in ("op", "eq"):
+    if t.text in "aI":
         return False
-    return sum(1 for u in toks if u.kind == "word" and u.text == t.text) < 2
+    prev = toks[k - 1] if k else None
+    nxt = toks[k + 1] if k + 1 < len(toks) else None
+    after_number = prev is not None and prev.kind in ("num", "rp")
+    next_to_operator = nxt is not None and nxt.kind in ("op", "eq")
+    if t.text in _UNIT_LETTERS and (after_number or (prev is not None and prev.value == "/" and k > 1
+                                                     and toks[k - 2].kind == "word")):  # where a unit is written: 5 m, ml/g
+        return t.glued and next_to_operator and sum(1 for u in toks if u.kind == "word" and u.text == t.text) < 2
+    return (t.glued and after_number) or next_to_operator or (prev is not None and prev.kind in ("op", "eq"))
 
 
-def _variables(toks: list[Tok], variables: set) -> list[Tok]:
-    """One-letter words next to an operator or '=', or glued to a number, are variables: 12W, x = 5, B - 26."""
+def _variables(toks: list[Tok], declared: set) -> list[Tok]:
+    """Words that are variables (`_is_variable`) become var tokens; the units pass after it leaves them alone."""
     out = toks
     for k, t in enumerate(toks):
-        if t.kind != "word" or len(t.text) > 1 and "_" not in t.text:
-            continue
-        prev = toks[k - 1] if k else None
-        nxt = toks[k + 1] if k + 1 < len(toks) else None
-        if t.text in variables or (t.text not in "aI" and (
-                (t.glued and prev is not None and prev.kind in ("num", "rp"))
-                or (prev is not None and prev.kind in ("op", "eq")) or (nxt is not None and nxt.kind in ("op", "eq")))):
+        if t.kind == "word" and (len(t.text) == 1 or "_" in t.text) and _is_variable(toks, k, declared):
             if out is toks:
                 out = list(toks)  # a new list: the tokens passed in are not changed
             out[k] = replace(t, kind="var", value=t.text)
@@ -459,8 +471,7 @@ def step_tokens(plain: str, variables: set = frozenset()) -> list[Tok]:
         toks = _mixed_numbers(toks)
     if not _OPERATOR_WORD_TRIGGERS.isdisjoint([t.value for t in toks if t.kind == "word"]):
         toks = _operator_words(toks)
-    toks = _units(toks, variables)
-    return _variables(toks, variables)
+    return _units(_variables(toks, variables))
 
 
 _MAY_MIX = re.compile(r"[0-9]\s+(?:and\s+)?[0-9]+\s*/\s*[0-9]")
