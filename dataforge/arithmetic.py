@@ -24,7 +24,7 @@ from dataforge.tokens import (_MONEY_UNITS, _UNIT_SCALES, APPROX_TEXT, MAX_NUMBE
 
 __all__ = ["ACCEPTING_READINGS", "Quantity", "StepCheck", "check_step", "check_steps", "numbers_match",
            "quantities_agree", "parse_number", "written_result", "percent_answer", "whole_answer", "evaluate",
-           "APPROX_TEXT", "exact_decimal", "plain_text", "Refused"]
+           "shown_number", "question_numbers", "APPROX_TEXT", "exact_decimal", "plain_text", "Refused"]
 
 MAX_DEPTH = 60
 MAX_POWER_BITS = 4096  # refuse a power whose result would need more bits than this
@@ -723,18 +723,18 @@ def _wrong_message(eq: "Equation", left: Fraction, solution: _Solution) -> str:
     if name is not None and name in values and len(eq.lhs.tokens) == 1:
         source = solution.defined_by.get((eq.step, name)) or solution.defined_by.get(name)
         where = f" (from step {source.step + 1}: {source.text})" if source is not None else ""
-        return f"says {eq.text}, but {name} = {_shown(values[name])}{where}"
+        return f"says {eq.text}, but {name} = {shown_number(values[name])}{where}"
     lhs = eq.lhs.tokens
     if any(t.kind == "num" and t.unit == "dozen" for t in lhs) and not any(t.unit == "dozen" for t in eq.rhs.tokens):
         lhs = _dozens_counted(lhs)  # "says 2 dozen + 10 = 24, but 2 dozen + 10 = 34"
         left = evaluate(lhs)
-        return f"says {_text(lhs)} = {_text(eq.rhs.tokens)}, but {_text(lhs)} = {_shown(left)}"
-    return f"says {eq.text}, but {_text(lhs)} = {_shown(left)}"
+        return f"says {_text(lhs)} = {_text(eq.rhs.tokens)}, but {_text(lhs)} = {shown_number(left)}"
+    return f"says {eq.text}, but {_text(lhs)} = {shown_number(left)}"
 
 
-def _shown(v: Fraction) -> str:
-    """A value for a message: exact when whole, else every whole digit and 6 significant ones at least
-    (3,333,333.33; 0.333333); never overflows."""
+def shown_number(v: Fraction) -> str:
+    """How a value is written in every message: exact when whole (1,250), else every whole digit and 6 significant
+    ones at least (3,333,333.33; 0.333333); 3.33333e+309 beyond 15 digits; never overflows."""
     if v.denominator == 1:
         return f"{v.numerator:,}"
     whole_digits = len(str(abs(v.numerator) // v.denominator))
@@ -772,6 +772,15 @@ def parse_number(text: str) -> tuple[Quantity | None, str | None]:
     except (Refused, ZeroDivisionError):
         return None, "is not a single number"
     return Quantity(value, nums[0].decimals if len(nums) == 1 else None, nums[0].pct, nums[0].scale), None
+
+
+def question_numbers(question: str) -> set:
+    """The values of the numbers a question states, read as its steps are read: '1.2 million' is 1,200,000,
+    '40%' is 2/5, '$1,250' is 1250."""
+    try:
+        return {t.value for t in step_tokens(plain_text(question)) if t.kind == "num"}
+    except Refused:
+        return set()
 
 
 _NUMBER_RUN = re.compile(r"[0-9][0-9,.]*")

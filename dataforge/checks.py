@@ -16,8 +16,8 @@ from fractions import Fraction
 import snowballstemmer
 from pydantic import ValidationError
 
-from dataforge.arithmetic import (APPROX_TEXT, check_steps, exact_decimal, parse_number, percent_answer, plain_text,
-                                  quantities_agree, whole_answer, written_result)
+from dataforge.arithmetic import (APPROX_TEXT, check_steps, parse_number, percent_answer, plain_text, quantities_agree,
+                                  question_numbers, shown_number, whole_answer, written_result)
 from dataforge.dedup import dedup_keys
 from dataforge.runs import domain_key, dumps, parse_line, raw_lines
 from dataforge.schema import Sample, validation_problems
@@ -39,7 +39,6 @@ _LEFTOVER_HINTS = ("{{", "}}", "todo", "xxx", "lorem ipsum", "as an ai", "as a l
 # embeddings, overrides and isolates (U+202E shows the text after it reversed)
 _HIDDEN = re.compile("[\x00\u202a-\u202e\u2066-\u2069]")
 _PLACEHOLDER = re.compile(r"\{[a-z_]+\}|\[(?:insert|name|domain|number|your)[^\]]*\]|<(?:domain|name|number|question)>", re.I)
-_QUESTION_NUMBER = re.compile(r"[0-9]+(?:,[0-9]{3})*(?:\.[0-9]+)?")
 _ASKS = re.compile(r"\?|\b(?:how|what|find|calculate|determine|compute|which|who|when)\b", re.I)
 _MONEY = re.compile(r"[$€£¥₹]|\b(?:dollars?|euros?|pounds? sterling|cents?|budget|salary|cost|revenue|profit)\b", re.I)
 _COUNTABLE = re.compile(r"\b(?:people|persons?|employees?|hires?|workers?|engineers?|students?|headcount|staff|"
@@ -95,13 +94,13 @@ def check_sample(record: dict, enabled=SAMPLE_CHECKS, domain_keywords: dict | No
         elif not (quantities_agree(answer, last, approx) or percent_answer(sample.question, answer, last)
                   or whole_answer(sample.question, answer, last)):
             rep.reasons.append(reason("consistency", f"answer {sample.answer!r} does not match the last step's result "
-                                                     f"{_show(last.value)}", len(steps) - 1))
-        question_numbers = {exact_decimal(m.replace(",", "")) for m in _QUESTION_NUMBER.findall(sample.question)}
-        known = question_numbers | COMMON_CONSTANTS | {q * 100 for q in question_numbers}
+                                                     f"{shown_number(last.value)}", len(steps) - 1))
+        stated = question_numbers(sample.question)
+        known = stated | COMMON_CONSTANTS | {q * 100 for q in stated}  # 40 for 40%, 25 for 0.25
         for i, s in enumerate(steps):
             stray = [v for v in s.operands if v not in known]
             if stray:
-                rep.warnings.append(reason("grounding", f"step {i + 1} uses {_show(stray[0])}, found in neither the "
+                rep.warnings.append(reason("grounding", f"step {i + 1} uses {shown_number(stray[0])}, found in neither the "
                                                         f"question nor earlier steps", i))
             known.update(s.operands)
             if s.result is not None:
@@ -339,6 +338,3 @@ def headcount_whole(sample: Sample, answer: Fraction) -> str | None:
 # Add a validator here: a function (sample, answer value) -> message or None.
 DOMAIN_VALIDATORS = [money_not_negative, headcount_whole]
 
-
-def _show(v) -> str:
-    return f"{v.numerator:,}" if v.denominator == 1 else f"{float(v):,.6g}"

@@ -301,3 +301,19 @@ def test_a_value_stated_again_is_kept_and_a_step_written_twice_in_a_row_is_not(r
     assert [s["id"] for s in read_lines(tmp_path / "herd.filtered.jsonl")] == ["restated"]
     [looped] = read_lines(tmp_path / "herd.rejected.jsonl")
     assert {"check": "quality", "message": "step 3 repeats step 2", "step": 2} in looped["reject_reasons"]
+
+
+def test_grounding_reads_the_question_as_the_steps_are_read(run, tmp_path):
+    """#27: the grounding signal reads the question's numbers with the tokenizer, as the steps are read: '1.2 million'
+    is 1,200,000 and '40%' is 0.4 (was: both flagged); a number found in neither is still flagged."""
+    q = "A startup raised 1.2 million dollars and spends 40% of it on 4 teams equally. How much does each team get?"
+    samples = [variant(id="grounded", question=q, reasoning=["0.4 x 1,200,000 = 480,000", "480,000 / 4 = 120,000"],
+                       answer="$120,000", num_steps=2),
+               variant(id="stray", question=q, reasoning=["0.45 x 1,200,000 = 540,000", "540,000 / 4 = 135,000"],
+                       answer="$135,000", num_steps=2)]
+    folder, slug = write_run(tmp_path, samples)
+    run("filter.py", "--input", "latest", "--skip-checks", "duplicate", check_rc=0)
+    kept = {r["id"]: r for r in read_lines(folder / f"filtered_{slug}.jsonl")}
+    assert set(kept) == {"grounded", "stray"} and "flags" not in kept["grounded"], kept["grounded"].get("flags")
+    assert kept["stray"]["flags"] == [{"check": "grounding", "step": 0,
+                                       "message": "step 1 uses 0.45, found in neither the question nor earlier steps"}]
