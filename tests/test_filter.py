@@ -1,12 +1,13 @@
 """filter.py run as users run it: every line ends in kept or rejected, with reasons."""
 
 import json
-import sys
 
 import pytest
 
-from conftest import GSM8K, ROOT, read_lines
+from conftest import GSM8K, read_lines
+from corruptions import corrupt_answer, corrupt_step
 from dataforge.gsm8k import gsm8k_samples
+from synthetic import synthesize
 
 GOOD = {"question": "A startup pays 4 engineers $5,000 each per month. How much is the monthly payroll?",
         "reasoning": ["Payroll: 4 * $5,000 = $20,000"], "answer": "$20,000", "difficulty": "easy",
@@ -124,7 +125,6 @@ def test_gsm8k_solutions_are_kept_and_corruptions_caught(run, tmp_path):
     run("filter.py", "--input", str(src), "--skip-checks", "domain,duplicate", check_rc=0)
     kept = len(read_lines(tmp_path / "gsm.filtered.jsonl"))
     assert kept / len(samples) >= 0.98
-    from bench.bench_verifier import corrupt_answer, corrupt_step
     bad = [corrupt_step(s, i) for i, s in enumerate(samples[:300])] + [corrupt_answer(s) for s in samples[:300]]
     src.write_text("".join(json.dumps(s) + "\n" for s in bad))
     run("filter.py", "--input", str(src), "--skip-checks", "domain,duplicate", check_rc=0)
@@ -134,9 +134,6 @@ def test_gsm8k_solutions_are_kept_and_corruptions_caught(run, tmp_path):
 @pytest.mark.needs_shared
 def test_large_input_gives_the_same_result_on_every_core_and_every_hash_seed(run, tmp_path):
     """Above ~4 MB the checks run in worker processes; the output must not depend on that or on PYTHONHASHSEED."""
-    sys.path.insert(0, str(ROOT / "bench"))
-    from bench_filter import synthesize
-
     src = tmp_path / "big.jsonl"
     src.write_text("".join(json.dumps(s) + "\n" for s in synthesize(5000)))
     assert src.stat().st_size > 4_000_000

@@ -188,8 +188,7 @@ def test_seed_makes_the_prompts_repeatable_whatever_order_workers_finish_in(run,
 def test_ctrl_c_in_filter_exits_130_with_a_summary_and_leaves_outputs_as_they_were(tmp_path):
     import signal
 
-    sys.path.insert(0, str(ROOT / "bench"))
-    from bench_filter import synthesize
+    from synthetic import synthesize
 
     src = tmp_path / "big.jsonl"
     src.write_text("".join(json.dumps(s) + "\n" for s in synthesize(30000)))  # worker processes, and a few seconds
