@@ -23,8 +23,8 @@ from dataforge.tokens import (_MONEY_UNITS, _UNIT_SCALES, APPROX_TEXT, MAX_NUMBE
                               declared_variables, exact_decimal, plain_text, step_tokens, tokenize)
 
 __all__ = ["ACCEPTING_READINGS", "Quantity", "StepCheck", "check_step", "check_steps", "numbers_match",
-           "quantities_agree", "parse_number", "written_result", "percent_answer", "whole_answer", "evaluate",
-           "shown_number", "question_numbers", "APPROX_TEXT", "exact_decimal", "plain_text", "Refused"]
+           "quantities_agree", "parse_number", "written_result", "percent_answer", "proportion_for_percent", "whole_answer",
+           "evaluate", "shown_number", "question_numbers", "APPROX_TEXT", "exact_decimal", "plain_text", "Refused"]
 
 MAX_DEPTH = 60
 MAX_POWER_BITS = 4096  # refuse a power whose result would need more bits than this
@@ -432,6 +432,7 @@ class StepCheck:
     result: Quantity | None = None  # the number the step ends on (right side of its last '='), as written
     result_approx: bool = False  # and it was written as approximate: '≈ 4', '= about 4', 'rounded to 4'
     operands: list = field(default_factory=list)  # numbers the step's equations start from
+    contradicts: list = field(default_factory=list)  # equations false for the values the solution reaches later
 
     @property
     def status(self) -> str:
@@ -588,7 +589,11 @@ def _judge(eq: "Equation", solution: _Solution, out: StepCheck) -> None:
     if verdict == "verified" and written.value != left:
         solution.carry(left)  # "25 / 3 = 8.33": a later "3 * 8.33 = 25" means 25/3
     if verdict == "wrong" and _assigns(eq) is None and any(_solved_later(v, eq, solution) for v in _variables_of(eq)):
-        verdict = "unverifiable"  # an equation stated before the one that solves it: its unknown may mean something else
+        # an equation stated before the one that solves it: which of them is wrong is a guess, so no step is blamed,
+        # but they cannot all hold
+        out.unverifiable += 1
+        out.contradicts.append(_contradiction(eq, left, right, solution))
+        return
     if verdict == "verified":
         out.verified += 1
     elif verdict == "unverifiable":
@@ -625,6 +630,19 @@ def _compare(left: Fraction, written: Quantity, eq: "Equation", solution: _Solut
             len(rhs) == 1 and rhs[0].unit != lhs[0].unit)):
         return "unverifiable"  # "the height of 12 inches = 36 inches", "4.5 gallons = 4.5 * 8 pints": a name or a conversion
     return "wrong"
+
+
+def _contradiction(eq: "Equation", left: Fraction, right: Fraction, solution: _Solution) -> str:
+    """'step 2 says 2c + d = 304, but with c = 125 (step 3) and d = 55 (step 1) 2c + d = 305'."""
+    values = solution.values(eq.step)
+    given = []
+    for name in sorted(_variables_of(eq)):
+        source = solution.defined_by.get((eq.step, name)) or solution.defined_by.get(name)
+        given.append(f"{name} = {shown_number(values[name])}" + (f" (step {source.step + 1})" if source is not None else ""))
+    lhs, rhs = _text(eq.lhs.tokens), _text(eq.rhs.tokens)
+    sides = f"{lhs} = {shown_number(left)}" if _written_number(eq.rhs.tokens) else \
+        f"{lhs} = {shown_number(left)} and {rhs} = {shown_number(right)}"
+    return f"step {eq.step + 1} says {eq.text}, but with {' and '.join(given)} {sides}"
 
 
 def _solved_later(name: str, eq: "Equation", solution: _Solution) -> bool:
@@ -810,6 +828,12 @@ def whole_answer(question: str, answer: Quantity, result: Quantity) -> bool:
     v = result.value
     return (v.denominator != 1 and answer.value in (math.floor(v), math.ceil(v)) and answer.decimals == 0
             and bool(_ASKS_WHOLE.search(question)))
+
+
+def proportion_for_percent(question: str, answer: Quantity, result: Quantity) -> bool:
+    """The question asks for a percent, the last step gives it in points (10%), and the answer is the proportion
+    (0.1): read as a percent, that answer is 0.1%, the x100 slip."""
+    return bool(result.pct and not answer.pct and answer.value == result.value and _ASKS_PERCENT.search(question))
 
 
 def percent_answer(question: str, answer: Quantity, result: Quantity) -> bool:

@@ -16,8 +16,9 @@ from fractions import Fraction
 import snowballstemmer
 from pydantic import ValidationError
 
-from dataforge.arithmetic import (APPROX_TEXT, check_steps, parse_number, percent_answer, plain_text, quantities_agree,
-                                  question_numbers, shown_number, whole_answer, written_result)
+from dataforge.arithmetic import (APPROX_TEXT, check_steps, parse_number, percent_answer, plain_text,
+                                  proportion_for_percent, quantities_agree, question_numbers, shown_number, whole_answer,
+                                  written_result)
 from dataforge.dedup import dedup_keys
 from dataforge.runs import domain_key, dumps, parse_line, raw_lines
 from dataforge.schema import Sample, validation_problems
@@ -81,7 +82,8 @@ def check_sample(record: dict, enabled=SAMPLE_CHECKS, domain_keywords: dict | No
     if "arithmetic" in enabled:
         for i, s in enumerate(steps):
             rep.reasons += [reason("arithmetic", f"step {i + 1} {m}", i) for m in s.wrong]
-        if rep.steps_verified == 0 and not any(s.wrong for s in steps):
+            rep.reasons += [reason("arithmetic", f"the equations contradict each other: {m}", i) for m in s.contradicts]
+        if rep.steps_verified == 0 and not any(s.wrong or s.contradicts for s in steps):
             # policy: a sample none of whose steps can be checked is not trusted
             rep.reasons.append(reason("arithmetic", "no step's arithmetic could be verified"))
 
@@ -91,10 +93,12 @@ def check_sample(record: dict, enabled=SAMPLE_CHECKS, domain_keywords: dict | No
         last = steps[-1].result or written_result(sample.reasoning[-1])  # unread arithmetic: compare what it says
         if last is None:
             rep.warnings.append(reason("consistency", "the last step's result could not be read", len(steps) - 1))
-        elif not (quantities_agree(answer, last, approx) or percent_answer(sample.question, answer, last)
-                  or whole_answer(sample.question, answer, last)):
+        elif proportion_for_percent(sample.question, answer, last) or not (
+                quantities_agree(answer, last, approx) or percent_answer(sample.question, answer, last)
+                or whole_answer(sample.question, answer, last)):
+            shown = f"{shown_number(last.value * 100)}%" if last.pct else shown_number(last.value)
             rep.reasons.append(reason("consistency", f"answer {sample.answer!r} does not match the last step's result "
-                                                     f"{shown_number(last.value)}", len(steps) - 1))
+                                                     f"{shown}", len(steps) - 1))
         stated = question_numbers(sample.question)
         known = stated | COMMON_CONSTANTS | {q * 100 for q in stated}  # 40 for 40%, 25 for 0.25
         for i, s in enumerate(steps):

@@ -270,6 +270,27 @@ def test_algebra_is_checked_by_substitution():
     assert [s.status for s in two][2:] == ["verified", "verified", "verified"]
 
 
+# Equations stated before the one that solves them are never called wrong (#22: which one is wrong is a guess), but when
+# the values the solution reaches make one of them false, the equations contradict each other: the solution holds a
+# wrong step, named on the sample (was: kept). Each with its nearest right form, which has no contradiction.
+CONTRADICTIONS = [
+    (["c + d = 180", "2c + d = 304", "c = 125"], ["c + d = 180", "2c + d = 304", "c = 124"],
+     "step 2 says 2c + d = 304, but with c = 125 (step 3) and d = 55 (step 1) 2c + d = 305"),
+    (["We know that p + m = 27 and p = 11m.", "8m + m = 27", "9m = 27", "m = 3"],  # bench_verifier's corruption of p = 8m
+     ["We know that p + m = 27 and p = 8m.", "8m + m = 27", "9m = 27", "m = 3"], "but with"),
+    (["Since the check is 60% of the bill: 0.6x = 0.6(40 + x)", "x = 40 + 0.6x", "0.4x = 40", "x = 100"],  # modern set, i691
+     ["Since the check is 60% of the bill: 0.6x = 0.6(x)", "x = 40 + 0.6x", "0.4x = 40", "x = 100"], "but with x = 100"),
+]
+
+
+@pytest.mark.parametrize("wrong,right,message", CONTRADICTIONS)
+def test_equations_that_contradict_each_other_are_named_and_no_step_is_blamed(wrong, right, message):
+    checked = check_steps(wrong)
+    assert "wrong" not in [s.status for s in checked]
+    assert any(message in m for s in checked for m in s.contradicts), [s.contradicts for s in checked]
+    assert not any(s.contradicts or s.wrong for s in check_steps(right))
+
+
 def test_a_step_that_solves_its_own_unknown_uses_its_own_value():
     steps = check_steps(["if 200 + 200x = 228 then x = .14", "if 100 + 100x = 120 then x = .2",
                          "if 140 + 140x = 147 then x = .5"])

@@ -254,6 +254,10 @@ def test_modern_model_solutions_are_read_and_their_holes_closed(run, tmp_path):
                 answer="$830"),
         variant(id="percent", question="A startup has 1000 staff and 100 are interns. What percent of the staff are interns?",
                 reasoning=["100 / 1000 = 0.1"], answer="10"),
+        variant(id="points", question="A startup has 1000 staff and 100 are interns. What percent of the staff are interns?",
+                reasoning=["100 / 1000 x 100 = 10%"], answer="10"),
+        variant(id="proportion", question="A startup has 1000 staff and 100 are interns. What percent of the staff are "
+                "interns?", reasoning=["100 / 1000 x 100 = 10%"], answer="0.1"),  # bench_verifier's x100 slip (was: kept)
         variant(id="whole-packs", question="A startup needs 54 pens for its staff and pens come in packs of 8. How many "
                 "packs must it buy if it can only buy whole packs?", reasoning=["54 pens / 8 pens per pack = 6.75 packs"],
                 answer="7"),
@@ -266,7 +270,9 @@ def test_modern_model_solutions_are_read_and_their_holes_closed(run, tmp_path):
     run("filter.py", "--input", "latest", "--skip-checks", "duplicate", check_rc=0)
     kept = {r["id"] for r in read_lines(folder / f"filtered_{slug}.jsonl")}
     rejected = {r["id"]: r["reject_reasons"] for r in read_lines(folder / f"rejected_{slug}.jsonl")}
-    assert kept == {"13-steps", "chained", "labels", "percent", "whole-packs"}, rejected
+    assert kept == {"13-steps", "chained", "labels", "percent", "points", "whole-packs"}, rejected
+    assert rejected["proportion"][0] == {"check": "consistency", "step": 0,
+                                         "message": "answer '0.1' does not match the last step's result 10%"}
     assert rejected["labels-wrong"][0]["message"] == "step 1 says 640 + 180 = 830, but 640 + 180 = 820"
     assert rejected["around"][0]["message"] == "step 1 says 2.6 + 1.8 = 4, but 2.6 + 1.8 = 4.4"
     assert rejected["unread-last"][0] == {"check": "consistency", "step": 1,
@@ -314,3 +320,17 @@ def test_grounding_reads_the_question_as_the_steps_are_read(run, tmp_path):
     assert set(kept) == {"grounded", "stray"} and "flags" not in kept["grounded"], kept["grounded"].get("flags")
     assert kept["stray"]["flags"] == [{"check": "grounding", "step": 0,
                                        "message": "step 1 uses 0.45, found in neither the question nor earlier steps"}]
+
+
+def test_a_solution_whose_equations_contradict_each_other_is_rejected(run, tmp_path):
+    """#22: no step of a two-unknown system is called wrong, but a solution whose own equations cannot all hold (here
+    c = 125: then d = 55 and 2c + d = 305) holds a wrong step (was: kept); the right one is kept."""
+    question = "A herd has 180 heads and 304 humps; camels have two humps, dromedaries one. How many camels?"
+    src = tmp_path / "herd.jsonl"
+    src.write_text("".join(json.dumps(variant(id=i, question=question, reasoning=["c + d = 180", "2c + d = 304", f"c = {c}"],
+                                              answer=str(c), num_steps=3)) + "\n" for i, c in (("right", 124), ("wrong", 125))))
+    run("filter.py", "--input", str(src), "--skip-checks", "domain", check_rc=0)
+    assert [s["id"] for s in read_lines(tmp_path / "herd.filtered.jsonl")] == ["right"]
+    [wrong] = read_lines(tmp_path / "herd.rejected.jsonl")
+    assert wrong["reject_reasons"] == [{"check": "arithmetic", "step": 1, "message": "the equations contradict each other: step 2 "
+                                        "says 2c + d = 304, but with c = 125 (step 3) and d = 55 (step 1) 2c + d = 305"}]
