@@ -492,7 +492,7 @@ def check_steps(steps: list[str], question: str = "") -> list[StepCheck]:
             carried = ("", None)
     solution = _Solution(steps, percents)
     if any(t.kind == "var" for eq in eqs for t in eq.lhs.tokens + eq.rhs.tokens):
-        _bind(eqs, solution)
+        _bind(eqs, solution, question)
     for eq in eqs:
         _judge(eq, solution, out[eq.step])
     return out
@@ -515,7 +515,7 @@ def _assigns(eq: "Equation") -> str | None:
     return None
 
 
-def _bind(eqs: list["Equation"], solution: _Solution) -> None:
+def _bind(eqs: list["Equation"], solution: _Solution, question: str) -> None:
     """Values of the unknowns. A step that states an equation in x and then 'x = ...' solves its own x
     (models reuse x for each sub-problem); elsewhere each unknown takes its value from the first linear
     equation, in order, in which it is the only unknown."""
@@ -543,6 +543,47 @@ def _bind(eqs: list["Equation"], solution: _Solution) -> None:
                 changed = True
         if not changed:
             break
+    _letters_used_again(usable, solution, question)
+
+
+def _letters_used_again(usable: list["Equation"], solution: _Solution, question: str) -> None:
+    """A letter used again for a new unknown (Peter's '4x = 64', 'x = 16', then Martha's '7x = 56', 'x = 8'): an
+    equation in x alone, after x was found in an earlier step, built only from numbers the question states, false
+    for the old x, and followed by 'x = ...' giving its own root, gives x that root from its step on. A rewrite
+    ('2x + 8 = 66', then '2x = 60, so x = 30') uses a number the question does not state: it stays wrong."""
+    stated = None
+    for eq in usable:
+        names = _variables_of(eq)
+        if len(names) != 1 or _assigns(eq) is not None or solution.defines(eq):
+            continue
+        name = next(iter(names))
+        source = solution.defined_by.get((eq.step, name)) or solution.defined_by.get(name)
+        if source is None or source.step >= eq.step:
+            continue
+        try:
+            if evaluate(eq.lhs.tokens, solution.values(eq.step)) == evaluate(eq.rhs.tokens, solution.values(eq.step)):
+                continue
+        except (Refused, ZeroDivisionError):
+            continue
+        stated = question_numbers(question) if stated is None else stated
+        if not all(t.value in stated for t in eq.lhs.tokens + eq.rhs.tokens if t.kind == "num"):
+            continue
+        root = _linear_root(eq, name, {})
+        if root is None or not any(later.step >= eq.step and _assigns(later) == name and _assigned(later) == root
+                                   for later in usable):
+            continue
+        for step in range(eq.step, len(solution.steps)):
+            if solution.local.setdefault(step, {}).setdefault(name, root) == root:
+                solution.defined_by.setdefault((step, name), eq)
+
+
+def _assigned(eq: "Equation") -> Fraction | None:
+    """The value 'x = 56 / 7' gives x."""
+    side = eq.rhs.tokens if len(eq.lhs.tokens) == 1 and eq.lhs.tokens[0].kind == "var" else eq.lhs.tokens
+    try:
+        return evaluate(side)
+    except (Refused, ZeroDivisionError):
+        return None
 
 
 def _written_number(tokens: list[Tok]) -> Tok | None:

@@ -291,6 +291,17 @@ def test_equations_that_contradict_each_other_are_named_and_no_step_is_blamed(wr
     assert not any(s.contradicts or s.wrong for s in check_steps(right))
 
 
+def test_a_letter_used_again_for_a_new_unknown_takes_its_new_value():
+    """#22: Llama-3 reuses x for each sub-problem (modern set, i1004; was: three steps wrong). A rewrite of an earlier
+    equation is not a new unknown: it uses a number the question does not state."""
+    q = ("Peter has 4 boxes of chocolate bars, and Martha has 7 boxes. If Peter and Martha have totals of 64 and 56 "
+         "chocolate bars, how many more bars does Peter have in each box than Martha?")
+    steps = ["4x = 64", "x = 64 / 4", "x = 16", "7x = 56", "x = 56 / 7", "x = 8", "Difference = 16 - 8", "= 8"]
+    assert [s.status for s in check_steps(steps, q)] == [U, V, V, U, V, V, U, V]
+    assert check_steps(steps[:5] + ["x = 9"] + steps[6:], q)[5].wrong == ["says x = 9, but x = 8 (from step 4: 7x = 56)"]
+    assert [s.status for s in check_steps(["2x + 8 = 66", "2x = 60, so x = 30"], "Of 66 pens, 8 are red and 2 ...?")] == [U, W]
+
+
 def test_a_step_that_solves_its_own_unknown_uses_its_own_value():
     steps = check_steps(["if 200 + 200x = 228 then x = .14", "if 100 + 100x = 120 then x = .2",
                          "if 140 + 140x = 147 then x = .5"])
