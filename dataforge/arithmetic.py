@@ -20,11 +20,11 @@ from fractions import Fraction
 
 from dataforge.schema import MAX_STEP_CHARS
 from dataforge.tokens import (_MONEY_UNITS, _UNIT_SCALES, APPROX_TEXT, MAX_NUMBER_DIGITS, Refused, Tok,
-                              declared_variables, exact_decimal, plain_text, step_tokens, tokenize)
+                              declared_variables, exact_decimal, plain_text, stated_numbers, step_tokens, tokenize)
 
 __all__ = ["ACCEPTING_READINGS", "Quantity", "StepCheck", "check_step", "check_steps", "numbers_match",
            "quantities_agree", "parse_number", "written_result", "percent_answer", "proportion_for_percent", "whole_answer",
-           "evaluate", "shown_number", "question_numbers", "APPROX_TEXT", "exact_decimal", "plain_text", "Refused"]
+           "evaluate", "shown_number", "APPROX_TEXT", "exact_decimal", "plain_text", "Refused"]
 
 MAX_DEPTH = 60
 MAX_POWER_BITS = 4096  # refuse a power whose result would need more bits than this
@@ -565,7 +565,7 @@ def _letters_used_again(usable: list["Equation"], solution: _Solution, question:
                 continue
         except (Refused, ZeroDivisionError):
             continue
-        stated = question_numbers(question) if stated is None else stated
+        stated = stated_numbers(question) if stated is None else stated
         if not all(t.value in stated for t in eq.lhs.tokens + eq.rhs.tokens if t.kind == "num"):
             continue
         root = _linear_root(eq, name, {})
@@ -831,15 +831,6 @@ def parse_number(text: str) -> tuple[Quantity | None, str | None]:
     except (Refused, ZeroDivisionError):
         return None, "is not a single number"
     return Quantity(value, nums[0].decimals if len(nums) == 1 else None, nums[0].pct, nums[0].scale), None
-
-
-def question_numbers(question: str) -> set:
-    """The values of the numbers a question states, read as its steps are read: '1.2 million' is 1,200,000,
-    '40%' is 2/5, '$1,250' is 1250."""
-    try:
-        return {t.value for t in step_tokens(plain_text(question)) if t.kind == "num"}
-    except Refused:
-        return set()
 
 
 _NUMBER_RUN = re.compile(r"[0-9][0-9,.]*")

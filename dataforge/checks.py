@@ -17,9 +17,9 @@ import snowballstemmer
 from pydantic import ValidationError
 
 from dataforge.arithmetic import (APPROX_TEXT, check_steps, parse_number, percent_answer, plain_text,
-                                  proportion_for_percent, quantities_agree, question_numbers, shown_number, whole_answer,
-                                  written_result)
+                                  proportion_for_percent, quantities_agree, shown_number, whole_answer, written_result)
 from dataforge.dedup import dedup_keys
+from dataforge.tokens import stated_numbers
 from dataforge.runs import domain_key, dumps, parse_line, raw_lines
 from dataforge.schema import Sample, validation_problems
 
@@ -99,7 +99,7 @@ def check_sample(record: dict, enabled=SAMPLE_CHECKS, domain_keywords: dict | No
             shown = f"{shown_number(last.value * 100)}%" if last.pct else shown_number(last.value)
             rep.reasons.append(reason("consistency", f"answer {sample.answer!r} does not match the last step's result "
                                                      f"{shown}", len(steps) - 1))
-        stated = question_numbers(sample.question)
+        stated = stated_numbers(sample.question)
         known = stated | COMMON_CONSTANTS | {q * 100 for q in stated}  # 40 for 40%, 25 for 0.25
         for i, s in enumerate(steps):
             stray = [v for v in s.operands if v not in known]
