@@ -640,7 +640,7 @@ def _judge(eq: "Equation", solution: _Solution, out: StepCheck) -> None:
     elif verdict == "unverifiable":
         out.unverifiable += 1
     else:
-        out.wrong.append(_wrong_message(eq, left, solution))
+        out.wrong.append(_wrong_message(eq, left, right, solution))
 
 
 def _compare(left: Fraction, written: Quantity, eq: "Equation", solution: _Solution) -> str:
@@ -675,6 +675,12 @@ def _compare(left: Fraction, written: Quantity, eq: "Equation", solution: _Solut
 
 def _contradiction(eq: "Equation", left: Fraction, right: Fraction, solution: _Solution) -> str:
     """'step 2 says 2c + d = 304, but with c = 125 (step 3) and d = 55 (step 1) 2c + d = 305'."""
+    return f"step {eq.step + 1} {_with_values(eq, left, right, solution)}"
+
+
+def _with_values(eq: "Equation", left: Fraction, right: Fraction, solution: _Solution) -> str:
+    """'says 2c + d = 304, but with c = 125 (step 3) and d = 55 (step 1) 2c + d = 305': the values put in, and
+    where each comes from."""
     values = solution.values(eq.step)
     given = []
     for name in sorted(_variables_of(eq)):
@@ -683,7 +689,7 @@ def _contradiction(eq: "Equation", left: Fraction, right: Fraction, solution: _S
     lhs, rhs = _text(eq.lhs.tokens), _text(eq.rhs.tokens)
     sides = f"{lhs} = {shown_number(left)}" if _written_number(eq.rhs.tokens) else \
         f"{lhs} = {shown_number(left)} and {rhs} = {shown_number(right)}"
-    return f"step {eq.step + 1} says {eq.text}, but with {' and '.join(given)} {sides}"
+    return f"says {eq.text}, but with {' and '.join(given)} {sides}"
 
 
 def _solved_later(name: str, eq: "Equation", solution: _Solution) -> bool:
@@ -776,13 +782,15 @@ def _conversion_factors(unit: str, to: str) -> list[Fraction]:
             if dim == dimension and other != scale and name == to]
 
 
-def _wrong_message(eq: "Equation", left: Fraction, solution: _Solution) -> str:
+def _wrong_message(eq: "Equation", left: Fraction, right: Fraction, solution: _Solution) -> str:
     name = _assigns(eq)
     values = solution.values(eq.step)
     if name is not None and name in values and len(eq.lhs.tokens) == 1:
         source = solution.defined_by.get((eq.step, name)) or solution.defined_by.get(name)
         where = f" (from step {source.step + 1}: {source.text})" if source is not None else ""
         return f"says {eq.text}, but {name} = {shown_number(values[name])}{where}"
+    if name is None and _variables_of(eq):  # "100 / 5 = 5A / 5": the value A was given, and both sides
+        return _with_values(eq, left, right, solution)
     lhs = eq.lhs.tokens
     if any(t.kind == "num" and t.unit == "dozen" for t in lhs) and not any(t.unit == "dozen" for t in eq.rhs.tokens):
         lhs = _dozens_counted(lhs)  # "says 2 dozen + 10 = 24, but 2 dozen + 10 = 34"

@@ -132,6 +132,8 @@ STEPS = [
     # a bracket that works out the number before it says where it came from; a rate per 10 minutes is not 1/10 (#22)
     ("5 x 3 (30 minutes / 10 minutes) = 15", V), ("5 x 3 (30 minutes / 10 minutes) = 16", W),
     ("2 degrees/10 minutes x 3 (30 minutes / 10 minutes) = 6 degrees", U), ("60 miles / 2 hours = 30 miles per hour", V),
+    # a unit letter in a rate is a unit, not a variable (one rule, tokens._is_variable)
+    ("30 ml / 2 grams = 15 ml/g", V), ("900 ml / 15 ml/g = 60 g", V), ("30 ml / 2 grams = 16 ml/g", W),
 ]
 
 # Solutions whose steps read each other: (steps, status of each step)
@@ -265,6 +267,8 @@ def test_algebra_is_checked_by_substitution():
     assert [s.status for s in right] == ["unverifiable", "unverifiable", "verified", "verified"]
     wrong = check_steps(["2x + 8 = 66", "x = 30"])  # was: x = 30 passed
     assert wrong[1].wrong == ["says x = 30, but x = 29 (from step 1: 2x + 8 = 66)"]
+    # the value put in, and where it comes from (was: "but 3x + 1 = 88", with x unnamed)
+    assert check_steps(["2x + 8 = 66", "3x + 1 = 80"])[1].wrong == ["says 3x + 1 = 80, but with x = 29 (step 1) 3x + 1 = 88"]
     two = check_steps(["We know that s + b = 116 and b = 5s - 4.", "s + 5s - 4 = 116", "6s = 120", "s = 20",
                        "b = 20 * 5 - 4 = 96"])
     assert [s.status for s in two][2:] == ["verified", "verified", "verified"]
