@@ -5,7 +5,7 @@ then as tokens, one small pass per form.
     ['2.50', '*', '4', '=', '10']
 
 Read top to bottom: `plain_text` (LaTeX, Markdown, Unicode -> plain math) -> `tokenize` -> passes over the
-tokens (currency and scale words, percent, mixed numbers, number words, operator words, units, variables),
+tokens (currency and scale words, percent, mixed numbers, number words, operator words, variables, units),
 gathered by `step_tokens`; each pass returns new tokens and leaves the ones it was given alone.
 arithmetic.py turns tokens into verdicts. Hostile input (long numbers, huge exponents) is refused quickly.
 """
@@ -394,7 +394,7 @@ def _units(toks: list[Tok]) -> list[Tok]:
 
 def _may_name_unit(t: Tok) -> bool:
     """A word, or a letter that is a unit ('5 m'), or 'a' in '24 hours in a day'; not 'b' in '5 b' or a name with '_'."""
-    return t.text in _UNIT_LETTERS or t.text in "aI" if len(t.text) == 1 else "_" not in t.text
+    return (t.text in _UNIT_LETTERS or t.text in "aI") if len(t.text) == 1 else "_" not in t.text
 
 
 def _leading_unit(toks: list[Tok], i: int, j: int) -> int:
