@@ -420,7 +420,8 @@ ACCEPTING_READINGS = (
     "unit conversion: the exact factor between known units ('20 x 45 cents = $9', '2 hours = 120 minutes')",
     "ceiling or floor: when the step says 'rounded up/down' or states the remainder",
     "a rounded earlier value: 8.33 written for 25/3 stands for 25/3 ('3 * 8.33 = 25')",
-    "substitution: unknowns a solution binds (x = 29, 2x + 8 = 66) put in; an identity in one unknown holds",
+    "substitution: unknowns a solution binds (x = 29, 2x + 8 = 66) put in, a letter used again for a new unknown with"
+    " its new value (4x = 64, x = 16, then 7x = 56, x = 8); an identity in one unknown holds",
 )
 
 
