@@ -147,7 +147,7 @@ def markdown(info: dict) -> str:
     lines += ["", "## Cost", "",
               f"- tokens: {info['tokens']['generate']:,} generation + {info['tokens']['score']:,} judging"
               + (f", of which {info['reasoning_tokens']:,} reasoning" if info["reasoning_tokens"] else ""),
-              f"- seconds: " + ", ".join(f"{s} {v:.1f}" for s, v in info["seconds"].items()),
+              "- seconds: " + ", ".join(f"{s} {v:.1f}" for s, v in info["seconds"].items()),
               f"- per sample that reached final: {_n(per['tokens'])} tokens"
               + (f" ({_n(per['reasoning_tokens'])} of them reasoning)" if info["reasoning_tokens"] else "")
               + f", {_n(per['seconds'])} s"]
@@ -314,7 +314,7 @@ def dataset_card(run_dir: Path, exports: dict[str, Path], default: str) -> str:
         f"- Domains: {domains or '–'}",
         f"- Generation model: `{info['models']['generation']}`, templates {', '.join(settings.get('templates', []))}, "
         f"temperature {settings.get('temperature')}, seed {_n(settings.get('seed'))}",
-        f"- Funnel: " + ", ".join(f"{name} {_n(n)}" for name, n in info["total"].items()),
+        "- Funnel: " + ", ".join(f"{name} {_n(n)}" for name, n in info["total"].items()),
         f"- Filter checks: {', '.join(stages.get('filter', {}).get('checks', [])) or '–'}; rejected by check: "
         + (", ".join(f"{c} {n:,}" for c, n in rejected.items()) or "none"),
         f"- Judge: `{info['models']['judge'] or '–'}`, rubric {score.get('rubric_version', '–')}, final at score ≥ "
