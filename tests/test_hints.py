@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 
-from conftest import ROOT, need_embedded, only_run, read_lines
+from conftest import ROOT, interrupt_after, need_embedded, only_run, read_lines, scored_run
 
 DOMAIN, SLUG, FOLDER = "Retail", "retail", "Retail data samples"
 
@@ -172,10 +172,7 @@ def test_the_judges_token_counts_do_not_overwrite_the_generations(run, tmp_path)
 
 
 def test_feedback_quotes_no_failed_fix_as_approved_and_cuts_quotes_at_a_word(run, tmp_path, ollama):
-    run("generate.py", "--domains", DOMAIN, "--samples-per-domain", "3", check_rc=0)
-    run("filter.py", "--input", "latest", "--skip-checks", "duplicate", check_rc=0)
-    run("score.py", "--input", "latest", check_rc=0)
-    run_dir = only_run(tmp_path)
+    run_dir = scored_run(run, tmp_path, DOMAIN, 3)
     run("audit.py", "export", "--input", "latest", check_rc=0)
     path = run_dir / FOLDER / f"audit_{SLUG}.csv"
     with open(path, encoding="utf-8-sig", newline="") as f:
@@ -207,15 +204,8 @@ def test_score_ctrl_c_summary_counts_what_was_scored(run, tmp_path, ollama):
     run("generate.py", "--domains", DOMAIN, "--samples-per-domain", "8", check_rc=0)
     run("filter.py", "--input", "latest", "--skip-checks", "duplicate", check_rc=0)
     ollama.faults.latency = 0.2
-    env = {**os.environ, "OLLAMA_HOST": ollama.url, "PYTHONUNBUFFERED": "1"}
-    before = len(ollama.model_requests())
-    proc = subprocess.Popen([sys.executable, str(ROOT / "score.py"), "--input", "latest"], cwd=tmp_path, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
-    deadline = time.monotonic() + 30
-    while len(ollama.model_requests()) < before + 7 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    proc = interrupt_after(7, ollama, tmp_path, "score.py", "--input", "latest")
+    err = proc.stderr
     assert proc.returncode == 130
     scored = len(read_lines(only_run(tmp_path) / FOLDER / f"scored_{SLUG}.jsonl"))
     assert scored >= 1

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, only_run, read_lines
+from conftest import ROOT, only_run, read_lines, scored_run
 
 DOMAIN, FOLDER, SLUG = "Jobs at startup", "Jobs at startup data samples", "jobs_at_startup"
 
@@ -63,9 +63,7 @@ def test_re_filtering_or_re_scoring_a_derived_file_leaves_its_siblings_alone(run
 
 
 def test_a_second_judge_keeps_the_first_judges_scores_and_the_first_is_not_asked_again(run, tmp_path, ollama):
-    run("generate.py", "--domains", DOMAIN, "--samples-per-domain", "3", check_rc=0)
-    run("filter.py", "--input", "latest", "--skip-checks", "duplicate", check_rc=0)
-    run("score.py", "--input", "latest", check_rc=0)
+    scored_run(run, tmp_path, DOMAIN, 3)
     run("score.py", "--input", "latest", "--judge-model", "ollama://mistral", check_rc=0)
     scored = read_lines(only_run(tmp_path) / FOLDER / f"scored_{SLUG}.jsonl")
     assert sorted(s["judge_model"] for s in scored) == ["ollama://llama2"] * 3 + ["ollama://mistral"] * 3
@@ -555,9 +553,7 @@ def test_report_md_counts_records_not_newlines(run, tmp_path, ollama):
 def test_the_dataset_cards_yaml_names_the_export_file_whatever_its_name(run, tmp_path, ollama, name):
     import yaml
 
-    run("generate.py", "--domains", DOMAIN, "--samples-per-domain", "2", check_rc=0)
-    run("filter.py", "--input", "latest", "--skip-checks", "duplicate", check_rc=0)
-    run("score.py", "--input", "latest", check_rc=0)
+    scored_run(run, tmp_path, DOMAIN, 2)
     (tmp_path / "out").mkdir()
     run("audit.py", "export-train", "--input", "latest", "--format", "openai", "--output", str(tmp_path / "out" / name),
         check_rc=0)
@@ -602,10 +598,7 @@ def test_the_quality_check_matches_leftover_phrases_as_words(run, tmp_path):
 
 
 def test_an_edited_difficulty_or_domain_is_judged_again(run, tmp_path, ollama):
-    run("generate.py", "--domains", DOMAIN, "--samples-per-domain", "2", check_rc=0)
-    run("filter.py", "--input", "latest", "--skip-checks", "duplicate", check_rc=0)
-    run("score.py", "--input", "latest", check_rc=0)
-    filtered = only_run(tmp_path) / FOLDER / f"filtered_{SLUG}.jsonl"
+    filtered = scored_run(run, tmp_path, DOMAIN, 2) / FOLDER / f"filtered_{SLUG}.jsonl"
     records = read_lines(filtered)
     records[0]["difficulty"] = "hard" if records[0]["difficulty"] != "hard" else "easy"  # what the judge rates it against
     records[1]["domain"] = "Jobs at a startup"
