@@ -3,8 +3,10 @@ scripts the way users do, as subprocesses."""
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -62,6 +64,16 @@ def only_run(tmp_path: Path) -> Path:
     return runs[0]
 
 
+def ctrl_c_after(proc: subprocess.Popen, ollama, requests: int) -> str | None:
+    """Ctrl-C to a stage started in the background, once the test server has had `requests` model requests
+    (or 30 s went by); what it printed on stderr, when that was piped."""
+    deadline = time.monotonic() + 30
+    while len(ollama.model_requests()) < requests and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    return proc.communicate(timeout=60)[1]
+
+
 def need_embedded():
     """The embedded model must be there in CI; on a laptop without it the test is skipped."""
     import importlib.util
@@ -79,21 +91,3 @@ def scored_run(run, tmp_path, domains: str, n: int, *generate_flags: str) -> Pat
     run("filter.py", "--input", "latest", "--skip-checks", "duplicate", check_rc=0)
     run("score.py", "--input", "latest", check_rc=0)
     return only_run(tmp_path)
-
-
-def interrupt_after(requests: int, ollama, tmp_path, script: str, *args: str) -> subprocess.CompletedProcess:
-    """Start a script as a user would and press Ctrl-C once the test server has had `requests` more model
-    requests (or after 30 s); returns the finished process with its stderr."""
-    import signal
-    import time
-
-    env = {**os.environ, "OLLAMA_HOST": ollama.url, "PYTHONUNBUFFERED": "1"}
-    before = len(ollama.model_requests())
-    proc = subprocess.Popen([sys.executable, str(ROOT / script), *args], cwd=tmp_path, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
-    deadline = time.monotonic() + 30
-    while len(ollama.model_requests()) < before + requests and time.monotonic() < deadline:
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
-    return subprocess.CompletedProcess(proc.args, proc.returncode, None, err)

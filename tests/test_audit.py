@@ -309,3 +309,16 @@ def test_judge_human_agreement_counts_the_judges_real_decision_not_its_score(run
     audit = json.loads((run_dir / "run.json").read_text())["stages"]["audit"]
     assert audit["judge_human_agreement"] == pytest.approx(4 / 6)
     assert audit["error_of_final"]["reviewed"] == 4 and audit["error_of_final"]["dropped"] == 0
+
+
+def test_a_long_cell_is_read_without_changing_csvs_limit_for_the_rest_of_the_process(tmp_path):
+    """apply lifts csv's 128 KB cell limit for its own read only: whatever else reads CSV in the process
+    (a caller of audit.main, a test) keeps the limit it had."""
+    import audit
+
+    path = tmp_path / f"audit_{SLUG}.csv"
+    write_csv(path, [audit.COLUMNS, ["id-1", DOMAIN, "q", "1. 2 + 2 = 4", "4", "", "", "", "keep", "x" * 200_000]])
+    before = csv.field_size_limit()
+    [(row_no, row)] = audit.read_rows(path)
+    assert (row_no, len(row["comment"])) == (2, 200_000)
+    assert csv.field_size_limit() == before

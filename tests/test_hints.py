@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 
-from conftest import ROOT, interrupt_after, need_embedded, only_run, read_lines, scored_run
+from conftest import ROOT, need_embedded, only_run, read_lines, scored_run
 
 DOMAIN, SLUG, FOLDER = "Retail", "retail", "Retail data samples"
 
@@ -204,8 +204,15 @@ def test_score_ctrl_c_summary_counts_what_was_scored(run, tmp_path, ollama):
     run("generate.py", "--domains", DOMAIN, "--samples-per-domain", "8", check_rc=0)
     run("filter.py", "--input", "latest", "--skip-checks", "duplicate", check_rc=0)
     ollama.faults.latency = 0.2
-    proc = interrupt_after(7, ollama, tmp_path, "score.py", "--input", "latest")
-    err = proc.stderr
+    env = {**os.environ, "OLLAMA_HOST": ollama.url, "PYTHONUNBUFFERED": "1"}
+    before = len(ollama.model_requests())
+    proc = subprocess.Popen([sys.executable, str(ROOT / "score.py"), "--input", "latest"], cwd=tmp_path, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    deadline = time.monotonic() + 30
+    while len(ollama.model_requests()) < before + 7 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130
     scored = len(read_lines(only_run(tmp_path) / FOLDER / f"scored_{SLUG}.jsonl"))
     assert scored >= 1

@@ -609,3 +609,42 @@ def test_an_edited_difficulty_or_domain_is_judged_again(run, tmp_path, ollama):
     final = {r["id"]: r for r in read_lines(filtered.with_name(f"final_{SLUG}.jsonl"))}
     assert final[records[0]["id"]]["difficulty"] == records[0]["difficulty"]
     assert final[records[1]["id"]]["domain"] == "Jobs at a startup"
+
+
+def test_a_crashing_check_costs_one_sample_for_a_user_but_raises_under_tests_and_dataforge_traceback(monkeypatch):
+    """A bug in a check rejects its sample as 'internal' and the run goes on; under pytest
+    (PYTEST_CURRENT_TEST, which the scripts the tests run inherit) and with DATAFORGE_TRACEBACK=1 it
+    raises instead, so the tests fail on it rather than count it."""
+    from dataforge.checks import FileContext, check_lines
+    from fake_ollama import FakeOllama
+
+    line = (1, json.dumps(FakeOllama().make_sample(domain="Bakery")).encode(), False)
+    broken = FileContext("in.jsonl", "Bakery", {"Bakery": 42}, ("domain",))  # keywords not a dict: the domain check crashes
+    monkeypatch.delenv("DATAFORGE_TRACEBACK", raising=False)
+    with pytest.raises(AttributeError):
+        check_lines(broken, [line])
+    monkeypatch.delenv("PYTEST_CURRENT_TEST")  # as a user runs filter.py
+    [verdict] = check_lines(broken, [line])
+    assert verdict.reasons[0]["check"] == "internal" and "AttributeError" in verdict.reasons[0]["message"]
+    monkeypatch.setenv("DATAFORGE_TRACEBACK", "1")
+    with pytest.raises(AttributeError):
+        check_lines(broken, [line])
+
+
+def test_contamination_is_checked_in_the_worker_processes_too(run, tmp_path):
+    """Above ~4 MB the checks run in worker processes: the references reach each worker as it starts."""
+    from fake_ollama import FakeOllama
+
+    fake = FakeOllama()
+    samples = [dict(fake.make_sample(), id=f"s-{i}") for i in range(12_000)]
+    leaked = "A baker in Oslo bakes 12 loaves of rye bread before dawn every morning and sells 7 of them. How many are left?"
+    samples[9_000]["question"] = leaked
+    (tmp_path / "benchmark.jsonl").write_text(json.dumps({"question": leaked}) + "\n")
+    src = tmp_path / "big.jsonl"
+    src.write_text("".join(json.dumps(s) + "\n" for s in samples))
+    assert src.stat().st_size > 4_000_000
+    run("filter.py", "--input", str(src), "--workers", "2", "--skip-checks", "domain,duplicate",
+        "--reference", str(tmp_path / "benchmark.jsonl"), check_rc=0)
+    contaminated = [r["id"] for r in read_lines(tmp_path / "big.rejected.jsonl")
+                    if r["reject_reasons"][0]["check"] == "contamination"]
+    assert contaminated == ["s-9000"]

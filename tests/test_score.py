@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, need_embedded, only_run, read_lines
+from conftest import ROOT, ctrl_c_after, need_embedded, only_run, read_lines
 from dataforge.prompts import JUDGE_SCHEMA, RESOLVE_DISAGREE_CAP, RESOLVE_SCHEMA
 
 
@@ -157,9 +157,13 @@ def test_kill_9_then_rerun_scores_every_sample_once(run, tmp_path, ollama):
 
 def test_ctrl_c_prints_the_summary_exits_130_and_the_rerun_finishes(run, tmp_path, ollama):
     folder, n = make_filtered_run(run, tmp_path, n=8)
+    env = {**os.environ, "OLLAMA_HOST": ollama.url, "PYTHONUNBUFFERED": "1"}
     ollama.faults.latency = 0.2
-    proc = interrupt_after(5, ollama, tmp_path, "score.py", "--input", "latest")
-    err = proc.stderr
+    before = len(ollama.model_requests())
+    cmd = [sys.executable, str(ROOT / "score.py"), "--input", "latest"]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL, text=True)
+    err = ctrl_c_after(proc, ollama, requests=before + 5)
     assert proc.returncode == 130
     assert "interrupted" in err and "re-solve agreement" in err  # the summary so far
     done = len(read_lines(folder / "scored_jobs_at_startup.jsonl"))
