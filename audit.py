@@ -268,12 +268,10 @@ def decide(where: str, row: dict, by_id: dict, reviewer: str, domain: str, count
     if not decision:
         counts["not reviewed"] += 1
         return None
-    if decision not in DECISIONS:
-        cli.say(f"{where}: decision {row['decision']!r} is not keep, drop or fix; row skipped")
-        counts["bad rows"] += 1
-        return None
-    if sample_id not in by_id:
-        cli.say(f"{where}: unknown id {sample_id!r}; row skipped")
+    unusable = (f"decision {row['decision']!r} is not keep, drop or fix" if decision not in DECISIONS else
+                f"unknown id {sample_id!r}" if sample_id not in by_id else None)
+    if unusable:
+        cli.say(f"{where}: {unusable}; row skipped")
         counts["bad rows"] += 1
         return None
     sample = by_id[sample_id]
