@@ -17,20 +17,20 @@ apply: reads the filled-in CSV; writes audited_<domain>.jsonl (kept samples, and
   judge "keeps" what reaches final, dataforge/judge.py) and the error of final: drops among the reviewed
   samples of final, with a 95% Wilson interval.
   `python generate.py --feedback RUN` then uses drops and comments as "avoid" guidance, keeps as examples.
-export-train: final (or audited, when present) samples as train_<format>.jsonl in the run folder, and a
-  Hugging Face dataset card (README.md beside it) that says what made the data and what it cost.
+export-train: final samples, less those a reviewer dropped and with their fixes in place (decisions_),
+  as train_<format>.jsonl in the run folder (or --output), and a Hugging Face dataset card (README.md
+  beside it) that says what made the data and what it cost.
 Exit status: 0 done, 2 bad usage or input, 1 a bug.
 """
 
 import argparse
 import csv
 import io
-import json
 import random
 import re
 import sys
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 from dataforge import UserError, cli
@@ -38,8 +38,8 @@ from dataforge.checks import SAMPLE_CHECKS, check_sample
 from dataforge.judge import error_of_final_text, limits_of, why_not_final, wilson
 from dataforge.schema import sample_problem
 from dataforge.report import CARD_MARK, dataset_card, write_report
-from dataforge.runs import (DEFAULT_RUNS_DIR, StageInput, domain_key, dumps, lock_run, read_jsonl, read_manifest, resolve_input,
-                            refuse_overwrites, update_manifest, write_atomic, write_jsonl_atomic)
+from dataforge.runs import (DEFAULT_RUNS_DIR, StageInput, domain_key, dumps, lock_run, read_jsonl, refuse_overwrites,
+                            resolve_input, stage_record, update_manifest, write_atomic, write_jsonl_atomic)
 
 COLUMNS = ["id", "domain", "question", "steps", "answer", "score", "judge_rationale", "filter_flags", "decision", "comment"]
 DECISIONS = ("keep", "drop", "fix")
@@ -81,8 +81,7 @@ def sources(spec: str, runs_dir: str) -> list[StageInput]:
 
 def records(path: Path) -> list[dict]:
     """The samples of a file; of a scored_ file, those the run's latest judge scored (it keeps other judges')."""
-    judge = read_manifest(path.parent.parent).get("stages", {}).get("score", {}).get("judge_model") \
-        if path.name.startswith("scored_") else None
+    judge = stage_record(path.parent.parent, "score").get("judge_model") if path.name.startswith("scored_") else None
     good = []
     for line in read_jsonl(path):
         problem = line.problem or (None if path.name.startswith("decisions_") else sample_problem(line.record))
@@ -166,12 +165,15 @@ def read_rows(csv_path: Path) -> list[tuple[int, dict]]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         text = data.decode("cp1252", errors="replace")
-    csv.field_size_limit(2**31 - 1)  # a reviewer may paste a long solution into one cell
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    missing = [c for c in ("id", "decision", "comment", "question", "steps", "answer") if c not in (reader.fieldnames or [])]
-    if missing:
-        raise UserError(f"{csv_path}: missing column(s) {', '.join(missing)}; export a fresh file with audit.py export")
-    return [(n, {k: v or "" for k, v in row.items() if k}) for n, row in enumerate(reader, start=2)]  # row 1: header
+    limit = csv.field_size_limit(2**31 - 1)  # a reviewer may paste a long solution into one cell; for this read only
+    try:
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        missing = [c for c in ("id", "decision", "comment", "question", "steps", "answer") if c not in (reader.fieldnames or [])]
+        if missing:
+            raise UserError(f"{csv_path}: missing column(s) {', '.join(missing)}; export a fresh file with audit.py export")
+        return [(n, {k: v or "" for k, v in row.items() if k}) for n, row in enumerate(reader, start=2)]  # row 1: header
+    finally:
+        csv.field_size_limit(limit)
 
 
 def apply(args) -> None:
@@ -179,10 +181,25 @@ def apply(args) -> None:
     then audited_ rebuilt from all of them: a second apply adds to the first."""
     inputs = {inp.domain: inp for inp in sources(args.input, args.runs_dir)}
     run_dir = next(iter(inputs.values())).run_dir
-    limits = limits_of(read_manifest(run_dir).get("stages", {}).get("score", {}))
-    counts = defaultdict(int)
-    rows_by_domain = defaultdict(list)
-    for csv_path in map(Path, args.decisions):
+    tally = Tally(limits_of(stage_record(run_dir, "score")))
+    for domain, rows in rows_by_domain(args.decisions, inputs, run_dir, tally.counts).items():
+        apply_domain(inputs[domain], rows, args.reviewer, tally)
+    audit = tally.report(args.decisions)
+    cli.say("", cli.table([[k, v] for k, v in sorted(tally.counts.items())], ["decisions", "samples or rows"]), "",
+            "  judge-human agreement (the judge keeps what reaches final): "
+            + (f"{audit['judge_human_agreement']:.0%} of {tally.compared}" if tally.compared
+               else "n/a (no scored samples decided)"),
+            f"  error of final: {error_of_final_text(audit, {})}",
+            f"  next: python generate.py --feedback {cli.quoted(run_dir)} --domains ...  (drops and comments guide new samples)")
+    update_manifest(run_dir, "audit", audit)
+    write_report(run_dir)
+
+
+def rows_by_domain(csv_paths: list[str], inputs: dict, run_dir: Path, counts: Counter) -> dict[str, list]:
+    """Every row of the CSVs, by the domain it names (else the one its file is named for): (where, row).
+    A row of a domain not in the run is named and counted."""
+    rows = defaultdict(list)
+    for csv_path in map(Path, csv_paths):
         if not csv_path.is_file():
             raise UserError(f"--decisions {csv_path}: no such file")
         by_name = next((d for d, inp in inputs.items() if csv_path.stem.removeprefix("audit_") == inp.slug), None)
@@ -192,48 +209,57 @@ def apply(args) -> None:
                 cli.say(f"{csv_path}:row {row_no}: domain {row.get('domain')!r} is not in {run_dir}; row skipped")
                 counts["bad rows"] += 1
             else:
-                rows_by_domain[domain].append((f"{csv_path}:row {row_no}", row))
-    agree = compared = reviewed = dropped = 0
-    for domain, rows in rows_by_domain.items():
-        inp = inputs[domain]
-        decisions_path = inp.path.with_name(f"decisions_{inp.slug}.jsonl")
-        decisions = {d["id"]: d for d in records(decisions_path)
-                     if isinstance(d.get("id"), str) and d.get("decision") in DECISIONS} if decisions_path.exists() else {}
-        by_id = {s["id"]: s for s in records(inp.path) if isinstance(s.get("id"), str)}
-        for where, row in rows:
-            record = decide(where, row, by_id, args.reviewer, domain, counts)
-            if record is not None:
-                decisions[record["id"]] = record  # the last decision on a sample wins
-        audited = []
-        for d in decisions.values():
-            sample = by_id.get(d["id"])
-            if d["decision"] == "keep" and sample is not None:
-                audited.append({**sample, "audit": "kept"})
-            elif d["decision"] == "fix" and d.get("fixed"):
-                audited.append(d["fixed"])
-            if sample is not None and "scores" in sample:  # scored: the judge's decision is the rule of final
-                in_final = why_not_final(sample, limits) is None
-                compared += 1
-                agree += in_final == (d["decision"] != "drop")
-                reviewed += in_final
-                dropped += in_final and d["decision"] == "drop"
-            counts[d["decision"] if not d.get("fix_problems") else "fix rejected"] += 1
-        write_jsonl_atomic(inp.path.with_name(f"audited_{inp.slug}.jsonl"), audited)
-        write_jsonl_atomic(decisions_path, list(decisions.values()))
-        cli.say(f"{domain}: {len(decisions)} decisions, {len(audited)} audited samples -> "
-                f"{inp.path.with_name(f'audited_{inp.slug}.jsonl')}")
-    agreement = agree / compared if compared else None
-    error = ({"dropped": dropped, "reviewed": reviewed, "rate": dropped / reviewed,
-              **dict(zip(("low", "high"), wilson(dropped, reviewed)))} if reviewed else None)
-    audit = {"decisions": dict(counts), "judge_human_agreement": agreement, "error_of_final": error,
-             "files": [str(p) for p in args.decisions]}
-    cli.say("", cli.table([[k, v] for k, v in sorted(counts.items())], ["decisions", "samples or rows"]), "",
-            "  judge-human agreement (the judge keeps what reaches final): "
-            + (f"{agreement:.0%} of {compared}" if compared else "n/a (no scored samples decided)"),
-            f"  error of final: {error_of_final_text(audit, {})}",
-            f"  next: python generate.py --feedback {cli.quoted(run_dir)} --domains ...  (drops and comments guide new samples)")
-    update_manifest(run_dir, "audit", audit)
-    write_report(run_dir)
+                rows[domain].append((f"{csv_path}:row {row_no}", row))
+    return rows
+
+
+def apply_domain(inp: StageInput, rows: list, reviewer: str, tally: "Tally") -> None:
+    """One domain's rows into its decisions_ (merged by id with those already there) and audited_ (kept and
+    fixed samples, rebuilt from every decision)."""
+    decisions_path = inp.path.with_name(f"decisions_{inp.slug}.jsonl")
+    audited_path = inp.path.with_name(f"audited_{inp.slug}.jsonl")
+    decisions = {d["id"]: d for d in records(decisions_path)
+                 if isinstance(d.get("id"), str) and d.get("decision") in DECISIONS} if decisions_path.exists() else {}
+    by_id = {s["id"]: s for s in records(inp.path) if isinstance(s.get("id"), str)}
+    for where, row in rows:
+        if (record := decide(where, row, by_id, reviewer, inp.domain, tally.counts)) is not None:
+            decisions[record["id"]] = record  # the last decision on a sample wins
+    audited = []
+    for d in decisions.values():
+        sample = by_id.get(d["id"])
+        if d["decision"] == "keep" and sample is not None:
+            audited.append({**sample, "audit": "kept"})
+        elif d["decision"] == "fix" and d.get("fixed"):
+            audited.append(d["fixed"])
+        tally.add(d, sample)
+    write_jsonl_atomic(audited_path, audited)
+    write_jsonl_atomic(decisions_path, list(decisions.values()))
+    cli.say(f"{inp.domain}: {len(decisions)} decisions, {len(audited)} audited samples -> {audited_path}")
+
+
+class Tally:
+    """What apply counts: decisions by kind and the rows it could not use, and the reviewers against the
+    judge, whose "keep" is reaching final (judge.why_not_final under the run's limits)."""
+
+    def __init__(self, limits: dict):
+        self.limits, self.counts = limits, Counter()
+        self.compared = self.agree = self.reviewed = self.dropped = 0
+
+    def add(self, decision: dict, sample: dict | None) -> None:
+        if sample is not None and "scores" in sample:  # scored: the judge's decision is the rule of final
+            in_final = why_not_final(sample, self.limits) is None
+            self.compared += 1
+            self.agree += in_final == (decision["decision"] != "drop")
+            self.reviewed += in_final
+            self.dropped += in_final and decision["decision"] == "drop"
+        self.counts[decision["decision"] if not decision.get("fix_problems") else "fix rejected"] += 1
+
+    def report(self, files: list[str]) -> dict:
+        """The audit as run.json keeps it: the error of final is the drops among reviewed samples of final."""
+        error = ({"dropped": self.dropped, "reviewed": self.reviewed, "rate": self.dropped / self.reviewed,
+                  **dict(zip(("low", "high"), wilson(self.dropped, self.reviewed)))} if self.reviewed else None)
+        return {"decisions": dict(self.counts), "judge_human_agreement": self.agree / self.compared if self.compared else None,
+                "error_of_final": error, "files": [str(p) for p in files]}
 
 
 def decide(where: str, row: dict, by_id: dict, reviewer: str, domain: str, counts) -> dict | None:
@@ -242,12 +268,10 @@ def decide(where: str, row: dict, by_id: dict, reviewer: str, domain: str, count
     if not decision:
         counts["not reviewed"] += 1
         return None
-    if decision not in DECISIONS:
-        cli.say(f"{where}: decision {row['decision']!r} is not keep, drop or fix; row skipped")
-        counts["bad rows"] += 1
-        return None
-    if sample_id not in by_id:
-        cli.say(f"{where}: unknown id {sample_id!r}; row skipped")
+    unusable = (f"decision {row['decision']!r} is not keep, drop or fix" if decision not in DECISIONS else
+                f"unknown id {sample_id!r}" if sample_id not in by_id else None)
+    if unusable:
+        cli.say(f"{where}: {unusable}; row skipped")
         counts["bad rows"] += 1
         return None
     sample = by_id[sample_id]

@@ -23,8 +23,8 @@ from dataforge import UserError, cli
 from dataforge.checks import SAMPLE_CHECKS, FileContext, LineChecker, keywords, reason
 from dataforge.dedup import Contamination, NearDuplicates
 from dataforge.report import write_report
-from dataforge.runs import (DEFAULT_RUNS_DIR, AtomicWriter, count_lines, domain_key, dumps, lock_run, read_jsonl, read_manifest,
-                            refuse_overwrites, resolve_input, update_manifest, write_atomic)
+from dataforge.runs import (DEFAULT_RUNS_DIR, AtomicWriter, count_lines, domain_key, dumps, lock_run, read_jsonl,
+                            refuse_overwrites, resolve_input, stage_record, update_manifest, write_atomic)
 
 ALL_CHECKS = SAMPLE_CHECKS + ("duplicate", "contamination")
 REPAIRED = b'"repairs": [{'  # a sample generate.py repaired (--repairs); a key's quotes are never escaped
@@ -59,6 +59,7 @@ def selected_checks(args) -> tuple[str, ...]:
 
 
 def load_references(paths: list[str]) -> Contamination | None:
+    """The questions of the reference benchmarks, for the contamination check; None when there are none."""
     refs = []
     for path in paths:
         if not Path(path).is_file():
@@ -71,8 +72,8 @@ def load_references(paths: list[str]) -> Contamination | None:
 
 def domain_keywords(run_dir: Path | None) -> dict[str, dict]:
     """Per domain key, the words of its name and the notes it was generated with (from run.json)."""
-    domains = (read_manifest(run_dir).get("stages", {}).get("generate", {}).get("domains", [])) if run_dir else []
-    return {domain_key(d["name"]): keywords(d["name"], d.get("notes", "")) for d in domains}
+    return {domain_key(d["name"]): keywords(d["name"], d.get("notes", ""))
+            for d in stage_record(run_dir, "generate").get("domains", [])}
 
 
 def main(argv=None) -> int:
@@ -89,76 +90,105 @@ def main(argv=None) -> int:
         cli.say("contamination: not checked (give --reference FILE, e.g. ../shared/data/gsm8k/test.jsonl)")
         enabled = tuple(c for c in enabled if c != "contamination")  # the records list only checks that ran
 
-    # Lines stream through: per-sample checks and contamination (on every core for large inputs),
-    # then near-duplicates across the whole run in input order (the first one stays), then written.
-    checker = LineChecker(contamination, workers=max(1, args.workers))
-    duplicates = NearDuplicates() if "duplicate" in enabled else None
-    report = {"checks": list(enabled), "domains": {}}
-    total = Tally()
-    bar = cli.progress(sum(count_lines(inp.path) for inp in inputs), "filter")
-    interrupted, tally, inp = False, Tally(), inputs[0]
-    try:
-        for inp in inputs:
-            ctx = FileContext(inp.path.name, inp.domain, domain_keywords(inp.run_dir), enabled, args.strict_domain)
-            kept_path = Path(args.output) if args.output else inp.output("filtered")
-            rejected_path = Path(args.rejected) if args.rejected else inp.output("rejected")
-            tally = Tally()
-            with AtomicWriter(kept_path) as kept, AtomicWriter(rejected_path) as rejected:
-                for raw, v in checker.verdicts(inp.path, ctx):
-                    if (args.skip_repaired and not v.reasons and REPAIRED in raw  # checked like any sample first
-                            and isinstance(repairs := json.loads(raw).get("repairs"), list)):
-                        steps = sorted({str(r.get("step")) for r in repairs if isinstance(r, dict)})
-                        v.reasons.append(reason("repaired", f"repaired in generation at step{'s' * (len(steps) > 1)} "
-                                                            f"{', '.join(steps)}; left out by --skip-repaired"))
-                        v.rejected_json = with_keys(raw, {"reject_reasons": v.reasons, "source": f"{inp.path.name}:{v.lineno}"})
-                        v.words = None  # not a duplicate's first copy: the next one may stay
-                    if v.words is not None and (dup := duplicates.check(v.words, v.bands, v.label)):
-                        v.reasons.append(reason("duplicate", dup))
-                        v.rejected_json = with_keys(raw, {"reject_reasons": v.reasons, "source": f"{inp.path.name}:{v.lineno}"})
-                    if v.reasons:
-                        rejected.write(v.rejected_json.encode("utf-8") + b"\n")
-                        if v.reasons[0]["check"] == "bad_line":
-                            cli.say(f"{inp.path}:{v.lineno}: {v.reasons[0]['message']}")
-                    else:
-                        kept.write((v.kept_json.encode("utf-8") if v.kept_json else raw) + b"\n")
-                    tally.add(v)
-                    bar.update(1)
-            total.merge(tally)
-            report["domains"][inp.domain or inp.path.name] = {
-                **tally.report(), "files": {"kept": str(kept_path), "rejected": str(rejected_path)}}
-    except KeyboardInterrupt:  # the file being written is left as it was (AtomicWriter); finished ones stay
-        interrupted = True
-        total.merge(tally)
-        report["domains"][f"{inp.domain or inp.path.name} (checked so far; not written)"] = tally.report()
-    finally:
-        bar.close()
-        checker.close()
-    report["total"] = total.report()
+    report, interrupted = filter_files(inputs, args, enabled, contamination)
     report["seconds"] = round(time.monotonic() - started, 3)
-    report["samples_per_second"] = round(total.n_in / max(report["seconds"], 1e-9), 1)
+    report["samples_per_second"] = round(report["total"]["in"] / max(report["seconds"], 1e-9), 1)
     if interrupted:
         print_summary(report)
         cli.say("interrupted: the files listed above are complete; the one being written was left as it was. "
                 "Run the same command again.")
         return cli.EXIT_INTERRUPTED
-    run_dir = inputs[0].run_dir
-    if run_dir is not None and all(i.run_dir == run_dir for i in inputs):
-        write_atomic(run_dir / "filter_report.json", json.dumps(report, indent=2) + "\n")
-        update_manifest(run_dir, "filter", {"checks": list(enabled), "references": args.reference,
-                                            "counts": {d: {k: r[k] for k in ("in", "kept", "rejected")}
-                                                       for d, r in report["domains"].items()},
-                                            "seconds": report["seconds"]})
-        write_report(run_dir)
+    if inputs[0].run_dir is not None and all(i.run_dir == inputs[0].run_dir for i in inputs):
+        record_in_run(inputs[0].run_dir, report, args.reference)
     print_summary(report)
-    if report["total"]["in"] and not report["total"]["kept"]:
-        model = read_manifest(run_dir).get("stages", {}).get("generate", {}).get("model") if run_dir else None
-        cli.say(f"  0 of {report['total']['in']} kept: the reasons above; each sample's are in its rejected_ file. "
-                + cli.model_hint(model))
-    elif report["total"]["kept"]:
-        given = Path(args.input)  # named as it was given; `latest` as the run it meant
-        target = inputs[0].run_dir if args.input == "latest" else given if given.is_dir() else kept_path
-        cli.say(f"  next: python score.py --input {cli.quoted(target)}")
+    say_next(report, args, inputs)
     return cli.EXIT_OK
+
+
+def filter_files(inputs, args, enabled: tuple, contamination) -> tuple[dict, bool]:
+    """Every input through the checks, each file written as it is finished: (the report, stopped by Ctrl-C).
+
+    Lines stream through: per-sample checks and contamination (on every core for large inputs),
+    then near-duplicates across the whole run in input order (the first one stays), then written."""
+    checker = LineChecker(contamination, workers=max(1, args.workers))
+    duplicates = NearDuplicates() if "duplicate" in enabled else None
+    report, total = {"checks": list(enabled), "domains": {}}, Tally()
+    bar = cli.progress(sum(count_lines(inp.path) for inp in inputs), "filter")
+    tally, inp = Tally(), inputs[0]
+    try:
+        for inp in inputs:
+            tally = Tally()
+            files = filter_file(inp, args, enabled, checker, duplicates, tally, bar)
+            total.merge(tally)
+            report["domains"][inp.domain or inp.path.name] = {**tally.report(), "files": files}
+    except KeyboardInterrupt:  # the file being written is left as it was (AtomicWriter); finished ones stay
+        total.merge(tally)
+        report["domains"][f"{inp.domain or inp.path.name} (checked so far; not written)"] = tally.report()
+        return {**report, "total": total.report()}, True
+    finally:
+        bar.close()
+        checker.close()
+    return {**report, "total": total.report()}, False
+
+
+def filter_file(inp, args, enabled: tuple, checker, duplicates, tally: "Tally", bar) -> dict:
+    """One raw file into its kept and rejected files, counted in tally: {"kept": path, "rejected": path}."""
+    ctx = FileContext(inp.path.name, inp.domain, domain_keywords(inp.run_dir), enabled, args.strict_domain)
+    kept_path = Path(args.output) if args.output else inp.output("filtered")
+    rejected_path = Path(args.rejected) if args.rejected else inp.output("rejected")
+    with AtomicWriter(kept_path) as kept, AtomicWriter(rejected_path) as rejected:
+        for raw, v in checker.verdicts(inp.path, ctx):
+            run_wide_checks(raw, v, duplicates, args.skip_repaired, inp.path.name)
+            if v.reasons:
+                rejected.write(v.rejected_json.encode("utf-8") + b"\n")
+                if v.reasons[0]["check"] == "bad_line":
+                    cli.say(f"{inp.path}:{v.lineno}: {v.reasons[0]['message']}")
+            else:
+                kept.write((v.kept_json.encode("utf-8") if v.kept_json else raw) + b"\n")
+            tally.add(v)
+            bar.update(1)
+    return {"kept": str(kept_path), "rejected": str(rejected_path)}
+
+
+def run_wide_checks(raw: bytes, v, duplicates: NearDuplicates | None, skip_repaired: bool, file_name: str) -> None:
+    """The checks of the whole run, after a line's own (LineChecker): --skip-repaired, then near-duplicates
+    of the lines before it. A reason either adds goes on v, and on its rejected line."""
+    found = None
+    if (skip_repaired and not v.reasons and REPAIRED in raw  # checked like any sample first
+            and isinstance(repairs := json.loads(raw).get("repairs"), list)):
+        steps = sorted({str(r.get("step")) for r in repairs if isinstance(r, dict)})
+        found = reason("repaired", f"repaired in generation at step{'s' * (len(steps) > 1)} {', '.join(steps)}; "
+                                   "left out by --skip-repaired")
+        v.words = None  # not a duplicate's first copy: the next one may stay
+    elif v.words is not None and (dup := duplicates.check(v.words, v.bands, v.label)):
+        found = reason("duplicate", dup)
+    if found:
+        v.reasons.append(found)
+        v.rejected_json = with_keys(raw, {"reject_reasons": v.reasons, "source": f"{file_name}:{v.lineno}"})
+
+
+def record_in_run(run_dir: Path, report: dict, references: list[str]) -> None:
+    """filter_report.json, the filter's entry in run.json, and the run report."""
+    write_atomic(run_dir / "filter_report.json", json.dumps(report, indent=2) + "\n")
+    update_manifest(run_dir, "filter", {"checks": report["checks"], "references": references,
+                                        "counts": {d: {k: r[k] for k in ("in", "kept", "rejected")}
+                                                   for d, r in report["domains"].items()},
+                                        "seconds": report["seconds"]})
+    write_report(run_dir)
+
+
+def say_next(report: dict, args, inputs) -> None:
+    """Why nothing was kept, if so (with the model's hint); else the next command."""
+    total = report["total"]
+    if total["in"] and not total["kept"]:
+        model = stage_record(inputs[0].run_dir, "generate").get("model")
+        cli.say(f"  0 of {total['in']} kept: the reasons above; each sample's are in its rejected_ file. "
+                + cli.model_hint(model))
+    elif total["kept"]:
+        given = Path(args.input)  # named as it was given; `latest` as the run it meant
+        kept = Path(args.output) if args.output else inputs[-1].output("filtered")
+        target = inputs[0].run_dir if args.input == "latest" else given if given.is_dir() else kept
+        cli.say(f"  next: python score.py --input {cli.quoted(target)}")
 
 
 def with_keys(raw: bytes, extra: dict) -> str:

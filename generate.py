@@ -29,8 +29,8 @@ from dataforge.pool import RequestPool
 from dataforge.prompts import REPAIR_HINT, TEMPLATE_NAMES, generation_prompt, step_fix, subtopics
 from dataforge.report import write_report
 from dataforge.runs import (DEFAULT_RUNS_DIR, TOKEN_FIELDS, JsonlAppender, all_runs, check_domain_names, domain_key,
-                            domain_slug, drop_torn_tail, latest_run, lock_run, new_run_dir, read_jsonl, read_manifest,
-                            resume_settings, run_folder, run_id, stage_file, token_log, update_manifest)
+                            domain_slug, drop_torn_tail, latest_run, lock_run, new_run_dir, read_jsonl,
+                            resume_settings, run_folder, run_id, stage_file, stage_record, token_log, update_manifest)
 from dataforge.schema import DIFFICULTIES, Sample, generation_schema, validation_problems
 from local_llm import DEFAULT_MODEL, THINK_LEVELS, ModelCallFailed, Options, get_backend
 
@@ -248,6 +248,8 @@ def first_failure(record: dict) -> dict | None:
     try:
         reasons = check_sample(record, REPAIR_CHECKS).reasons
     except Exception:  # a bug in a check: the sample is written as it is and filter.py names it ('internal')
+        if cli.tracebacks_wanted():
+            raise
         return None
     return reasons[0] if reasons else None
 
@@ -300,7 +302,7 @@ def run_to_resume(runs_dir) -> Path:
     """`--resume` alone: the newest run whose generation did not finish (Ctrl-C, a crash, a lost server),
     not a newer finished one; when every run finished, the newest (its failed slots are tried again)."""
     for run in reversed(all_runs(runs_dir)):
-        if read_manifest(run).get("stages", {}).get("generate", {}).get("status") not in ("done", None):
+        if stage_record(run, "generate").get("status") not in ("done", None):
             return run
     return latest_run(runs_dir)
 

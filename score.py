@@ -23,28 +23,24 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import Field, ValidationError, create_model
 
 from dataforge import UserError, cli
 from dataforge.arithmetic import check_steps, parse_number, quantities_agree
 from dataforge.judge import (AGREE_POLICIES, DEFAULT_LIMITS, NOT_FINAL, error_of_final_text, juror_vote, jurors_split,
                              jury_decision, overall_score, vote_decided, why_not_final)
 from dataforge.pool import RequestPool
-from dataforge.prompts import JUDGE_SCHEMA, RESOLVE_SCHEMA, RUBRIC_VERSION, judge_prompt, resolve_prompt
+from dataforge.prompts import (JUDGE_SCHEMA, RESOLVE_SCHEMA, RUBRIC_VERSION, SCORE_WEIGHTS, SUB_SCORES, judge_prompt,
+                               resolve_prompt)
 from dataforge.report import write_report
 from dataforge.schema import sample_problem
-from dataforge.runs import (DEFAULT_RUNS_DIR, TOKEN_FIELDS, JsonlAppender, drop_torn_tail, lock_run, read_jsonl,
-                            read_manifest, refuse_overwrites, resolve_input, token_log, update_manifest, write_jsonl_atomic)
+from dataforge.runs import (DEFAULT_RUNS_DIR, TOKEN_FIELDS, JsonlAppender, add_tokens, drop_torn_tail, lock_run, read_jsonl,
+                            refuse_overwrites, resolve_input, stage_record, token_log, update_manifest, write_jsonl_atomic)
 from local_llm import DEFAULT_MODEL, THINK_LEVELS, ModelCallFailed, Options, get_backend
 
-
-class JudgeScores(BaseModel):
-    correctness: int = Field(ge=1, le=10)
-    clarity: int = Field(ge=1, le=10)
-    domain_relevance: int = Field(ge=1, le=10)
-    difficulty_match: int = Field(ge=1, le=10)
-    reasoning_quality: int = Field(ge=1, le=10)
-    rationale: str = ""
+# The judge's reply, checked: a sub-score for each criterion of prompts.SCORE_WEIGHTS (what JUDGE_SCHEMA asks for)
+JudgeScores = create_model("JudgeScores", **{k: (int, Field(ge=min(SUB_SCORES), le=max(SUB_SCORES))) for k in SCORE_WEIGHTS},
+                           rationale=(str, ""))
 
 
 class WrongStep(Exception):
@@ -56,16 +52,20 @@ def parse_args(argv):
     p.add_argument("--input", default="latest", help="'latest', a run folder, a domain folder or a filtered .jsonl (default: latest)")
     p.add_argument("--output", help="final samples, for a .jsonl input (default: beside the input); scores go beside it "
                                     "(<output stem>.scored.jsonl) and the run's own records are left alone")
-    p.add_argument("--threshold", type=cli.number_in(0, 10, float), default=6.0, help="minimum overall score for final (default 6.0)")
-    p.add_argument("--min-relevance", type=cli.number_in(0, 10), default=5,
-                   help="minimum domain_relevance sub-score (1-10) for final, whatever the overall score (default 5)")
-    p.add_argument("--min-correctness", type=cli.number_in(0, 10), default=5,
-                   help="minimum correctness sub-score (1-10) for final, whatever the overall score (default 5)")
+    p.add_argument("--threshold", type=cli.number_in(0, 10, float), default=DEFAULT_LIMITS["threshold"],
+                   help=f"minimum overall score for final (default {DEFAULT_LIMITS['threshold']})")
+    p.add_argument("--min-relevance", type=cli.number_in(0, 10), default=DEFAULT_LIMITS["min_relevance"],
+                   help="minimum domain_relevance sub-score (1-10) for final, whatever the overall score "
+                        f"(default {DEFAULT_LIMITS['min_relevance']})")
+    p.add_argument("--min-correctness", type=cli.number_in(0, 10), default=DEFAULT_LIMITS["min_correctness"],
+                   help="minimum correctness sub-score (1-10) for final, whatever the overall score "
+                        f"(default {DEFAULT_LIMITS['min_correctness']})")
     p.add_argument("--judge-model", help="model spec of the judge, or several comma-separated: a jury, each juror "
                                          "re-solving on its own; the first one gives the rubric scores (default: the run's "
                                          "generation model, which agrees with its own mistakes)")
-    p.add_argument("--agree", choices=AGREE_POLICIES, default="majority",
-                   help="a jury accepts an answer when all voting jurors re-derive it, or a majority (default majority)")
+    p.add_argument("--agree", choices=AGREE_POLICIES, default=DEFAULT_LIMITS["agree"],
+                   help="a jury accepts an answer when all voting jurors re-derive it, or a majority "
+                        f"(default {DEFAULT_LIMITS['agree']})")
     p.add_argument("--votes", type=int, default=1, help="re-solves per juror at temperature 0.7, the majority is its vote; "
                                                         "stops once the vote cannot change (default 1, at temperature 0)")
     p.add_argument("--think", choices=THINK_LEVELS, default="auto",
@@ -116,9 +116,7 @@ def ask_json(judge, messages, schema, options, parse, attempts: int, usage: Coun
             last = f"request failed: {e}"
             continue
         usage["requests"] += 1
-        usage["judge_prompt_tokens"] += reply.prompt_tokens
-        usage["judge_completion_tokens"] += reply.completion_tokens
-        usage["judge_reasoning_tokens"] += reply.reasoning_tokens
+        add_tokens(usage, reply, prefix="judge_")
         if reply.truncated:
             last = reply.cutoff_problem()
             continue
@@ -129,7 +127,10 @@ def ask_json(judge, messages, schema, options, parse, attempts: int, usage: Coun
     raise ValueError(last)
 
 
-JUDGE_TOKENS = {f"judge_{k}": k for k in TOKEN_FIELDS}  # on each record beside the generation's own counts
+def judge_tokens(record: dict) -> dict:
+    """What judging a record cost, under TOKEN_FIELDS' names: the record carries it beside the generation's
+    own counts, as judge_prompt_tokens ..."""
+    return {k: record[f"judge_{k}"] for k in TOKEN_FIELDS}
 
 
 def resolve(juror, sample: dict, options, args, usage: Counter):
@@ -168,7 +169,7 @@ def juror_resolves(juror, sample: dict, expected, args, live, usage: Counter) ->
 
 
 def score_one(jurors, sample: dict, args, live=None) -> dict:
-    usage = Counter({"requests": 0, **{k: 0 for k in JUDGE_TOKENS}})
+    usage = Counter({"requests": 0, **{f"judge_{k}": 0 for k in TOKEN_FIELDS}})
     base = {"judge_model": jury_spec(jurors), "rubric_version": RUBRIC_VERSION}
     try:
         options = Options(temperature=0.0, seed=0, max_tokens=400, think=args.think,
@@ -199,7 +200,7 @@ def jury_spec(jurors) -> str:
 def generation_models(inputs) -> set[str]:
     """Every model that wrote these samples: the run's, and each sample's own `model` (a loose file)."""
     run_dir = inputs[0].run_dir
-    specs = {read_manifest(run_dir).get("stages", {}).get("generate", {}).get("model")} if run_dir else set()
+    specs = {stage_record(run_dir, "generate").get("model")}
     specs |= {line.record.get("model") for inp in inputs for line in read_jsonl(inp.path) if isinstance(line.record, dict)}
     return {spec for s in specs if isinstance(s, str) and (spec := spec_of(s))}
 
@@ -237,10 +238,29 @@ def main(argv=None) -> int:
         raise UserError("--output needs a single .jsonl --input; a run writes final_<domain>.jsonl beside each file")
     # --output puts final (and its scored file) outside the run: the run's records are not this stage's
     records_run = None if args.output else inputs[0].run_dir
-    generation_model = (read_manifest(inputs[0].run_dir).get("stages", {}).get("generate", {}).get("model")
-                        if inputs[0].run_dir else None)
-    specs = [s for s in (args.judge_model or generation_model or DEFAULT_MODEL).split(",")
-             if s.strip()]
+    generation_model = stage_record(inputs[0].run_dir, "generate").get("model")
+    jurors, self_judges = the_jury(args, generation_model, inputs)
+
+    tallies = {}  # per file, counted as each score arrives: a Ctrl-C summary is right
+    stop = lambda status: summary(tallies, started, generation_model)
+    with RequestPool(args.concurrency, stop, finish_with="run the same command again") as pool:
+        for inp in inputs:
+            score_file(inp, jurors, args, pool, tallies, records_run)
+    info = summary(tallies, started, generation_model)
+    if records_run is not None:
+        update_manifest(records_run, "score", {
+            "judge_model": jury_spec(jurors), "jurors": [j.spec for j in jurors], "agree": args.agree,
+            "self_judged": self_judges, "rubric_version": RUBRIC_VERSION, "threshold": args.threshold,
+            "min_relevance": args.min_relevance, "min_correctness": args.min_correctness, "votes": args.votes, **info})
+        write_report(records_run)
+    say_next(Tally.total(tallies.values()).counts, inputs, jurors, records_run, args.input)
+    return cli.EXIT_OK  # unscored samples are written with their error and counted in the summary
+
+
+def the_jury(args, generation_model: str | None, inputs) -> tuple[list, list[str]]:
+    """The jurors --judge-model names (default: the run's generation model), each reachable, and those of them
+    that wrote the samples they judge (said, with the way out)."""
+    specs = [s for s in (args.judge_model or generation_model or DEFAULT_MODEL).split(",") if s.strip()]
     if not specs:
         raise UserError(f"--judge-model {args.judge_model!r} names no model")
     jurors = [get_backend(s) for s in specs]
@@ -255,47 +275,65 @@ def main(argv=None) -> int:
     if len(jurors) > 1:
         cli.say(f"jury: {', '.join(j.spec for j in jurors)}; rubric scores from {jurors[0].spec}; an answer is accepted "
                 f"when {'every voting juror' if args.agree == 'all' else 'a majority of voting jurors'} re-derives it")
+    return jurors, self_judges
 
-    totals = Counter()
-    histogram = Counter()
-    per_domain = {}
-    stop = lambda status: summary(per_domain, totals, histogram, started, generation_model)
-    with RequestPool(args.concurrency, stop, finish_with="run the same command again") as pool:
-        for inp in inputs:
-            score_file(inp, jurors, args, pool, totals, histogram, per_domain, records_run)
-    info = summary(per_domain, totals, histogram, started, generation_model)
-    if not totals["in"]:
+
+def say_next(total: Counter, inputs, jurors, records_run, spec: str) -> None:
+    """Why nothing was scored, if so; else the next command, for a run (a loose file's final is named above)."""
+    if not total["in"]:
         cli.say(f"  nothing to score: {', '.join(str(i.path) for i in inputs)} hold no samples "
                 "(filter.py kept none: its summary says why)")
-    elif totals["in"] == totals["cached"]:
-        cli.say(f"  nothing new to score: all {totals['in']} were scored before by {jury_spec(jurors)} (cached)")
-    if records_run is not None:
-        update_manifest(records_run, "score", {"judge_model": jury_spec(jurors), "jurors": [j.spec for j in jurors],
-                                               "agree": args.agree, "self_judged": self_judges,
-                                               "rubric_version": RUBRIC_VERSION,
-                                                     "threshold": args.threshold, "min_relevance": args.min_relevance,
-                                                     "min_correctness": args.min_correctness, "votes": args.votes, **info})
-        write_report(records_run)
-    if totals["kept"] and records_run is not None:  # a loose file's final is named above; audit needs a run
-        cli.say(f"  next: python audit.py export --input {cli.quoted(records_run if args.input == 'latest' else args.input)}"
+    elif total["in"] == total["cached"]:
+        cli.say(f"  nothing new to score: all {total['in']} were scored before by {jury_spec(jurors)} (cached)")
+    if total["kept"] and records_run is not None:  # audit needs a run
+        cli.say(f"  next: python audit.py export --input {cli.quoted(records_run if spec == 'latest' else spec)}"
                 " --sample 30")
-    return cli.EXIT_OK  # unscored samples are written with their error and counted in the summary
 
 
-def score_file(inp, jurors, args, pool, totals, histogram, per_domain, records_run) -> None:
-    """Score one file into per_domain[its domain], counted as each score arrives."""
+def score_file(inp, jurors, args, pool, tallies: dict, records_run) -> None:
+    """Score one file, counted into tallies[its domain] as each score arrives; then scored_ compacted and
+    final_ written (each whole)."""
+    name = inp.domain or inp.path.name
     final_path = Path(args.output) if args.output else inp.output("final")
     scored_path = final_path.with_name(f"{final_path.stem}.scored.jsonl") if args.output else inp.output("scored")
+    samples = unique_samples(inp)
+    cached, other_judges = cached_scores(scored_path, jury_spec(jurors))
+    todo = [s for s in samples if sample_key(s) not in cached]
+    tally = tallies[name] = Tally(len(samples), cached=len(samples) - len(todo))
+    for s in samples:
+        if sample_key(s) in cached:
+            tally.add(cached[sample_key(s)], args)
+    results = dict(cached)
+    appender, spent = JsonlAppender(scored_path), token_log(records_run)  # written by this (main) thread only
+    try:
+        for record in pool.results(lambda s, live: score_one(jurors, s, args, live), todo, f"score {name}"):
+            if spent:
+                spent.write({"stage": "score", "domain": inp.domain, **judge_tokens(record)})
+            appender.write(record)
+            results[sample_key(record)] = record
+            tally.add(record, args)
+            add_tokens(tally.tokens, judge_tokens(record))
+    finally:
+        for out in (appender, spent):
+            if out:
+                out.close()
+    ordered = [results[sample_key(s)] for s in samples if sample_key(s) in results]
+    write_jsonl_atomic(scored_path, other_judges + ordered)  # compact: per judge and sample, the latest
+    write_jsonl_atomic(final_path, [r for r in ordered if not r.get("unscored") and "rejected" not in r])
+    tally.final = str(final_path)
+
+
+def unique_samples(inp) -> list[dict]:
+    """The samples of a file, each once: a bad line, or a sample an earlier line holds, is named and skipped.
+    Two samples that share an id are both scored, each under its own content (said)."""
     samples, line_of, id_line = [], {}, {}
     for line in read_jsonl(inp.path):
         r = line.record
         problem = line.problem or sample_problem(r)
         if problem:
             cli.say(f"{inp.path}:{line.lineno}: {problem}; skipped (filter.py checks input lines)")
-            totals["bad_lines"] += 1
         elif sample_key(r) in line_of:
             cli.say(f"{inp.path}:{line.lineno}: the same sample as line {line_of[sample_key(r)]}; skipped")
-            totals["bad_lines"] += 1
         else:
             if isinstance(r.get("id"), str) and r["id"] in id_line:
                 cli.say(f"{inp.path}:{line.lineno}: id {r['id']!r} is also on line {id_line[r['id']]}; "
@@ -303,78 +341,78 @@ def score_file(inp, jurors, args, pool, totals, histogram, per_domain, records_r
             line_of[sample_key(r)] = line.lineno
             id_line.setdefault(r.get("id") if isinstance(r.get("id"), str) else None, line.lineno)
             samples.append(r)
+    return samples
+
+
+def cached_scores(scored_path: Path, jury: str) -> tuple[dict, list[dict]]:
+    """From an earlier scored_ file: this jury's scores under this rubric, by sample_key (not asked again),
+    and every other judge's records (kept: a second judge does not erase the first one's scores)."""
     cached, other_judges = {}, []
-    if scored_path.exists():
-        lines = read_jsonl(scored_path)
-        if torn := drop_torn_tail(scored_path, lines):
-            cli.say(f"warning: {scored_path}:{torn.lineno}: unfinished line from a crash set aside; that sample is scored again")
-        for line in lines:
-            r = line.record
-            if not r:
-                continue
-            if r.get("judge_model") != jury_spec(jurors) or r.get("rubric_version") != RUBRIC_VERSION:
-                other_judges.append(r)  # kept: a second judge does not erase the first one's scores
-            elif not r.get("unscored"):
-                cached[sample_key(r)] = r
-    todo = [s for s in samples if sample_key(s) not in cached]
-    results = dict(cached)
-    stats = per_domain[inp.domain or inp.path.name] = {
-        "in": len(samples), "cached": len(samples) - len(todo), **{k: 0 for k in COUNTED}, "final": "(not written yet)"}
-    totals.update(**{k: stats[k] for k in ("in", "cached")})
-    for s in samples:
-        if sample_key(s) in cached:
-            count(cached[sample_key(s)], args, stats, totals, histogram)
-    appender, spent = JsonlAppender(scored_path), token_log(records_run)  # written by this (main) thread only
-    try:
-        for record in pool.results(lambda s, live: score_one(jurors, s, args, live), todo, f"score {inp.domain or inp.path.name}"):
-            if spent:
-                spent.write({"stage": "score", "domain": inp.domain, **{k: record[j] for j, k in JUDGE_TOKENS.items()}})
-            appender.write(record)
-            results[sample_key(record)] = record
-            count(record, args, stats, totals, histogram)
-            for j, k in JUDGE_TOKENS.items():
-                totals[k] += record[j]
-    finally:
-        for out in (appender, spent):
-            if out:
-                out.close()
-    ordered = [results[sample_key(s)] for s in samples if sample_key(s) in results]
-    write_jsonl_atomic(scored_path, other_judges + ordered)  # compact: per judge and sample, the latest
-    final = [r for r in ordered if not r.get("unscored") and "rejected" not in r]
-    write_jsonl_atomic(final_path, final)
-    stats["final"] = str(final_path)
+    if not scored_path.exists():
+        return cached, other_judges
+    lines = read_jsonl(scored_path)
+    if torn := drop_torn_tail(scored_path, lines):
+        cli.say(f"warning: {scored_path}:{torn.lineno}: unfinished line from a crash set aside; that sample is scored again")
+    for r in (line.record for line in lines if line.record):
+        if r.get("judge_model") != jury or r.get("rubric_version") != RUBRIC_VERSION:
+            other_judges.append(r)
+        elif not r.get("unscored"):
+            cached[sample_key(r)] = r
+    return cached, other_judges
 
 
 COUNTED = ("unscored", *NOT_FINAL, "kept", "resolve_agree", "resolve_checked", "resolve_unusable", "resolve_wrong_step",
            "resolve_saved", "jurors_split", "jurors_split_of")
-
-
-def count(record: dict, args, stats: dict, totals: Counter, histogram: Counter) -> None:
-    """One scored record into the domain's counts and the totals, as it arrives (a Ctrl-C summary is right);
-    decides (again) whether it reaches final: the limits and --agree may differ from the last run's."""
-    record.pop("rejected", None)
-    if record.get("unscored"):
-        out = "unscored"
-    else:
-        decide(record, args)
-        out = why_not_final(record, {k: getattr(args, k) for k in DEFAULT_LIMITS}) or "kept"
-        if out != "kept":
-            record["rejected"] = out
-        histogram[min(10, int(record["score"]))] += 1
-    resolved, split = record.get("resolve_agrees"), jurors_split(record)
-    for k, n in ((out, 1), ("resolve_agree", resolved is True), ("resolve_checked", resolved is not None),
-                 *((k, record.get(k, 0)) for k in RESOLVE_COUNTS),
-                 ("jurors_split", split is True), ("jurors_split_of", split is not None)):
-        stats[k] += n
-        totals[k] += n
-
-
 RESOLVE_COUNTS = ("resolve_unusable", "resolve_wrong_step", "resolve_saved")  # summed over a file's records
 
 
-def summary(per_domain, totals, histogram, started, model: str | None = None) -> dict:
+class Tally:
+    """One file's counts, as its scored records arrive: in, cached, why each is out of final (or kept), the
+    jury's votes, the score histogram, and the tokens this session spent."""
+
+    def __init__(self, n_in: int = 0, cached: int = 0):
+        self.counts = Counter({"in": n_in, "cached": cached, **{k: 0 for k in COUNTED}})
+        self.histogram, self.tokens = Counter(), Counter()
+        self.final = "(not written yet)"  # final_'s path once written
+
+    def add(self, record: dict, args) -> None:
+        """One scored record; decides (again) whether it reaches final: the limits and --agree may differ
+        from the last run's."""
+        record.pop("rejected", None)
+        if record.get("unscored"):
+            out = "unscored"
+        else:
+            decide(record, args)
+            out = why_not_final(record, {k: getattr(args, k) for k in DEFAULT_LIMITS}) or "kept"
+            if out != "kept":
+                record["rejected"] = out
+            self.histogram[min(10, int(record["score"]))] += 1
+        resolved, split = record.get("resolve_agrees"), jurors_split(record)
+        for k, n in ((out, 1), ("resolve_agree", resolved is True), ("resolve_checked", resolved is not None),
+                     *((k, record.get(k, 0)) for k in RESOLVE_COUNTS),
+                     ("jurors_split", split is True), ("jurors_split_of", split is not None)):
+            self.counts[k] += n
+
+    @classmethod
+    def total(cls, tallies) -> "Tally":
+        total = cls()
+        for t in tallies:
+            total.counts.update(t.counts)
+            total.histogram.update(t.histogram)
+            total.tokens.update(t.tokens)
+        return total
+
+    def report(self) -> dict:
+        """A file's counts as run.json keeps them (per_domain)."""
+        return {**{k: self.counts[k] for k in ("in", "cached", *COUNTED)}, "final": self.final}
+
+
+def summary(tallies: dict, started: float, model: str | None = None) -> dict:
     wall = time.monotonic() - started
-    rows = [[d, s["in"], s["cached"], s["unscored"], *(s[why] for why in NOT_FINAL), s["kept"]] for d, s in per_domain.items()]
+    total = Tally.total(tallies.values())
+    totals, histogram, tokens = total.counts, total.histogram, total.tokens
+    rows = [[d, s["in"], s["cached"], s["unscored"], *(s[why] for why in NOT_FINAL), s["kept"]]
+            for d, s in ((d, t.counts) for d, t in tallies.items())]
     agreement = totals["resolve_agree"] / totals["resolve_checked"] if totals["resolve_checked"] else None
     split = totals["jurors_split"] / totals["jurors_split_of"] if totals["jurors_split_of"] else None
     no_vote = [f"{totals[k]} re-solves {what}" for k, what in (("resolve_unusable", "gave no usable answer"),
@@ -387,10 +425,10 @@ def summary(per_domain, totals, histogram, started, model: str | None = None) ->
             + (f" (no vote: {', '.join(no_vote)})" if no_vote else "")
             + (f"; {totals['resolve_saved']} re-solves saved: the vote was already decided" if totals["resolve_saved"] else ""),
             f"  error of final: {error_of_final_text(None, {'jurors_split': split, 'jurors_split_of': totals['jurors_split_of']})}",
-            f"  tokens: {totals['prompt_tokens']:,} prompt + {totals['completion_tokens']:,} answer"
-            + (f" + {totals['reasoning_tokens']:,} reasoning" if totals["reasoning_tokens"] else "") + f", {wall:.1f}s")
-    for d, s in per_domain.items():
-        cli.say(f"  {d}: final -> {s['final']}")
+            f"  tokens: {tokens['prompt_tokens']:,} prompt + {tokens['completion_tokens']:,} answer"
+            + (f" + {tokens['reasoning_tokens']:,} reasoning" if tokens["reasoning_tokens"] else "") + f", {wall:.1f}s")
+    for d, t in tallies.items():
+        cli.say(f"  {d}: final -> {t.final}")
     scored = totals["in"] - totals["unscored"]
     if scored and not totals["kept"]:
         disagreed = totals["resolve_checked"] - totals["resolve_agree"]
@@ -398,11 +436,12 @@ def summary(per_domain, totals, histogram, started, model: str | None = None) ->
                 f"{totals['disagreed']} turned down by the re-solve, {totals['low_score']} below --threshold; "
                 f"the judge's own solution disagreed on {disagreed} of "
                 f"{totals['resolve_checked']}. {cli.model_hint(model)}")
-    return {"per_domain": per_domain, "histogram": {str(b): histogram.get(b, 0) for b in range(1, 11)},
+    return {"per_domain": {d: t.report() for d, t in tallies.items()},
+            "histogram": {str(b): histogram.get(b, 0) for b in range(1, 11)},
             "resolve_agreement": agreement, "jurors_split": split, "jurors_split_of": totals["jurors_split_of"],
             **{k: totals[k] for k in RESOLVE_COUNTS},
-            "tokens": {"prompt": totals["prompt_tokens"], "completion": totals["completion_tokens"],
-                       "reasoning": totals["reasoning_tokens"]},
+            "tokens": {"prompt": tokens["prompt_tokens"], "completion": tokens["completion_tokens"],
+                       "reasoning": tokens["reasoning_tokens"]},
             "seconds": round(wall, 2)}
 
 

@@ -16,6 +16,7 @@ from fractions import Fraction
 import snowballstemmer
 from pydantic import ValidationError
 
+from dataforge import cli
 from dataforge.arithmetic import (APPROX_TEXT, check_steps, parse_number, percent_answer, plain_text,
                                   proportion_for_percent, quantities_agree, shown_number, whole_answer, written_result)
 from dataforge.dedup import dedup_keys
@@ -144,11 +145,9 @@ class FileContext:
     strict_domain: bool = False  # an off-domain sample is rejected, not flagged
 
 
-_contamination = None  # set before the worker processes fork (see LineChecker)
-
-
-def check_lines(ctx: FileContext, chunk: list[tuple[int, bytes, bool]]) -> list[LineVerdict]:
-    """Parse and check a chunk of raw lines: the per-sample checks, contamination, and what dedup needs."""
+def check_lines(ctx: FileContext, chunk: list[tuple[int, bytes, bool]], contamination=None) -> list[LineVerdict]:
+    """Parse and check a chunk of raw lines: the per-sample checks, contamination (a dedup.Contamination,
+    when references were given), and what dedup needs."""
     out, survivors = [], []
     for lineno, raw, unterminated in chunk:
         source = f"{ctx.name}:{lineno}"
@@ -163,8 +162,10 @@ def check_lines(ctx: FileContext, chunk: list[tuple[int, bytes, bool]]) -> list[
         try:
             rep = check_sample(record, ctx.enabled, ctx.keywords_by_domain.get(domain), ctx.strict_domain)
         except Exception as e:  # a bug in a check must cost one sample, named, not the run
+            if cli.tracebacks_wanted():
+                raise
             rep = SampleReport(reasons=[reason("internal", f"{type(e).__name__}: {e}"[:500])])
-        if not rep.reasons and _contamination is not None and (hit := _contamination.match(record["question"])):
+        if not rep.reasons and contamination is not None and (hit := contamination.match(record["question"])):
             rep.reasons.append(reason("contamination", hit))
         label = record["id"] if isinstance(record.get("id"), str) and record["id"] else source
         verdict = LineVerdict(lineno, rep.reasons, [w["check"] for w in rep.warnings], rep.steps_verified,
@@ -195,23 +196,22 @@ class LineChecker:
     CHUNK = 500
 
     def __init__(self, contamination=None, workers: int | None = None):
-        global _contamination
-        _contamination = contamination
+        self.contamination = contamination
         self.workers = workers or os.cpu_count() or 1
         self.pool = None
 
     def verdicts(self, path, ctx: FileContext):
         """Yield (raw line, verdict) for every non-blank line of path."""
         if self.pool is None and self.workers > 1 and os.path.getsize(path) > 4_000_000:  # ~4,000 samples
-            # starting costs ~0.1 s; Ctrl-C is the main process's to handle: workers ignore it (no tracebacks)
-            self.pool = multiprocessing.get_context("fork").Pool(self.workers, initializer=signal.signal,
-                                                                 initargs=(signal.SIGINT, signal.SIG_IGN))
+            # starting costs ~0.1 s; the references go to each worker once, as it starts (forked: not copied)
+            self.pool = multiprocessing.get_context("fork").Pool(self.workers, initializer=_start_worker,
+                                                                 initargs=(self.contamination,))
         pending = deque()
         for chunk in _chunks(raw_lines(path), self.CHUNK):
             if self.pool is None:
-                yield from zip((raw for _, raw, _ in chunk), check_lines(ctx, chunk))
+                yield from zip((raw for _, raw, _ in chunk), check_lines(ctx, chunk, self.contamination))
                 continue
-            pending.append((chunk, self.pool.apply_async(check_lines, (ctx, chunk))))
+            pending.append((chunk, self.pool.apply_async(_check_in_worker, (ctx, chunk))))
             if len(pending) >= 4 * self.workers:
                 done, result = pending.popleft()
                 yield from zip((raw for _, raw, _ in done), result.get())
@@ -222,6 +222,19 @@ class LineChecker:
     def close(self):
         if self.pool is not None:
             self.pool.terminate()
+
+
+_worker_contamination = None  # a worker process's own copy of LineChecker.contamination, from _start_worker
+
+
+def _start_worker(contamination) -> None:
+    global _worker_contamination
+    _worker_contamination = contamination
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle (no tracebacks)
+
+
+def _check_in_worker(ctx: FileContext, chunk: list) -> list[LineVerdict]:
+    return check_lines(ctx, chunk, _worker_contamination)
 
 
 def _chunks(items, size: int):

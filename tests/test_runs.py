@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, only_run, read_lines
+from conftest import ROOT, only_run, read_lines, scored_run
 
 DOMAIN, FOLDER, SLUG = "Jobs at startup", "Jobs at startup data samples", "jobs_at_startup"
 
@@ -63,9 +63,7 @@ def test_re_filtering_or_re_scoring_a_derived_file_leaves_its_siblings_alone(run
 
 
 def test_a_second_judge_keeps_the_first_judges_scores_and_the_first_is_not_asked_again(run, tmp_path, ollama):
-    run("generate.py", "--domains", DOMAIN, "--samples-per-domain", "3", check_rc=0)
-    run("filter.py", "--input", "latest", "--skip-checks", "duplicate", check_rc=0)
-    run("score.py", "--input", "latest", check_rc=0)
+    scored_run(run, tmp_path, DOMAIN, 3)
     run("score.py", "--input", "latest", "--judge-model", "ollama://mistral", check_rc=0)
     scored = read_lines(only_run(tmp_path) / FOLDER / f"scored_{SLUG}.jsonl")
     assert sorted(s["judge_model"] for s in scored) == ["ollama://llama2"] * 3 + ["ollama://mistral"] * 3
@@ -554,9 +552,7 @@ def test_report_md_counts_records_not_newlines(run, tmp_path, ollama):
 def test_the_dataset_cards_yaml_names_the_export_file_whatever_its_name(run, tmp_path, ollama, name):
     import yaml
 
-    run("generate.py", "--domains", DOMAIN, "--samples-per-domain", "2", check_rc=0)
-    run("filter.py", "--input", "latest", "--skip-checks", "duplicate", check_rc=0)
-    run("score.py", "--input", "latest", check_rc=0)
+    scored_run(run, tmp_path, DOMAIN, 2)
     (tmp_path / "out").mkdir()
     run("audit.py", "export-train", "--input", "latest", "--format", "openai", "--output", str(tmp_path / "out" / name),
         check_rc=0)
@@ -601,10 +597,7 @@ def test_the_quality_check_matches_leftover_phrases_as_words(run, tmp_path):
 
 
 def test_an_edited_difficulty_or_domain_is_judged_again(run, tmp_path, ollama):
-    run("generate.py", "--domains", DOMAIN, "--samples-per-domain", "2", check_rc=0)
-    run("filter.py", "--input", "latest", "--skip-checks", "duplicate", check_rc=0)
-    run("score.py", "--input", "latest", check_rc=0)
-    filtered = only_run(tmp_path) / FOLDER / f"filtered_{SLUG}.jsonl"
+    filtered = scored_run(run, tmp_path, DOMAIN, 2) / FOLDER / f"filtered_{SLUG}.jsonl"
     records = read_lines(filtered)
     records[0]["difficulty"] = "hard" if records[0]["difficulty"] != "hard" else "easy"  # what the judge rates it against
     records[1]["domain"] = "Jobs at a startup"
@@ -615,3 +608,42 @@ def test_an_edited_difficulty_or_domain_is_judged_again(run, tmp_path, ollama):
     final = {r["id"]: r for r in read_lines(filtered.with_name(f"final_{SLUG}.jsonl"))}
     assert final[records[0]["id"]]["difficulty"] == records[0]["difficulty"]
     assert final[records[1]["id"]]["domain"] == "Jobs at a startup"
+
+
+def test_a_crashing_check_costs_one_sample_for_a_user_but_raises_under_tests_and_dataforge_traceback(monkeypatch):
+    """A bug in a check rejects its sample as 'internal' and the run goes on; under pytest
+    (PYTEST_CURRENT_TEST, which the scripts the tests run inherit) and with DATAFORGE_TRACEBACK=1 it
+    raises instead, so the tests fail on it rather than count it."""
+    from dataforge.checks import FileContext, check_lines
+    from fake_ollama import FakeOllama
+
+    line = (1, json.dumps(FakeOllama().make_sample(domain="Bakery")).encode(), False)
+    broken = FileContext("in.jsonl", "Bakery", {"Bakery": 42}, ("domain",))  # keywords not a dict: the domain check crashes
+    monkeypatch.delenv("DATAFORGE_TRACEBACK", raising=False)
+    with pytest.raises(AttributeError):
+        check_lines(broken, [line])
+    monkeypatch.delenv("PYTEST_CURRENT_TEST")  # as a user runs filter.py
+    [verdict] = check_lines(broken, [line])
+    assert verdict.reasons[0]["check"] == "internal" and "AttributeError" in verdict.reasons[0]["message"]
+    monkeypatch.setenv("DATAFORGE_TRACEBACK", "1")
+    with pytest.raises(AttributeError):
+        check_lines(broken, [line])
+
+
+def test_contamination_is_checked_in_the_worker_processes_too(run, tmp_path):
+    """Above ~4 MB the checks run in worker processes: the references reach each worker as it starts."""
+    from fake_ollama import FakeOllama
+
+    fake = FakeOllama()
+    samples = [dict(fake.make_sample(), id=f"s-{i}") for i in range(12_000)]
+    leaked = "A baker in Oslo bakes 12 loaves of rye bread before dawn every morning and sells 7 of them. How many are left?"
+    samples[9_000]["question"] = leaked
+    (tmp_path / "benchmark.jsonl").write_text(json.dumps({"question": leaked}) + "\n")
+    src = tmp_path / "big.jsonl"
+    src.write_text("".join(json.dumps(s) + "\n" for s in samples))
+    assert src.stat().st_size > 4_000_000
+    run("filter.py", "--input", str(src), "--workers", "2", "--skip-checks", "domain,duplicate",
+        "--reference", str(tmp_path / "benchmark.jsonl"), check_rc=0)
+    contaminated = [r["id"] for r in read_lines(tmp_path / "big.rejected.jsonl")
+                    if r["reject_reasons"][0]["check"] == "contamination"]
+    assert contaminated == ["s-9000"]

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, need_embedded, only_run, read_lines
+from conftest import ROOT, ctrl_c_after, need_embedded, only_run, read_lines
 from dataforge.prompts import JUDGE_SCHEMA, RESOLVE_DISAGREE_CAP, RESOLVE_SCHEMA
 
 
@@ -163,11 +163,7 @@ def test_ctrl_c_prints_the_summary_exits_130_and_the_rerun_finishes(run, tmp_pat
     cmd = [sys.executable, str(ROOT / "score.py"), "--input", "latest"]
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             stdin=subprocess.DEVNULL, text=True)
-    deadline = time.monotonic() + 30
-    while len(ollama.model_requests()) < before + 5 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    err = ctrl_c_after(proc, ollama, requests=before + 5)
     assert proc.returncode == 130
     assert "interrupted" in err and "re-solve agreement" in err  # the summary so far
     done = len(read_lines(folder / "scored_jobs_at_startup.jsonl"))
