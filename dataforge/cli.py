@@ -1,4 +1,5 @@
-"""What the three scripts share at the command line: error handling, summaries, the progress bar."""
+"""What the four scripts (generate, filter, score, audit) share at the command line: error handling, summaries,
+the progress bar."""
 
 import argparse
 import os
@@ -15,6 +16,15 @@ EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130  # 1 is left to Python: an une
 EXIT_TERMINATED = 143  # 128 + SIGTERM: what a shell reports for a process `kill` or `timeout` ended
 
 
+class Stopped(Exception):
+    """A stage stopped early (Ctrl-C, SIGTERM, a fatal UserError) and has printed what it kept and how to
+    finish: cli.run exits with `code`; a caller of main() in the same process gets it as an exception."""
+
+    def __init__(self, code: int):
+        super().__init__(code)
+        self.code = code
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised in the main thread: every stage handles it where it handles Ctrl-C (summary, files
     whole or as they were), and exits 143 instead of 130."""
@@ -27,7 +37,7 @@ _terminated = False
 def _on_sigterm(_signum, _frame):
     global _terminated
     if os.getpid() != _main_pid:  # a forked worker (filter.py's pool): end quietly, the main process reports
-        os._exit(EXIT_TERMINATED)
+        os._exit(EXIT_TERMINATED)  # not an exception: it has no cli.run, and a raise prints a worker traceback
     _terminated = True
     raise Terminated()
 
@@ -48,6 +58,8 @@ def run(main) -> int:
         if os.environ.get("DATAFORGE_TRACEBACK") == "1":
             raise
         return e.exit_code
+    except Stopped as e:  # the stage has said why; worker threads still in a request are daemons and hold nothing
+        return e.code
     except BrokenPipeError:  # `python filter.py ... | head`
         return EXIT_OK
     except KeyboardInterrupt:  # a stage with more to say about what it kept handles Ctrl-C itself
