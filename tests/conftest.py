@@ -3,8 +3,10 @@ scripts the way users do, as subprocesses."""
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -60,6 +62,16 @@ def only_run(tmp_path: Path) -> Path:
     runs = sorted((tmp_path / "runs").glob("run_*"))
     assert len(runs) == 1, runs
     return runs[0]
+
+
+def ctrl_c_after(proc: subprocess.Popen, ollama, requests: int) -> str | None:
+    """Ctrl-C to a stage started in the background, once the test server has had `requests` model requests
+    (or 30 s went by); what it printed on stderr, when that was piped."""
+    deadline = time.monotonic() + 30
+    while len(ollama.model_requests()) < requests and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    return proc.communicate(timeout=60)[1]
 
 
 def need_embedded():
