@@ -174,8 +174,7 @@ def main(argv=None) -> int:
     run_dir, settings = resumed(args) if args.resume else (None, plan(args))
     backend = get_backend(settings["model"])
     backend.check()
-    for flag in backend.unsupported_options(Options(temperature=settings["temperature"], seed=settings["seed"],
-                                                    think=settings.get("think", "auto"))):
+    for flag in backend.unsupported_options(request_options(settings, slot=0, attempt=0)):  # what a request sends
         cli.say(f"note: {backend.scheme} has no {flag}; that setting is ignored (set it in a Modelfile or use the HTTP API)")
     if run_dir is None:  # made only once the backend answered: a typo in --model leaves no empty run behind
         run_dir = new_run_dir(args.runs_dir)

@@ -48,7 +48,8 @@ def interrupted_status() -> int:
 
 
 def run(main) -> int:
-    """Call main(); a UserError becomes `Error: ...` on stderr and exit 2. Tracebacks stay for real bugs."""
+    """Call main(); a UserError becomes `Error: ...` on stderr and exit 2. Tracebacks stay for real bugs.
+    The one place a stage ends the process: a stage stopped early (cli.Stopped) exits here with its status."""
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         status = main() or EXIT_OK
@@ -58,8 +59,12 @@ def run(main) -> int:
         if os.environ.get("DATAFORGE_TRACEBACK") == "1":
             raise
         return e.exit_code
-    except Stopped as e:  # the stage has said why; worker threads still in a request are daemons and hold nothing
-        return e.code
+    except Stopped as e:  # the stage has said what it kept; requests may still be in flight in worker threads
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # not a wait for them (a hung server would hold the exit for minutes), nor the interpreter's teardown
+        # under them: with the embedded model in llama.cpp's C code, a normal exit crashed (SIGSEGV)
+        os._exit(e.code)
     except BrokenPipeError:  # `python filter.py ... | head`
         return EXIT_OK
     except KeyboardInterrupt:  # a stage with more to say about what it kept handles Ctrl-C itself

@@ -4,15 +4,14 @@ Requests run `concurrency` at once and their results come back to the main threa
 finishes, so only the main thread writes files. A request's own failure (a 4xx, a malformed reply,
 a timeout) is part of its result: the stage records it and goes on. Two things stop the stage at
 once: a UserError from any request (the model is gone, the key is refused, the server was
-unreachable 3 times in a row) and Ctrl-C (or SIGTERM). Then no queued request starts, the stage
-prints its summary and the pool raises cli.Stopped(2, 130 or 143) for cli.run to exit with. The
-requests in flight are not waited for: their samples are simply missing, and the command that
-finishes the work redoes them.
+unreachable 3 times in a row) and Ctrl-C (or SIGTERM). Then the queued requests are cancelled, the stage
+prints its summary and the pool raises cli.Stopped(2, 130 or 143); cli.run exits with it at once, without
+waiting for the requests in flight: their samples are simply missing, and the command that finishes the
+work redoes them.
 """
 
-import queue
 import sys
-import threading
+from concurrent.futures import ThreadPoolExecutor, as_completed
 
 from dataforge import UserError, cli
 
@@ -23,51 +22,32 @@ class RequestPool:
        On Ctrl-C or a fatal error, summary(status) prints what was done: status "interrupted" or "stopped"."""
 
     def __init__(self, concurrency: int, summary, finish_with: str):
-        self.concurrency = concurrency  # at least 1: the flag's type says so (cli.number_in)
+        self.executor = ThreadPoolExecutor(max_workers=concurrency)  # at least 1: the flag's type says so (cli.number_in)
         self.summary, self.finish_with = summary, finish_with
         self.live = None  # the progress bar's live token count, for the batch being run
-        self.stopping = threading.Event()  # set on the way out: workers start no further request
 
     def results(self, work, items: list, desc: str):
         """Run work(item, live) for each item; yield each result as it finishes, behind one progress bar.
         `live` is a cli.LiveTokens: each request takes live.request() as its Options.on_tokens."""
         bar = cli.progress(len(items), desc[:30])
         self.live = cli.LiveTokens(bar)
-        todo, done = queue.SimpleQueue(), queue.SimpleQueue()
-        for item in items:
-            todo.put(item)
-        # daemon threads: a request blocked in a hung server's socket (or in llama.cpp) holds no exit
-        for _ in range(min(self.concurrency, len(items))):
-            threading.Thread(target=self._work, args=(work, todo, done), daemon=True).start()
         try:
-            for _ in items:
-                result, error = done.get()
-                if error is not None:
-                    raise error
-                yield result
+            for future in as_completed([self.executor.submit(work, item, self.live) for item in items]):
+                yield future.result()
                 bar.update(1)
         finally:
             bar.close()
-
-    def _work(self, work, todo, done) -> None:
-        while not self.stopping.is_set():
-            try:
-                item = todo.get_nowait()
-            except queue.Empty:
-                return
-            try:
-                done.put((work(item, self.live), None))
-            except BaseException as e:  # the main thread raises it, as if the request had run there
-                self.stopping.set()  # a UserError or a bug ends the stage: no further request goes out
-                done.put((None, e))
 
     def __enter__(self):
         return self
 
     def __exit__(self, kind, error, tb):
-        self.stopping.set()
-        if kind is None or not issubclass(kind, (KeyboardInterrupt, UserError)):
-            return False  # done, or a bug: its traceback is shown
+        if kind is None:
+            self.executor.shutdown()
+            return False
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        if not issubclass(kind, (KeyboardInterrupt, UserError)):
+            return False  # a bug: the traceback is shown (after the requests in flight, not all those queued)
         interrupted = issubclass(kind, KeyboardInterrupt)  # Ctrl-C, or SIGTERM (cli.Terminated)
         if self.live:
             self.live.bar.close()

@@ -137,20 +137,24 @@ def test_kill_9_then_resume_gives_exactly_the_requested_samples(tmp_path, ollama
         assert len(ids) == 12 and len(set(ids)) == 12
 
 
-def test_a_lost_model_stops_past_a_hung_request_and_main_raises_stopped_to_its_caller(tmp_path, ollama):
-    """The stop does not wait for a request a hung server holds (worker threads are daemons), and main()
-    called in a program of one's own raises cli.Stopped to it instead of ending that program."""
+def test_a_lost_model_stops_at_once_past_a_hung_request_and_main_raises_stopped_to_its_caller(run, tmp_path, ollama):
+    """cli.run ends the process without waiting for a request a hung server holds; main() called in a program
+    of one's own raises cli.Stopped to it instead of ending that program."""
     ollama.faults.queue = ["hang"] + ["gone"] * 20  # "hang": the server holds that request 30 s
+    started = time.monotonic()
+    proc = run("generate.py", "--domains", "Ops", "--samples-per-domain", "4", "--concurrency", "2", check_rc=2)
+    assert time.monotonic() - started < 20 and "is not pulled" in proc.stderr
+
+    ollama.faults.queue = ["gone"] * 20
     program = ("import sys; sys.path.insert(0, sys.argv[1]); import generate; from dataforge import cli\n"
                "try:\n    generate.main(sys.argv[2:])\nexcept cli.Stopped as stop:\n    print('stopped', stop.code)\n")
-    started = time.monotonic()
     proc = subprocess.run([sys.executable, "-c", program, str(ROOT), "--domains", "Ops", "--samples-per-domain", "4",
-                           "--concurrency", "2"], cwd=tmp_path, env={**os.environ, "OLLAMA_HOST": ollama.url},
+                           "--runs-dir", "mine"], cwd=tmp_path, env={**os.environ, "OLLAMA_HOST": ollama.url},
                           capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
     assert proc.stdout == "stopped 2\n" and proc.returncode == 0, proc.stderr
-    assert time.monotonic() - started < 20
-    assert "is not pulled" in proc.stderr and "python generate.py --resume" in proc.stderr
-    assert json.loads((only_run(tmp_path) / "run.json").read_text())["stages"]["generate"]["status"] == "stopped"
+    assert "is not pulled" in proc.stderr and "python generate.py --resume mine/run_" in proc.stderr
+    manifest = json.loads(next((tmp_path / "mine").glob("run_*/run.json")).read_text())
+    assert manifest["stages"]["generate"]["status"] == "stopped"
 
 
 def test_torn_last_line_is_set_aside_and_redone(run, tmp_path):
