@@ -49,7 +49,8 @@ def parse_args(argv):
     p.add_argument("--ask-samples", action="store_true", help="ask how many samples per domain")
     p.add_argument("--model", default=DEFAULT_MODEL, help=f"model spec, see local_llm.py (default $DATAFORGE_MODEL or llama2; now {DEFAULT_MODEL})")
     p.add_argument("--templates", default=",".join(TEMPLATE_NAMES), help="prompt templates to rotate: detailed,conversational,minimal")
-    p.add_argument("--difficulty", default="easy=1,medium=1,hard=1", help="one level, or a mix such as easy=1,medium=2,hard=1")
+    p.add_argument("--difficulty", default=",".join(f"{level}=1" for level in DIFFICULTIES),
+                   help="one level, or a mix such as easy=1,medium=2,hard=1 (default: each level in turn, weight 1)")
     p.add_argument("--temperature", type=float, default=0.8, help="sampling temperature (default 0.8)")
     p.add_argument("--seed", type=int, help="base seed, so a run can be repeated: slot k's prompt depends on it and k "
                                             "alone, and its attempt a (from 0) asks the model for seed + 100*k + a")
@@ -85,7 +86,7 @@ def difficulty_cycle(spec: str) -> list[str]:
     for part in (p.strip() for p in spec.split(",") if p.strip()):
         level, _, weight = part.partition("=")
         if level not in DIFFICULTIES or (weight and not (weight.isdigit() and 0 < int(weight) <= 100)):
-            raise UserError(f"--difficulty {spec!r}: use easy, medium, hard, or a mix like easy=1,medium=2,hard=1 "
+            raise UserError(f"--difficulty {spec!r}: use {', '.join(DIFFICULTIES)}, or a mix like easy=1,medium=2,hard=1 "
                             "(weights 1 to 100)")
         out += [level] * int(weight or 1)
     if not out:
