@@ -28,8 +28,8 @@ from dataforge import UserError, cli
 from dataforge.pool import RequestPool
 from dataforge.prompts import REPAIR_HINT, TEMPLATE_NAMES, generation_prompt, step_fix, subtopics
 from dataforge.report import write_report
-from dataforge.runs import (DEFAULT_RUNS_DIR, TOKEN_FIELDS, JsonlAppender, all_runs, check_domain_names, domain_key,
-                            domain_slug, drop_torn_tail, latest_run, lock_run, new_run_dir, read_jsonl,
+from dataforge.runs import (DEFAULT_RUNS_DIR, TOKEN_FIELDS, JsonlAppender, add_tokens, all_runs, check_domain_names,
+                            domain_key, domain_slug, drop_torn_tail, latest_run, lock_run, new_run_dir, read_jsonl,
                             resume_settings, run_folder, run_id, stage_file, stage_record, token_log, update_manifest)
 from dataforge.schema import DIFFICULTIES, Sample, generation_schema, validation_problems
 from local_llm import DEFAULT_MODEL, THINK_LEVELS, ModelCallFailed, Options, get_backend
@@ -49,9 +49,11 @@ def parse_args(argv):
     p.add_argument("--ask-samples", action="store_true", help="ask how many samples per domain")
     p.add_argument("--model", default=DEFAULT_MODEL, help=f"model spec, see local_llm.py (default $DATAFORGE_MODEL or llama2; now {DEFAULT_MODEL})")
     p.add_argument("--templates", default=",".join(TEMPLATE_NAMES), help="prompt templates to rotate: detailed,conversational,minimal")
-    p.add_argument("--difficulty", default="easy=1,medium=1,hard=1", help="one level, or a mix such as easy=1,medium=2,hard=1")
+    p.add_argument("--difficulty", default=",".join(f"{level}=1" for level in DIFFICULTIES),
+                   help="one level, or a mix such as easy=1,medium=2,hard=1 (default: each level in turn, weight 1)")
     p.add_argument("--temperature", type=float, default=0.8, help="sampling temperature (default 0.8)")
-    p.add_argument("--seed", type=int, help="base seed: request i uses seed+i, so a run can be repeated")
+    p.add_argument("--seed", type=int, help="base seed, so a run can be repeated: slot k's prompt depends on it and k "
+                                            "alone, and its attempt a (from 0) asks the model for seed + 100*k + a")
     p.add_argument("--max-tokens", type=int,
                    help=f"cap on tokens per reply (default {ANSWER_TOKENS}, plus room to reason for a thinking model)")
     p.add_argument("--think", choices=THINK_LEVELS, default="auto",
@@ -84,7 +86,7 @@ def difficulty_cycle(spec: str) -> list[str]:
     for part in (p.strip() for p in spec.split(",") if p.strip()):
         level, _, weight = part.partition("=")
         if level not in DIFFICULTIES or (weight and not (weight.isdigit() and 0 < int(weight) <= 100)):
-            raise UserError(f"--difficulty {spec!r}: use easy, medium, hard, or a mix like easy=1,medium=2,hard=1 "
+            raise UserError(f"--difficulty {spec!r}: use {', '.join(DIFFICULTIES)}, or a mix like easy=1,medium=2,hard=1 "
                             "(weights 1 to 100)")
         out += [level] * int(weight or 1)
     if not out:
@@ -94,11 +96,10 @@ def difficulty_cycle(spec: str) -> list[str]:
 
 def plan(args) -> dict:
     """The settings of a new run, from flags and (with --interactive) answers."""
-    domains = [d.replace("\\,", ",").strip() for flag in args.domains for d in re.split(r"(?<!\\),", flag) if d.strip()]
+    domains = [d for flag in args.domains for d in split_domains(flag)]
     notes = list(args.domain_notes)
     if args.interactive and not domains:
-        domains = [d.replace("\\,", ",").strip() for d in re.split(r"(?<!\\),", ask("Domains (comma-separated): ", "--domains"))
-                   if d.strip()]
+        domains = split_domains(ask("Domains (comma-separated): ", "--domains"))
         notes = [ask(f"Notes for {d!r} (optional): ", "--domain-notes") for d in domains]
     if not domains:
         raise UserError("no domains given: pass --domains \"Jobs at startup\" (or --interactive)")
@@ -132,6 +133,11 @@ def plan(args) -> dict:
             "max_attempts": args.max_attempts, "repairs": args.repairs}
 
 
+def split_domains(text: str) -> list[str]:
+    """'Retail, Sales\\, Marketing' -> ['Retail', 'Sales, Marketing']: a comma inside a name is written \\,"""
+    return [d.replace("\\,", ",").strip() for d in re.split(r"(?<!\\),", text) if d.strip()]
+
+
 def load_feedback(run: Path, domains: list[str]) -> dict:
     """Per domain, what reviewers dropped (with their comments) and kept, from audit.py apply's decisions.
 
@@ -162,35 +168,151 @@ def approved_question(decision: dict) -> str | None:
     return fixed["question"] if isinstance(fixed, dict) and isinstance(fixed.get("question"), str) else None
 
 
-def generate_one(backend, settings: dict, domain: dict, slot: int, run_name: str, recent: list[str],
-                 live=None) -> tuple[dict, bool, dict | None]:
+# ---------------------------------------------------------------- the stage: resolve, generate, write, summary
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    run_dir, settings = resumed(args) if args.resume else (None, plan(args))
+    backend = get_backend(settings["model"])
+    backend.check()
+    for flag in backend.unsupported_options(request_options(settings, slot=0, attempt=0)):  # what a request sends
+        cli.say(f"note: {backend.scheme} has no {flag}; that setting is ignored (set it in a Modelfile or use the HTTP API)")
+    if run_dir is None:  # made only once the backend answered: a typo in --model leaves no empty run behind
+        run_dir = new_run_dir(args.runs_dir)
+        lock_run(run_dir)
+    stage = Stage(backend, settings, run_dir)
+    update_manifest(run_dir, "generate", {"status": "running", "settings": settings, "domains": settings["domains"],
+                                          "backend": backend.scheme, "model": backend.spec})
+    cli.say(f"run: {run_dir}  model: {backend.spec}  concurrency: {args.concurrency}"
+            + ("  (a thinking model: it reasons before it answers)" if backend.thinks else ""))
+    summary = lambda status: finish(stage, status)
+    finish_with = f"finish with `python generate.py --resume {cli.quoted(run_dir)}`"
+    with RequestPool(args.concurrency, summary, finish_with) as pool:
+        for domain in settings["domains"]:
+            run_domain(stage, domain, pool)
+    finish(stage, status="done")
+    return cli.EXIT_OK  # failures are recorded in failed_<domain>.jsonl and counted; the run itself completed
+
+
+def resumed(args) -> tuple[Path, dict]:
+    """--resume: the run's folder, locked, and the settings it was started with."""
+    run_dir = run_folder(str(run_to_resume(args.runs_dir)) if args.resume == "latest" else args.resume,
+                         args.runs_dir, "--resume")
+    lock_run(run_dir)  # two resumes at once would write each sample twice
+    defaults = plan(parse_args(["--domains", "any"]))  # today's flag defaults, for what an older run.json lacks
+    settings = resume_settings(run_dir, "generate", defaults, required=("domains", "samples_per_domain"))
+    settings["domains"] = [{"notes": "", **d} for d in settings["domains"]]
+    return run_dir, settings
+
+
+def run_to_resume(runs_dir) -> Path:
+    """`--resume` alone: the newest run whose generation did not finish (Ctrl-C, a crash, a lost server),
+    not a newer finished one; when every run finished, the newest (its failed slots are tried again)."""
+    for run in reversed(all_runs(runs_dir)):
+        if stage_record(run, "generate").get("status") not in ("done", None):
+            return run
+    return latest_run(runs_dir)
+
+
+class Stage:
+    """One session of the stage: the model, the run's settings (as run.json keeps them) and folder, and this
+    session's counts, added as each sample arrives so that a summary after Ctrl-C is right."""
+
+    def __init__(self, backend, settings: dict, run_dir: Path):
+        self.backend, self.settings, self.run_dir = backend, settings, run_dir
+        self.totals = {"requested": 0, "valid": 0, "failed": 0, "attempts": 0, "repairs_asked": 0, "repairs_passed": 0,
+                       **dict.fromkeys(TOKEN_FIELDS, 0)}
+        self.why_failed, self.per_domain, self.started = Counter(), {}, time.monotonic()
+
+    def add(self, domain: str, record: dict, ok: bool) -> None:
+        totals, asked = self.totals, len(record.get("repairs", []))
+        self.per_domain[domain]["valid" if ok else "failed"] += 1
+        totals["valid" if ok else "failed"] += 1
+        totals["attempts"] += record["attempts"]
+        totals["repairs_asked"] += asked
+        totals["repairs_passed"] += bool(ok and asked)
+        add_tokens(totals, record)
+        if not ok:
+            self.why_failed.update(kind for a in record["attempt_errors"] for kind in failure_kinds(a))
+
+    def report(self) -> dict:
+        """The totals run.json keeps: the counts, why attempts failed, time and tokens/s."""
+        wall = time.monotonic() - self.started
+        generated = self.totals["completion_tokens"] + self.totals["reasoning_tokens"]
+        return {**self.totals, "why_failed": self.why_failed, "seconds": round(wall, 2),
+                "tokens_per_second": round(generated / wall, 1) if wall else 0.0}
+
+
+def run_domain(stage: Stage, domain: dict, pool: RequestPool) -> None:
+    """Fill one domain's missing slots; each valid sample is appended the moment it arrives, and counted."""
+    name, wanted = domain["name"], stage.settings["samples_per_domain"]
+    done, recent = written_so_far(stage.run_dir, name)
+    todo = [slot for slot in range(wanted) if sample_id(stage.run_dir, name, slot) not in done]
+    stats = stage.per_domain[name] = {"requested": wanted, "already_done": len(done), "valid": 0, "failed": 0}
+    if not todo:
+        return
+    stage.totals["requested"] += len(todo)
+    raw, failed = (JsonlAppender(stage_file(stage.run_dir, name, kind)) for kind in ("raw", "failed"))
+    spent = token_log(stage.run_dir)
+    # with --seed a prompt depends only on the seed and its slot: the recent questions it lists are those
+    # written before this session, not whichever a faster worker finished first
+    listed = list(recent) if stage.settings["seed"] is not None else recent
+    work = lambda slot, live: generate_one(stage, domain, slot, listed, live)
+    try:
+        for record, ok, replaced in pool.results(work, todo, name):
+            asked = len(record.get("repairs", []))
+            spent.write({"stage": "generate", "domain": name, **{k: record[k] for k in TOKEN_FIELDS},
+                         **({"repairs": asked, "repaired": ok} if asked else {})})
+            if replaced:  # before the repaired sample: a kill between the two redoes the slot, nothing is hidden
+                failed.write(replaced)
+            (raw if ok else failed).write(record)  # only this (main) thread writes: no lock needed
+            stage.add(name, record, ok)
+            if ok:
+                recent.append(record["question"])
+            pool.live.set_counts(f"valid={stats['valid']}, failed={stats['failed']}"
+                                 + (f", repaired={stage.totals['repairs_passed']}" if stage.totals["repairs_asked"] else ""))
+    finally:
+        for out in (raw, failed, spent):
+            out.close()
+
+
+def written_so_far(run_dir: Path, domain: str) -> tuple[set, list[str]]:
+    """The ids and questions of the samples already in the domain's raw_ file. A line a crash left unfinished
+    is set aside in torn_<domain>.jsonl; its slot is redone."""
+    raw_path = stage_file(run_dir, domain, "raw")
+    if not raw_path.exists():
+        return set(), []
+    lines = read_jsonl(raw_path)
+    if torn := drop_torn_tail(raw_path, lines):
+        cli.say(f"warning: {raw_path}:{torn.lineno}: unfinished line from a crash set aside; its sample is redone")
+        JsonlAppender(stage_file(run_dir, domain, "torn")).write({"line": torn.lineno, "raw": torn.raw})
+    whole = [line.record for line in lines if line.record and not line.torn]
+    return {r.get("id") for r in whole}, [r.get("question", "") for r in whole]
+
+
+def sample_id(run_dir: Path, domain: str, slot: int) -> str:
+    """'20261201_101500-coffee_shop-00003': --resume finds the slots still to do by it, so it is made here only."""
+    return f"{run_id(run_dir).removeprefix('run_')}-{domain_slug(domain)}-{slot:05d}"
+
+
+def generate_one(stage: Stage, domain: dict, slot: int, recent: list[str], live=None) -> tuple[dict, bool, dict | None]:
     """Ask for one sample. An invalid reply is asked again with a format hint (--max-attempts); a reply
     the filter would reject at a known step is sent back with the checker's message (--repairs).
     Returns (record, ok, the versions a repair replaced, for failed_, or None)."""
-    templates, levels = settings["templates"], difficulty_cycle(settings["difficulty"])
-    template, difficulty = templates[slot % len(templates)], levels[slot % len(levels)]
-    seed = settings["seed"]
-    rng = random.Random(f"{seed}|{domain['name']}|{slot}")
-    subtopic = rng.choice(subtopics(domain["name"], domain["notes"]))
-    messages = generation_prompt(template, domain["name"], domain["notes"], subtopic, difficulty, rng,
-                                 recent[-RECENT_TO_AVOID:], (settings.get("feedback") or {}).get(domain["name"]))
-    base = {"id": f"{run_name.removeprefix('run_')}-{domain_slug(domain['name'])}-{slot:05d}", "template": template,
-            "subtopic": subtopic, "model": backend.spec}
+    settings, backend = stage.settings, stage.backend
+    messages, asked, difficulty = first_prompt(settings, domain, slot, recent)
+    base = {"id": sample_id(stage.run_dir, domain["name"], slot), **asked, "model": backend.spec}
     attempts, repairs, invalid = [], [], 0
-    tokens = {"prompt_tokens": 0, "completion_tokens": 0, "reasoning_tokens": 0}
+    tokens = dict.fromkeys(TOKEN_FIELDS, 0)
     while invalid < settings["max_attempts"]:
-        options = Options(temperature=settings["temperature"],
-                          seed=None if seed is None else seed + slot * 100 + len(attempts),
-                          num_ctx=4096, **token_options(settings), on_tokens=live.request() if live else None)
         try:
-            reply = backend.complete(messages, schema=generation_schema(backend.grammar), options=options)
+            reply = backend.complete(messages, schema=generation_schema(backend.grammar),
+                                     options=request_options(settings, slot, len(attempts), live))
         except ModelCallFailed as e:
             attempts.append({"kind": e.kind, "error": f"request failed: {e}", "raw": ""})
             invalid += 1
             continue
-        tokens["prompt_tokens"] += reply.prompt_tokens
-        tokens["completion_tokens"] += reply.completion_tokens
-        tokens["reasoning_tokens"] += reply.reasoning_tokens
+        add_tokens(tokens, reply)
         record, problem = parse_reply(reply, domain["name"], {**base, "difficulty_requested": difficulty})
         if record is None:
             attempts.append({**problem, "raw": reply.text[:4000]})
@@ -217,6 +339,19 @@ def generate_one(backend, settings: dict, domain: dict, slot: int, run_name: str
         messages = messages[:2] + [{"role": "assistant", "content": reply.text[:4000]}, {"role": "user", "content": fix}]
     return {**base, "domain": domain["name"], "slot": slot, "attempts": len(attempts), "attempt_errors": attempts, **tokens,
             **({"repairs": repairs} if repairs else {}), "created_at": time.strftime("%Y-%m-%dT%H:%M:%S")}, False, None
+
+
+def first_prompt(settings: dict, domain: dict, slot: int, recent: list[str]) -> tuple[list[dict], dict, str]:
+    """A slot's first messages, what its record says of them (template, sub-topic) and the difficulty asked.
+    Template and difficulty rotate by slot; the rest is drawn from a random.Random seeded by --seed,
+    domain and slot, so with --seed a prompt is the same whichever worker sends it."""
+    templates, levels = settings["templates"], difficulty_cycle(settings["difficulty"])
+    template, difficulty = templates[slot % len(templates)], levels[slot % len(levels)]
+    rng = random.Random(f"{settings['seed']}|{domain['name']}|{slot}")
+    subtopic = rng.choice(subtopics(domain["name"], domain["notes"]))
+    messages = generation_prompt(template, domain["name"], domain["notes"], subtopic, difficulty, rng,
+                                 recent[-RECENT_TO_AVOID:], (settings.get("feedback") or {}).get(domain["name"]))
+    return messages, {"template": template, "subtopic": subtopic}, difficulty
 
 
 def parse_reply(reply, domain: str, base: dict) -> tuple[dict | None, dict | None]:
@@ -254,129 +389,27 @@ def first_failure(record: dict) -> dict | None:
     return reasons[0] if reasons else None
 
 
-def token_options(settings: dict) -> dict:
-    """--max-tokens given: it caps reasoning and answer together. Unset: the answer gets ANSWER_TOKENS
-    and a thinking model room to reason on top (local_llm.REASONING_BUDGET)."""
-    think = settings.get("think", "auto")
-    if settings["max_tokens"]:
-        return {"max_tokens": settings["max_tokens"], "think": think, "reasoning_budget": 0}
-    return {"max_tokens": ANSWER_TOKENS, "think": think}
+def request_options(settings: dict, slot: int, attempt: int, live=None) -> Options:
+    """A request's options. With --seed S, slot k's attempt a (from 0) asks for seed S + 100*k + a. --max-tokens
+    given caps reasoning and answer together; unset, the answer gets ANSWER_TOKENS and a thinking model room to
+    reason on top (local_llm.REASONING_BUDGET)."""
+    seed = None if settings["seed"] is None else settings["seed"] + slot * 100 + attempt
+    cap = {"max_tokens": settings["max_tokens"], "reasoning_budget": 0} if settings["max_tokens"] else {"max_tokens": ANSWER_TOKENS}
+    return Options(temperature=settings["temperature"], seed=seed, num_ctx=4096, think=settings.get("think", "auto"),
+                   on_tokens=live.request() if live else None, **cap)
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    if args.resume:
-        run_dir = run_folder(str(run_to_resume(args.runs_dir)) if args.resume == "latest" else args.resume,
-                             args.runs_dir, "--resume")
-        lock_run(run_dir)  # two resumes at once would write each sample twice
-        defaults = plan(parse_args(["--domains", "any"]))  # today's flag defaults, for what an older run.json lacks
-        settings = resume_settings(run_dir, "generate", defaults, required=("domains", "samples_per_domain"))
-        settings["domains"] = [{"notes": "", **d} for d in settings["domains"]]
-    else:
-        settings = plan(args)
-    backend = get_backend(settings["model"])
-    backend.check()
-    for flag in backend.unsupported_options(Options(temperature=settings["temperature"], seed=settings["seed"],
-                                                    think=settings.get("think", "auto"))):
-        cli.say(f"note: {backend.scheme} has no {flag}; that setting is ignored (set it in a Modelfile or use the HTTP API)")
-    if not args.resume:
-        run_dir = new_run_dir(args.runs_dir)
-        lock_run(run_dir)
-    update_manifest(run_dir, "generate", {"status": "running", "settings": settings, "domains": settings["domains"],
-                                          "backend": backend.scheme, "model": backend.spec})
-    cli.say(f"run: {run_dir}  model: {backend.spec}  concurrency: {args.concurrency}"
-            + ("  (a thinking model: it reasons before it answers)" if backend.thinks else ""))
-
-    totals = {"requested": 0, "valid": 0, "failed": 0, "attempts": 0, "repairs_asked": 0, "repairs_passed": 0,
-              "prompt_tokens": 0, "completion_tokens": 0, "reasoning_tokens": 0, "why_failed": Counter()}
-    per_domain, started = {}, time.monotonic()
-    stop = lambda status: finish(run_dir, settings, totals, per_domain, started, status)
-    with RequestPool(args.concurrency, stop, finish_with=f"finish with `{resume_command(run_dir)}`") as pool:
-        for domain in settings["domains"]:
-            run_domain(backend, settings, domain, run_dir, pool, totals, per_domain)
-    finish(run_dir, settings, totals, per_domain, started, status="done")
-    return cli.EXIT_OK  # failures are recorded in failed_<domain>.jsonl and counted; the run itself completed
-
-
-def run_to_resume(runs_dir) -> Path:
-    """`--resume` alone: the newest run whose generation did not finish (Ctrl-C, a crash, a lost server),
-    not a newer finished one; when every run finished, the newest (its failed slots are tried again)."""
-    for run in reversed(all_runs(runs_dir)):
-        if stage_record(run, "generate").get("status") not in ("done", None):
-            return run
-    return latest_run(runs_dir)
-
-
-def resume_command(run_dir: Path) -> str:
-    return f"python generate.py --resume {cli.quoted(run_dir)}"
-
-
-def run_domain(backend, settings, domain, run_dir, pool, totals, per_domain) -> None:
-    """Fill one domain's missing slots; each valid sample is appended the moment it arrives. Counts go
-    into totals and per_domain as samples arrive, so a summary after Ctrl-C is right."""
-    raw_path = stage_file(run_dir, domain["name"], "raw")
-    done, recent = set(), []
-    if raw_path.exists():
-        lines = read_jsonl(raw_path)
-        if torn := drop_torn_tail(raw_path, lines):
-            cli.say(f"warning: {raw_path}:{torn.lineno}: unfinished line from a crash set aside; its sample is redone")
-            JsonlAppender(stage_file(run_dir, domain["name"], "torn")).write({"line": torn.lineno, "raw": torn.raw})
-        for line in lines:
-            if line.record and not line.torn:
-                done.add(line.record.get("id"))
-                recent.append(line.record.get("question", ""))
-    slug = domain_slug(domain["name"])
-    stamp = run_id(run_dir).removeprefix("run_")
-    todo = [s for s in range(settings["samples_per_domain"]) if f"{stamp}-{slug}-{s:05d}" not in done]
-    stats = per_domain[domain["name"]] = {"requested": settings["samples_per_domain"], "already_done": len(done),
-                                          "valid": 0, "failed": 0}
-    if not todo:
-        return
-    totals["requested"] += len(todo)
-    raw, failed = JsonlAppender(raw_path), JsonlAppender(stage_file(run_dir, domain["name"], "failed"))
-    spent = token_log(run_dir)
-    # with --seed a prompt depends only on the seed and its slot: the recent questions it lists are those
-    # written before this session, not whichever a faster worker finished first
-    listed = list(recent) if settings["seed"] is not None else recent
-    work = lambda slot, live: generate_one(backend, settings, domain, slot, run_id(run_dir), listed, live)
-    try:
-        for record, ok, replaced in pool.results(work, todo, domain["name"]):
-            asked = len(record.get("repairs", []))
-            spent.write({"stage": "generate", "domain": domain["name"], **{k: record[k] for k in TOKEN_FIELDS},
-                         **({"repairs": asked, "repaired": ok} if asked else {})})
-            if replaced:  # before the repaired sample: a kill between the two redoes the slot, nothing is hidden
-                failed.write(replaced)
-            (raw if ok else failed).write(record)  # only this (main) thread writes: no lock needed
-            stats["valid" if ok else "failed"] += 1
-            totals["valid" if ok else "failed"] += 1
-            totals["attempts"] += record["attempts"]
-            totals["repairs_asked"] += asked
-            totals["repairs_passed"] += bool(ok and asked)
-            for k in TOKEN_FIELDS:
-                totals[k] += record.get(k, 0)
-            if not ok:
-                totals["why_failed"].update(kind for a in record["attempt_errors"] for kind in failure_kinds(a))
-            if ok:
-                recent.append(record["question"])
-            pool.live.set_counts(f"valid={stats['valid']}, failed={stats['failed']}"
-                                 + (f", repaired={totals['repairs_passed']}" if totals["repairs_asked"] else ""))
-    finally:
-        for out in (raw, failed, spent):
-            out.close()
-
-
-def finish(run_dir, settings, totals, per_domain, started, status) -> None:
-    wall = time.monotonic() - started
+def finish(stage: Stage, status: str) -> None:
+    """The summary on stderr, run.json's totals and the report: at the end, and after Ctrl-C with what was done."""
+    run_dir, settings, totals, per_domain = stage.run_dir, stage.settings, stage.report(), stage.per_domain
     spent = sum(totals[k] for k in TOKEN_FIELDS)  # repairs included: they are the sample's cost
-    totals = {**totals, "seconds": round(wall, 2),
-              "tokens_per_second": round((totals["completion_tokens"] + totals["reasoning_tokens"]) / wall, 1) if wall else 0.0}
     rows = [[name, s["requested"], s["already_done"] + s["valid"], s["failed"]] for name, s in per_domain.items()]
     cli.say("", cli.table(rows, ["domain", "requested", "valid", "failed"]), "",
             f"  this session: {totals['requested']} requested, {totals['valid']} valid, {totals['failed']} failed, "
             f"{totals['attempts']} attempts",
             f"  tokens: {totals['prompt_tokens']:,} prompt + {totals['completion_tokens']:,} answer"
             + (f" + {totals['reasoning_tokens']:,} reasoning" if totals["reasoning_tokens"] else "") + ", "
-            f"{totals['tokens_per_second']} tokens/s, {wall:.1f}s"
+            f"{totals['tokens_per_second']} tokens/s, {totals['seconds']:.1f}s"
             + (f", {spent // totals['valid']:,} per valid sample" if totals["valid"] else ""),
             *([f"  repairs: {totals['repairs_asked']} asked (a step the checker found wrong, sent back with the fix), "
                f"{totals['repairs_passed']} passed"] if settings.get("repairs") else []),

@@ -34,7 +34,7 @@ def timed_generate(hosts: str, concurrency: int) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
         subprocess.run([sys.executable, str(ROOT / "generate.py"), "--domains", "Retail", "--samples-per-domain",
-                        str(SAMPLES), "--concurrency", str(concurrency), "--out-dir", tmp],
+                        str(SAMPLES), "--concurrency", str(concurrency), "--runs-dir", tmp],
                        env={**os.environ, "OLLAMA_HOST": hosts}, check=True, capture_output=True)
         return time.perf_counter() - started
 

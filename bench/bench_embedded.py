@@ -42,19 +42,12 @@ def main() -> None:
         run_dir = next((Path(tmp) / "runs").glob("run_*"))
         totals = json.loads((run_dir / "run.json").read_text())["stages"]["generate"]["totals"]
         folder = run_dir / "Coffee shop data samples"
-        failed = [json.loads(line) for line in (folder / "failed_coffee_shop.jsonl").read_text().splitlines()] \
-            if (folder / "failed_coffee_shop.jsonl").exists() else []
         kept, final = (len((folder / f"{name}_coffee_shop.jsonl").read_text().splitlines())
                        if (folder / f"{name}_coffee_shop.jsonl").exists() else 0 for name in ("filtered", "final"))
-    errors = {}
-    for record in failed:
-        for attempt in record["attempt_errors"]:
-            kind = attempt["error"].split(":")[0][:60]
-            errors[kind] = errors.get(kind, 0) + 1
     n = args.samples
     print(f"valid: {totals['valid']}/{n} = {totals['valid'] / n:.0%} in {totals['attempts']} attempts "
           f"(target >= 80%); kept by filter.py: {kept}; in final: {final}")
-    print(f"failed attempts: {errors or 'none'}")
+    print(f"failed attempts: {totals.get('why_failed') or 'none'}")  # as generate.py's summary counts them (failure_kinds)
     print(f"generate: {gen_seconds:.0f} s, {totals['tokens_per_second']} tokens/s "
           f"({totals['completion_tokens']:,} tokens); filter: {filter_seconds:.1f} s; score: {score_seconds:.0f} s")
     if gen.returncode or filt.returncode:

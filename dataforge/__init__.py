@@ -1,4 +1,4 @@
-"""Shared code for DataForge's scripts (generate.py, filter.py, score.py).
+"""Shared code for DataForge's scripts (generate.py, filter.py, score.py, audit.py).
 
 One module per concern: schema (the sample), runs (folders, JSONL, run.json),
 arithmetic (exact step checker), checks (the filter's checks), dedup (near-duplicates

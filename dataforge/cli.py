@@ -1,4 +1,5 @@
-"""What the three scripts share at the command line: error handling, summaries, the progress bar."""
+"""What the four scripts (generate, filter, score, audit) share at the command line: error handling, summaries,
+the progress bar."""
 
 import argparse
 import os
@@ -15,6 +16,15 @@ EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130  # 1 is left to Python: an une
 EXIT_TERMINATED = 143  # 128 + SIGTERM: what a shell reports for a process `kill` or `timeout` ended
 
 
+class Stopped(Exception):
+    """A stage stopped early (Ctrl-C, SIGTERM, a fatal UserError) and has printed what it kept and how to
+    finish: cli.run exits with `code`; a caller of main() in the same process gets it as an exception."""
+
+    def __init__(self, code: int):
+        super().__init__(code)
+        self.code = code
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised in the main thread: every stage handles it where it handles Ctrl-C (summary, files
     whole or as they were), and exits 143 instead of 130."""
@@ -27,7 +37,7 @@ _terminated = False
 def _on_sigterm(_signum, _frame):
     global _terminated
     if os.getpid() != _main_pid:  # a forked worker (filter.py's pool): end quietly, the main process reports
-        os._exit(EXIT_TERMINATED)
+        os._exit(EXIT_TERMINATED)  # not an exception: it has no cli.run, and a raise prints a worker traceback
     _terminated = True
     raise Terminated()
 
@@ -38,7 +48,8 @@ def interrupted_status() -> int:
 
 
 def run(main) -> int:
-    """Call main(); a UserError becomes `Error: ...` on stderr and exit 2. Tracebacks stay for real bugs."""
+    """Call main(); a UserError becomes `Error: ...` on stderr and exit 2. Tracebacks stay for real bugs.
+    The one place a stage ends the process: a stage stopped early (cli.Stopped) exits here with its status."""
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         status = main() or EXIT_OK
@@ -48,6 +59,12 @@ def run(main) -> int:
         if os.environ.get("DATAFORGE_TRACEBACK") == "1":
             raise
         return e.exit_code
+    except Stopped as e:  # the stage has said what it kept; requests may still be in flight in worker threads
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # not a wait for them (a hung server would hold the exit for minutes), nor the interpreter's teardown
+        # under them: with the embedded model in llama.cpp's C code, a normal exit crashed (SIGSEGV)
+        os._exit(e.code)
     except BrokenPipeError:  # `python filter.py ... | head`
         return EXIT_OK
     except KeyboardInterrupt:  # a stage with more to say about what it kept handles Ctrl-C itself

@@ -5,11 +5,11 @@ finishes, so only the main thread writes files. A request's own failure (a 4xx, 
 a timeout) is part of its result: the stage records it and goes on. Two things stop the stage at
 once: a UserError from any request (the model is gone, the key is refused, the server was
 unreachable 3 times in a row) and Ctrl-C (or SIGTERM). Then the queued requests are cancelled, the stage
-prints its summary, and the process exits 2, 130 (143) without waiting for the requests in flight: their
-samples are simply missing, and the command that finishes the work redoes them.
+prints its summary and the pool raises cli.Stopped(2, 130 or 143); cli.run exits with it at once, without
+waiting for the requests in flight: their samples are simply missing, and the command that finishes the
+work redoes them.
 """
 
-import os
 import sys
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
@@ -60,5 +60,4 @@ class RequestPool:
         else:
             cli.say(f"Error: {error}", f"stopped: what was written is kept; once that is fixed, {self.finish_with}")
         sys.stderr.flush()
-        # not a wait for requests in flight: a hung server would hold the exit for minutes
-        os._exit(cli.interrupted_status() if interrupted else cli.EXIT_USAGE)
+        raise cli.Stopped(cli.interrupted_status() if interrupted else cli.EXIT_USAGE) from error

@@ -3,6 +3,8 @@ hint, the step repairs, the judge rubric and the re-solve prompt."""
 
 import random
 
+from dataforge.schema import DIFFICULTIES
+
 TEMPLATES = {
     "detailed": """You write math word problems for training data.
 Domain: {domain}
@@ -37,6 +39,7 @@ DIFFICULTY_HINTS = {"easy": "1-2 steps, small whole numbers", "medium": "3-4 ste
                     "hard": "5-7 steps, mixes several operations"}
 NUMBER_RANGES = {"easy": ["2 to 20", "5 to 50", "10 to 100"], "medium": ["10 to 500", "1.5 to 80", "100 to 5,000"],
                  "hard": ["50 to 10,000", "0.25 to 400", "1,000 to 250,000"]}
+assert list(DIFFICULTY_HINTS) == list(NUMBER_RANGES) == list(DIFFICULTIES), "one entry per schema.DIFFICULTIES"
 NAMES = ["Aisha", "Bruno", "Chen", "Dana", "Emeka", "Farah", "Gustavo", "Hana", "Ivan", "Jia", "Kofi", "Lucia",
          "Mateo", "Nadia", "Oskar", "Priya", "Quinn", "Rosa", "Sami", "Tara", "Umar", "Vera", "Wen", "Yara", "Zeke"]
 

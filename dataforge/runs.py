@@ -324,7 +324,7 @@ def add_tokens(totals: dict, spent, prefix: str = "") -> dict:
     """The one token tally: totals[prefix + field] += what `spent` spent, for each of TOKEN_FIELDS.
     `spent` is a reply (local_llm.Completion) or a record with those fields. Returns totals."""
     for k in TOKEN_FIELDS:
-        totals[prefix + k] = totals.get(prefix + k, 0) + (spent[k] if isinstance(spent, dict) else getattr(spent, k))
+        totals[prefix + k] = totals.get(prefix + k, 0) + (spent.get(k, 0) if isinstance(spent, dict) else getattr(spent, k))
     return totals
 
 

@@ -38,7 +38,7 @@ class Sample(BaseModel):
     question: str = Field(min_length=1, max_length=BOUNDS["question"].read_max)
     reasoning: list[str] = Field(min_length=1, max_length=BOUNDS["steps"].read_max)
     answer: str = Field(min_length=1, max_length=BOUNDS["answer"].read_max)
-    difficulty: Literal["easy", "medium", "hard"]
+    difficulty: Literal[DIFFICULTIES]  # the same as Literal["easy", "medium", "hard"]
     domain: str = Field(min_length=1, max_length=BOUNDS["domain"].read_max)
     num_steps: int
 

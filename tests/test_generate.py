@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-from conftest import ROOT, need_embedded, only_run, read_lines
+from conftest import ROOT, ctrl_c_after, need_embedded, only_run, read_lines
 from dataforge.schema import Sample, generation_schema
 
 README_COMMAND = ["--domains", "Jobs at startup", "--domain-notes", "budget, headcount, runway", "--samples-per-domain", "15"]
@@ -103,31 +103,58 @@ def test_ollama_cli_backend_end_to_end(run, tmp_path):
     assert len(read_lines(only_run(tmp_path) / "Retail data samples" / "raw_retail.jsonl")) == 2
 
 
-def test_kill_9_then_resume_gives_exactly_the_requested_samples(tmp_path, ollama):
-    """SIGKILL generate.py at random moments, resume each time: N samples, unique ids, no torn lines."""
+def kill_9_and_resume(tmp_path, ollama, args: list[str], runs: int, before_kill) -> int:
+    """Start `generate.py args`, SIGKILL it once before_kill(proc) returns, then the same with --resume, `runs`
+    times in all (a run that finishes first ends the series); a last --resume finishes the run. Returns the kills."""
     env = {**os.environ, "OLLAMA_HOST": ollama.url, "PYTHONUNBUFFERED": "1"}
-    ollama.faults.latency = 0.2
-    rng = random.Random(7)
-    cmd = [sys.executable, str(ROOT / "generate.py"), "--domains", "Retail,Farming", "--samples-per-domain", "12",
-           "--concurrency", "3"]
+    cmd = [sys.executable, str(ROOT / "generate.py"), *args]
     kills = 0
-    for i in range(6):
+    for i in range(runs):
         proc = subprocess.Popen(cmd + (["--resume"] if i else []), cwd=tmp_path, env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
-        time.sleep(0.6 + rng.random() * 0.5)
+        before_kill(proc)
         if proc.poll() is not None:
             break  # it finished first: a kill now would prove nothing
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         kills += 1
-    assert kills >= 3  # each of them landed while the run was writing
     subprocess.run(cmd + ["--resume"], cwd=tmp_path, env=env, check=True, capture_output=True, timeout=120)
+    return kills
+
+
+def test_kill_9_then_resume_gives_exactly_the_requested_samples(tmp_path, ollama):
+    """SIGKILL generate.py at random moments, resume each time: N samples, unique ids, no torn lines."""
+    ollama.faults.latency = 0.2
+    rng = random.Random(7)
+    kills = kill_9_and_resume(tmp_path, ollama, ["--domains", "Retail,Farming", "--samples-per-domain", "12",
+                                                 "--concurrency", "3"], 6, lambda proc: time.sleep(0.6 + rng.random() * 0.5))
+    assert kills >= 3  # each of them landed while the run was writing
     run_dir = only_run(tmp_path)
     for folder, slug in (("Retail", "retail"), ("Farming", "farming")):
         text = (run_dir / f"{folder} data samples" / f"raw_{slug}.jsonl").read_text()
         assert text.endswith("\n")
         ids = [json.loads(line)["id"] for line in text.splitlines()]
         assert len(ids) == 12 and len(set(ids)) == 12
+
+
+def test_a_lost_model_stops_at_once_past_a_hung_request_and_main_raises_stopped_to_its_caller(run, tmp_path, ollama):
+    """cli.run ends the process without waiting for a request a hung server holds; main() called in a program
+    of one's own raises cli.Stopped to it instead of ending that program."""
+    ollama.faults.queue = ["hang"] + ["gone"] * 20  # "hang": the server holds that request 30 s
+    started = time.monotonic()
+    proc = run("generate.py", "--domains", "Ops", "--samples-per-domain", "4", "--concurrency", "2", check_rc=2)
+    assert time.monotonic() - started < 20 and "is not pulled" in proc.stderr
+
+    ollama.faults.queue = ["gone"] * 20
+    program = ("import sys; sys.path.insert(0, sys.argv[1]); import generate; from dataforge import cli\n"
+               "try:\n    generate.main(sys.argv[2:])\nexcept cli.Stopped as stop:\n    print('stopped', stop.code)\n")
+    proc = subprocess.run([sys.executable, "-c", program, str(ROOT), "--domains", "Ops", "--samples-per-domain", "4",
+                           "--runs-dir", "mine"], cwd=tmp_path, env={**os.environ, "OLLAMA_HOST": ollama.url},
+                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert proc.stdout == "stopped 2\n" and proc.returncode == 0, proc.stderr
+    assert "is not pulled" in proc.stderr and "python generate.py --resume mine/run_" in proc.stderr
+    manifest = json.loads(next((tmp_path / "mine").glob("run_*/run.json")).read_text())
+    assert manifest["stages"]["generate"]["status"] == "stopped"
 
 
 def test_torn_last_line_is_set_aside_and_redone(run, tmp_path):
@@ -158,11 +185,7 @@ def test_ctrl_c_stops_cleanly_with_a_summary_and_the_run_resumes(tmp_path, ollam
     cmd = [sys.executable, str(ROOT / "generate.py"), "--domains", "Retail", "--samples-per-domain", "20"]
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             stdin=subprocess.DEVNULL, text=True)
-    deadline = time.monotonic() + 30
-    while len(ollama.model_requests()) < 3 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    err = ctrl_c_after(proc, ollama, requests=3)
     assert proc.returncode == 130
     assert "interrupted" in err and "requested" in err  # the summary so far, and right:
     written = len(read_lines(only_run(tmp_path) / "Retail data samples" / "raw_retail.jsonl"))
@@ -273,26 +296,18 @@ def test_repairs_0_sends_no_repair_and_the_filter_rejects_the_slip(run, tmp_path
 def test_kill_9_during_a_repair_then_resume_gives_exactly_the_requested_samples(tmp_path, ollama):
     """Every sample slips and is repaired; SIGKILL lands while a repair is in flight: the slot is redone
     or its repaired sample is there, never both, and every repaired sample's failing version is in failed_."""
-    env = {**os.environ, "OLLAMA_HOST": ollama.url, "PYTHONUNBUFFERED": "1"}
     ollama.slipping.share, ollama.faults.latency = 1.0, 0.2
     rng = random.Random(3)
-    cmd = [sys.executable, str(ROOT / "generate.py"), "--domains", "Retail", "--samples-per-domain", "8",
-           "--concurrency", "2"]
-    kills = 0
-    for i in range(3):
-        proc = subprocess.Popen(cmd + (["--resume"] if i else []), cwd=tmp_path, env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+
+    def during_a_repair(proc):
         seen, deadline = ollama.slipping.repairs_seen, time.monotonic() + 30
         while ollama.slipping.repairs_seen == seen and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.01)
         time.sleep(rng.random() * 0.15)  # the repair is in flight (0.2 s), or its sample being written
-        if proc.poll() is not None:
-            break
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        kills += 1
+
+    kills = kill_9_and_resume(tmp_path, ollama, ["--domains", "Retail", "--samples-per-domain", "8", "--concurrency", "2"],
+                              3, during_a_repair)
     assert kills == 3
-    subprocess.run(cmd + ["--resume"], cwd=tmp_path, env=env, check=True, capture_output=True, timeout=120)
     folder = only_run(tmp_path) / "Retail data samples"
     text = (folder / "raw_retail.jsonl").read_text()
     samples = [json.loads(line) for line in text.splitlines()]

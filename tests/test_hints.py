@@ -6,13 +6,11 @@ import json
 import os
 import re
 import shlex
-import signal
 import socket
 import subprocess
 import sys
-import time
 
-from conftest import ROOT, need_embedded, only_run, read_lines, scored_run
+from conftest import ROOT, ctrl_c_after, need_embedded, only_run, read_lines, scored_run
 
 DOMAIN, SLUG, FOLDER = "Retail", "retail", "Retail data samples"
 
@@ -70,11 +68,7 @@ def test_resume_after_ctrl_c_finishes_the_interrupted_run_not_a_finished_one(run
     proc = subprocess.Popen([sys.executable, str(ROOT / "generate.py"), "--domains", DOMAIN, "--samples-per-domain", "12",
                              "--runs-dir", "elsewhere"], cwd=tmp_path, env=env, stderr=subprocess.PIPE,
                             stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL, text=True)
-    deadline = time.monotonic() + 30
-    while len(ollama.model_requests()) < 5 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    err = ctrl_c_after(proc, ollama, requests=5)
     assert proc.returncode == 130
     interrupted = runs_in(tmp_path / "elsewhere")[0]
     resume = re.search(r"finish with `python (.+?)`", err).group(1)
@@ -88,11 +82,8 @@ def test_resume_after_ctrl_c_finishes_the_interrupted_run_not_a_finished_one(run
     proc = subprocess.Popen([sys.executable, str(ROOT / "generate.py"), "--domains", DOMAIN, "--samples-per-domain", "12"],
                             cwd=tmp_path, env=env, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stdin=subprocess.DEVNULL)
-    before, deadline = len(ollama.model_requests()), time.monotonic() + 30
-    while len(ollama.model_requests()) < before + 4 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=60) == 130
+    ctrl_c_after(proc, ollama, requests=len(ollama.model_requests()) + 4)
+    assert proc.returncode == 130
     ollama.faults.latency = 0.0
     unfinished = runs_in(tmp_path / "runs")[-1]
     run("generate.py", "--domains", DOMAIN, "--samples-per-domain", "1", check_rc=0)  # a newer, finished run
@@ -208,11 +199,7 @@ def test_score_ctrl_c_summary_counts_what_was_scored(run, tmp_path, ollama):
     before = len(ollama.model_requests())
     proc = subprocess.Popen([sys.executable, str(ROOT / "score.py"), "--input", "latest"], cwd=tmp_path, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
-    deadline = time.monotonic() + 30
-    while len(ollama.model_requests()) < before + 7 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    err = ctrl_c_after(proc, ollama, requests=before + 7)
     assert proc.returncode == 130
     scored = len(read_lines(only_run(tmp_path) / FOLDER / f"scored_{SLUG}.jsonl"))
     assert scored >= 1
