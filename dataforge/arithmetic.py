@@ -429,7 +429,6 @@ ACCEPTING_READINGS = (
 class StepCheck:
     verified: int = 0  # equations checked and right
     wrong: list = field(default_factory=list)  # messages for equations checked and wrong
-    unverifiable: int = 0  # equations that could not be checked (unknowns, unknown unit conversions...)
     result: Quantity | None = None  # the number the step ends on (right side of its last '='), as written
     result_approx: bool = False  # and it was written as approximate: '≈ 4', '= about 4', 'rounded to 4'
     operands: list = field(default_factory=list)  # numbers the step's equations start from
@@ -478,8 +477,7 @@ def check_steps(steps: list[str], question: str = "") -> list[StepCheck]:
     out, eqs, carried = [], [], ("", None)
     for i, step in enumerate(steps):
         out.append(StepCheck())
-        if len(step) > MAX_STEP_CHARS:
-            out[i].unverifiable += step.count("=")
+        if len(step) > MAX_STEP_CHARS:  # unverifiable: too long to read
             carried = ("", None)
             continue
         try:
@@ -488,8 +486,7 @@ def check_steps(steps: list[str], question: str = "") -> list[StepCheck]:
                 line = "+ " + line  # "= $70.00" then "+ $16.00 (frying pan) = $86.00": not a bullet, a sum going on
             step_eqs, carried = equations(line, i, variables, carried)
             eqs += step_eqs
-        except Refused:
-            out[i].unverifiable += max(1, step.count("="))
+        except Refused:  # unverifiable: a form the reader does not know
             carried = ("", None)
     solution = _Solution(steps, percents)
     if any(t.kind == "var" for eq in eqs for t in eq.lhs.tokens + eq.rhs.tokens):
@@ -595,7 +592,7 @@ def _written_number(tokens: list[Tok]) -> Tok | None:
 
 
 def _judge(eq: "Equation", solution: _Solution, out: StepCheck) -> None:
-    """One equation: verified, wrong (with what it should be), or unverifiable."""
+    """One equation: verified (counted), wrong (with what it should be), or unverifiable (neither: nothing to count)."""
     lhs, rhs = eq.lhs, eq.rhs
     values = solution.values(eq.step)
     if _identity(eq, values):
@@ -604,20 +601,17 @@ def _judge(eq: "Equation", solution: _Solution, out: StepCheck) -> None:
     try:
         right = evaluate(rhs.tokens, values)
     except (Refused, ZeroDivisionError):
-        out.unverifiable += 1
         return
     lone = _written_number(rhs.tokens)
     written = Quantity(right, lone.decimals, lone.pct, lone.scale, lone.unit) if lone else Quantity(right, None)
     if not rhs.unknown:
         out.result, out.result_approx = written, eq.approx
     if lhs.unknown or rhs.unknown or solution.defines(eq):
-        out.unverifiable += 1  # words as operands; or the equation that defines its unknown (true by construction)
-        return
+        return  # unverifiable: words as operands; or the equation that defines its unknown (true by construction)
     out.operands.extend(t.value for t in lhs.tokens if t.kind == "num")
     try:
         left = evaluate(lhs.tokens, values)
     except Refused:
-        out.unverifiable += 1
         return
     except ZeroDivisionError:
         out.wrong.append(f"divides by zero in {_text(lhs.tokens)}")
@@ -633,14 +627,11 @@ def _judge(eq: "Equation", solution: _Solution, out: StepCheck) -> None:
     if verdict == "wrong" and _assigns(eq) is None and any(_solved_later(v, eq, solution) for v in _variables_of(eq)):
         # an equation stated before the one that solves it: which of them is wrong is a guess, so no step is blamed,
         # but they cannot all hold
-        out.unverifiable += 1
         out.contradicts.append(_contradiction(eq, left, right, solution))
         return
     if verdict == "verified":
         out.verified += 1
-    elif verdict == "unverifiable":
-        out.unverifiable += 1
-    else:
+    elif verdict == "wrong":
         out.wrong.append(_wrong_message(eq, left, right, solution))
 
 
