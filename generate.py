@@ -426,7 +426,8 @@ def finish(stage: Stage, status: str) -> None:
     write_report(run_dir)
 
 
-# What a summary calls each kind of failed attempt; any other kind is local_llm's ModelCallFailed.kind.
+# What a summary calls each kind of failed attempt; every other kind (local_llm's ModelCallFailed.kind:
+# timeout, refused, unreachable...) is counted as 'request failed', its error text in failed_'s attempt_errors.
 FAILURE_LABELS = {"cut_off": "cut off at the token limit", "cut_off_reasoning": "cut off while reasoning",
                   "invalid_json": "invalid JSON", "invalid_reply": "invalid reply"}
 

@@ -709,7 +709,7 @@ class LlamaCpp(Backend):
     _lock = threading.Lock()  # guards _loaded and every run of a model in it
 
     def __init__(self, model: str, spec: str | None = None):
-        super().__init__(model, spec)
+        super().__init__(model, spec or f"llamacpp://{Path(model)}")  # one spec for './m.gguf' and 'm.gguf': records and score's cache
         self.path = Path(model)
 
     def _check(self) -> None:

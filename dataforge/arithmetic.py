@@ -70,7 +70,7 @@ def quantities_agree(a: Quantity, b: Quantity, approx: bool = False) -> bool:
         if x.scale != 1 and y.scale == 1 and numbers_match(Quantity(x.value / x.scale, x.decimals), y.value, approx):
             return True  # "$16 million" and 16
         if any(numbers_match(x, y.value * f, approx) for f in _conversion_factors(y.unit, x.unit)):
-            return True  # "24500 cents" and 245 (dollars)
+            return True  # the same amount in two written units (only units both sides name: _conversion_factors)
         if x.pct and numbers_match(Quantity(x.value * 100, x.decimals), y.value, approx):
             return True
         if y.pct and numbers_match(x, y.value * 100, approx):
@@ -548,8 +548,9 @@ def _letters_used_again(usable: list["Equation"], solution: _Solution, question:
     """A letter used again for a new unknown (Peter's '4x = 64', 'x = 16', then Martha's '7x = 56', 'x = 8'): an
     equation in x alone, after x was found in an earlier step, built only from numbers the question states, false
     for the old x, and followed by 'x = ...' giving its own root, gives x that root from its step on. A rewrite
-    ('2x + 8 = 66', then '2x = 60, so x = 30') uses a number the question does not state: it stays wrong."""
-    stated = None
+    ('2x + 8 = 66', then '2x = 60, so x = 30') uses a number the question does not state, and a wrong setup of the
+    same unknown ('4x = 64', then '7x = 64') a number of the equation that gave x: both stay wrong."""
+    stated, rebound = None, set()  # rebound: the (step, letter) values set here, which a later sub-problem may take over
     for eq in usable:
         names = _variables_of(eq)
         if len(names) != 1 or _assigns(eq) is not None or solution.defines(eq):
@@ -564,15 +565,18 @@ def _letters_used_again(usable: list["Equation"], solution: _Solution, question:
         except (Refused, ZeroDivisionError):
             continue
         stated = stated_numbers(question) if stated is None else stated
-        if not all(t.value in stated for t in eq.lhs.tokens + eq.rhs.tokens if t.kind == "num"):
+        numbers = {t.value for t in eq.lhs.tokens + eq.rhs.tokens if t.kind == "num"}
+        if not numbers <= stated or numbers & {t.value for t in source.lhs.tokens + source.rhs.tokens if t.kind == "num"}:
             continue
         root = _linear_root(eq, name, {})
         if root is None or not any(later.step >= eq.step and _assigns(later) == name and _assigned(later) == root
                                    for later in usable):
             continue
         for step in range(eq.step, len(solution.steps)):
-            if solution.local.setdefault(step, {}).setdefault(name, root) == root:
-                solution.defined_by.setdefault((step, name), eq)
+            local = solution.local.setdefault(step, {})
+            if name not in local or (step, name) in rebound:  # a step's own solve keeps its value
+                local[name], solution.defined_by[(step, name)] = root, eq
+                rebound.add((step, name))
 
 
 def _assigned(eq: "Equation") -> Fraction | None:
@@ -847,6 +851,7 @@ def written_result(step: str) -> Quantity | None:
     return parse_number(m.group(1))[0] if m else None
 
 
+_ASKS_DECIMAL = re.compile(r"\bas a (?:decimal|fraction)\b|\bdecimal form\b|\bwhat fraction\b", re.I)  # "the percentage ... as a decimal"
 _ASKS_PERCENT = re.compile(r"\b(?:what|which|how many) (?:percent|percentage)\b|\bas a percent|\bpercentage of\b|"
                            r"\bin percent|\b(?:the|a) percentage\b", re.I)
 
@@ -865,7 +870,8 @@ def whole_answer(question: str, answer: Quantity, result: Quantity) -> bool:
 def proportion_for_percent(question: str, answer: Quantity, result: Quantity) -> bool:
     """The question asks for a percent, the last step gives it in points (10%), and the answer is the proportion
     (0.1): read as a percent, that answer is 0.1%, the x100 slip."""
-    return bool(result.pct and not answer.pct and answer.value == result.value and _ASKS_PERCENT.search(question))
+    return bool(result.pct and not answer.pct and answer.value == result.value and _ASKS_PERCENT.search(question)
+                and not _ASKS_DECIMAL.search(question))
 
 
 def percent_answer(question: str, answer: Quantity, result: Quantity) -> bool:

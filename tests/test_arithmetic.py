@@ -304,6 +304,14 @@ def test_a_letter_used_again_for_a_new_unknown_takes_its_new_value():
     assert [s.status for s in check_steps(steps, q)] == [U, V, V, U, V, V, U, V]
     assert check_steps(steps[:5] + ["x = 9"] + steps[6:], q)[5].wrong == ["says x = 9, but x = 8 (from step 4: 7x = 56)"]
     assert [s.status for s in check_steps(["2x + 8 = 66", "2x = 60, so x = 30"], "Of 66 pens, 8 are red and 2 ...?")] == [U, W]
+    # the same unknown set up wrongly is not a new one: '7x = 64' reuses the 64 that gave x = 16 (was kept)
+    wrong = check_steps(["4x = 64", "x = 64 / 4 = 16", "7x = 64", "x = 64 / 7 = 9.14"],
+                        "Peter pays 64 dollars for 4 books. How much do 7 books cost?")
+    assert [s.status for s in wrong][2] == W
+    # a third sub-problem takes x over again (was: 'with x = 8 (step 3) 9x = 72')
+    q3 = "Boxes of 4, 7 and 9 hold 64, 56 and 45 bars. What is the sum of the bars per box?"
+    three = ["4x = 64", "x = 64 / 4 = 16", "7x = 56", "x = 56 / 7 = 8", "9x = 45", "x = 45 / 9 = 5", "16 + 8 + 5 = 29"]
+    assert not any(s.wrong for s in check_steps(three, q3))
 
 
 def test_a_step_that_solves_its_own_unknown_uses_its_own_value():

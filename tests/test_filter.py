@@ -258,6 +258,8 @@ def test_modern_model_solutions_are_read_and_their_holes_closed(run, tmp_path):
                 reasoning=["100 / 1000 x 100 = 10%"], answer="10"),
         variant(id="proportion", question="A startup has 1000 staff and 100 are interns. What percent of the staff are "
                 "interns?", reasoning=["100 / 1000 x 100 = 10%"], answer="0.1"),  # bench_verifier's x100 slip (was: kept)
+        variant(id="as-a-decimal", question="A startup gives a 10% discount. Write the percentage of the price kept as a "
+                "decimal. What is it?", reasoning=["100% - 10% = 90%"], answer="0.9"),  # asked as a decimal: 0.9 is right
         variant(id="whole-packs", question="A startup needs 54 pens for its staff and pens come in packs of 8. How many "
                 "packs must it buy if it can only buy whole packs?", reasoning=["54 pens / 8 pens per pack = 6.75 packs"],
                 answer="7"),
@@ -270,7 +272,7 @@ def test_modern_model_solutions_are_read_and_their_holes_closed(run, tmp_path):
     run("filter.py", "--input", "latest", "--skip-checks", "duplicate", check_rc=0)
     kept = {r["id"] for r in read_lines(folder / f"filtered_{slug}.jsonl")}
     rejected = {r["id"]: r["reject_reasons"] for r in read_lines(folder / f"rejected_{slug}.jsonl")}
-    assert kept == {"13-steps", "chained", "labels", "percent", "points", "whole-packs"}, rejected
+    assert kept == {"13-steps", "chained", "labels", "percent", "points", "as-a-decimal", "whole-packs"}, rejected
     assert rejected["proportion"][0] == {"check": "consistency", "step": 0,
                                          "message": "answer '0.1' does not match the last step's result 10%"}
     assert rejected["labels-wrong"][0]["message"] == "step 1 says 640 + 180 = 830, but 640 + 180 = 820"

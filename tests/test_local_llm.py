@@ -285,3 +285,9 @@ def test_a_bad_setting_in_the_environment_is_named_with_its_range(run, tmp_path,
     proc = run("generate.py", "--domains", "Ops", "--samples-per-domain", "1", env={name: value}, check_rc=2)
     assert f"{name}={value}" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_gguf_path_is_recorded_as_one_spec_however_it_is_written(tmp_path):
+    """The spec is what records keep as `model` and what score.py's cache is keyed on: `./m.gguf` and `m.gguf` are one."""
+    assert get_backend("llamacpp://./m.gguf").spec == get_backend("llamacpp://m.gguf").spec == "llamacpp://m.gguf"
+
