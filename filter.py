@@ -114,20 +114,21 @@ def filter_files(inputs, args, enabled: tuple, contamination) -> tuple[dict, boo
     duplicates = NearDuplicates() if "duplicate" in enabled else None
     report, total = {"checks": list(enabled), "domains": {}}, Tally()
     bar = cli.progress(sum(count_lines(inp.path) for inp in inputs), "filter")
-    tally, inp = Tally(), inputs[0]
+    tally, inp, interrupted = Tally(), inputs[0], True
     try:
         for inp in inputs:
             tally = Tally()
             files = filter_file(inp, args, enabled, checker, duplicates, tally, bar)
             total.merge(tally)
             report["domains"][inp.domain or inp.path.name] = {**tally.report(), "files": files}
+        interrupted = False
     except KeyboardInterrupt:  # the file being written is left as it was (AtomicWriter); finished ones stay
         total.merge(tally)
         report["domains"][f"{inp.domain or inp.path.name} (checked so far; not written)"] = tally.report()
         return {**report, "total": total.report()}, True
     finally:
         bar.close()
-        checker.close()
+        checker.close(interrupted)  # also after an error: terminate, as before
     return {**report, "total": total.report()}, False
 
 

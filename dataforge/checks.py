@@ -219,9 +219,17 @@ class LineChecker:
             done, result = pending.popleft()
             yield from zip((raw for _, raw, _ in done), result.get())
 
-    def close(self):
-        if self.pool is not None:
+    def close(self, interrupted: bool = False):
+        """Ctrl-C: stop the workers now. Otherwise let each take its end-of-work sentinel and exit: terminate()
+        signals them, and a signal that reaches a worker just forked is lost (CPython clears it after fork),
+        which left filter.py waiting for that worker forever (1 run in 10-30 of a small file > 4 MB)."""
+        if self.pool is None:
+            return
+        if interrupted:
             self.pool.terminate()
+        else:
+            self.pool.close()
+            self.pool.join()
 
 
 _worker_contamination = None  # a worker process's own copy of LineChecker.contamination, from _start_worker

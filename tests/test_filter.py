@@ -116,6 +116,16 @@ def test_huge_line_is_rejected_with_its_line_number(run, tmp_path):
     assert read_lines(tmp_path / "big.rejected.jsonl")[0]["source"] == "big.jsonl:2"
 
 
+def test_a_small_file_over_the_worker_threshold_never_leaves_filter_waiting(run, tmp_path):
+    """Two lines, 10 MB: the worker pool starts and is done at once. Ending it with terminate() sent a signal a
+    just-forked worker could lose, and filter.py then waited for it forever (1 run in 10-30; seen in CI).
+    A race: this run of 25 fails on the old code most of the time, not always."""
+    src = tmp_path / "big.jsonl"
+    src.write_text(json.dumps(GOOD) + "\n" + json.dumps(variant(question="x" * 10_000_000)) + "\n")
+    for _ in range(25):
+        run("filter.py", "--input", str(src), "--workers", "2", check_rc=0, timeout=30)
+
+
 @pytest.mark.needs_shared
 def test_gsm8k_solutions_are_kept_and_corruptions_caught(run, tmp_path):
     """The verifier on real solutions: keep >= 98%; a changed step result or final answer is caught."""
