@@ -1,9 +1,14 @@
 """Human audit of a run, and exports for fine-tuning.
 
+    python audit.py review --input latest [--sample 30 --seed 1] [--port 0] [--no-browser]
     python audit.py export --input latest [--sample 30 --seed 1]
     python audit.py apply --input latest --decisions "runs/run_.../Jobs at startup data samples/audit_jobs_at_startup.csv"
     python audit.py export-train --input latest --format alpaca|sharegpt|openai
 
+review: the audit in the browser (dataforge/review.py): a page on 127.0.0.1 at the URL it prints (it holds
+  a random token), one sample at a time with each step's verdict, the judge's scores and the jurors' votes;
+  keys k keep, d drop, f fix, c comment, arrows move, ? help. Each decision is saved as apply saves it
+  (decisions_, audited_, run.json, the report) when it is made. Runs until Ctrl-C or SIGTERM (exit 0).
 export: per domain, audit_<domain>.csv beside the samples (scored if score.py ran, else filtered):
   id, domain, question, numbered steps, answer, score, judge rationale, filter flags, and empty
   `decision` (keep / drop / fix) and `comment` columns. --sample N draws N samples of final at random
@@ -50,17 +55,23 @@ FORMATS = ("alpaca", "sharegpt", "openai")
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
-    for name in ("export", "apply", "export-train"):
+    for name in ("export", "apply", "export-train", "review"):
         s = sub.add_parser(name)
         s.add_argument("--input", default="latest", help="'latest', a run folder or a domain folder (default: latest)")
         s.add_argument("--runs-dir", default=DEFAULT_RUNS_DIR, help="where runs live (default: runs/)")
-        if name == "export":
+        if name in ("export", "review"):
             s.add_argument("--sample", type=int, help="audit N samples of final per domain, drawn at random: "
                                                           "their drops estimate the error of final")
             s.add_argument("--seed", type=int, default=0, help="seed for --sample (default 0)")
         if name == "apply":
             s.add_argument("--decisions", action="append", required=True, metavar="CSV", help="a filled-in audit CSV (repeatable)")
+        if name in ("apply", "review"):
             s.add_argument("--reviewer", default="", help="name recorded with each decision")
+        if name == "review":
+            s.add_argument("--port", type=cli.number_in(0, 65535), default=0, help="port on 127.0.0.1 (default 0: any free one)")
+            s.add_argument("--no-browser", action="store_true", help="print the page's URL, do not open a browser")
+            s.add_argument("--order", choices=("review", "file"), default="review",
+                           help="review (default): samples the jurors split on, then flagged ones, first; file: file order")
         if name == "export-train":
             s.add_argument("--format", choices=FORMATS, required=True)
             s.add_argument("--output", help="output file (default: train_<format>.jsonl in the run folder)")
@@ -291,6 +302,18 @@ def decide(where: str, row: dict, by_id: dict, reviewer: str, domain: str, count
     return record
 
 
+# ---------------------------------------------------------------- review
+
+def review(args) -> None:
+    """The page (dataforge/review.py): decisions saved as apply saves them, as they are made."""
+    from dataforge.review import serve
+
+    if args.sample is not None and args.sample < 1:
+        raise UserError(f"--sample {args.sample}: give a number of samples, at least 1")
+    serve(sources(args.input, args.runs_dir), args.sample, args.seed, args.order, args.reviewer, args.port,
+          browser=not args.no_browser)
+
+
 # ---------------------------------------------------------------- export-train
 
 def solution(sample: dict) -> str:
@@ -341,7 +364,7 @@ def export_train(args) -> None:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    {"export": export, "apply": apply, "export-train": export_train}[args.command](args)
+    {"export": export, "apply": apply, "export-train": export_train, "review": review}[args.command](args)
     return cli.EXIT_OK
 
 

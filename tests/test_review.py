@@ -1,0 +1,314 @@
+"""audit.py review: the review page, served as users start it and driven by keys in a real headless Chromium
+(Debian's chromium and chromium-driver, through Selenium), against runs made with the test Ollama server."""
+
+import csv
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, read_lines, scored_run
+
+DOMAIN, SLUG = "Jobs at startup", "jobs_at_startup"
+RIGHT, LEFT, ESC = "\ue014", "\ue012", "\ue00c"  # selenium's Keys.ARROW_RIGHT, ARROW_LEFT, ESCAPE
+# Debian's Chromium, headless, with nothing that reaches for the network (this machine has none)
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1200,1000"]
+
+
+def missing_browser() -> str | None:
+    """Why the browser tests cannot run here, or None."""
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        return "selenium is not installed (pip install -r requirements-dev.txt)"
+    if not (shutil.which("chromium") or shutil.which("chromium-browser")):
+        return "chromium is not installed (apt-get install chromium)"
+    if not shutil.which("chromedriver"):
+        return "chromedriver is not installed (apt-get install chromium-driver)"
+    return None
+
+
+@pytest.fixture(scope="module")
+def chrome(tmp_path_factory):
+    if why := missing_browser():
+        if os.environ.get("CI"):
+            pytest.fail(f".ci/run must install it: {why}")
+        pytest.skip(why)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium") or shutil.which("chromium-browser")
+    for flag in [*FLAGS, f"--user-data-dir={tmp_path_factory.mktemp('chrome-profile')}"]:
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    # the system chromedriver, named: Selenium Manager (which downloads drivers) is never asked
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def browser(chrome):
+    """The browser for one test; after it, the console must hold no error (and the test's extra tabs are closed)."""
+    chrome.get_log("browser")  # an earlier test's messages
+    yield chrome
+    errors = [e for e in chrome.get_log("browser") if e["level"] == "SEVERE"]
+    for handle in chrome.window_handles[1:]:
+        chrome.switch_to.window(handle)
+        chrome.close()
+    chrome.switch_to.window(chrome.window_handles[0])
+    assert not errors, errors
+
+
+class Review:
+    """`python audit.py review ... --no-browser` in the background, as a user starts it; stopped with SIGTERM."""
+
+    def __init__(self, tmp_path: Path, run_dir: Path, *flags: str):
+        self.log = tmp_path / f"review-{len(list(tmp_path.glob('review-*')))}.log"
+        self.proc = subprocess.Popen([sys.executable, str(ROOT / "audit.py"), "review", "--input", str(run_dir),
+                                      "--no-browser", *flags], cwd=tmp_path, stdout=subprocess.PIPE,
+                                     stderr=open(self.log, "w"), text=True, stdin=subprocess.DEVNULL)
+        line = self.proc.stdout.readline()
+        assert line.startswith("review page: http://127.0.0.1:"), (line, self.log.read_text())
+        self.url = line.split("review page: ")[1].strip()
+        self.base, self.token = self.url.split("/?token=")
+
+    def stop(self, sig=signal.SIGTERM) -> str:
+        self.proc.send_signal(sig)
+        assert self.proc.wait(timeout=30) == 0
+        return self.log.read_text()
+
+
+@pytest.fixture
+def review(tmp_path):
+    started = []
+
+    def start(run_dir, *flags):
+        started.append(Review(tmp_path, run_dir, *flags))
+        return started[-1]
+
+    yield start
+    for r in started:
+        if r.proc.poll() is None:
+            assert "review page stopped" in r.stop()
+
+
+def startup_run(run, tmp_path, n=6):
+    return scored_run(run, tmp_path, DOMAIN, n, "--domain-notes", "budget, headcount, runway")
+
+
+def decisions(run_dir: Path) -> dict:
+    path = run_dir / f"{DOMAIN} data samples" / f"decisions_{SLUG}.jsonl"
+    return {d["id"]: d for d in read_lines(path)} if path.exists() else {}
+
+
+def text(driver, element_id: str) -> str:
+    return driver.find_element("id", element_id).text
+
+
+def wait(driver, condition, what: str):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, 30).until(lambda d: condition(d), message=what)
+
+
+def open_page(driver, url: str, position: str = "1 of"):
+    driver.get(url)
+    wait(driver, lambda d: text(d, "position").startswith(position), f"the page shows sample {position}")
+
+
+def press(driver, *keys: str) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    ActionChains(driver).send_keys(*keys).perform()
+
+
+def decide(driver, key: str, decision: str) -> str:
+    """Press a decision's key on the sample shown; wait until the server says it is saved. Its id."""
+    sample_id = text(driver, "sample-id")
+    press(driver, key)
+    wait(driver, lambda d: text(d, "status") == f"saved: {decision} {sample_id}", f"{decision} {sample_id} saved")
+    return sample_id
+
+
+def ctrl_enter(driver) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    ActionChains(driver).key_down(Keys.CONTROL).send_keys(Keys.ENTER).key_up(Keys.CONTROL).perform()
+
+
+def replace_text(driver, element_id: str, new: str) -> None:
+    field = driver.find_element("id", element_id)
+    field.clear()
+    field.send_keys(new)
+
+
+def test_keys_drop_keep_and_fix_samples_and_a_reload_shows_them(run, tmp_path, browser, review):
+    run_dir = startup_run(run, tmp_path)
+    page = review(run_dir, "--order", "file", "--reviewer", "ana")
+    open_page(browser, page.url)
+    press(browser, "c", "too easy", "\n")  # a comment, then back to the keys
+    dropped = decide(browser, "d", "drop")
+    kept = decide(browser, "k", "keep")
+    press(browser, "f")
+    question = browser.find_element("id", "edit-question").get_attribute("value")
+    replace_text(browser, "edit-question", question.replace("In Jobs", "At Jobs"))
+    fixed = text(browser, "sample-id")
+    ctrl_enter(browser)
+    wait(browser, lambda d: text(d, "status") == f"saved: fix {fixed}", "the fix saved")
+
+    saved = decisions(run_dir)  # written when made, by apply's code: its fields
+    assert {i: (d["decision"], d["comment"], d["reviewer"]) for i, d in saved.items()} == \
+        {dropped: ("drop", "too easy", "ana"), kept: ("keep", "", "ana"), fixed: ("fix", "", "ana")}
+    assert saved[fixed]["fixed"]["question"].startswith("At Jobs") and saved[fixed]["fixed"]["audit"] == "fixed"
+    assert set(saved[kept]) == {"id", "domain", "decision", "comment", "question", "reviewer", "judge_score", "applied_at"}
+    audited = read_lines(run_dir / f"{DOMAIN} data samples" / f"audited_{SLUG}.jsonl")
+    assert [s["id"] for s in audited] == [kept, fixed]
+    assert json.loads((run_dir / "run.json").read_text())["stages"]["audit"]["decisions"] == {"drop": 1, "keep": 1, "fix": 1}
+
+    browser.refresh()  # the page is where it was, and shows every decision from the file
+    wait(browser, lambda d: text(d, "position") == "4 of 6", "the page back at sample 4")
+    assert text(browser, "fig-overall") == "3 reviewed, 3 to review"
+    press(browser, LEFT, LEFT, LEFT)
+    assert text(browser, "decision").startswith("dropped — “too easy” by ana")
+    press(browser, RIGHT)
+    assert text(browser, "decision").startswith("kept") and text(browser, "position") == "2 of 6"
+    press(browser, RIGHT)
+    assert text(browser, "decision").startswith("fixed") and text(browser, "question").startswith("At Jobs")
+    press(browser, "l")  # the list view holds them too
+    rows = [r.text for r in browser.find_elements("css selector", "#rows tr")]
+    assert rows[0].endswith("drop") and rows[1].endswith("keep") and rows[2].endswith("fix") and len(rows) == 6
+
+
+def test_a_fix_that_breaks_the_arithmetic_is_refused_on_the_page_with_the_checkers_message(run, tmp_path, browser, review):
+    run_dir = startup_run(run, tmp_path, n=2)
+    page = review(run_dir, "--order", "file")
+    open_page(browser, page.url)
+    press(browser, "f")
+    steps = browser.find_element("id", "edit-steps").get_attribute("value").split("\n")
+    result = re.search(r"= (\d+)$", steps[0])[1]
+    steps[0] = steps[0][: -len(result)] + str(int(result) + 1)  # "33 * 54 = 1783"
+    replace_text(browser, "edit-steps", "\n".join(steps))
+    ctrl_enter(browser)
+    wait(browser, lambda d: "Not saved" in text(d, "fix-problems"), "the refusal shown")
+    assert f"arithmetic: step 1 says {steps[0].split(': ')[-1]}" in text(browser, "fix-problems")
+    assert text(browser, "position") == "1 of 2" and browser.find_element("id", "edit-steps").is_displayed()
+    assert decisions(run_dir) == {}  # nothing saved: the reviewer corrects it or leaves it
+    press(browser, ESC)  # the sample as it was
+    assert text(browser, "decision") == "not reviewed yet" and not browser.find_element("id", "editor").is_displayed()
+
+
+def test_every_request_needs_the_token_and_only_this_machine_can_connect(run, tmp_path, review):
+    run_dir = startup_run(run, tmp_path, n=2)
+    page = review(run_dir)
+    sample_id = read_lines(run_dir / f"{DOMAIN} data samples" / f"scored_{SLUG}.jsonl")[0]["id"]
+    body = json.dumps({"id": sample_id, "domain": DOMAIN, "decision": "drop"}).encode()
+    for url, data in [(page.base + "/", None), (page.base + "/?token=wrong", None), (page.base + "/api/samples", None),
+                      (page.base + "/favicon.ico", None), (page.base + "/api/decide", body),
+                      (page.base + "/api/decide?token=" + page.token[:-1], body)]:
+        request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=10)
+        assert refused.value.code == 403, url
+    assert decisions(run_dir) == {}
+    with urllib.request.urlopen(page.url, timeout=10) as ok:
+        assert ok.status == 200 and "default-src 'none'" in ok.headers["Content-Security-Policy"]
+    port = int(page.base.rsplit(":", 1)[1])
+    with pytest.raises(ConnectionRefusedError):  # bound to 127.0.0.1, not to every address of the machine
+        socket.create_connection(("127.0.0.2", port), timeout=5)
+
+
+def test_html_in_a_sample_is_shown_as_text(run, tmp_path, browser, review):
+    run_dir = startup_run(run, tmp_path, n=2)
+    scored = run_dir / f"{DOMAIN} data samples" / f"scored_{SLUG}.jsonl"
+    samples = read_lines(scored)
+    attack = '<img src=x onerror="document.title=\'pwned\'"><b>bold</b>'
+    samples[0]["question"] += " " + attack
+    samples[0]["rationale"] = "<script>document.title='pwned'</script> fine"
+    samples[0]["jury"][0]["judge"] = "<i>juror</i>"
+    scored.write_text("".join(json.dumps(s) + "\n" for s in samples))
+    page = review(run_dir, "--order", "file")
+    open_page(browser, page.url)
+    assert text(browser, "question").endswith(attack)
+    assert not browser.find_elements("css selector", "#question *, #details script, #details i")
+    details = text(browser, "details")
+    assert "<script>document.title='pwned'</script> fine" in details and "<i>juror</i>" in details
+    press(browser, "l")
+    assert attack in browser.find_elements("css selector", "#rows td.q")[0].text
+    assert not browser.find_elements("css selector", "#rows img") and "pwned" not in browser.title
+
+
+def test_a_second_tabs_decision_is_not_overwritten(run, tmp_path, browser, review):
+    run_dir = startup_run(run, tmp_path, n=3)
+    page = review(run_dir, "--order", "file")
+    open_page(browser, page.url)
+    first = browser.current_window_handle
+    browser.switch_to.new_window("tab")
+    open_page(browser, page.url)
+    press(browser, RIGHT)
+    second = decide(browser, "d", "drop")  # the second tab drops sample 2
+    browser.switch_to.window(first)  # the first tab still shows sample 1, loaded before that drop
+    kept = decide(browser, "k", "keep")
+    assert {i: d["decision"] for i, d in decisions(run_dir).items()} == {second: "drop", kept: "keep"}
+    assert text(browser, "sample-id") == second and text(browser, "decision").startswith("dropped")  # it learned of it
+    browser.refresh()
+    wait(browser, lambda d: text(d, "position") == "2 of 3", "the page back at sample 2")
+    press(browser, LEFT)
+    assert text(browser, "decision").startswith("kept") and text(browser, "fig-overall") == "2 reviewed, 1 to review"
+
+
+def test_a_run_another_stage_holds_is_refused_and_the_page_holds_its_run(run, tmp_path, review):
+    run_dir = startup_run(run, tmp_path, n=2)
+    page = review(run_dir)
+    proc = run("audit.py", "review", "--input", str(run_dir), "--no-browser", check_rc=2)
+    assert f"Error: {run_dir} is in use by pid {page.proc.pid} (audit.py review" in proc.stderr
+    proc = run("score.py", "--input", str(run_dir), check_rc=2)  # nor can a stage write under the page
+    assert "is in use by" in proc.stderr
+    log = page.stop(signal.SIGINT)  # Ctrl-C ends it cleanly (exit 0, checked by stop), and frees the run
+    assert "review page stopped: 0 reviewed, 2 to review" in log and "Traceback" not in log
+    run("audit.py", "export", "--input", str(run_dir), check_rc=0)
+
+
+def test_the_error_of_final_after_30_reviews_on_the_page_is_the_one_apply_gives(run, tmp_path, browser, review):
+    run_dir = startup_run(run, tmp_path, n=36)
+    copy = tmp_path / "copy" / run_dir.name
+    shutil.copytree(run_dir, copy)
+    page = review(run_dir, "--sample", "30", "--seed", "3", "--order", "file")
+    open_page(browser, page.url)
+    for i in range(30):
+        decide(browser, "d" if i % 4 == 1 else "k", "drop" if i % 4 == 1 else "keep")
+    shown = text(browser, "fig-error")
+    page.stop()
+    on_page = decisions(run_dir)
+    assert len(on_page) == 30 and sum(d["decision"] == "drop" for d in on_page.values()) == 8
+
+    run("audit.py", "export", "--input", str(copy), "--sample", "30", "--seed", "3", check_rc=0)  # the same 30
+    path = copy / f"{DOMAIN} data samples" / f"audit_{SLUG}.csv"
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.reader(f))
+    assert {r[0] for r in rows[1:]} == set(on_page)
+    for r in rows[1:]:
+        r[8] = on_page[r[0]]["decision"]
+    with open(path, "w", encoding="utf-8-sig", newline="") as f:
+        csv.writer(f).writerows(rows)
+    run("audit.py", "apply", "--input", str(copy), "--decisions", str(path), check_rc=0)
+
+    audit = lambda d: json.loads((d / "run.json").read_text())["stages"]["audit"]  # noqa: E731
+    assert audit(run_dir)["error_of_final"] == audit(copy)["error_of_final"]
+    assert audit(run_dir)["error_of_final"]["reviewed"] == 30
+    assert audit(run_dir)["judge_human_agreement"] == audit(copy)["judge_human_agreement"]
+    report = (copy / "report.md").read_text().split("Error of final: ")[1].split("\n")[0]
+    assert shown == f"error of final: {report}"
+    assert (run_dir / "report.md").read_text().split("Error of final: ")[1].split("\n")[0] == report
