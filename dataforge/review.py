@@ -26,6 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import audit  # the seam below: audit.py's own code (the script beside this package; it imports this module late)
 from dataforge import UserError, cli
 from dataforge.arithmetic import check_steps
 from dataforge.judge import error_of_final_text, jurors_split, limits_of, why_not_final
@@ -47,8 +48,6 @@ HEADERS = {"Content-Security-Policy": "default-src 'none'; script-src 'unsafe-in
 
 def samples_to_review(inp: StageInput, sample: int | None, seed: int) -> list[dict]:
     """What `audit.py export` would put in a domain's CSV: every sample, or --sample N of final at random."""
-    import audit
-
     samples = audit.records(inp.path)
     if sample:
         final = ({r["id"] for r in audit.records(inp.output("final")) if isinstance(r.get("id"), str)}
@@ -61,8 +60,6 @@ def samples_to_review(inp: StageInput, sample: int | None, seed: int) -> list[di
 def save_decision(inp: StageInput, row: dict, reviewer: str) -> dict:
     """One decision, as a row of the audit CSV, saved as `audit.py apply` saves it. A fix the filter rejects is
     returned with its fix_problems and not saved: the reviewer corrects it on the page."""
-    import audit
-
     by_id = {s["id"]: s for s in audit.records(inp.path) if isinstance(s.get("id"), str)}
     record = audit.decide("review page", row, by_id, reviewer, inp.domain, Counter())
     if record is None or record.get("fix_problems"):
@@ -74,8 +71,6 @@ def save_decision(inp: StageInput, row: dict, reviewer: str) -> dict:
 def error_of_final(inputs: list[StageInput]) -> dict:
     """The audit of the whole run as apply records it in run.json (Tally: judge-human agreement, the error of
     final), from every domain's decisions; and the error of final per domain."""
-    import audit
-
     limits = limits_of(stage_record(inputs[0].run_dir, "score"))
     overall, per_domain = audit.Tally(limits), {}
     for inp in inputs:
@@ -85,33 +80,27 @@ def error_of_final(inputs: list[StageInput]) -> dict:
             overall.add(d, by_id.get(d["id"]))
             tally.add(d, by_id.get(d["id"]))
         per_domain[inp.domain] = tally.report([])["error_of_final"]
-    files = [str(decisions_path(inp)) for inp in inputs if decisions_path(inp).exists()]
+    files = [str(inp.output("decisions")) for inp in inputs if inp.output("decisions").exists()]
     return {"audit": overall.report(files), "domains": per_domain}
 
 
 # ---------------------------------------------------------------- what the page shows
 
-def decisions_path(inp: StageInput) -> Path:
-    return inp.path.with_name(f"decisions_{inp.slug}.jsonl")
-
-
 def decisions_of(inp: StageInput) -> dict[str, dict]:
     """A domain's decisions on disk, by sample id (read fresh: a second tab or an earlier apply wrote them)."""
-    import audit
-
-    path = decisions_path(inp)
+    path = inp.output("decisions")
     return {d["id"]: d for d in audit.records(path)
             if isinstance(d.get("id"), str) and d.get("decision") in audit.DECISIONS} if path.exists() else {}
 
 
-def shown(sample: dict, domain: str, limits: dict | None) -> dict:
+def shown(sample: dict, domain: str, limits: dict) -> dict:
     """A sample as the page shows it: each step with its verdict and the checker's messages, the flags, the
     judge's scores and decision, each juror's answers and vote, the repairs made."""
     steps = [str(s) for s in sample.get("reasoning", [])] if isinstance(sample.get("reasoning"), list) else []
     checks = check_steps(steps, str(sample.get("question", "")))
     flags = [f for f in sample.get("flags") or [] if isinstance(f, dict)]
     scored = isinstance(sample.get("scores"), dict)
-    judged = why_not_final(sample, limits) if scored and limits else None
+    judged = why_not_final(sample, limits) if scored else None
     return {"id": sample["id"], "domain": domain, "question": str(sample.get("question", "")),
             "steps": [{"text": s, "verdict": c.status, "messages": [str(m) for m in c.wrong]} for s, c in zip(steps, checks)],
             "answer": str(sample.get("answer", "")), "flags": [f"{f.get('check')}: {f.get('message')}" for f in flags],
@@ -136,7 +125,7 @@ class Review:
     def __init__(self, inputs: list[StageInput], sample: int | None, seed: int, order: str, reviewer: str):
         self.inputs, self.reviewer = {inp.domain: inp for inp in inputs}, reviewer
         self.run_dir = inputs[0].run_dir
-        limits = limits_of(stage_record(self.run_dir, "score")) if stage_record(self.run_dir, "score") else None
+        limits = limits_of(stage_record(self.run_dir, "score"))
         samples = [shown(s, inp.domain, limits) for inp in inputs for s in samples_to_review(inp, sample, seed)]
         self.samples = samples if order == "file" else review_order(samples)
         self.lock = threading.Lock()  # one save at a time: each reads, merges and rewrites the domain's files
@@ -151,11 +140,11 @@ class Review:
             reviewed = sum(i in decisions[domain] for i in ids)
             figures[domain] = {"reviewed": reviewed, "to_review": len(ids) - reviewed,
                                "error_of_final": estimate["domains"][domain]}
-        audit = estimate["audit"]
+        record = estimate["audit"]
         return {"decisions": {i: summary(d) for ds in decisions.values() for i, d in ds.items()},
                 "figures": {"domains": figures, "reviewed": sum(f["reviewed"] for f in figures.values()),
                             "to_review": sum(f["to_review"] for f in figures.values()),
-                            "error_of_final": audit["error_of_final"], "error_text": error_of_final_text(audit, {})}}
+                            "error_of_final": record["error_of_final"], "error_text": error_of_final_text(record, {})}}
 
     def decide(self, body: dict) -> dict:
         """A decision from the page -> saved (and the run's audit record and report brought up to date)."""
@@ -166,9 +155,9 @@ class Review:
             raise UserError(f"decision {decision!r} is not keep, drop or fix")
         row = {"id": sample_id, "decision": decision, "comment": str(body.get("comment", ""))}
         if decision == "fix":  # as a CSV row: steps numbered, question and answer as export's cells
-            import audit
-
-            steps = [str(s).strip() for s in body.get("steps", []) if str(s).strip()]
+            if not isinstance(body.get("steps"), list):
+                raise UserError("a fix needs its steps, a list of strings")
+            steps = [str(s).strip() for s in body["steps"] if str(s).strip()]
             row.update(question=audit.cell(body.get("question", "")), answer=audit.cell(body.get("answer", "")),
                        steps="\n".join(f"{i}. {s}" for i, s in enumerate(steps, 1)))
         with self.lock:
@@ -284,6 +273,6 @@ def serve(inputs: list[StageInput], sample: int | None, seed: int, order: str, r
         with review.lock:  # a save under way finishes (its files are written whole either way)
             state = review.state()["figures"]
     cli.say(f"review page stopped: {state['reviewed']} reviewed, {state['to_review']} to review; "
-            f"decisions in {', '.join(str(decisions_path(i).name) for i in review.inputs.values())}",
+            f"decisions in {', '.join(i.output('decisions').name for i in review.inputs.values())}",
             f"  next: python audit.py export-train --input {cli.quoted(review.run_dir)} --format openai")
     return cli.EXIT_OK

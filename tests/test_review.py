@@ -312,3 +312,12 @@ def test_the_error_of_final_after_30_reviews_on_the_page_is_the_one_apply_gives(
     report = (copy / "report.md").read_text().split("Error of final: ")[1].split("\n")[0]
     assert shown == f"error of final: {report}"
     assert (run_dir / "report.md").read_text().split("Error of final: ")[1].split("\n")[0] == report
+
+
+def test_make_review_shot_draws_the_page_of_a_copy_of_a_real_run(run, tmp_path, chrome):
+    run_dir = startup_run(run, tmp_path, n=3)
+    before = sorted(p.name for p in (run_dir / f"{DOMAIN} data samples").iterdir())
+    out = tmp_path / "review.png"
+    run("docs/make_review_shot.py", "--run", str(run_dir), "--output", str(out), check_rc=0)
+    assert out.read_bytes().startswith(b"\x89PNG") and out.stat().st_size > 10_000
+    assert sorted(p.name for p in (run_dir / f"{DOMAIN} data samples").iterdir()) == before  # decided on a copy
