@@ -123,7 +123,7 @@ class Review:
     """The run under review: its samples (chosen once, at start) and what is decided about them (read from disk)."""
 
     def __init__(self, inputs: list[StageInput], sample: int | None, seed: int, order: str, reviewer: str):
-        self.inputs, self.reviewer = {inp.domain: inp for inp in inputs}, reviewer
+        self.inputs, self.reviewer, self.sampled = {inp.domain: inp for inp in inputs}, reviewer, bool(sample)
         self.run_dir = inputs[0].run_dir
         limits = limits_of(stage_record(self.run_dir, "score"))
         samples = [shown(s, inp.domain, limits) for inp in inputs for s in samples_to_review(inp, sample, seed)]
@@ -214,7 +214,8 @@ class Handler(BaseHTTPRequestHandler):
             review = self.server.review
             with review.lock:
                 state = review.state()
-            self.send_json({"run": review.run_dir.name, "reviewer": review.reviewer, "samples": review.samples, **state})
+            self.send_json({"run": review.run_dir.name, "reviewer": review.reviewer, "sampled": review.sampled,
+                            "samples": review.samples, **state})
         else:
             self.send(404, b"404\n", "text/plain")
 

@@ -62,8 +62,8 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         copy = Path(tmp) / run_dir.name
         shutil.copytree(run_dir, copy, ignore=shutil.ignore_patterns(".lock"))
-        server = subprocess.Popen([sys.executable, str(ROOT / "audit.py"), "review", "--input", str(copy), "--no-browser",
-                                   "--reviewer", "ana", "--order", "file"], stdout=subprocess.PIPE, text=True)
+        command = ["review", "--input", str(copy), "--no-browser", "--reviewer", "ana", "--order", "file", "--sample", "30"]
+        server = subprocess.Popen([sys.executable, str(ROOT / "audit.py"), *command], stdout=subprocess.PIPE, text=True)
         try:
             line = server.stdout.readline()
             if not line.startswith("review page: "):

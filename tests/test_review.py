@@ -274,8 +274,8 @@ def test_a_run_another_stage_holds_is_refused_and_the_page_holds_its_run(run, tm
     page = review(run_dir)
     proc = run("audit.py", "review", "--input", str(run_dir), "--no-browser", check_rc=2)
     assert f"Error: {run_dir} is in use by pid {page.proc.pid} (audit.py review" in proc.stderr
-    proc = run("score.py", "--input", str(run_dir), check_rc=2)  # nor can a stage write under the page
-    assert "is in use by" in proc.stderr
+    proc = run("audit.py", "apply", "--input", str(run_dir), "--decisions", "audit.csv", check_rc=2)  # nor a CSV
+    assert f"Error: {run_dir} is in use by pid {page.proc.pid}" in proc.stderr
     log = page.stop(signal.SIGINT)  # Ctrl-C ends it cleanly (exit 0, checked by stop), and frees the run
     assert "review page stopped: 0 reviewed, 2 to review" in log and "Traceback" not in log
     run("audit.py", "export", "--input", str(run_dir), check_rc=0)
