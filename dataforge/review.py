@@ -224,15 +224,16 @@ class Handler(BaseHTTPRequestHandler):
             return
         if urlsplit(self.path).path != "/api/decide":
             return self.send(404, b"404\n", "text/plain")
-        length = int(self.headers.get("Content-Length") or 0)
-        if not 0 < length <= MAX_BODY or not self.headers.get("Content-Type", "").startswith("application/json"):
+        length = self.headers.get("Content-Length", "")
+        if not (length.isdigit() and 0 < int(length) <= MAX_BODY) \
+                or not self.headers.get("Content-Type", "").startswith("application/json"):
             return self.send_json({"error": "a decision is a JSON body of at most 1 MB"}, 400)
         try:
-            body = json.loads(self.rfile.read(length))
+            body = json.loads(self.rfile.read(int(length)))
             if not isinstance(body, dict):
-                raise ValueError("not a JSON object")
+                raise UserError("a decision is a JSON object")
             self.send_json(self.server.review.decide(body))
-        except (ValueError, UserError) as e:
+        except (json.JSONDecodeError, UnicodeDecodeError, UserError) as e:
             self.send_json({"error": str(e)}, 400)
 
 

@@ -222,6 +222,13 @@ def test_every_request_needs_the_token_and_only_this_machine_can_connect(run, tm
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(request, timeout=10)
         assert refused.value.code == 403, url
+    for data in (b"{not json", json.dumps({"id": sample_id, "domain": DOMAIN, "decision": "maybe"}).encode(),
+                 json.dumps({"id": "no-such-id", "domain": DOMAIN, "decision": "drop"}).encode()):
+        request = urllib.request.Request(page.base + "/api/decide?token=" + page.token, data=data,
+                                         headers={"Content-Type": "application/json"})
+        with pytest.raises(urllib.error.HTTPError) as bad:  # with the token, but not a decision
+            urllib.request.urlopen(request, timeout=10)
+        assert bad.value.code == 400 and "error" in json.loads(bad.value.read())
     assert decisions(run_dir) == {}
     with urllib.request.urlopen(page.url, timeout=10) as ok:
         assert ok.status == 200 and "default-src 'none'" in ok.headers["Content-Security-Policy"]
