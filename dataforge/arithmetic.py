@@ -187,7 +187,8 @@ def equations(plain: str, index: int = 0, variables: set = frozenset(), carried:
     segments = [toks[a + 1:b] for a, b in zip([-1, *cuts], [*cuts, len(toks)])]
     approx = [bool(toks[k].value) for k in cuts]
     name, value = carried
-    if value is not None and segments[0][:1] and segments[0][0].kind == "op" and segments[0][0].value == "+":
+    if value is not None and segments[0][:1] and segments[0][0].kind == "op" and (segments[0][0].value == "+" or (
+            segments[0][0].value == "-" and segments[0][1:2] and not segments[0][1].glued)):  # "- 5 = 65", not "-50"
         segments[0] = value.tokens + segments[0]
     out = []
     for k in range(len(segments) - 1):
@@ -482,8 +483,8 @@ def check_steps(steps: list[str], question: str = "") -> list[StepCheck]:
             continue
         try:
             line = plain[i].strip()
-            if carried[1] is not None and step.lstrip()[:1] == "+":
-                line = "+ " + line  # "= $70.00" then "+ $16.00 (frying pan) = $86.00": not a bullet, a sum going on
+            if carried[1] is not None and (step.lstrip()[:1] == "+" or _MINUS_GOING_ON.match(step)):
+                line = step.lstrip()[0] + " " + line  # "= $70.00" then "+ $16.00 (pan) = $86.00", "- $5 = $65": not a bullet
             step_eqs, carried = equations(line, i, variables, carried)
             eqs += step_eqs
         except Refused:  # unverifiable: a form the reader does not know
@@ -494,6 +495,10 @@ def check_steps(steps: list[str], question: str = "") -> list[StepCheck]:
     for eq in eqs:
         _judge(eq, solution, out[eq.step])
     return out
+
+
+# "- $5 = $65" after "... = $70" goes on; "- 12 + 4 = 16" is a bullet
+_MINUS_GOING_ON = re.compile(r"\s*-\s*\\?[$€£]?[0-9][0-9,.]*\s*=")
 
 
 def check_step(step: str) -> StepCheck:
@@ -751,6 +756,9 @@ def _converted(lhs: list[Tok], rhs: list[Tok], left: Fraction, written: Quantity
         return None  # "25 days * 8 hours/day": a rate already changes the unit
     if "dozen" in sources and "dozen" not in targets:  # a scale word, exact: "2 dozen cups + 10 spoons" is 34
         return "verified" if numbers_match(written, evaluate(_dozens_counted(lhs)), approx) else "wrong"
+    if len(sources) > 1 and len(targets) == 1 and (each := _in_unit(lhs, next(iter(targets)))) is not None:
+        if numbers_match(written, evaluate(each), approx):
+            return "verified"  # "1 kg + 500 g = 1,500 g", "$3 + 25 cents = $3.25": each quantity in the result's unit
     applies = False
     for unit in sources:
         for target in targets - {unit}:
@@ -762,6 +770,19 @@ def _converted(lhs: list[Tok], rhs: list[Tok], left: Fraction, written: Quantity
             if numbers_match(written, left * factor, approx):
                 return "verified"
     return "unverifiable" if applies else None
+
+
+def _in_unit(tokens: list[Tok], target: str) -> list[Tok] | None:
+    """The tokens with each quantity converted to `target` ('1 kg' -> 1000 for 'g'); a bare number is a factor and
+    stays. None when a quantity's unit does not convert to `target`."""
+    out = []
+    for t in tokens:
+        if t.kind == "num" and t.unit and t.unit != target:
+            if t.unit not in _UNIT_SCALES or target not in _UNIT_SCALES or _UNIT_SCALES[t.unit][0] != _UNIT_SCALES[target][0]:
+                return None
+            t = Tok("num", t.text, t.value * Fraction(_UNIT_SCALES[t.unit][1], _UNIT_SCALES[target][1]))
+        out.append(t)
+    return out
 
 
 def _dozens_counted(tokens: list[Tok]) -> list[Tok]:
