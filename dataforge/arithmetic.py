@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from decimal import Context, Decimal
 from fractions import Fraction
 
-from dataforge.schema import MAX_STEP_CHARS
+from dataforge.schema import BOUNDS, MAX_STEP_CHARS
 from dataforge.tokens import (_MONEY_UNITS, _UNIT_SCALES, APPROX_TEXT, MAX_NUMBER_DIGITS, Refused, Tok,
                               declared_variables, exact_decimal, plain_text, stated_numbers, step_tokens, tokenize)
 
@@ -27,7 +27,9 @@ __all__ = ["ACCEPTING_READINGS", "Quantity", "StepCheck", "check_step", "check_s
            "evaluate", "shown_number", "APPROX_TEXT", "exact_decimal", "plain_text", "Refused"]
 
 MAX_DEPTH = 60
-MAX_POWER_BITS = 4096  # refuse a power whose result would need more bits than this
+MAX_POWER_BITS = 4096  # refuse a power, or any value worked out, that would need more bits than this
+MAX_STEPS = BOUNDS["steps"].read_max  # steps read of a solution (a judge's re-solve may send 60,000)
+MAX_EQUATIONS = 128  # equations judged in a solution: unknowns are bound pairwise (real ones have 18 at most)
 MAX_CARRIED = 64  # exact values a later step may write rounded; a real solution has a few
 
 
@@ -275,7 +277,7 @@ class _Parser:
                 self.i += 1
                 value = _apply(t.value, value, self.unary())
             elif t.kind in ("lp", "sqrt") or (t.kind == "num" and self.toks[self.i - 1].kind == "rp"):
-                value *= self.unary()  # implicit multiplication: 4(7), (2)(3), (5)3, 2x once x is known
+                value = _apply("*", value, self.unary())  # implicit multiplication: 4(7), (2)(3), (5)3, 2x once x is known
             else:
                 break
         return value
@@ -353,16 +355,20 @@ def _exact_sqrt(v: Fraction) -> Fraction:
 
 
 def _apply(op: str, a: Fraction, b: Fraction) -> Fraction:
-    """a op b for + - * /, exactly."""
+    """a op b for + - * /, exactly; Refused past MAX_POWER_BITS ('10^1000' multiplied up)."""
     if op == "+":
-        return a + b
-    if op == "-":
-        return a - b
-    if op == "*":
-        return a * b
-    if b == 0:
+        value = a + b
+    elif op == "-":
+        value = a - b
+    elif op == "*":
+        value = a * b
+    elif b == 0:
         raise ZeroDivisionError
-    return Fraction(a, b)
+    else:
+        value = Fraction(a, b)
+    if value.numerator.bit_length() > MAX_POWER_BITS or value.denominator.bit_length() > MAX_POWER_BITS:
+        raise Refused("number too large")
+    return value
 
 
 def evaluate(tokens: list[Tok], bindings: dict | None = None) -> Fraction:
@@ -469,7 +475,7 @@ class _Solution:
 def check_steps(steps: list[str], question: str = "") -> list[StepCheck]:
     """Check every equation of a solution. Values it binds (x = 29, or 2x + 8 = 66) are substituted
     into the equations that use them. Never raises on any input."""
-    plain = [plain_text(s) if len(s) <= MAX_STEP_CHARS else "" for s in steps]
+    plain = [plain_text(s) if len(s) <= MAX_STEP_CHARS else "" for s in steps[:MAX_STEPS]]
     text = "\n".join(plain)
     variables = declared_variables(text)
     text = question + "\n" + text
@@ -478,7 +484,7 @@ def check_steps(steps: list[str], question: str = "") -> list[StepCheck]:
     out, eqs, carried = [], [], ("", None)
     for i, step in enumerate(steps):
         out.append(StepCheck())
-        if len(step) > MAX_STEP_CHARS:  # unverifiable: too long to read
+        if len(step) > MAX_STEP_CHARS or i >= MAX_STEPS or len(eqs) >= MAX_EQUATIONS:  # unverifiable: past the work bound
             carried = ("", None)
             continue
         try:
@@ -486,7 +492,7 @@ def check_steps(steps: list[str], question: str = "") -> list[StepCheck]:
             if carried[1] is not None and (step.lstrip()[:1] == "+" or _MINUS_GOING_ON.match(step)):
                 line = step.lstrip()[0] + " " + line  # "= $70.00" then "+ $16.00 (pan) = $86.00", "- $5 = $65": not a bullet
             step_eqs, carried = equations(line, i, variables, carried)
-            eqs += step_eqs
+            eqs += step_eqs[:MAX_EQUATIONS - len(eqs)]
         except Refused:  # unverifiable: a form the reader does not know
             carried = ("", None)
     solution = _Solution(steps, percents)
