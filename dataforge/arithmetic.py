@@ -503,8 +503,8 @@ def check_steps(steps: list[str], question: str = "") -> list[StepCheck]:
     return out
 
 
-# "- $5 = $65" after "... = $70" goes on; "- 12 + 4 = 16" is a bullet
-_MINUS_GOING_ON = re.compile(r"\s*-\s*\\?[$€£]?[0-9][0-9,.]*\s*=")
+# "- $5 = $65" after "... = $70" goes on; "- 12 + 4 = 16" is a bullet, "-60 = x" a negative number
+_MINUS_GOING_ON = re.compile(r"\s*-\s+\\?[$€£]?[0-9][0-9,.]*\s*=")  # a spaced minus: "-60 = x" is a number
 
 
 def check_step(step: str) -> StepCheck:
