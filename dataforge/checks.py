@@ -128,8 +128,8 @@ def check_sample(record: dict, enabled=SAMPLE_CHECKS, domain_keywords: dict | No
 
 
 _CHECKING = re.compile(r"^\W*(?:check(?:ing)?|verif(?:y|ying|ication)|double[- ]check(?:ing)?|sanity check|to (?:check|verify)|"
-                       r"let'?s (?:check|verify|double[- ]check))\b|\b(?:which|this|that|it) (?:matches|confirms|checks out|"
-                       r"is (?:correct|consistent))\b|\bas expected\b|[✓✔]", re.I)
+                       r"let'?s (?:check|verify|double[- ]check))\b|\b(?:which|this|that|it) (?:matches|confirms|checks out)\b|"
+                       r"\bas expected\b|[✓✔]", re.I)  # not "which is correct": a result may say so of itself
 
 
 def last_solving_step(steps: list[str]) -> int:

@@ -112,7 +112,7 @@ _INEQUALITIES = {"<=": " ≤ ", "=<": " ≤ ", ">=": " ≥ ", "<": " < ", ">": "
 # a count of named things in brackets ("(2 monitors)", no operator inside) after a quantity or at the start
 _COUNT_LABEL = re.compile(r"(?:(?<=[0-9%)]) +|^\s*)\([0-9]+ +[A-Za-z][A-Za-z ]*\)")
 _BRACKETED_EQUALS = re.compile(r"(?<=[0-9A-Za-z]) *\( *=([^()=]*[0-9][^()=]*)\)")
-_OR_PERCENT = re.compile(r"(=\s*[0-9]*\.?[0-9]+),? or (?=[0-9][0-9.]*\s*%)")  # "= 0.7, or 70%", "= 0.68 or 68%"
+_OR_PERCENT = re.compile(r"(=\s*[0-9]*\.[0-9]+),? or (?=[0-9][0-9.]*\s*%)")  # "= 0.7, or 70%"; not "= 14, or 20%"
 _LABEL_FIRST = set("DWMYSPRGLTdwmysprglt")
 _LABEL_NUMBER = re.compile(r"^((?:day|week|month|year|step|part|round|game|level|stage|test|trip)s?) +([0-9]{1,2}) +(?=[0-9]{3}(?![0-9]))",
                            re.I)
@@ -477,7 +477,7 @@ def declared_variables(plain: str) -> set[str]:
         return letters
     names = {name for name in _NAME_WITH_COEFFICIENT.findall(plain) if name not in _NOT_NAMES
              and canonical_unit(name) not in _UNIT_SCALES and canonical_unit(name) not in _COMPOUND_UNITS}
-    return letters | {name for name in names if re.search(rf"(?:[=+*/(-]\s*|^|(?<=\s)){name}\s*[-=+*/)]", plain, re.M)}
+    return letters | {name for name in names if re.search(rf"(?:[=+*/(-]\s*|^){name}\s*[-=+*/)]", plain, re.M)}
 
 
 _NAME_WITH_COEFFICIENT = re.compile(r"(?<![\w.])[0-9]+(?:\.[0-9]+)?([a-z]{2,3})\b")

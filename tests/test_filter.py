@@ -359,6 +359,10 @@ def test_newer_models_notation_is_read_and_each_wrong_twin_rejected(run, tmp_pat
         "latex-thousands-wrong": (["\\$1,\\!000 + \\$300 = \\$1,\\!400"], "\\$1,\\!400", q),
         "latex-brace-comma": (["2{,}000 + 400 = 2{,}400"], "2{,}400", q),
         "latex-brace-comma-wrong": (["2{,}000 + 400 = 2{,}500"], "2{,}500", q),
+        "latex-thin-space": (["\\$1\\,000 + \\$300 = \\$1\\,300", "3 \\times 4\\, km/h = 12\\, km/h"], "12\\, km/h", q),
+        "latex-thin-space-wrong": (["\\$1\\,000 + \\$300 = \\$1\\,400"], "\\$1\\,400", q),
+        "letter-units": (["9 km/h × 5 h = 45 km"], "45 km", q),  # read before too
+        "letter-units-wrong": (["9 km/h × 5 h = 40 km"], "40 km", q),
         "fraction-divisor": (["7.5 pounds / 1/2 pound per toy = 15 toys"], "15", q),
         "fraction-divisor-wrong": (["7.5 pounds / 1/2 pound per toy = 16 toys"], "16", q),
         "K-unknown": (["2K + 3K = 25", "K = 5"], "5", q),
