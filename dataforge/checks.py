@@ -94,6 +94,9 @@ def check_sample(record: dict, enabled=SAMPLE_CHECKS, domain_keywords: dict | No
         # rounding is read where it is written: in the answer ("about 4") or at the last step's '≈ 4'
         approx = bool(APPROX_TEXT.search(sample.answer)) or steps[k].result_approx
         last = steps[k].result or written_result(sample.reasoning[k])  # unread arithmetic: compare what it says
+        if k == len(steps) - 1 and (m := _CHECK_AFTER.search(sample.reasoning[k])) and (
+                before := written_result(sample.reasoning[k][:m.start()])):
+            last = before  # "x = 15. Check: 15 + 19 = 34": the result before the check
         bound = whole_bound(sample.reasoning[k])
         if bound is not None:  # "x <= 2.4": the answer is the whole number the bound allows
             if answer.decimals != 0 or answer.value != bound[1]:
@@ -129,7 +132,10 @@ def check_sample(record: dict, enabled=SAMPLE_CHECKS, domain_keywords: dict | No
 
 _CHECKING = re.compile(r"^\W*(?:check(?:ing)?|verif(?:y|ying|ication)|double[- ]check(?:ing)?|sanity check|to (?:check|verify)|"
                        r"let'?s (?:check|verify|double[- ]check))\b|\b(?:which|this|that|it) (?:matches|confirms|checks out)\b|"
-                       r"\bas expected\b|[✓✔]", re.I)  # not "which is correct": a result may say so of itself
+                       r"\bas expected\b", re.I)  # not "which is correct" or ✓: a result may say so of itself
+
+
+_CHECK_AFTER = re.compile(r"[.;,:]\s*(?:check(?:ing)?|verif(?:y|ying|ication)|double[- ]check(?:ing)?)\b", re.I)
 
 
 def last_solving_step(steps: list[str]) -> int:

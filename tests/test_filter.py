@@ -375,6 +375,8 @@ def test_newer_models_notation_is_read_and_each_wrong_twin_rejected(run, tmp_pat
         "day-label-wrong": (["Day 1 100 + 200 = 300", "Day 2 300 + 50 = 360"], "360", q),
         "check-line": (["x + 19 = 34", "x = 15", "Check: 15 + 19 = 34, which matches"], "15", q),
         "check-line-wrong": (["x + 19 = 34", "x = 15", "Check: 15 + 19 = 34, which matches"], "16", q),
+        "check-in-step": (["x + 19 = 34", "x = 15. Check: 15 + 19 = 34"], "15", q),
+        "check-in-step-wrong": (["x + 19 = 34", "x = 15. Check: 15 + 19 = 34"], "34", q),
         "which-confirms": (["34 - 19 = 15", "15 + 19 = 34, which confirms the total"], "15", q),
         "which-confirms-wrong": (["34 - 19 = 15", "15 + 19 = 34, which confirms the total"], "34", q),  # was: kept
         "kg-and-g": (["1 kg + 500 g = 1,500 g"], "1,500 g", q),
