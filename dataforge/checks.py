@@ -154,6 +154,8 @@ def whole_bound(step: str) -> tuple[str, int] | None:
     """A last step that ends on an unknown's bound ('x <= 2.4, and she can't invite a fraction of a person'): the
     bound as written and the whole number it allows (2; 'x > 2.4' allows 3 at least). None when it ends on no bound
     ('since 45 > 40, ...' compares two numbers: no unknown is bounded)."""
+    if not any(c in step for c in "<>≤≥"):
+        return None
     m = None
     for m in _BOUND.finditer(plain_text(step).rpartition("=")[2]):
         pass

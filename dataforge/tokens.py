@@ -529,7 +529,7 @@ def step_tokens(plain: str, variables: set = frozenset()) -> list[Tok]:
         toks = _mixed_numbers(toks)
     if not _OPERATOR_WORD_TRIGGERS.isdisjoint([t.value for t in toks if t.kind == "word"]):
         toks = _operator_words(toks)
-    if _MAY_VARIABLE.search(plain) or any(len(name) > 1 and name in plain for name in variables):
+    if _MAY_VARIABLE.search(plain) or (variables and any(len(name) > 1 and name in plain for name in variables)):
         toks = _variables(toks, variables)
     toks = _units(toks)
     if "dozen" in plain and any(t.kind == "var" for t in toks):  # "x + 2 dozen = 60": an unknown counts units, 24
