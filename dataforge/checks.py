@@ -133,8 +133,6 @@ def check_sample(record: dict, enabled=SAMPLE_CHECKS, domain_keywords: dict | No
 _CHECKING = re.compile(r"^\W*(?:check(?:ing)?|verif(?:y|ying|ication)|double[- ]check(?:ing)?|sanity check|to (?:check|verify)|"
                        r"let'?s (?:check|verify|double[- ]check))\b|\b(?:which|this|that|it) (?:matches|confirms|checks out)\b|"
                        r"\bas expected\b", re.I)  # not "which is correct" or ✓: a result may say so of itself
-
-
 _CHECK_AFTER = re.compile(r"[.;,:]\s*(?:check(?:ing)?|verif(?:y|ying|ication)|double[- ]check(?:ing)?)\b", re.I)
 
 
@@ -147,7 +145,7 @@ def last_solving_step(steps: list[str]) -> int:
     return k
 
 
-_BOUND = re.compile(r"(?<![\w.])([A-Za-z]{1,3})\s*([≤<≥>])\s*\$?(-?[0-9][0-9,]*(?:\.[0-9]+)?)")  # an unknown's bound
+_BOUND = re.compile(r"(?<![\w.])([A-Za-z])\s*([≤<≥>])\s*\$?(-?[0-9][0-9,]*(?:\.[0-9]+)?)")  # an unknown's bound
 
 
 def whole_bound(step: str) -> tuple[str, int] | None:

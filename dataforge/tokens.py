@@ -74,7 +74,7 @@ def plain_text(step: str) -> str:
         step = _BRACKETED_EQUALS.sub(r" = \1 ", step)  # "pays $24 (=$40 × 0.6)": the number, then how it was found
     if " or " in step:
         step = _OR_PERCENT.sub(r"\1 = ", step)  # "= 0.7, or 70%": the same value again, in points
-    if step[:1] in _LABEL_FIRST:
+    if step[:1].isalpha():
         step = _LABEL_NUMBER.sub(r"\1 \2: ", step)  # "Day 1 100 + 200 = 300": Day 1 is a name, not 1,100
     return step
 
@@ -113,7 +113,6 @@ _INEQUALITIES = {"<=": " ≤ ", "=<": " ≤ ", ">=": " ≥ ", "<": " < ", ">": "
 _COUNT_LABEL = re.compile(r"(?:(?<=[0-9%)]) +|^\s*)\([0-9]+ +[A-Za-z][A-Za-z ]*\)")
 _BRACKETED_EQUALS = re.compile(r"(?<=[0-9A-Za-z]) *\( *=([^()=]*[0-9][^()=]*)\)")
 _OR_PERCENT = re.compile(r"(=\s*[0-9]*\.[0-9]+),? or (?=[0-9][0-9.]*\s*%)")  # "= 0.7, or 70%"; not "= 14, or 20%"
-_LABEL_FIRST = set("DWMYSPRGLTdwmysprglt")
 _LABEL_NUMBER = re.compile(r"^((?:day|week|month|year|step|part|round|game|level|stage|test|trip)s?) +([0-9]{1,2}) +(?=[0-9]{3}(?![0-9]))",
                            re.I)
 
