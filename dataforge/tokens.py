@@ -474,12 +474,13 @@ def declared_variables(plain: str) -> set[str]:
     letters = {"".join(names) for names in _DECLARED.findall(plain)} - {"a", "I"}
     if not _NAME_WITH_COEFFICIENT.search(plain):
         return letters
-    names = {name for name in _NAME_WITH_COEFFICIENT.findall(plain) if name not in _NOT_NAMES
-             and canonical_unit(name) not in _UNIT_SCALES and canonical_unit(name) not in _COMPOUND_UNITS}
-    return letters | {name for name in names if re.search(rf"(?:[=+*/(-]\s*|^){name}\s*[-=+*/)]", plain, re.M)}
+    names = set(_NAME_WITH_COEFFICIENT.findall(plain)) & set(_NAME_ALONE.findall(plain))  # one pass each: linear
+    return letters | {name for name in names if name not in _NOT_NAMES and canonical_unit(name) not in _UNIT_SCALES
+                      and canonical_unit(name) not in _COMPOUND_UNITS}
 
 
 _NAME_WITH_COEFFICIENT = re.compile(r"(?<![\w.])[0-9]+(?:\.[0-9]+)?([a-z]{2,3})\b")
+_NAME_ALONE = re.compile(r"(?:[=+*/(-]\s*|^)([a-z]{2,3})\s*(?=[-=+*/)])", re.M)
 _NOT_NAMES = {"st", "nd", "rd", "th", "am", "pm", "ft", "in", "yd", "lb", "lbs", "oz", "mph", "kph", "gal", "qt", "pt",
               "tsp", "hrs", "pcs", "pc", "mi", "sq", "cu", "yr", "yrs", "mo", "wk", "wks", "km", "kg", "cm", "mm", "ml",
               "the", "and", "per", "for", "off", "of", "is", "to", "or", "by", "at", "on", "as", "an"}
