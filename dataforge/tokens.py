@@ -532,12 +532,14 @@ def step_tokens(plain: str, variables: set = frozenset()) -> list[Tok]:
     if _MAY_VARIABLE.search(plain) or (variables and any(len(name) > 1 and name in plain for name in variables)):
         toks = _variables(toks, variables)
     toks = _units(toks)
-    if "dozen" in plain and any(t.kind == "var" for t in toks):  # "x + 2 dozen = 60": an unknown counts units, 24
+    if "dozen" in plain and any(t.kind == "var" for t in toks) and not _PER_DOZEN.search(plain):
+        # "x + 2 dozen = 60": an unknown counts units, 24; with a rate ("$2/dozen") the dozens are the rate's to count
         toks = [_changed(t, value=t.value * 12, text=t.text + " dozen", unit="") if t.kind == "num" and t.unit == "dozen"
                 else t for t in toks]
     return toks
 
 
+_PER_DOZEN = re.compile(r"(?:/|\bper|\ba|\beach)\s*dozen", re.I)
 _NUMBER_IN_TEXT = re.compile(r"[0-9][0-9,. ]*(?:%|\s*(?:percent|k|thousand|million|billion|trillion)\b)?", re.I)
 
 

@@ -369,6 +369,8 @@ def test_newer_models_notation_is_read_and_each_wrong_twin_rejected(run, tmp_pat
         "K-unknown-wrong": (["2K + 3K = 25", "K = 6"], "6", q),
         "dozen-unknown": (["x + 2 dozen = 60", "x = 36"], "36", q),
         "dozen-unknown-wrong": (["x + 2 dozen = 60", "x = 58"], "58", q),  # was: kept (x + 2 = 60)
+        "dozen-rate": (["x = 3 dozen * $2/dozen", "x = 6"], "$6", q),  # a rate counts the dozens: not 36 * 2
+        "dozen-rate-wrong": (["x = 3 dozen * $2/dozen", "x = 72"], "$72", q),
         "minus-going-on": (["$85 - $15 = $70", "- $5 = $65"], "$65", q),
         "minus-going-on-wrong": (["$85 - $15 = $70", "- $5 = $60"], "$60", q),
         "day-label": (["Day 1 100 + 200 = 300", "Day 2 300 + 50 = 350"], "350", q),
