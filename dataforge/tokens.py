@@ -110,7 +110,7 @@ _POWER = re.compile(r"(?<=[0-9)])\*\*(?=[0-9(])")
 _INEQUALITY = re.compile(r"<=|>=|=<|<|>")
 _INEQUALITIES = {"<=": " ≤ ", "=<": " ≤ ", ">=": " ≥ ", "<": " < ", ">": " > "}
 # a count of named things in brackets ("(2 monitors)", no operator inside) after a quantity or at the start
-_COUNT_LABEL = re.compile(r"(?:(?<=[0-9%)]) +|^\s*)\([0-9]+ +[A-Za-z][A-Za-z ]*\)")
+_COUNT_LABEL = re.compile(r"(?:(?<=[0-9%)]) +|^\s*)\([0-9]+%? *[A-Za-z][A-Za-z ]*\)")  # also "$200 (50% more)"
 _BRACKETED_EQUALS = re.compile(r"(?<=[0-9A-Za-z]) *\( *=([^()=]*[0-9][^()=]*)\)")
 _OR_PERCENT = re.compile(r"(=\s*[0-9]*\.[0-9]+),? or (?=[0-9][0-9.]*\s*%)")  # "= 0.7, or 70%"; not "= 14, or 20%"
 _LABEL_NUMBER = re.compile(r"^((?:day|week|month|year|step|part|round|game|level|stage|test|trip)s?) +([0-9]{1,2}) +(?=[0-9]{3}(?![0-9]))",

@@ -397,6 +397,10 @@ def test_newer_models_notation_is_read_and_each_wrong_twin_rejected(run, tmp_pat
                               "$2,400 (total) - $1,100 (computer) - $700 (printer) = $600 (2 monitors)",
                               "$600 (2 monitors) / 2 = $300"], "300", q),
         "real-count-label-wrong": (["$600 (2 monitors) / 2 = $200"], "200", q),
+        "real-percent-label": (["So, the total cost of the travel tickets is $400 (supplies) + $200 (50% more) = $600."],
+                               "$600", q),  # yi15-9b-962
+        "real-percent-label-wrong": (["So, the total cost of the travel tickets is $400 (supplies) + $200 (50% more) = "
+                                      "$700."], "$700", q),
         "real-repeating": (["This means each nephew would get 100 / 6 = 16.666... cookies.",  # yi15-34b-899
                             "However, her husband took 4 cookies, leaving Susan with 100 - 4 = 96 cookies.",
                             "So, each nephew will get 96 / 6 = 16 cookies."], "16", q),
