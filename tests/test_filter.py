@@ -454,5 +454,5 @@ def test_the_checker_has_a_work_bound_and_reads_a_power(run, tmp_path):
     assert rejected["power-wrong"][0]["message"] == "step 1 says 3 ^ 2 + 4 ^ 2 = 26, but 3 ^ 2 + 4 ^ 2 = 25"
 
     start = time.monotonic()
-    value, bad = checked_resolve(q.format("$12", 3))({"steps": ["12 * 3 = 36"] * 60_000, "answer": "36"})
+    value, bad = checked_resolve(q.format("$12", 3))({"steps": ["x = 3 * 12", "x + 1 = 37"] * 30_000, "answer": "36"})
     assert time.monotonic() - start < 5 and value.value == 36 and bad is None
