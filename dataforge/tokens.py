@@ -66,7 +66,7 @@ def plain_text(step: str) -> str:
         step = _ABBREVIATION_DOT.sub(r"\1 ", step)  # "3 lbs. coffee", "sq.ft.": the dot is not a full stop
     if '"' in step:
         step = _INCH_MARK.sub(" inches", step)  # 36" tall
-    if "/ " in step:
+    if "/ " in step and step.count("/") > 1:
         step = _FRACTION_DIVISOR.sub(r"(\1)", step)  # "7.5 pounds / 1/2 pound per toy": divided by a half
     if "(" in step:
         step = _ANNOTATION.sub(" ", step)  # "5 (Tom) + 4 (Ann) = 9": a bracket of words after a quantity names it
@@ -74,8 +74,8 @@ def plain_text(step: str) -> str:
         step = _BRACKETED_EQUALS.sub(r" = \1 ", step)  # "pays $24 (=$40 × 0.6)": the number, then how it was found
     if " or " in step:
         step = _OR_PERCENT.sub(r"\1 = ", step)  # "= 0.7, or 70%": the same value again, in points
-    if step[:1].isalpha():
-        step = _LABEL_NUMBER.sub(r"\1 \2: ", step)  # "Day 1 100 + 200 = 300": Day 1 is a name, not 1,100
+    if step[:3].lower() in _LABEL_STARTS and (m := _LABEL_NUMBER.match(step)):
+        step = f"{m[1]} {m[2]}: {step[m.end():]}"  # "Day 1 100 + 200 = 300": Day 1 is a name, not 1,100
     return step
 
 
@@ -113,8 +113,9 @@ _INEQUALITIES = {"<=": " ≤ ", "=<": " ≤ ", ">=": " ≥ ", "<": " < ", ">": "
 _COUNT_LABEL = re.compile(r"(?:(?<=[0-9%)]) +|^\s*)\([0-9]+%? *[A-Za-z][A-Za-z ]*\)")  # also "$200 (50% more)"
 _BRACKETED_EQUALS = re.compile(r"(?<=[0-9A-Za-z]) *\( *=([^()=]*[0-9][^()=]*)\)")
 _OR_PERCENT = re.compile(r"(=\s*[0-9]*\.[0-9]+),? or (?=[0-9][0-9.]*\s*%)")  # "= 0.7, or 70%"; not "= 14, or 20%"
-_LABEL_NUMBER = re.compile(r"^((?:day|week|month|year|step|part|round|game|level|stage|test|trip)s?) +([0-9]{1,2}) +(?=[0-9]{3}(?![0-9]))",
-                           re.I)
+_LABELS = ("day", "week", "month", "year", "step", "part", "round", "game", "level", "stage", "test", "trip")
+_LABEL_STARTS = {label[:3] for label in _LABELS}  # most steps start with none: the regex is not tried
+_LABEL_NUMBER = re.compile(rf"((?:{'|'.join(_LABELS)})s?) +([0-9]{{1,2}}) +(?=[0-9]{{3}}(?![0-9]))", re.I)
 
 
 def _markdown(text: str) -> str:
