@@ -130,10 +130,12 @@ def check_sample(record: dict, enabled=SAMPLE_CHECKS, domain_keywords: dict | No
     return rep
 
 
-_CHECKING = re.compile(r"^\W*(?:check(?:ing)?|verif(?:y|ying|ication)|double[- ]check(?:ing)?|sanity check|to (?:check|verify)|"
-                       r"let'?s (?:check|verify|double[- ]check))\b|\b(?:which|this|that|it) (?:matches|confirms|checks out)\b|"
-                       r"\bas expected\b", re.I)  # not "which is correct" or ✓: a result may say so of itself
-_CHECK_AFTER = re.compile(r"[.;,:]\s*(?:check(?:ing)?|verif(?:y|ying|ication)|double[- ]check(?:ing)?)\b", re.I)
+_CHECK = r"(?:check(?:ing)?|verif(?:y|ying|ication)|double[- ]check(?:ing)?)"
+# a step that checks the answer: it starts so, or says so ("Wait, let me verify: ...", "..., which confirms the total")
+_CHECKING = re.compile(rf"^\W*(?:{_CHECK}|sanity check|to (?:check|verify))\b|\blet(?:'s| me| us) {_CHECK}\b|"
+                       r"\b(?:which|this|that|it) (?:matches|confirms|checks out)\b|\bas expected\b",
+                       re.I)  # not "which is correct" or ✓: a result may say so of itself
+_CHECK_AFTER = re.compile(rf"[.;,:]\s*(?:wait,?\s*)?(?:let(?:'s| me| us)\s+)?{_CHECK}\b", re.I)  # "x = 15. Check: ..."
 
 
 def last_solving_step(steps: list[str]) -> int:

@@ -379,6 +379,8 @@ def test_newer_models_notation_is_read_and_each_wrong_twin_rejected(run, tmp_pat
         "check-line-wrong": (["x + 19 = 34", "x = 15", "Check: 15 + 19 = 34, which matches"], "16", q),
         "check-in-step": (["x + 19 = 34", "x = 15. Check: 15 + 19 = 34"], "15", q),
         "check-in-step-wrong": (["x + 19 = 34", "x = 15. Check: 15 + 19 = 34"], "34", q),
+        "let-me-verify": (["34 - 19 = 15", "Wait, let me verify: 15 + 19 = 34. Yes, that matches."], "15", q),
+        "let-me-verify-wrong": (["34 - 19 = 15", "Wait, let me verify: 15 + 19 = 34. Yes, that matches."], "34", q),
         "which-confirms": (["34 - 19 = 15", "15 + 19 = 34, which confirms the total"], "15", q),
         "which-confirms-wrong": (["34 - 19 = 15", "15 + 19 = 34, which confirms the total"], "34", q),  # was: kept
         "kg-and-g": (["1 kg + 500 g = 1,500 g"], "1,500 g", q),
