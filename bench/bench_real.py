@@ -1,13 +1,14 @@
-"""How the filter reads what real models write: 1,104 solutions by five models to GSM8K test questions.
+"""How the filter reads what real models write: 2,004 solutions by eleven models to GSM8K test questions.
 
     python bench/bench_real.py                  # per source: right answers kept, wrong answers caught
-    python bench/bench_real.py --show kept-wrong   # or rejected-right: print those samples' reasons to read
+    python bench/bench_real.py --files zeroeval,modern --show rejected-right   # print those samples' reasons to read
 
 Runs `filter.py --skip-checks domain,duplicate,contamination` on ../shared/data/real-solutions/samples.jsonl
 (four older models) and modern_samples.jsonl (Llama-3.2-3B-Instruct, how today's local models write; all are
-GSM8K test questions, several models per question: those checks do not apply) and joins the verdicts with
-labels.jsonl and modern_labels.jsonl (`correct`: the model's final answer equals GSM8K's). Targets: of the
-right-answer solutions >= 97% kept (each rejection read by hand: is it a real wrong step?); of the
+GSM8K test questions, several models per question: those checks do not apply) and zeroeval_samples.jsonl (six models
+people run locally, 2024: Yi-1.5, Qwen2, Command-R, Athene; prose-heavy steps), and joins the verdicts with
+labels.jsonl, modern_labels.jsonl and zeroeval_labels.jsonl (`correct`: the model's final answer equals GSM8K's). Targets: of the
+right-answer solutions >= 98% kept (each rejection read by hand: is it a real wrong step?); of the
 wrong-answer ones, the share caught must not fall (a wrong answer usually comes from wrong reasoning
 with right arithmetic, which no arithmetic check can see).
 """
@@ -22,7 +23,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 REAL = ROOT.parent / "shared" / "data" / "real-solutions"
-FILES = (("samples.jsonl", "labels.jsonl"), ("modern_samples.jsonl", "modern_labels.jsonl"))  # older, modern
+FILES = {"older": ("samples.jsonl", "labels.jsonl"), "modern": ("modern_samples.jsonl", "modern_labels.jsonl"),
+         "zeroeval": ("zeroeval_samples.jsonl", "zeroeval_labels.jsonl")}
+OLDER = {"gpt35turbo-cot", "davinci003-cot", "gpt3-6b-ft", "gpt3-175b-verif"}  # summed as one row too
 
 
 def run_filter(tmp: Path, samples: str) -> tuple[set[str], dict[str, list]]:
@@ -39,9 +42,12 @@ def run_filter(tmp: Path, samples: str) -> tuple[set[str], dict[str, list]]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--show", choices=["rejected-right", "kept-wrong", "caught-wrong"], help="print these samples")
+    p.add_argument("--files", default=",".join(FILES), help=f"which files, comma-separated (default: all of {', '.join(FILES)})")
     args = p.parse_args()
+    if unknown := set(args.files.split(",")) - FILES.keys():
+        p.error(f"--files: no such file set {', '.join(sorted(unknown))}; choose from {', '.join(FILES)}")
     labels, samples, kept, reasons = {}, {}, set(), {}
-    for sample_file, label_file in FILES:
+    for sample_file, label_file in (FILES[name] for name in args.files.split(",")):
         labels.update({(r := json.loads(line))["id"]: r for line in (REAL / label_file).open(encoding="utf-8")})
         samples.update({(s := json.loads(line))["id"]: s for line in (REAL / sample_file).open(encoding="utf-8")})
         with tempfile.TemporaryDirectory() as tmp:
@@ -65,16 +71,20 @@ def main() -> None:
                 print(f"   => {r['check']}: {r['message']}")
     print(f"{'source':<18}{'right kept':>22}{'wrong caught':>22}")
     totals = Counter()
-    for source in sorted({src for src, _, _ in counts}, key=lambda src: (src.startswith("llama"), src)):
-        rk, rr = counts[source, True, True], counts[source, True, False]
-        wk, wc = counts[source, False, True], counts[source, False, False]
-        if not source.startswith("llama"):  # the older sources' total; the modern one is its own row
-            totals.update({"rk": rk, "rr": rr, "wk": wk, "wc": wc})
-        print(f"{source:<18}{f'{rk}/{rk + rr} = {rk / max(1, rk + rr):.1%}':>22}{f'{wc}/{wk + wc} = {wc / max(1, wk + wc):.1%}':>22}")
-    rk, rr, wk, wc = totals["rk"], totals["rr"], totals["wk"], totals["wc"]
-    print(f"{'older (4 sources)':<18}{f'{rk}/{rk + rr} = {rk / max(1, rk + rr):.1%}':>22}{f'{wc}/{wk + wc} = {wc / max(1, wk + wc):.1%}':>22}")
-    print("targets: right kept >= 97% per source; wrong caught must not fall")
+    for source in sorted({src for src, _, _ in counts}, key=lambda src: (src not in OLDER, src)):
+        row = {"rk": counts[source, True, True], "rr": counts[source, True, False],
+               "wk": counts[source, False, True], "wc": counts[source, False, False]}
+        totals.update({(source in OLDER, k): v for k, v in row.items()})
+        print(_row(source, **row))
+    for older, name in ((True, "older (4 sources)"), (False, "newer (7 sources)")):
+        if totals[older, "rk"] + totals[older, "rr"]:
+            print(_row(name, **{k: totals[older, k] for k in ("rk", "rr", "wk", "wc")}))
+    print("targets: right kept >= 98% (each rejection read by hand); wrong caught must not fall")
 
+
+def _row(name: str, rk: int, rr: int, wk: int, wc: int) -> str:
+    """One line of the table: right kept / right, wrong caught / wrong."""
+    return f"{name:<18}{f'{rk}/{rk + rr} = {rk / max(1, rk + rr):.1%}':>22}{f'{wc}/{wk + wc} = {wc / max(1, wk + wc):.1%}':>22}"
 
 if __name__ == "__main__":
     main()

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from decimal import Context, Decimal
 from fractions import Fraction
 
-from dataforge.schema import MAX_STEP_CHARS
+from dataforge.schema import BOUNDS, MAX_STEP_CHARS
 from dataforge.tokens import (_MONEY_UNITS, _UNIT_SCALES, APPROX_TEXT, MAX_NUMBER_DIGITS, Refused, Tok,
                               declared_variables, exact_decimal, plain_text, stated_numbers, step_tokens, tokenize)
 
@@ -27,7 +27,9 @@ __all__ = ["ACCEPTING_READINGS", "Quantity", "StepCheck", "check_step", "check_s
            "evaluate", "shown_number", "APPROX_TEXT", "exact_decimal", "plain_text", "Refused"]
 
 MAX_DEPTH = 60
-MAX_POWER_BITS = 4096  # refuse a power whose result would need more bits than this
+MAX_POWER_BITS = 4096  # refuse a power, or any value worked out, that would need more bits than this
+MAX_STEPS = BOUNDS["steps"].read_max  # steps read of a solution (a judge's re-solve may send 60,000)
+MAX_EQUATIONS = 128  # equations judged in a solution: unknowns are bound pairwise (real ones have 18 at most)
 MAX_CARRIED = 64  # exact values a later step may write rounded; a real solution has a few
 
 
@@ -187,7 +189,8 @@ def equations(plain: str, index: int = 0, variables: set = frozenset(), carried:
     segments = [toks[a + 1:b] for a, b in zip([-1, *cuts], [*cuts, len(toks)])]
     approx = [bool(toks[k].value) for k in cuts]
     name, value = carried
-    if value is not None and segments[0][:1] and segments[0][0].kind == "op" and segments[0][0].value == "+":
+    if value is not None and segments[0][:1] and segments[0][0].kind == "op" and (segments[0][0].value == "+" or (
+            segments[0][0].value == "-" and segments[0][1:2] and not segments[0][1].glued)):  # "- 5 = 65", not "-50"
         segments[0] = value.tokens + segments[0]
     out = []
     for k in range(len(segments) - 1):
@@ -274,7 +277,7 @@ class _Parser:
                 self.i += 1
                 value = _apply(t.value, value, self.unary())
             elif t.kind in ("lp", "sqrt") or (t.kind == "num" and self.toks[self.i - 1].kind == "rp"):
-                value *= self.unary()  # implicit multiplication: 4(7), (2)(3), (5)3, 2x once x is known
+                value = _apply("*", value, self.unary())  # implicit multiplication: 4(7), (2)(3), (5)3, 2x once x is known
             else:
                 break
         return value
@@ -352,16 +355,20 @@ def _exact_sqrt(v: Fraction) -> Fraction:
 
 
 def _apply(op: str, a: Fraction, b: Fraction) -> Fraction:
-    """a op b for + - * /, exactly."""
+    """a op b for + - * /, exactly; Refused past MAX_POWER_BITS ('10^1000' multiplied up)."""
     if op == "+":
-        return a + b
-    if op == "-":
-        return a - b
-    if op == "*":
-        return a * b
-    if b == 0:
+        value = a + b
+    elif op == "-":
+        value = a - b
+    elif op == "*":
+        value = a * b
+    elif b == 0:
         raise ZeroDivisionError
-    return Fraction(a, b)
+    else:
+        value = Fraction(a, b)
+    if value.numerator.bit_length() > MAX_POWER_BITS or value.denominator.bit_length() > MAX_POWER_BITS:
+        raise Refused("number too large")
+    return value
 
 
 def evaluate(tokens: list[Tok], bindings: dict | None = None) -> Fraction:
@@ -468,7 +475,7 @@ class _Solution:
 def check_steps(steps: list[str], question: str = "") -> list[StepCheck]:
     """Check every equation of a solution. Values it binds (x = 29, or 2x + 8 = 66) are substituted
     into the equations that use them. Never raises on any input."""
-    plain = [plain_text(s) if len(s) <= MAX_STEP_CHARS else "" for s in steps]
+    plain = [plain_text(s) if len(s) <= MAX_STEP_CHARS else "" for s in steps[:MAX_STEPS]]
     text = "\n".join(plain)
     variables = declared_variables(text)
     text = question + "\n" + text
@@ -477,15 +484,15 @@ def check_steps(steps: list[str], question: str = "") -> list[StepCheck]:
     out, eqs, carried = [], [], ("", None)
     for i, step in enumerate(steps):
         out.append(StepCheck())
-        if len(step) > MAX_STEP_CHARS:  # unverifiable: too long to read
+        if len(step) > MAX_STEP_CHARS or i >= MAX_STEPS or len(eqs) >= MAX_EQUATIONS:  # unverifiable: past the work bound
             carried = ("", None)
             continue
         try:
             line = plain[i].strip()
-            if carried[1] is not None and step.lstrip()[:1] == "+":
-                line = "+ " + line  # "= $70.00" then "+ $16.00 (frying pan) = $86.00": not a bullet, a sum going on
+            if carried[1] is not None and (step.lstrip()[:1] == "+" or _MINUS_GOING_ON.match(step)):
+                line = step.lstrip()[0] + " " + line  # "= $70.00" then "+ $16.00 (pan) = $86.00", "- $5 = $65": not a bullet
             step_eqs, carried = equations(line, i, variables, carried)
-            eqs += step_eqs
+            eqs += step_eqs[:MAX_EQUATIONS - len(eqs)]
         except Refused:  # unverifiable: a form the reader does not know
             carried = ("", None)
     solution = _Solution(steps, percents)
@@ -494,6 +501,10 @@ def check_steps(steps: list[str], question: str = "") -> list[StepCheck]:
     for eq in eqs:
         _judge(eq, solution, out[eq.step])
     return out
+
+
+# "- $5 = $65" after "... = $70" goes on; "- 12 + 4 = 16" is a bullet, "-60 = x" a negative number
+_MINUS_GOING_ON = re.compile(r"\s*-\s+\\?[$€£]?[0-9][0-9,.]*\s*=")  # a spaced minus: "-60 = x" is a number
 
 
 def check_step(step: str) -> StepCheck:
@@ -751,6 +762,9 @@ def _converted(lhs: list[Tok], rhs: list[Tok], left: Fraction, written: Quantity
         return None  # "25 days * 8 hours/day": a rate already changes the unit
     if "dozen" in sources and "dozen" not in targets:  # a scale word, exact: "2 dozen cups + 10 spoons" is 34
         return "verified" if numbers_match(written, evaluate(_dozens_counted(lhs)), approx) else "wrong"
+    if len(sources) > 1 and len(targets) == 1 and (each := _in_unit(lhs, next(iter(targets)))) is not None:
+        if numbers_match(written, evaluate(each), approx):
+            return "verified"  # "1 kg + 500 g = 1,500 g", "$3 + 25 cents = $3.25": each quantity in the result's unit
     applies = False
     for unit in sources:
         for target in targets - {unit}:
@@ -762,6 +776,19 @@ def _converted(lhs: list[Tok], rhs: list[Tok], left: Fraction, written: Quantity
             if numbers_match(written, left * factor, approx):
                 return "verified"
     return "unverifiable" if applies else None
+
+
+def _in_unit(tokens: list[Tok], target: str) -> list[Tok] | None:
+    """The tokens with each quantity converted to `target` ('1 kg' -> 1000 for 'g'); a bare number is a factor and
+    stays. None when a quantity's unit does not convert to `target`."""
+    out = []
+    for t in tokens:
+        if t.kind == "num" and t.unit and t.unit != target:
+            if t.unit not in _UNIT_SCALES or target not in _UNIT_SCALES or _UNIT_SCALES[t.unit][0] != _UNIT_SCALES[target][0]:
+                return None
+            t = Tok("num", t.text, t.value * Fraction(_UNIT_SCALES[t.unit][1], _UNIT_SCALES[target][1]))
+        out.append(t)
+    return out
 
 
 def _dozens_counted(tokens: list[Tok]) -> list[Tok]:

@@ -5,6 +5,7 @@ rules, arithmetic, consistency, quality, domain; dedup.py adds duplicate and con
 """
 
 import functools
+import math
 import multiprocessing
 import os
 import re
@@ -89,17 +90,26 @@ def check_sample(record: dict, enabled=SAMPLE_CHECKS, domain_keywords: dict | No
             rep.reasons.append(reason("arithmetic", "no step's arithmetic could be verified"))
 
     if "consistency" in enabled and answer is not None:
+        k = last_solving_step(sample.reasoning)  # "Check: 15 + 19 = 34, which matches" after it is no result
         # rounding is read where it is written: in the answer ("about 4") or at the last step's '≈ 4'
-        approx = bool(APPROX_TEXT.search(sample.answer)) or steps[-1].result_approx
-        last = steps[-1].result or written_result(sample.reasoning[-1])  # unread arithmetic: compare what it says
-        if last is None:
-            rep.warnings.append(reason("consistency", "the last step's result could not be read", len(steps) - 1))
+        approx = bool(APPROX_TEXT.search(sample.answer)) or steps[k].result_approx
+        last = steps[k].result or written_result(sample.reasoning[k])  # unread arithmetic: compare what it says
+        if k == len(steps) - 1 and (m := _CHECK_AFTER.search(sample.reasoning[k])) and (
+                before := written_result(sample.reasoning[k][:m.start()])):
+            last = before  # "x = 15. Check: 15 + 19 = 34": the result before the check
+        bound = whole_bound(sample.reasoning[k])
+        if bound is not None:  # "x <= 2.4": the answer is the whole number the bound allows
+            if answer.decimals != 0 or answer.value != bound[1]:
+                rep.reasons.append(reason("consistency", f"answer {sample.answer!r} is not the whole number the last "
+                                                         f"step's bound ({bound[0]}) allows: {bound[1]}", k))
+        elif last is None:
+            rep.warnings.append(reason("consistency", "the last step's result could not be read", k))
         elif proportion_for_percent(sample.question, answer, last) or not (
                 quantities_agree(answer, last, approx) or percent_answer(sample.question, answer, last)
                 or whole_answer(sample.question, answer, last)):
             shown = f"{shown_number(last.value * 100)}%" if last.pct else shown_number(last.value)
             rep.reasons.append(reason("consistency", f"answer {sample.answer!r} does not match the last step's result "
-                                                     f"{shown}", len(steps) - 1))
+                                                     f"{shown}", k))
         stated = stated_numbers(sample.question)
         known = stated | COMMON_CONSTANTS | {q * 100 for q in stated}  # 40 for 40%, 25 for 0.25
         for i, s in enumerate(steps):
@@ -118,6 +128,42 @@ def check_sample(record: dict, enabled=SAMPLE_CHECKS, domain_keywords: dict | No
             (rep.reasons if strict_domain else rep.warnings).append(signal)  # soft unless --strict-domain
         rep.reasons += domain_validators(sample, answer.value if answer else None)
     return rep
+
+
+_CHECK = r"(?:check(?:ing)?|verif(?:y|ying|ication)|double[- ]check(?:ing)?)"
+# a step that checks the answer: it starts so, or says so ("Wait, let me verify: ...", "..., which confirms the total")
+_CHECKING = re.compile(rf"^\W*(?:{_CHECK}|sanity check|to (?:check|verify))\b|\blet(?:'s| me| us) {_CHECK}\b|"
+                       r"\b(?:which|this|that|it) (?:matches|confirms|checks out)\b|\bas expected\b",
+                       re.I)  # not "which is correct" or ✓: a result may say so of itself
+_CHECK_AFTER = re.compile(rf"[.;,:]\s*(?:wait,?\s*)?(?:let(?:'s| me| us)\s+)?{_CHECK}\b", re.I)  # "x = 15. Check: ..."
+
+
+def last_solving_step(steps: list[str]) -> int:
+    """The last step that works the answer out: the steps after it that check it ('Check: 15 + 19 = 34, which
+    matches', '... which confirms the total') are not where the answer comes from. The first step at least."""
+    k = len(steps) - 1
+    while k > 0 and _CHECKING.search(steps[k]):
+        k -= 1
+    return k
+
+
+_BOUND = re.compile(r"(?<![\w.])([A-Za-z])\s*([≤<≥>])\s*\$?(-?[0-9][0-9,]*(?:\.[0-9]+)?)")  # an unknown's bound
+
+
+def whole_bound(step: str) -> tuple[str, int] | None:
+    """A last step that ends on an unknown's bound ('x <= 2.4, and she can't invite a fraction of a person'): the
+    bound as written and the whole number it allows (2; 'x > 2.4' allows 3 at least). None when it ends on no bound
+    ('since 45 > 40, ...' compares two numbers: no unknown is bounded)."""
+    if not any(c in step for c in "<>≤≥"):
+        return None
+    m = None
+    for m in _BOUND.finditer(plain_text(step).rpartition("=")[2]):
+        pass
+    if m is None or len(m.group(3)) > 30:
+        return None
+    b = Fraction(m.group(3).replace(",", ""))
+    allowed = {"≤": math.floor(b), "<": math.ceil(b) - 1, "≥": math.ceil(b), ">": math.floor(b) + 1}[m.group(2)]
+    return f"{m.group(1)} {m.group(2)} {m.group(3)}", allowed
 
 
 @dataclass(slots=True)

@@ -39,6 +39,7 @@ _LATEX_FRAC_DIGITS = re.compile(r"\\[dt]?frac\s*([0-9])\s*([0-9])")  # \frac12
 _FRAC_THEN_BRACKET = re.compile(r"\)\)\s+(?=\()")
 _LATEX_SQRT = re.compile(r"\\sqrt\s*\{([^{}]*)\}")
 _LATEX_SUBSCRIPT = re.compile(r"_\{([^{}]*)\}")
+_LATEX_THOUSANDS = re.compile(r"(?<=[0-9])(?:,\\!|\{,\}|\\,(?=[0-9]{3}(?![0-9])))(?=[0-9]{3})")
 _LATEX_SYMBOLS = [(re.compile(p), r) for p, r in (
     (r"\\left\s*[.(\[]|\\left\\\{", " ("), (r"\\right\s*[.)\]]|\\right\\\}", ") "), (r"\\(?:times|cdot|ast)(?![A-Za-z])", " * "),
     (r"\\div(?![A-Za-z])", " / "), (r"\\%", "%"), (r"\\\$", "$"), (r"\\approx(?![A-Za-z])", " ≈ "),
@@ -55,6 +56,8 @@ def plain_text(step: str) -> str:
         step = step.translate(_UNICODE)
     if "\\" in step or "{" in step:
         step = _latex(step)
+    if "<" in step or ">" in step:
+        step = _INEQUALITY.sub(lambda m: _INEQUALITIES[m.group()], step)  # "x <= 2.4" bounds x: it is no '='
     if "*" in step or "#" in step or step.lstrip()[:1] in ("-", "•", "+") or step[:1].isdigit() or step[:4].lower() == "step":
         step = _markdown(step)
     if "x" in step or "X" in step:
@@ -63,13 +66,22 @@ def plain_text(step: str) -> str:
         step = _ABBREVIATION_DOT.sub(r"\1 ", step)  # "3 lbs. coffee", "sq.ft.": the dot is not a full stop
     if '"' in step:
         step = _INCH_MARK.sub(" inches", step)  # 36" tall
+    if "/ " in step and step.count("/") > 1:
+        step = _FRACTION_DIVISOR.sub(r"(\1)", step)  # "7.5 pounds / 1/2 pound per toy": divided by a half
     if "(" in step:
         step = _ANNOTATION.sub(" ", step)  # "5 (Tom) + 4 (Ann) = 9": a bracket of words after a quantity names it
+        step = _COUNT_LABEL.sub(" ", step)  # "$600 (2 monitors) / 2", "(4 quarters) would be 3 * 4": a named count
+        step = _BRACKETED_EQUALS.sub(r" = \1 ", step)  # "pays $24 (=$40 × 0.6)": the number, then how it was found
+    if " or " in step:
+        step = _OR_PERCENT.sub(r"\1 = ", step)  # "= 0.7, or 70%": the same value again, in points
+    if step[:3].lower() in _LABEL_STARTS and (m := _LABEL_NUMBER.match(step)):
+        step = f"{m[1]} {m[2]}: {step[m.end():]}"  # "Day 1 100 + 200 = 300": Day 1 is a name, not 1,100
     return step
 
 
 def _latex(text: str) -> str:
     """\\text{x} -> x, \\frac{a}{b} -> ((a)/(b)), \\times -> *, \\boxed{26} -> 26, ^{2} -> ^(2) ..."""
+    text = _LATEX_THOUSANDS.sub(",", text)  # "1,\\!300", "2{,}400": a thousands comma, typeset
     for _ in range(8):  # innermost braces first; a few rounds undo any nesting models write
         before = text
         text = _LATEX_WRAPPERS.sub(r" \1 ", text)
@@ -86,6 +98,7 @@ def _latex(text: str) -> str:
 
 
 _INCH_MARK = re.compile(r'(?<=[0-9])"')
+_FRACTION_DIVISOR = re.compile(r"(?<=/ )([0-9]+/[0-9]+)(?![0-9/.])")  # a glued fraction after a spaced '/'
 # words in brackets, after a number, a unit word or a variable and a space: a label ("$640 (savings)", "x (Darla)");
 # glued, "0.05(Number of minutes)" is a factor; after an operator, "+ (60% of the song)" is math
 _ANNOTATION = re.compile(r"(?<=[0-9A-Za-z%)]) +\((?=[^()=0-9]*[A-Za-z]{2})[^()=0-9]*\)")
@@ -93,12 +106,25 @@ _GLUED_TIMES = re.compile(r"(?<=[0-9])[xX](?=[0-9])")
 _ABBREVIATION_DOT = re.compile(r"\b(lbs?|oz|ft|in|hrs?|mins?|secs?|yds?|qts?|pts?|gal|tsp|tbsp|sq|cu)\.(?![0-9])")
 _BULLET = re.compile(r"^\s*(?:[-*•+]\s+|#+\s*|[0-9]{1,2}[.)]\s+(?=\D)|(?:step|part)\s*[0-9]+\s*[:.)-]\s*)", re.I)
 _BOLD = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*")  # Markdown's rule: no space just inside the markers
+_POWER = re.compile(r"(?<=[0-9)])\*\*(?=[0-9(])")
+_INEQUALITY = re.compile(r"<=|>=|=<|<|>")
+_INEQUALITIES = {"<=": " ≤ ", "=<": " ≤ ", ">=": " ≥ ", "<": " < ", ">": " > "}
+# a count of named things in brackets ("(2 monitors)", no operator inside) after a quantity or at the start
+_COUNT_LABEL = re.compile(r"(?:(?<=[0-9%)]) +|^\s*)\([0-9]+%? *[A-Za-z][A-Za-z ]*\)")  # also "$200 (50% more)"
+_BRACKETED_EQUALS = re.compile(r"(?<=[0-9A-Za-z]) *\( *=([^()=]*[0-9][^()=]*)\)")
+_OR_PERCENT = re.compile(r"(=\s*[0-9]*\.[0-9]+),? or (?=[0-9][0-9.]*\s*%)")  # "= 0.7, or 70%"; not "= 14, or 20%"
+_LABELS = ("day", "week", "month", "year", "step", "part", "round", "game", "level", "stage", "test", "trip")
+_LABEL_STARTS = {label[:3] for label in _LABELS}  # most steps start with none: the regex is not tried
+_LABEL_NUMBER = re.compile(rf"((?:{'|'.join(_LABELS)})s?) +([0-9]{{1,2}}) +(?=[0-9]{{3}}(?![0-9]))", re.I)
 
 
 def _markdown(text: str) -> str:
-    """Bullets, numbered items, 'Step 3:' and bold markers dropped: '- 3 weeks' is not minus three."""
+    """Bullets, numbered items, 'Step 3:' and bold markers dropped: '- 3 weeks' is not minus three;
+    '3**2' between numbers is a power (Python's), not bold."""
     text = _BULLET.sub("", text, count=1)
-    return _BOLD.sub(r"\1", text) if "**" in text else text
+    if "**" not in text:
+        return text
+    return _BOLD.sub(r"\1", _POWER.sub("^", text))
 
 
 # ---------------------------------------------------------------- tokens
@@ -107,7 +133,7 @@ _WORD = r"[A-Za-z_][A-Za-z_0-9']*(?:-[A-Za-z][A-Za-z0-9']*)*"
 _TOKEN = re.compile(
     r"(\s*)(?:"  # leading space is swallowed here: 'glued' tokens have none
     r"(" + _WORD + r")|"  # words first: the commonest token
-    r"((?:[0-9]{1,3}(?:,[0-9]{3})+(?![0-9])|[0-9]{1,3}(?: [0-9]{3})+(?![0-9]|\s*/\s*[0-9])|[0-9]+)(?:\.[0-9]+)?"
+    r"((?:[0-9]{1,3}(?:,[0-9]{3})+(?![0-9])|[0-9]{1,3}(?: [0-9]{3})+(?![0-9]|\s*/\s*[0-9])|[0-9]+)(?:\.[0-9]+(?:\.\.\.|…)?)?"
     r"(?:[eE][-+]?[0-9]+(?![A-Za-z_0-9]))?|\.[0-9]+)"  # 1.5e6: scientific notation
     r"|(\*\*|~=|=+|.))",  # one symbol, looked up in _SYMBOLS
     re.ASCII | re.DOTALL,
@@ -163,7 +189,9 @@ def tokenize(text: str) -> list[Tok]:
             digits = num.replace(",", "").replace(" ", "") if "," in num or " " in num else num
             if len(digits) > MAX_NUMBER_DIGITS:
                 raise Refused("number too long")
-            if "e" in digits or "E" in digits:
+            if digits[-1] in ".…":
+                out.append(_repeating(num, digits.rstrip(".…"), glued))
+            elif "e" in digits or "E" in digits:
                 out.append(_scientific(num, digits, glued))
             elif digits[0] == "0" and len(digits) > 1 and digits[1] != ".":
                 out.append(Tok("word", num, num, glued))  # 0900, 00:00: clock times, not quantities
@@ -176,6 +204,15 @@ def tokenize(text: str) -> list[Tok]:
             out.append(Tok(kind, symbol, value, glued))
         glued = True
     return out
+
+
+def _repeating(num: str, digits: str, glued: bool) -> Tok:
+    """'16.666...' is 50/3: a last digit written three times or more, then '...', repeats for ever. Otherwise
+    ('16.67...', '3.14159...') the digits are the number cut short: read as written, to its last place."""
+    value, decimals = exact_decimal(digits), len(digits) - digits.find(".") - 1
+    if decimals >= 3 and digits[-1] == digits[-2] == digits[-3]:
+        value += Fraction(int(digits[-1]), 9 * 10 ** decimals)
+    return Tok("num", num, value, glued, decimals)
 
 
 def exact_decimal(digits: str) -> int | Fraction:
@@ -193,8 +230,9 @@ _MONEY_UNITS = {"", *_CURRENCY.values()}  # "$60 = 48A + 12A" is checked; "4.5 g
 _SCALE_WORDS = {"thousand": 1000, "million": 10**6, "billion": 10**9, "trillion": 10**12, "k": 1000}
 
 
-def _currency_and_scale(toks: list[Tok]) -> list[Tok]:
-    """$45 -> 45 dollars; 1.2 million -> 1,200,000; 2.5k -> 2,500; 25% -> 1/4 written with %."""
+def _currency_and_scale(toks: list[Tok], k_is_scale: bool = True) -> list[Tok]:
+    """$45 -> 45 dollars; 1.2 million -> 1,200,000; 2.5k -> 2,500 (unless the solution names an unknown K);
+    25% -> 1/4 written with %."""
     out: list[Tok] = []
     currency, sign_glued = "", False
     for t in toks:
@@ -206,7 +244,7 @@ def _currency_and_scale(toks: list[Tok]) -> list[Tok]:
             if currency:  # "- $22,800" is spaced as "- 22,800" is
                 t, currency = _changed(t, unit=currency, glued=t.glued and sign_glued), ""
         elif prev is not None and prev.kind == "num" and not prev.pct:
-            if t.kind == "word" and t.value in _SCALE_WORDS and (t.value != "k" or t.glued):
+            if t.kind == "word" and t.value in _SCALE_WORDS and (t.value != "k" or (t.glued and k_is_scale)):
                 scale = _SCALE_WORDS[t.value]
                 out[-1] = _changed(prev, value=prev.value * scale, scale=prev.scale * scale,
                                   text=prev.text + (" " if not t.glued else "") + t.text)
@@ -432,8 +470,21 @@ _DECLARED = re.compile(r"\blet\s+([A-Za-z])\b|(?<![\w./])(?<![0-9] )([A-Za-z])\s
 
 def declared_variables(plain: str) -> set[str]:
     """The letters a solution (as plain_text gives it) uses as unknowns: 'Let x be', 'x = 5', '8m + m = 27'
-    (a letter before an operator or '=', not right after a number: '5 m * 4 m' names metres)."""
-    return {"".join(names) for names in _DECLARED.findall(plain)} - {"a", "I"}
+    (a letter before an operator or '=', not right after a number: '5 m * 4 m' names metres); and short names
+    ('tw' in '2(tw + 7) + 3tw = 44'): written glued to a coefficient and, elsewhere, alone beside an operator."""
+    letters = {"".join(names) for names in _DECLARED.findall(plain)} - {"a", "I"}
+    if not _NAME_WITH_COEFFICIENT.search(plain):
+        return letters
+    names = set(_NAME_WITH_COEFFICIENT.findall(plain)) & set(_NAME_ALONE.findall(plain))  # one pass each: linear
+    return letters | {name for name in names if name not in _NOT_NAMES and canonical_unit(name) not in _UNIT_SCALES
+                      and canonical_unit(name) not in _COMPOUND_UNITS}
+
+
+_NAME_WITH_COEFFICIENT = re.compile(r"(?<![\w.])[0-9]+(?:\.[0-9]+)?([a-z]{2,3})\b")
+_NAME_ALONE = re.compile(r"(?:[=+*/(-]\s*|^)([a-z]{2,3})\s*(?=[-=+*/)])", re.M)
+_NOT_NAMES = {"st", "nd", "rd", "th", "am", "pm", "ft", "in", "yd", "lb", "lbs", "oz", "mph", "kph", "gal", "qt", "pt",
+              "tsp", "hrs", "pcs", "pc", "mi", "sq", "cu", "yr", "yrs", "mo", "wk", "wks", "km", "kg", "cm", "mm", "ml",
+              "the", "and", "per", "for", "off", "of", "is", "to", "or", "by", "at", "on", "as", "an"}
 
 
 def _is_variable(toks: list[Tok], k: int, declared: set) -> bool:
@@ -442,10 +493,10 @@ def _is_variable(toks: list[Tok], k: int, declared: set) -> bool:
     Where a unit is written (5 m, 250g of flour, 15 ml/g), a unit letter is a variable only when glued to a
     number, next to an operator, and written once: '2m + 3 = 7'. 'a' and 'I' are words."""
     t = toks[k]
-    if len(t.text) > 1 and "_" not in t.text:
-        return False
     if t.text in declared:
         return True
+    if len(t.text) > 1 and "_" not in t.text:
+        return False
     if t.text in "aI":
         return False
     prev = toks[k - 1] if k else None
@@ -462,7 +513,7 @@ def _variables(toks: list[Tok], declared: set) -> list[Tok]:
     """Words that are variables (`_is_variable`) become var tokens; the units pass after it leaves them alone."""
     out = toks
     for k, t in enumerate(toks):
-        if t.kind == "word" and (len(t.text) == 1 or "_" in t.text) and _is_variable(toks, k, declared):
+        if t.kind == "word" and (len(t.text) == 1 or "_" in t.text or t.text in declared) and _is_variable(toks, k, declared):
             if out is toks:
                 out = list(toks)  # a new list: the tokens passed in are not changed
             out[k] = _changed(t, kind="var", value=t.text)
@@ -474,16 +525,22 @@ def step_tokens(plain: str, variables: set = frozenset()) -> list[Tok]:
     the text is skipped: most steps have no currency, fraction or operator word."""
     toks = tokenize(plain)
     if _MAY_SCALE.search(plain):
-        toks = _currency_and_scale(toks)
+        toks = _currency_and_scale(toks, k_is_scale="K" not in variables and "k" not in variables)
     if "/" in plain and _MAY_MIX.search(plain):
         toks = _mixed_numbers(toks)
     if not _OPERATOR_WORD_TRIGGERS.isdisjoint([t.value for t in toks if t.kind == "word"]):
         toks = _operator_words(toks)
-    if _MAY_VARIABLE.search(plain):
+    if _MAY_VARIABLE.search(plain) or (variables and any(len(name) > 1 and name in plain for name in variables)):
         toks = _variables(toks, variables)
-    return _units(toks)
+    toks = _units(toks)
+    if "dozen" in plain and any(t.kind == "var" for t in toks) and not _PER_DOZEN.search(plain):
+        # "x + 2 dozen = 60": an unknown counts units, 24; with a rate ("$2/dozen") the dozens are the rate's to count
+        toks = [_changed(t, value=t.value * 12, text=t.text + " dozen", unit="") if t.kind == "num" and t.unit == "dozen"
+                else t for t in toks]
+    return toks
 
 
+_PER_DOZEN = re.compile(r"(?:/|\bper|\ba|\beach)\s*dozen", re.I)
 _NUMBER_IN_TEXT = re.compile(r"[0-9][0-9,. ]*(?:%|\s*(?:percent|k|thousand|million|billion|trillion)\b)?", re.I)
 
 

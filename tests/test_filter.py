@@ -303,6 +303,23 @@ def test_modern_model_solutions_with_right_answers_are_kept(run, tmp_path):
     assert len(kept & right) / len(right) >= 0.97
 
 
+@pytest.mark.needs_shared
+def test_newer_model_solutions_with_right_answers_are_kept(run, tmp_path):
+    """#33: of the right-answer solutions by seven newer local models (ZeroEval's six and Llama-3.2-3B), >= 98.5% are
+    kept (98.3% before; bench/bench_real.py --show rejected-right prints the rest, each read by hand in #33's note)."""
+    real = GSM8K.parent / "real-solutions"
+    right, kept = set(), set()
+    for name in ("zeroeval", "modern"):
+        ids = {json.loads(line)["id"] for line in (real / f"{name}_samples.jsonl").open(encoding="utf-8")}  # with a step
+        right |= {r["id"] for line in (real / f"{name}_labels.jsonl").open(encoding="utf-8")
+                  if (r := json.loads(line))["correct"] and r["id"] in ids}
+        run("filter.py", "--input", str(real / f"{name}_samples.jsonl"), "--output", str(tmp_path / f"{name}.kept.jsonl"),
+            "--rejected", str(tmp_path / f"{name}.rejected.jsonl"), "--skip-checks", "domain,duplicate,contamination",
+            check_rc=0)
+        kept |= {r["id"] for r in read_lines(tmp_path / f"{name}.kept.jsonl")}
+    assert len(kept & right) / len(right) >= 0.985, len(kept & right)
+
+
 def test_a_value_stated_again_is_kept_and_a_step_written_twice_in_a_row_is_not(run, tmp_path):
     """Llama-3 restates `D = 180 - C` before substituting into it; only a looping model writes a step twice running."""
     question = "A herd has 180 heads and 304 humps; camels have two humps, dromedaries one. How many dromedaries?"
@@ -346,3 +363,115 @@ def test_a_solution_whose_equations_contradict_each_other_is_rejected(run, tmp_p
     [wrong] = read_lines(tmp_path / "herd.rejected.jsonl")
     assert wrong["reject_reasons"] == [{"check": "arithmetic", "step": 1, "message": "the equations contradict each other: step 2 "
                                         "says 2c + d = 304, but with c = 125 (step 3) and d = 55 (step 1) 2c + d = 305"}]
+
+
+def test_newer_models_notation_is_read_and_each_wrong_twin_rejected(run, tmp_path):
+    """#33: the notation newer models write (R1 distills, QwQ, Gemma, Qwen2, Yi; the `real-` rows are their text from
+    ../shared/data/real-solutions/zeroeval_*) is read: each right form kept (all were rejected before), its wrong twin
+    rejected."""
+    q = "A shop sells toys, books and snacks to its many customers every day. How much is it in total?"
+    guests = "A room holds 12 chairs and each guest needs 5 chairs. How many guests can she invite at most?"
+    forms = {  # id: (steps, answer, question); the wrong twin is "<id>-wrong"
+        "latex-thousands": (["\\$1,\\!000 + \\$300 = \\$1,\\!300"], "\\$1,\\!300", q),
+        "latex-thousands-wrong": (["\\$1,\\!000 + \\$300 = \\$1,\\!400"], "\\$1,\\!400", q),
+        "latex-brace-comma": (["2{,}000 + 400 = 2{,}400"], "2{,}400", q),
+        "latex-brace-comma-wrong": (["2{,}000 + 400 = 2{,}500"], "2{,}500", q),
+        "latex-thin-space": (["\\$1\\,000 + \\$300 = \\$1\\,300", "3 \\times 4\\, km/h = 12\\, km/h"], "12\\, km/h", q),
+        "latex-thin-space-wrong": (["\\$1\\,000 + \\$300 = \\$1\\,400"], "\\$1\\,400", q),
+        "letter-units": (["9 km/h × 5 h = 45 km"], "45 km", q),  # read before too
+        "letter-units-wrong": (["9 km/h × 5 h = 40 km"], "40 km", q),
+        "fraction-divisor": (["7.5 pounds / 1/2 pound per toy = 15 toys"], "15", q),
+        "fraction-divisor-wrong": (["7.5 pounds / 1/2 pound per toy = 16 toys"], "16", q),
+        "K-unknown": (["2K + 3K = 25", "K = 5"], "5", q),
+        "K-unknown-wrong": (["2K + 3K = 25", "K = 6"], "6", q),
+        "dozen-unknown": (["x + 2 dozen = 60", "x = 36"], "36", q),
+        "dozen-unknown-wrong": (["x + 2 dozen = 60", "x = 58"], "58", q),  # was: kept (x + 2 = 60)
+        "dozen-rate": (["x = 3 dozen * $2/dozen", "x = 6"], "$6", q),  # a rate counts the dozens: not 36 * 2
+        "dozen-rate-wrong": (["x = 3 dozen * $2/dozen", "x = 72"], "$72", q),
+        "minus-going-on": (["$85 - $15 = $70", "- $5 = $65"], "$65", q),
+        "minus-going-on-wrong": (["$85 - $15 = $70", "- $5 = $60"], "$60", q),
+        "day-label": (["Day 1 100 + 200 = 300", "Day 2 300 + 50 = 350"], "350", q),
+        "day-label-wrong": (["Day 1 100 + 200 = 300", "Day 2 300 + 50 = 360"], "360", q),
+        "check-line": (["x + 19 = 34", "x = 15", "Check: 15 + 19 = 34, which matches"], "15", q),
+        "check-line-wrong": (["x + 19 = 34", "x = 15", "Check: 15 + 19 = 34, which matches"], "16", q),
+        "check-in-step": (["x + 19 = 34", "x = 15. Check: 15 + 19 = 34"], "15", q),
+        "check-in-step-wrong": (["x + 19 = 34", "x = 15. Check: 15 + 19 = 34"], "34", q),
+        "let-me-verify": (["34 - 19 = 15", "Wait, let me verify: 15 + 19 = 34. Yes, that matches."], "15", q),
+        "let-me-verify-wrong": (["34 - 19 = 15", "Wait, let me verify: 15 + 19 = 34. Yes, that matches."], "34", q),
+        "which-confirms": (["34 - 19 = 15", "15 + 19 = 34, which confirms the total"], "15", q),
+        "which-confirms-wrong": (["34 - 19 = 15", "15 + 19 = 34, which confirms the total"], "34", q),  # was: kept
+        "kg-and-g": (["1 kg + 500 g = 1,500 g"], "1,500 g", q),
+        "kg-and-g-wrong": (["1 kg + 500 g = 1,600 g"], "1,600 g", q),
+        "dollars-and-cents": (["$3 + 25 cents = $3.25"], "$3.25", q),
+        "dollars-and-cents-wrong": (["$3 + 25 cents = $3.50"], "$3.50", q),
+        "count-label": (["(4 quarters) would be 3 novels * 4 = 12"], "12", q),
+        "count-label-wrong": (["(4 quarters) would be 3 novels * 4 = 13"], "13", q),
+        "short-unknown": (["2(tw + 7) + 3tw = 44", "5tw + 14 = 44", "tw = 6"], "6", q),
+        "short-unknown-wrong": (["2(tw + 7) + 3tw = 44", "5tw + 14 = 44", "tw = 7"], "7", q),
+        "bound": (["Each guest needs 5 chairs: 12 / 5 = 2.4", "x <= 2.4, and she can't invite a fraction of a person"],
+                  "2", guests),
+        "bound-wrong": (["Each guest needs 5 chairs: 12 / 5 = 2.4", "x <= 2.4, and she can't invite a fraction of a "
+                         "person"], "3", guests),
+        "real-count-label": (["$1,100 (computer) - $400 = $700 (printer)",  # yi15-34b-533
+                              "$2,400 (total) - $1,100 (computer) - $700 (printer) = $600 (2 monitors)",
+                              "$600 (2 monitors) / 2 = $300"], "300", q),
+        "real-count-label-wrong": (["$600 (2 monitors) / 2 = $200"], "200", q),
+        "real-percent-label": (["So, the total cost of the travel tickets is $400 (supplies) + $200 (50% more) = $600."],
+                               "$600", q),  # yi15-9b-962
+        "real-percent-label-wrong": (["So, the total cost of the travel tickets is $400 (supplies) + $200 (50% more) = "
+                                      "$700."], "$700", q),
+        "real-repeating": (["This means each nephew would get 100 / 6 = 16.666... cookies.",  # yi15-34b-899
+                            "However, her husband took 4 cookies, leaving Susan with 100 - 4 = 96 cookies.",
+                            "So, each nephew will get 96 / 6 = 16 cookies."], "16", q),
+        "real-repeating-wrong": (["This means each nephew would get 100 / 6 = 16.555... cookies."], "16.555", q),
+        "real-or-points": (["The overall pass rate is 700/1000 = 0.7, or 70%."], "70", q),  # qwen2-72b-806
+        "real-or-points-wrong": (["The overall pass rate is 700/1000 = 0.7, or 60%."], "60", q),
+        "real-bracketed-equals": (["For the shoes, 40% off $40 means Jake pays $24 (=$40 × 0.6)."], "$24", q),  # athene-70b-1294
+        "real-bracketed-equals-wrong": (["For the shoes, 40% off $40 means Jake pays $26 (=$40 × 0.6)."], "$26", q),
+    }
+    src = tmp_path / "forms.jsonl"
+    src.write_text("".join(json.dumps(variant(id=i, question=question, reasoning=steps, answer=answer, num_steps=len(steps)))
+                           + "\n" for i, (steps, answer, question) in forms.items()))
+    run("filter.py", "--input", str(src), "--skip-checks", "domain,duplicate", check_rc=0)
+    kept = {s["id"] for s in read_lines(tmp_path / "forms.filtered.jsonl")}
+    rejected = {r["id"]: r["reject_reasons"] for r in read_lines(tmp_path / "forms.rejected.jsonl")}
+    assert kept == {i for i in forms if not i.endswith("-wrong")}, rejected
+    assert rejected["fraction-divisor-wrong"][0]["message"] == "step 1 says 7.5 / ( 1 / 2 ) = 16, but 7.5 / ( 1 / 2 ) = 15"
+    assert rejected["day-label-wrong"][0]["message"] == "step 2 says 300 + 50 = 360, but 300 + 50 = 350"
+    assert rejected["minus-going-on-wrong"][0]["message"] == "step 2 says 70 - 5 = 60, but 70 - 5 = 65"
+    assert rejected["which-confirms-wrong"] == [{"check": "consistency", "step": 0,
+                                                 "message": "answer '34' does not match the last step's result 15"}]
+    assert rejected["bound-wrong"] == [{"check": "consistency", "step": 1, "message":
+                                        "answer '3' is not the whole number the last step's bound (x ≤ 2.4) allows: 2"}]
+
+
+def test_the_checker_has_a_work_bound_and_reads_a_power(run, tmp_path):
+    """#32: a hostile sample is checked in bounded time and never stops a check with an error: 64 steps of
+    `x=1=x=1...` (~3 minutes before: equations compared pairwise), a judge's re-solve of 60,000 steps (ran for ever),
+    `10^1000` multiplied up (was: "internal", the int-string limit); and `3**2` between numbers is a power (was: bold)."""
+    import time
+    from score import checked_resolve
+
+    q = "A startup budget pays {} for {} interns each month. How much does the startup pay in total?"
+    hostile = "=".join(["x", "1"] * 500)[:1000]
+    samples = [
+        variant(id="pairwise", reasoning=[hostile] * 64, answer="1", num_steps=64),
+        variant(id="huge", question=q.format("$10", 3), reasoning=["10^1000 * 10^1000 * 10^1000 * 10^1000 * 10^1000 = 5",
+                                                                  "(10^1000)(10^1000)(10^1000)(10^1000)(10^1000) = 5"],
+                answer="5", num_steps=2),
+        variant(id="power", question=q.format("$3", 4), reasoning=["3**2 + 4**2 = 25"], answer="25"),
+        variant(id="power-wrong", question=q.format("$3", 4), reasoning=["3**2 + 4**2 = 26"], answer="26"),
+    ]
+    src = tmp_path / "hostile.jsonl"
+    src.write_text("".join(json.dumps(s) + "\n" for s in samples))
+    start = time.monotonic()
+    run("filter.py", "--input", str(src), "--skip-checks", "domain,duplicate", check_rc=0)
+    assert time.monotonic() - start < 20
+    assert [s["id"] for s in read_lines(tmp_path / "hostile.filtered.jsonl")] == ["power"]
+    rejected = {r["id"]: r["reject_reasons"] for r in read_lines(tmp_path / "hostile.rejected.jsonl")}
+    assert rejected["huge"] == [{"check": "arithmetic", "step": None, "message": "no step's arithmetic could be verified"}]
+    assert rejected["power-wrong"][0]["message"] == "step 1 says 3 ^ 2 + 4 ^ 2 = 26, but 3 ^ 2 + 4 ^ 2 = 25"
+
+    start = time.monotonic()
+    value, bad = checked_resolve(q.format("$12", 3))({"steps": ["x = 3 * 12", "x + 1 = 37"] * 30_000, "answer": "36"})
+    assert time.monotonic() - start < 5 and value.value == 36 and bad is None
