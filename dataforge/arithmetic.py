@@ -23,7 +23,7 @@ from dataforge.tokens import (_MONEY_UNITS, _UNIT_SCALES, APPROX_TEXT, MAX_NUMBE
                               declared_variables, exact_decimal, plain_text, stated_numbers, step_tokens, tokenize)
 
 __all__ = ["ACCEPTING_READINGS", "Quantity", "StepCheck", "check_step", "check_steps", "numbers_match",
-           "quantities_agree", "parse_number", "written_result", "percent_answer", "proportion_for_percent", "whole_answer",
+           "quantities_agree", "parse_number", "written_result", "percent_answer", "proportion_for_percent", "whole_answer", "approximate_answer",
            "evaluate", "shown_number", "APPROX_TEXT", "exact_decimal", "plain_text", "Refused"]
 
 MAX_DEPTH = 60
@@ -168,6 +168,9 @@ class Equation:
     first: bool = True  # the first '=' of its step
     chained: bool = False  # another '=' follows: "a = b = c"
     rounds: bool = False  # "4.25, rounded up to 5": the same number rounded, not a new quantity
+    way: str = ""  # "rounded up to 5": "up"
+    before: list = field(default_factory=list)  # the tokens of its segment before the left side: "Rounding up:"
+    after: list = field(default_factory=list)  # and after the right side: "buses, with 1 remaining"
 
     @property
     def text(self) -> str:  # for messages
@@ -199,10 +202,22 @@ def equations(plain: str, index: int = 0, variables: set = frozenset(), carried:
             continue  # "n = 1: 1 + 2 = 3", "n = 2: ...": trying cases, not binding n
         if lhs.tokens and rhs.tokens:  # else a label or a word: "Total = 36", "D2 = ..."
             out.append(Equation(lhs, rhs, approx[k], index, first=k == 0, chained=k + 2 < len(segments),
-                                rounds=toks[cuts[k]].text == "rounded to"))
+                                rounds=toks[cuts[k]].text.startswith("rounded "),
+                                way=next((w for w in ("up", "down") if f" {w} " in toks[cuts[k]].text), ""), before=_before(segments[k], lhs.tokens[0]),
+                                after=_after(segments[k + 1], rhs.tokens[-1])))
     last = _side(segments[-1], from_end=False) if len(segments) > 1 else None
     carry = last if last is not None and last.whole else None
     return out, (_name(segments[0]) or (name if not segments[0] else ""), carry)
+
+
+def _before(segment: list[Tok], first: Tok) -> list[Tok]:
+    k = next((k for k, t in enumerate(segment) if t is first), 0)
+    return segment[max(0, k - 4):k]  # a trigger qualifies the expression it stands right before
+
+
+def _after(segment: list[Tok], last: Tok) -> list[Tok]:
+    k = next((k for k, t in enumerate(segment) if t is last), len(segment))
+    return segment[k + 1:k + 9]  # "= 33 stickers each, with 1 remaining": a few words after the result
 
 
 def _without_restatements(toks: list[Tok]) -> list[Tok]:
@@ -240,9 +255,6 @@ def _name(segment: list[Tok]) -> str:
     return ""
 
 
-_ROUND_UP = re.compile(r"\bround(?:ed|ing)? up\b|\bceil", re.I)
-_ROUND_DOWN = re.compile(r"\bround(?:ed|ing)? down\b|\bfloor", re.I)
-_REMAINDER = re.compile(r"remain|left over|leftover", re.I)
 
 
 # ---------------------------------------------------------------- parser
@@ -408,20 +420,37 @@ def _linear_root(eq: Equation, name: str, bindings: dict) -> Fraction | None:
 
 # ---------------------------------------------------------------- verdicts
 
-# The accepting readings: the only ways an equation is called "verified" (the safety surface of the filter;
-# tests/test_arithmetic.py has rows for each). Anything else that fails is wrong, or unverifiable where the
-# reading of the text is a guess (a label, a unit change the table does not know, words as operands).
+# The accepting readings: the only ways an equation is called "verified" (the safety surface of the filter), in the
+# order they are tried: each says when it applies (its trigger, bounded to the result or the question phrase it
+# qualifies) and what it accepts. tests/test_arithmetic.py has rows for each, and tests/mutants.py checks that each
+# accepts only its form. Anything else that fails is wrong, or unverifiable where the reading of the text is a guess
+# (a label, a unit change the table does not know, words as operands).
 ACCEPTING_READINGS = (
-    "exact: the two sides are equal as fractions",
-    "rounded at the written place: within half a unit of the result's last written digit (16.67 for 50/3)",
-    "approximate where written: a whole-number result after '≈', '= about', 'is approximately', 'rounded to'",
-    "percent points: '(8/10) x 100 = 80%', '100% - 40% = 60', where the math is in points",
-    "scale words: '32 / 2 = $16 million', '2 dozen' is 24",
-    "unit conversion: the exact factor between known units ('20 x 45 cents = $9', '2 hours = 120 minutes')",
-    "ceiling or floor: when the step says 'rounded up/down' or states the remainder",
-    "a rounded earlier value: 8.33 written for 25/3 stands for 25/3 ('3 * 8.33 = 25')",
-    "substitution: unknowns a solution binds (x = 29, 2x + 8 = 66) put in, a letter used again for a new unknown with"
-    " its new value (4x = 64, x = 16, then 7x = 56, x = 8); an identity in one unknown holds",
+    "units read (_units_read) -- when: the left side sums two units of one kind ('1 kg + 500 g', '$5 + 50 cents',"
+    " '2 dozen eggs + 6 eggs'); accepts: the sum with each term converted to the result's unit (1,500 g), or the"
+    " numbers as written when the left side writes the factor ('2 hours * 60 + 30 minutes = 150 minutes')",
+    "exact (_numbers_equal) -- when: always; accepts: the two sides equal as fractions",
+    "rounded at the written place (_numbers_equal) -- when: the result has decimals; accepts: within half a unit of its"
+    " last written digit (16.67 for 50/3)",
+    "approximate where written (_numbers_equal) -- when: '≈', '= about', 'is approximately', 'rounded to' at that"
+    " result; accepts: a whole number within a half",
+    "percent points (_percent_points) -- when: '... x 100 = 80%', or 100 on the left ('100 - 40 = 60%'), or named"
+    " percentages and whole numbers ('60 / 2 = 30%' after '60%'), or percentages only on the left ('100% - 40% = 60');"
+    " accepts: the result read as points; not a proportion times a number ('0.4 * 50 = 20%')",
+    "scale words (_scale_counted) -- when: the result has a scale word the left side lacks, and a left-side number is"
+    " written with that word in the question or a step ('$32 million'); accepts: the left side counted in it"
+    " ('32 / 2 = $16 million')",
+    "ceiling or floor (_rounded_as_said) -- when: 'rounded up/down' right after the result or right before the"
+    " expression, 'floor(...)', or the remainder of that division stated next to a remainder word after the result"
+    " ('= 33 each, with 1 remaining'); accepts: that direction",
+    "unit conversion (_other_unit) -- when: the result names another unit of the left side's kind; accepts: the exact"
+    " factor ('20 x 45 cents = $9', '2 hours = 120 minutes')",
+    "a rounded earlier value (_exact_reading) -- when: a decimal written as the rounded result of an earlier step"
+    " ('25 / 3 = 8.33'), or a fraction's rounding in the same step's chain ('120 x 2/3 = 120 x 0.67'); accepts: that"
+    " number standing for that exact value, and no other",
+    "substitution (_bind, _identity) -- when: the solution binds an unknown (x = 29, 2x + 8 = 66), or uses a letter"
+    " again for a new unknown (4x = 64, x = 16, then 7x = 56, x = 8); accepts: the values put in; an identity in one"
+    " unknown holds",
 )
 
 
@@ -439,6 +468,7 @@ class StepCheck:
         return "wrong" if self.wrong else "verified" if self.verified else "unverifiable"
 
 
+_MAY_SCALE_WORD = re.compile(r"[0-9]\s*(?:k\b|thousand|million|billion|trillion)", re.I)
 _PERCENT_WRITTEN = re.compile(r"([0-9][0-9,]*(?:\.[0-9]+)?)\s*(?:%|percent\b|per cent\b)", re.I)
 
 
@@ -450,13 +480,36 @@ class _Solution:
     bindings: dict = field(default_factory=dict)  # name -> value, for every step
     local: dict = field(default_factory=dict)  # step -> {name: value}: a step that solves its own x
     defined_by: dict = field(default_factory=dict)  # name or (step, name) -> the equation that gave the value
-    rounded: dict = field(default_factory=dict)  # (8.33, 2) -> 25/3: values a later step may write rounded
+    rounded: dict = field(default_factory=dict)  # (8.33, 2) -> (25/3, step or None): a rounded value and what it stands for
+    question: str = ""
+    _scaled: set | None = None
 
-    def carry(self, value: Fraction) -> None:
-        """Remember an exact value by its roundings to 1-4 decimals: "25 / 3 = 8.33", then "3 * 8.33 = 25"."""
+    def carry(self, written: Quantity, exact: Fraction) -> None:
+        """A result written rounded ("25 / 3 = 8.33") stands for its exact value in later steps ("3 * 8.33 = 25"):
+        that written number only, not a decimal that shares its digits."""
+        if len(self.rounded) < 4 * MAX_CARRIED and written.decimals:
+            self.rounded[written.value, written.decimals] = (exact, None)
+
+    def carry_fraction(self, value: Fraction, step: int) -> None:
+        """A fraction in an expression ("120 x 2/3 = 120 x 0.67") may be written rounded to 1-4 decimals in the same
+        step's chain, and only there: "1/3 * 90 = 30" then "0.3 * 60 = 20" is wrong."""
         if len(self.rounded) < 4 * MAX_CARRIED and Fraction(value).denominator != 1:
             for d in (1, 2, 3, 4):
-                self.rounded.setdefault((Fraction(math.floor(value * 10 ** d + Fraction(1, 2)), 10 ** d), d), value)
+                self.rounded.setdefault((Fraction(math.floor(value * 10 ** d + Fraction(1, 2)), 10 ** d), d), (value, step))
+
+    @property
+    def scaled(self) -> set:
+        """(count, scale) of each number written with a scale word in the question or a step: (32, 10**6) for '$32 million'."""
+        if self._scaled is None:
+            self._scaled = set()
+            for text in (self.question, *self.steps):
+                if len(text) <= MAX_STEP_CHARS * 4 and _MAY_SCALE_WORD.search(text):
+                    try:
+                        self._scaled |= {(t.value / t.scale, t.scale) for t in step_tokens(plain_text(text))
+                                         if t.kind == "num" and t.scale != 1}
+                    except Refused:
+                        pass
+        return self._scaled
 
     def values(self, step: int) -> dict:
         return {**self.bindings, **self.local.get(step, {})}
@@ -488,7 +541,7 @@ def check_steps(steps: list[str], question: str = "") -> list[StepCheck]:
             eqs += step_eqs
         except Refused:  # unverifiable: a form the reader does not know
             carried = ("", None)
-    solution = _Solution(steps, percents)
+    solution = _Solution(steps, percents, question=question)
     if any(t.kind == "var" for eq in eqs for t in eq.lhs.tokens + eq.rhs.tokens):
         _bind(eqs, solution, question)
     for eq in eqs:
@@ -622,12 +675,12 @@ def _judge(eq: "Equation", solution: _Solution, out: StepCheck) -> None:
         return
     for a, op, b in zip(lhs.tokens, lhs.tokens[1:], lhs.tokens[2:]):
         if a.kind == b.kind == "num" and op.value == "/" and b.value:
-            solution.carry(Fraction(a.value, b.value))  # "120 x 2/3 = 120 x 0.67": 0.67 may stand for 2/3
+            solution.carry_fraction(Fraction(a.value, b.value), eq.step)  # "120 x 2/3 = 120 x 0.67": 0.67 may stand for 2/3
     verdict = _compare(left, written, eq, solution)
     if verdict == "wrong" and _exact_reading(eq, solution, values):
         verdict = "verified"  # "120 x 2/3 = 120 x 0.67 = 80": 0.67 is 2/3 written rounded
     if verdict == "verified" and written.value != left:
-        solution.carry(left)  # "25 / 3 = 8.33": a later "3 * 8.33 = 25" means 25/3
+        solution.carry(written, left)  # "25 / 3 = 8.33": a later "3 * 8.33 = 25" means 25/3
     if verdict == "wrong" and _assigns(eq) is None and any(_solved_later(v, eq, solution) for v in _variables_of(eq)):
         # an equation stated before the one that solves it: which of them is wrong is a guess, so no step is blamed,
         # but they cannot all hold
@@ -640,26 +693,11 @@ def _judge(eq: "Equation", solution: _Solution, out: StepCheck) -> None:
 
 
 def _compare(left: Fraction, written: Quantity, eq: "Equation", solution: _Solution) -> str:
-    """verified / wrong / unverifiable for 'left = written'."""
-    lhs, rhs, step = eq.lhs.tokens, eq.rhs.tokens, solution.steps[eq.step]
-    if numbers_match(written, left, eq.approx):
-        return "verified"
-    lhs_nums = [t for t in lhs if t.kind == "num"]
-    if written.pct and numbers_match(Quantity(written.value * 100, written.decimals), left, eq.approx) and (
-            _times_hundred(lhs) or any(t.value == 100 or t.value in solution.percents for t in lhs_nums)):
-        return "verified"  # "(8/10) x 100 = 80%", "100 - 40 = 60%": percentage points, where the math is in points
-    if not written.pct and lhs_nums and all(t.pct for t in lhs_nums) and numbers_match(written, left * 100, eq.approx):
-        return "verified"  # "100% - 40% = 60"
-    if written.scale != 1 and all(t.scale == 1 for t in lhs_nums) and numbers_match(written, left * written.scale, eq.approx):
-        return "verified"  # "32 / 2 = $16 million": the left side counts millions
-    if written.decimals == 0 and left.denominator != 1:
-        if _ROUND_UP.search(step) and written.value == math.ceil(left):
-            return "verified"
-        if (_ROUND_DOWN.search(step) or _remainder_stated(lhs, written.value, step)) and written.value == math.floor(left):
-            return "verified"  # "100 / 3 = 33 each, with 1 remaining"
-    conversion = _converted(lhs, rhs, left, written, eq.approx)
-    if conversion is not None:
-        return conversion
+    """verified / wrong / unverifiable for 'left = written': the first reading whose trigger is there decides."""
+    for reading in _READINGS:
+        if (verdict := reading(left, written, eq, solution)) is not None:
+            return verdict
+    lhs, rhs = eq.lhs.tokens, eq.rhs.tokens
     if eq.first and eq.chained and eq.lhs.prose and not _written_number(rhs) and (
             eq.lhs.prose == "num" or lhs[-1].unit not in _MONEY_UNITS):
         return "unverifiable"  # "Ali has 4 $10 bills = 4 x $10 = $40", "Cost of 2 x 8 boards = 24 / 6": a label with numbers
@@ -667,6 +705,138 @@ def _compare(left: Fraction, written: Quantity, eq: "Equation", solution: _Solut
             len(rhs) == 1 and rhs[0].unit != lhs[0].unit)):
         return "unverifiable"  # "the height of 12 inches = 36 inches", "4.5 gallons = 4.5 * 8 pints": a name or a conversion
     return "wrong"
+
+
+# Each reading: (left, written, eq, solution) -> "verified" / "wrong" / "unverifiable" when its trigger is there,
+# None when it does not apply. Its docstring says when it applies (its trigger), then what it accepts.
+
+def _units_read(left: Fraction, written: Quantity, eq: "Equation", solution: _Solution) -> str | None:
+    """When: the left side sums two units of one kind ('1 kg + 500 g', '$5 + 50 cents', '2 dozen eggs + 6 eggs'), or
+    the result names another unit of the left side's kind ('2 hours = 120 minutes'). Accepts: the left side with
+    each quantity converted to the result's unit (or, when it names none, to one of the left side's units); or the
+    numbers as written where the left side writes each factor beside its quantity ('2 hours * 60 + 30 minutes =
+    150 minutes'). Never the bare numbers otherwise: a wrong sum is wrong when the result names a unit of that
+    kind; a unit change that does not match is unverifiable (which unit the left side ends in is a guess)."""
+    mixed = _mixed_units(eq.lhs.tokens, eq.rhs.tokens)
+    if mixed is None:
+        return None
+    dimension, form = mixed
+    targets = _targets(eq.lhs.tokens, eq.rhs.tokens, dimension)
+    if any((v := _value_in(eq.lhs.tokens, t, dimension)) is not None and numbers_match(written, v, eq.approx) for t in targets):
+        return "verified"
+    if any(_factor_written(eq.lhs.tokens, t, dimension) for t in targets) and numbers_match(written, left, eq.approx):
+        return "verified"  # the conversion is written out
+    if form == "change":
+        return "unverifiable"
+    return "wrong" if dimension == "count" or _unit_of(eq.rhs.tokens, dimension) is not None else "unverifiable"
+
+
+def _numbers_equal(left: Fraction, written: Quantity, eq: "Equation", solution: _Solution) -> str | None:
+    """When: none (always tried). Accepts: exact; rounded at the written place; a whole number for a fraction
+    only where the result is written as approximate ('≈', '= about', 'is approximately', 'rounded to'), and
+    then the way it says ('rounded up to 5' for 4.25, not 'rounded up to 4')."""
+    if not numbers_match(written, left, eq.approx):
+        return None
+    way = _direction_said(eq) if eq.rounds and written.value != left else None
+    if way is not None and written.value != (math.ceil(left) if way == "up" else math.floor(left)):
+        return None
+    return "verified"
+
+
+def _percent_points(left: Fraction, written: Quantity, eq: "Equation", solution: _Solution) -> str | None:
+    """When: the math is in points: a result with % from '... x 100', or from 100 ('100 - 40 = 60%', '100 / 4 = 25%'),
+    or from the percentages the text names and whole numbers ('60 / 2 = 30%' after '60% of the class'); a bare
+    result from percentages only ('100% - 40% = 60'). Accepts: the result read as points. Not '0.4 * 50 = 20%'
+    when the question says '50%': a proportion times a number is not in points."""
+    lhs = eq.lhs.tokens
+    nums = [t for t in lhs if t.kind == "num"]
+    if written.pct and numbers_match(Quantity(written.value * 100, written.decimals), left, eq.approx) and (
+            _times_hundred(lhs) or any(t.value == 100 for t in nums) or (
+                any(t.value in solution.percents for t in nums)
+                and all(t.value in solution.percents or t.value.denominator == 1 for t in nums))):
+        return "verified"
+    if not written.pct and nums and all(t.pct for t in nums) and numbers_match(written, left * 100, eq.approx):
+        return "verified"
+    return None
+
+
+def _scale_counted(left: Fraction, written: Quantity, eq: "Equation", solution: _Solution) -> str | None:
+    """When: a result with a scale word ('$16 million') whose left side has none, and a number of the left side
+    that the question or a step writes with that scale word ('$32 million'): the left side counts in it.
+    Accepts: the left side's value in that scale ('32 / 2 = $16 million'); not '400,000 + 100,000 = 500,000 million'."""
+    nums = [t for t in eq.lhs.tokens if t.kind == "num"]
+    if written.scale == 1 or any(t.scale != 1 for t in nums) or not any(
+            (t.value, written.scale) in solution.scaled for t in nums):
+        return None
+    return "verified" if numbers_match(written, left * written.scale, eq.approx) else None
+
+
+def _rounded_as_said(left: Fraction, written: Quantity, eq: "Equation", solution: _Solution) -> str | None:
+    """When: a whole-number result for a fraction, where the words right after the result or right before the
+    expression say the direction ('= 5 buses, rounded up', 'Rounding down: 17 / 4 = 4', 'floor(17 / 4)'), or state
+    the remainder of that division next to it ('= 33 each, with 1 remaining'). Accepts: the ceiling or the floor,
+    as said. A noun ('Floor area', 'the remaining 2 teams') is no trigger."""
+    if written.decimals != 0 or left.denominator == 1:
+        return None
+    direction = _direction_said(eq)
+    if direction == "up" and written.value == math.ceil(left):
+        return "verified"
+    if (direction == "down" or _remainder_stated(eq, written.value)) and written.value == math.floor(left):
+        return "verified"
+    return None
+
+
+def _other_unit(left: Fraction, written: Quantity, eq: "Equation", solution: _Solution) -> str | None:
+    """When: the result names a unit of the same kind as the left side's, another one ('1 hour / 2 = 30 minutes',
+    '20 x 45 cents = $9'). Accepts: the exact conversion; unverifiable when it does not match (which unit the left
+    side ends in is a guess)."""
+    return _converted(eq.lhs.tokens, eq.rhs.tokens, left, written, eq.approx)
+
+
+# The order they are tried in; a rounded earlier value and substitution are read in _judge (they change the numbers).
+_READINGS = (_units_read, _numbers_equal, _percent_points, _scale_counted, _rounded_as_said, _other_unit)
+
+
+_DIRECTION_WORDS = {"up": "up", "down": "down"}
+_ROUNDING_VERBS = {"round", "rounded", "rounding", "rounds"}
+_FUNCTIONS = {"ceil": "up", "ceiling": "up", "lceil": "up", "floor": "down", "lfloor": "down"}
+
+
+def _direction_said(eq: "Equation") -> str | None:
+    """'up' / 'down' where the words next to the equation ask for it (see _rounded_as_said), else None."""
+    if eq.way:
+        return eq.way  # "= 4.25, rounded up to 5"
+    words = [t.value for t in eq.after if t.kind == "word"]
+    for a, b in zip(words, words[1:]):
+        if a in _ROUNDING_VERBS and b in _DIRECTION_WORDS:
+            return b
+    before = [t for t in eq.before if t.kind != "sep"]
+    if len(before) >= 2 and before[-2].value in _ROUNDING_VERBS and before[-1].value in _DIRECTION_WORDS:
+        return before[-1].value  # "Rounding up: 17 / 4 = 5"
+    if before and before[-1].kind == "word" and before[-1].value in _FUNCTIONS and eq.lhs.tokens[0].kind == "lp" \
+            and eq.lhs.tokens[0].glued:
+        return _FUNCTIONS[before[-1].value]  # "floor(17 / 4) = 4"
+    return None
+
+
+_REMAINDER_WORDS = ("remain", "left")  # remaining, remains, left over, leftover
+
+
+def _remainder_stated(eq: "Equation", quotient: Fraction) -> bool:
+    """'100 / 3 = 33, with 1 remaining': floor division, when the words after the result give the remainder
+    (a number next to a remainder word: '1 remaining', '1 left over', 'remainder 1', 'r 1')."""
+    lhs = eq.lhs.tokens
+    if not (len(lhs) == 3 and lhs[1].value == "/" and lhs[0].kind == lhs[2].kind == "num"):
+        return False
+    remainder = lhs[0].value - lhs[2].value * quotient
+    after = eq.after
+    for k, t in enumerate(after):
+        if t.kind != "num" or t.value != remainder or remainder <= 0:
+            continue
+        near = [t.unit] + [u.value for u in after[max(0, k - 2):k + 3] if u.kind == "word"]
+        if any(str(w).startswith(_REMAINDER_WORDS) or w in ("remainder", "r") for w in near):
+            return True
+    return False
 
 
 def _contradiction(eq: "Equation", left: Fraction, right: Fraction, solution: _Solution) -> str:
@@ -714,9 +884,12 @@ def _exact_reading(eq: "Equation", solution: _Solution, values: dict) -> bool:
     if not solution.rounded:
         return False
 
+    def stands_for(t: Tok) -> Fraction | None:
+        exact, step = solution.rounded.get((t.value, t.decimals), (None, None)) if t.kind == "num" else (None, None)
+        return exact if step is None or step == eq.step else None
+
     def exact(tokens: list[Tok]) -> list[Tok]:
-        return [Tok("num", t.text, solution.rounded[t.value, t.decimals])
-                if t.kind == "num" and (t.value, t.decimals) in solution.rounded else t for t in tokens]
+        return [Tok("num", t.text, v) if (v := stands_for(t)) is not None else t for t in tokens]
 
     lhs, rhs = exact(eq.lhs.tokens), exact(eq.rhs.tokens)
     if all(a is b for a, b in zip(lhs + rhs, eq.lhs.tokens + eq.rhs.tokens)):
@@ -732,15 +905,6 @@ def _times_hundred(lhs: list[Tok]) -> bool:
         len(lhs) > 2 and lhs[0].kind == "num" and lhs[0].value == 100 and lhs[1].value == "*")
 
 
-def _remainder_stated(lhs: list[Tok], quotient: Fraction, step: str) -> bool:
-    """'100 / 3 = 33, with 1 remaining': floor division, when the step says the right remainder."""
-    if not (len(lhs) == 3 and lhs[1].value == "/" and _REMAINDER.search(step)):
-        return False
-    a, b = lhs[0].value, lhs[2].value
-    remainder = a - b * quotient
-    return any(t.kind == "num" and t.value == remainder for t in tokenize(step)) if remainder > 0 else False
-
-
 def _converted(lhs: list[Tok], rhs: list[Tok], left: Fraction, written: Quantity, approx: bool) -> str | None:
     """A unit change across '=' ('20 x 45 cents = $9', '1 hour / 2 = 30 minutes', '3 weeks = 3 weeks x 7
     days/week'): verified when the exact conversion matches, unverifiable when it does not (which unit
@@ -749,7 +913,7 @@ def _converted(lhs: list[Tok], rhs: list[Tok], left: Fraction, written: Quantity
     sources = {t.unit for t in lhs if t.kind == "num" and t.unit}
     if any("/" in unit for unit in sources):
         return None  # "25 days * 8 hours/day": a rate already changes the unit
-    if "dozen" in sources and "dozen" not in targets:  # a scale word, exact: "2 dozen cups + 10 spoons" is 34
+    if "dozen" in sources and "dozen" not in targets:  # a scale word, exact: "2/3 * 2 dozen cups" is 16
         return "verified" if numbers_match(written, evaluate(_dozens_counted(lhs)), approx) else "wrong"
     applies = False
     for unit in sources:
@@ -762,6 +926,79 @@ def _converted(lhs: list[Tok], rhs: list[Tok], left: Fraction, written: Quantity
             if numbers_match(written, left * factor, approx):
                 return "verified"
     return "unverifiable" if applies else None
+
+
+def _mixed_units(lhs: list[Tok], rhs: list[Tok]) -> tuple[str, str] | None:
+    """(kind, "sum") when the left side holds two units of one kind ('1 kg + 500 g'), or dozens the result does not
+    count in ('2 dozen eggs + 6 eggs = 30 eggs'); (kind, "change") when the result names another unit of the left
+    side's one kind ('2 hours = 120 minutes'); None otherwise, or for a rate ('25 days * 8 hours/day': a rate already
+    changes the unit)."""
+    units = [t.unit for t in lhs if t.kind == "num" and t.unit]
+    if not units or any("/" in u for u in units):
+        return None
+    adds = any(t.kind == "op" and t.value in "+-" for t in lhs)
+    if "dozen" in units and not any(t.unit == "dozen" for t in rhs):
+        return ("count", "sum") if adds else None  # a product ('5 dozen * $2.40') is _other_unit's
+    scales: dict = {}
+    for u in units:
+        if u in _UNIT_SCALES and u != "dozen":
+            dimension, scale = _UNIT_SCALES[u]
+            scales.setdefault(dimension, set()).add(scale)
+    for dimension, found in scales.items():
+        if len(found) > 1:  # a sum across units; a product ('50 weeks x 5 days') is a rate written short
+            return (dimension, "sum") if adds and not any(
+                a.kind == c.kind == "num" and b.kind == "op" and b.value in "*/" and a.unit and c.unit
+                for a, b, c in zip(lhs, lhs[1:], lhs[2:])) else None
+        if (target := _unit_of(rhs, dimension)) is not None and target not in found:
+            return dimension, "change"
+    return None
+
+
+def _factor_written(tokens: list[Tok], target: int, dimension: str) -> bool:
+    """Is each quantity not in the target unit multiplied by its factor right beside it ('2 hours * 60')?"""
+    for k, t in enumerate(tokens):
+        if t.kind == "num" and t.unit in _UNIT_SCALES and _UNIT_SCALES[t.unit][0] == dimension:
+            factor = Fraction(_UNIT_SCALES[t.unit][1], target)
+            if factor != 1 and not any(0 <= k + 2 * d < len(tokens) and tokens[k + 2 * d].kind == "num" and (
+                    (tokens[k + d].value == "*" and tokens[k + 2 * d].value == factor)
+                    or (d == 1 and tokens[k + d].value == "/" and tokens[k + 2 * d].value == 1 / factor)) for d in (1, -1)):
+                return False  # "2 hours * 60", "60 x 2 hours", "45 minutes / 60"
+    return True
+
+
+def _unit_of(tokens: list[Tok], dimension: str) -> int | None:
+    """The scale of the first unit of that kind a side names ('1,500 g' -> 1), or None."""
+    for t in tokens:
+        if t.kind == "num" and t.unit in _UNIT_SCALES and _UNIT_SCALES[t.unit][0] == dimension and t.unit != "dozen":
+            return _UNIT_SCALES[t.unit][1]
+    return None
+
+
+def _targets(lhs: list[Tok], rhs: list[Tok], dimension: str) -> set:
+    """The units a mixed sum may be counted in: the result's, or, when it names none, each of the left side's."""
+    if dimension == "count":
+        return {1}
+    if (unit := _unit_of(rhs, dimension)) is not None:
+        return {unit}
+    return {_UNIT_SCALES[t.unit][1] for t in lhs if t.kind == "num" and t.unit in _UNIT_SCALES
+            and _UNIT_SCALES[t.unit][0] == dimension}
+
+
+def _in_unit(tokens: list[Tok], target: int, dimension: str) -> list[Tok]:
+    """The tokens with each quantity of that kind written in the target unit: '1 kg + 500 g' -> 1000 + 500 (in g)."""
+    out = []
+    for t in tokens:
+        if t.kind == "num" and t.unit in _UNIT_SCALES and _UNIT_SCALES[t.unit][0] == dimension:
+            t = Tok("num", t.text + " " + t.unit if t.unit == "dozen" else t.text, t.value * Fraction(_UNIT_SCALES[t.unit][1], target))
+        out.append(t)
+    return out
+
+
+def _value_in(tokens: list[Tok], target: int, dimension: str) -> Fraction | None:
+    try:
+        return evaluate(_in_unit(tokens, target, dimension))
+    except (Refused, ZeroDivisionError):
+        return None
 
 
 def _dozens_counted(tokens: list[Tok]) -> list[Tok]:
@@ -788,10 +1025,12 @@ def _wrong_message(eq: "Equation", left: Fraction, right: Fraction, solution: _S
     if name is None and _variables_of(eq):  # "100 / 5 = 5A / 5": the value A was given, and both sides
         return _with_values(eq, left, right, solution)
     lhs = eq.lhs.tokens
-    if any(t.kind == "num" and t.unit == "dozen" for t in lhs) and not any(t.unit == "dozen" for t in eq.rhs.tokens):
-        lhs = _dozens_counted(lhs)  # "says 2 dozen + 10 = 24, but 2 dozen + 10 = 34"
-        left = evaluate(lhs)
-        return f"says {_text(lhs)} = {_text(eq.rhs.tokens)}, but {_text(lhs)} = {shown_number(left)}"
+    if (mixed := _mixed_units(lhs, eq.rhs.tokens)) is not None:  # "says 1 kg + 500 g = 501 g, but 1 kg + 500 g = 1,500 g"
+        target = min(_targets(lhs, eq.rhs.tokens, mixed[0]))
+        unit = next((name for name, (dim, scale) in _UNIT_SCALES.items() if dim == mixed[0] and scale == target), "")
+        shown = _text(_dozens_counted(lhs)) if mixed[0] == "count" else _text(lhs, units=True)
+        return f"says {shown} = {_text(eq.rhs.tokens, units=mixed[0] != 'count')}, but {shown} = " \
+               f"{shown_number(_value_in(lhs, target, mixed[0]))}" + (f" {unit}" if mixed[0] != "count" else "")
     return f"says {eq.text}, but {_text(lhs)} = {shown_number(left)}"
 
 
@@ -805,10 +1044,12 @@ def shown_number(v: Fraction) -> str:
     return f"{d:,f}" if abs(d.adjusted()) < 15 else f"{d:e}"
 
 
-def _text(tokens: list[Tok]) -> str:
+def _text(tokens: list[Tok], units: bool = False) -> str:
     out = ""
     for t in tokens:
         part = t.text + "%" if t.kind == "num" and t.pct else str(t.value) if t.kind == "op" else t.text
+        if units and t.kind == "num" and t.unit in _UNIT_SCALES:
+            part += " " + t.unit  # "1 kg + 500 g": the units are what is wrong
         out += part if (t.kind == "var" and t.glued and out) or not out else " " + part  # 2x stays 2x
     return out
 
@@ -856,15 +1097,39 @@ _ASKS_PERCENT = re.compile(r"\b(?:what|which|how many) (?:percent|percentage)\b|
                            r"\bin percent|\b(?:the|a) percentage\b", re.I)
 
 
-_ASKS_WHOLE = re.compile(r"\b(?:whole|full) (?:numbers?|[a-z]+s)\b", re.I)  # "only buy whole packs", "full boxes"; not "the whole city"
+# Whole things, and which way to round to them, as the question asks: "how many full boxes" (the partial one is
+# not one: down), "how many buses are needed" (the partial one needs one more: up); "whole packs" alone says no way.
+_ASKS_DOWN = re.compile(r"\b(?:full|complete|entire)\s+[a-z]+s\b|\bafford\b", re.I)
+_ASKS_UP = re.compile(r"\bneed(?:s|ed)?\b|\bat least\b|\benough\b|\brequired\b|\bmust\b|\bminimum\b", re.I)
+_ASKS_WHOLE = re.compile(r"\bwhole (?:numbers?|[a-z]+s)\b", re.I)  # "only buy whole packs"; not "the whole city"
+_SAYS_ROUNDED = re.compile(r"\bround(?:ed|ing|s)?\s+(up|down)\b", re.I)
 
 
-def whole_answer(question: str, answer: Quantity, result: Quantity) -> bool:
-    """The question asks for whole things ('he can only buy whole packs') and the answer is the result rounded
-    up or down to a whole number: 7 packs for 6.75."""
+def whole_answer(question: str, answer: Quantity, result: Quantity, said: str = "") -> bool:
+    """The question asks for whole things and the answer is the result rounded the way it asks: down for 'full',
+    'complete', 'can afford' (4 full boxes for 4.5), up for 'needed', 'at least', 'enough' (7 packs for 6.75);
+    otherwise, or when it asks both ways, the way `said` (the answer and the last step) writes: 'rounded up'."""
     v = result.value
-    return (v.denominator != 1 and answer.value in (math.floor(v), math.ceil(v)) and answer.decimals == 0
-            and bool(_ASKS_WHOLE.search(question)))
+    if v.denominator == 1 or answer.decimals != 0 or answer.value not in (math.floor(v), math.ceil(v)):
+        return False
+    down, up = bool(_ASKS_DOWN.search(question)), bool(_ASKS_UP.search(question))
+    if down != up:
+        direction = "down" if down else "up"
+    elif (m := _SAYS_ROUNDED.search(said)) and (down or _ASKS_WHOLE.search(question)):
+        direction = m.group(1).lower()
+    else:
+        return False
+    return answer.value == (math.floor(v) if direction == "down" else math.ceil(v))
+
+
+_APPROX_ANSWER = re.compile(r"(?:\b(?:about|approximately|approx|roughly|around|nearly|almost)\b\.?|[≈~])\s*[$€£]?\s*-?\.?[0-9]"
+                            r"|[0-9][^0-9=]{0,30}?\b(?:rounded|approximately|approx)\b", re.I)
+
+
+def approximate_answer(answer: str) -> bool:
+    """Does the answer say its number is approximate: a word right before it ('about 4', '≈ 4.3') or 'rounded' just
+    after it ('4 km (rounded)')? Not a word elsewhere: '4 km per round trip', 'about the budget'."""
+    return bool(_APPROX_ANSWER.search(answer))
 
 
 def proportion_for_percent(question: str, answer: Quantity, result: Quantity) -> bool:

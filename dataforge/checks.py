@@ -17,7 +17,7 @@ import snowballstemmer
 from pydantic import ValidationError
 
 from dataforge import cli
-from dataforge.arithmetic import (APPROX_TEXT, check_steps, parse_number, percent_answer, plain_text,
+from dataforge.arithmetic import (approximate_answer, check_steps, parse_number, percent_answer, plain_text,
                                   proportion_for_percent, quantities_agree, shown_number, whole_answer, written_result)
 from dataforge.dedup import dedup_keys
 from dataforge.tokens import stated_numbers
@@ -90,13 +90,13 @@ def check_sample(record: dict, enabled=SAMPLE_CHECKS, domain_keywords: dict | No
 
     if "consistency" in enabled and answer is not None:
         # rounding is read where it is written: in the answer ("about 4") or at the last step's '≈ 4'
-        approx = bool(APPROX_TEXT.search(sample.answer)) or steps[-1].result_approx
+        approx = approximate_answer(sample.answer) or steps[-1].result_approx
         last = steps[-1].result or written_result(sample.reasoning[-1])  # unread arithmetic: compare what it says
         if last is None:
             rep.warnings.append(reason("consistency", "the last step's result could not be read", len(steps) - 1))
         elif proportion_for_percent(sample.question, answer, last) or not (
                 quantities_agree(answer, last, approx) or percent_answer(sample.question, answer, last)
-                or whole_answer(sample.question, answer, last)):
+                or whole_answer(sample.question, answer, last, sample.answer + " " + sample.reasoning[-1])):
             shown = f"{shown_number(last.value * 100)}%" if last.pct else shown_number(last.value)
             rep.reasons.append(reason("consistency", f"answer {sample.answer!r} does not match the last step's result "
                                                      f"{shown}", len(steps) - 1))

@@ -10,6 +10,7 @@ from fractions import Fraction
 
 from dataforge.arithmetic import (ACCEPTING_READINGS, Quantity, check_step, check_steps, numbers_match, parse_number,
                                   quantities_agree)
+from tests.mutants import READING_ROWS, all_mutants
 
 # (step, expected verdict). Every example of issue #13 is here; "# was: ..." marks what the checker
 # before it said. Verdicts: verified (every equation checked is right), wrong, unverifiable.
@@ -68,7 +69,7 @@ STEPS = [
     ("24 hours in a day - (10 hours + 8 hours + 1 hour) = 15 hours", W),  # was: verified
     # scale words and grouped thousands
     ("1.2 million + 300,000 = 1.5 million", V), ("1 000 000 + 500 000 = 1 500 000", V), ("10 000 kg / 4 = 2 500 kg", V),
-    ("2.5k + 500 = 3,000", V), ("32 / 2 = $16 million", V), ("1.2 million + 300,000 = 1.6 million", W),
+    ("2.5k + 500 = 3,000", V), ("32 / 2 = $16 million", W),  # was: V (#33: only where the text counts 32 million) ("1.2 million + 300,000 = 1.6 million", W),
     ("1 000 000 + 500 000 = 1 600 000", W),
     ("10,000,000 / 3 = 3.33 million", V), ("10,000,000 / 3 ≈ 3 million", V),  # was: wrong (rounded to the written place)
     ("10,000,000 / 3 = 3.34 million", W), ("10,000,000 / 3 = 3 million", W),
@@ -117,7 +118,8 @@ STEPS = [
     ("2.6 + 1.8 ≈ 4", V), ("2.6 + 1.8 = about 4", V), ("2.6 + 1.8 is approximately 4", V),
     ("100 / 3 = 33.33, rounded to 33", V), ("100 / 3 = 33.33, rounded to 34", W),
     ("768 / 50 = 15.36 minutes, which rounds down to 15 minutes", V), ("17 / 4 = 4.25, rounded up to 5 buses", V),
-    ("17 / 4 = 4.25, rounded up to 6 buses", W), ("About 19.99 * 3 = 60 dollars", W),
+    ("17 / 4 = 4.25, rounded up to 6 buses", W), ("17 / 4 = 4.25, rounded up to 4 buses", W),  # was: V (#33)
+    ("About 19.99 * 3 = 60 dollars", W),
     ("Roughly speaking, the farm has 12 * 7 = 80 cows", W), ("The cost is nearly 3 * 4.99 = 15 dollars", W),
     ("It takes almost 7 / 3 = 2 hours", W), ("He rounds the corner: 17 + 26 = 40 steps", W),
     # a rounded value written in the chain stands for the exact one (#22)
@@ -175,29 +177,21 @@ SOLUTIONS = [
 ]
 
 
-# Each accepting reading (the only ways a step is "verified"), with a row it verifies and the nearest row it must
-# not: (steps, status of the last step) pairs, in the order of ACCEPTING_READINGS.
-READING_ROWS = [
-    ([(["48/2 = 24"], V), (["48/2 = 25"], W)]),  # exact
-    ([(["100 / 3 = 33.33"], V), (["100 / 3 = 33.4"], W), (["100 / 3 = 33"], W)]),  # rounded at the written place
-    ([(["19.99 * 3 ≈ 60"], V), (["2.6 + 1.8 = about 4"], V), (["100 / 3 = 33.33, rounded to 33"], V),
-      (["19.99 * 3 = 60"], W), (["She walks around the lake: 2.6 + 1.8 = 4 km"], W)]),  # approximate where written
-    ([(["(8 / 10) x 100 = 80%"], V), (["100% - 40% = 60"], V), (["0.5 * 10 = 5%"], W)]),  # percent points
-    ([(["32 / 2 = $16 million"], V), (["2 dozen cups + 10 spoons = 34 utensils"], V),
-      (["2 dozen cups + 10 spoons = 24 utensils"], W)]),  # scale words
-    ([(["20 x 45 cents = $9"], V), (["2 hours = 120 minutes"], V), (["1 hour / 2 = 40 minutes"], U)]),  # conversion
-    ([(["17 / 4 = 5 buses, rounded up"], V), (["100 / 3 = 33 stickers each, with 1 remaining"], V),
-      (["17 / 4 = 4.25, rounded up to 6 buses"], W), (["17 / 4 = 4 buses each"], W)]),  # ceiling or floor
-    ([(["25 / 3 = 8.33", "3 * 8.33 = 25"], V), (["3 * 8.33 = 25"], W), (["25 / 3 = 8.33", "3 * 8.33 = 26"], W)]),  # rounded value
-    ([(["2x + 8 = 66", "x = 29"], V), (["x - 2(3) = x - 6"], V), (["2x + 8 = 66", "x = 30"], W),
-      (["x - 2(3) = x - 5"], U)]),  # substitution, identities
-]
-
-
 @pytest.mark.parametrize("reading,rows", list(zip(ACCEPTING_READINGS, READING_ROWS, strict=True)))
 def test_each_accepting_reading_verifies_its_form_and_no_more(reading, rows):
-    for steps, expected in rows:
-        assert check_steps(steps)[-1].status == expected, (reading, steps)
+    """Each reading's rows (tests/mutants.py): the form it accepts, and the nearest forms it must not."""
+    for steps, expected, question in rows:
+        assert check_steps(steps, question)[-1].status == expected, (reading, steps)
+
+
+@pytest.mark.parametrize("reading", range(len(ACCEPTING_READINGS)))
+def test_each_reading_accepts_only_its_form(reading):
+    """#33 mutant guard: each verified row of a reading, with its result a little off, a unit swapped, or its trigger
+    word moved to another sense ('Floor area:', 'At the round table,', 'About the budget,'), is not verified."""
+    checked = [(steps, question) for k, steps, question in all_mutants() if k == reading]
+    assert checked, "each reading has mutants"
+    for steps, question in checked:
+        assert check_steps(steps, question)[-1].status != "verified", (ACCEPTING_READINGS[reading], steps)
 
 
 @pytest.mark.parametrize("steps,expected", SOLUTIONS)
