@@ -1,5 +1,6 @@
 """The step checker: the forms real solutions use, and hostile input."""
 
+import json
 import time
 
 import pytest
@@ -10,6 +11,7 @@ from fractions import Fraction
 
 from dataforge.arithmetic import (ACCEPTING_READINGS, Quantity, check_step, check_steps, numbers_match, parse_number,
                                   quantities_agree)
+from tests.conftest import read_lines
 from tests.mutants import READING_ROWS, all_mutants
 
 # (step, expected verdict). Every example of issue #13 is here; "# was: ..." marks what the checker
@@ -364,3 +366,76 @@ def test_fuzz_no_exception_escapes(text):
 def test_fuzz_any_unicode(text):
     check_step(text)
     parse_number(text)
+
+
+# Issue #33: eight ways a wrong step was verified, each an accepting reading applied beyond its form. Each class: the
+# wrong form (rejected, with its reason) and its right twin (kept). (id, question, reasoning, answer, reason or None)
+_Q_ROOM = "A room is 7.5 meters long and 3 meters wide. What is the floor area of the room in square meters?"
+_Q_DESKS = "An office has 38 desks to share equally among its 4 floors. How many whole desks does each floor get?"
+_Q_STAFF = "A firm has 90 staff: 1/3 work in the office, and of 60 others 3/10 work remotely. How many work remotely?"
+_Q_SPLIT = "Three friends split a bill of 25 dollars equally and each pays the same. How much do they pay together?"
+_Q_COINS = "Ann has $5 in notes and 50 cents in coins in her purse. How many dollars does she have in all?"
+_Q_WAIT = "A train ride takes 3 hours and the bus after it takes 2 minutes more. How many minutes is the trip?"
+_Q_GRANTS = "Two grants give a school 400,000 dollars and 100,000 dollars. How many dollars do they give in total?"
+_Q_FIRM = "A firm earned $32 million and split it equally between its 2 owners. How much did each owner get?"
+_Q_SALE = "A store has 50 items and 50% of them are on sale. It sells 40% of the 50 items. How many items does it sell?"
+_Q_WALK = "Tom walks 13 km in 3 days at the same pace every day. How many km does he walk each day?"
+_Q_BOXES = "A baker has 27 cupcakes and packs 6 in each box. How many full boxes can she fill with them?"
+_Q_NEEDED = "A baker has 27 cupcakes and packs 6 in each box. How many boxes are needed to pack all of them?"
+_Q_BALLS = "A club has 50 balls to share equally among its 4 teams. How many balls does each team get?"
+_Q_SHIRTS = "A shop sells 3 shirts at $19.99 each to one customer today. About how much does the customer pay?"
+CLASSES = [
+    # 1. rounding words that are nouns
+    ("1-floor-area", _Q_ROOM, ["Floor area of the room: 7.5 * 3 = 22 square meters"], "22",
+     "step 1 says 7.5 * 3 = 22, but 7.5 * 3 = 22.5"),
+    ("1-floor-area-right", _Q_ROOM, ["Floor area of the room: 7.5 * 3 = 22.5 square meters"], "22.5", None),
+    ("1-each-floor", _Q_DESKS, ["each floor gets 38 / 4 = 9 desks"], "9", "step 1 says 38 / 4 = 9, but 38 / 4 = 9.5"),
+    ("1-each-floor-right", _Q_DESKS, ["each floor gets 38 / 4 = 9 desks, rounded down"], "9", None),
+    # 2. a remembered rounding stands in for another number
+    ("2-carried", _Q_STAFF, ["Office: 1/3 * 90 = 30", "Remote: 0.3 * 60 = 20"], "20",
+     "step 2 says 0.3 * 60 = 20, but 0.3 * 60 = 18"),
+    ("2-carried-right", _Q_SPLIT, ["Each pays 25 / 3 = 8.33", "Together: 3 * 8.33 = 25"], "25", None),
+    # 3. sums across units compared as bare numbers
+    ("3-cents", _Q_COINS, ["$5 + 50 cents = $55"], "$55",
+     "step 1 says 5 dollar + 50 cent = 55 dollar, but 5 dollar + 50 cent = 5.5 dollar"),
+    ("3-cents-right", _Q_COINS, ["$5 + 50 cents = $5.50"], "$5.50", None),
+    # 4. one unit's conversion applied to a mixed sum
+    ("4-minutes", _Q_WAIT, ["3 hours + 2 minutes = 300 minutes"], "300",
+     "step 1 says 3 hour + 2 minute = 300 minute, but 3 hour + 2 minute = 182 minute"),
+    ("4-minutes-right", _Q_WAIT, ["3 hours + 2 minutes = 182 minutes"], "182", None),
+    # 5. scale words not tied to the side that counts in them
+    ("5-million", _Q_GRANTS, ["400,000 + 100,000 = 500,000 million"], "500,000 million",
+     "step 1 says 400,000 + 100,000 = 500,000 million, but 400,000 + 100,000 = 500,000"),
+    ("5-million-right", _Q_GRANTS, ["400,000 + 100,000 = 0.5 million"], "500,000", None),
+    ("5-counted-right", _Q_FIRM, ["32 / 2 = $16 million"], "$16 million", None),
+    # 6. percent points where the math is not in points
+    ("6-points", _Q_SALE, ["0.4 * 50 = 20%"], "20", "step 1 says 0.4 * 50 = 20%, but 0.4 * 50 = 20"),
+    ("6-points-right", _Q_SALE, ["0.4 * 50 = 20"], "20", None),
+    # 7. answers: an approximation word elsewhere; rounding against the question's direction
+    ("7-round-trip", _Q_WALK, ["13 / 3 = 4.33"], "4 km per round trip",
+     "answer '4 km per round trip' does not match the last step's result 4.33"),
+    ("7-round-trip-right", _Q_WALK, ["13 / 3 = 4.33"], "about 4 km", None),
+    ("7-full-boxes", _Q_BOXES, ["27 / 6 = 4.5"], "5 boxes", "answer '5 boxes' does not match the last step's result 4.5"),
+    ("7-full-boxes-right", _Q_BOXES, ["27 / 6 = 4.5"], "4 boxes", None),
+    ("7-needed", _Q_NEEDED, ["27 / 6 = 4.5"], "4 boxes", "answer '4 boxes' does not match the last step's result 4.5"),
+    ("7-needed-right", _Q_NEEDED, ["27 / 6 = 4.5"], "5 boxes", None),
+    # 8. coincidences: a number equal to the remainder; '====' read as '≈'
+    ("8-remaining", _Q_BALLS, ["The remaining 2 teams share 50 / 4 = 12 balls"], "12",
+     "step 1 says 50 / 4 = 12, but 50 / 4 = 12.5"),
+    ("8-remaining-right", _Q_BALLS, ["50 / 4 = 12 balls each, with 2 left over"], "12", None),
+    ("8-equals", _Q_SHIRTS, ["19.99 * 3 ==== 60"], "$60", "step 1 says 19.99 * 3 = 60, but 19.99 * 3 = 59.97"),
+    ("8-equals-right", _Q_SHIRTS, ["19.99 * 3 = about 60"], "about $60", None),
+]
+
+
+def test_wrong_steps_verified_before_are_rejected_and_their_right_twins_kept(run, tmp_path):
+    """#33 classes 1-8, through filter.py: each wrong form is rejected with its reason, each right twin is kept."""
+    src = tmp_path / "classes.jsonl"
+    src.write_text("".join(json.dumps({"id": i, "question": q, "reasoning": r, "answer": a, "difficulty": "easy",
+                                       "domain": "Shop math", "num_steps": len(r)}) + "\n" for i, q, r, a, _ in CLASSES))
+    run("filter.py", "--input", str(src), "--skip-checks", "domain,duplicate,contamination,quality", check_rc=0)
+    kept = {r["id"] for r in read_lines(tmp_path / "classes.filtered.jsonl")}
+    rejected = {r["id"]: [x["message"] for x in r["reject_reasons"]] for r in read_lines(tmp_path / "classes.rejected.jsonl")}
+    assert kept == {i for i, *_, reason in CLASSES if reason is None}, rejected
+    for i, *_, reason in CLASSES:
+        assert reason is None or reason in rejected[i], (i, rejected.get(i))
