@@ -442,7 +442,8 @@ ACCEPTING_READINGS = (
     " ('32 / 2 = $16 million')",
     "ceiling or floor (_rounded_as_said) -- when: 'rounded up/down' right after the result or right before the"
     " expression, 'floor(...)', or the remainder of that division stated next to a remainder word after the result"
-    " ('= 33 each, with 1 remaining'); accepts: that direction",
+    " ('= 33 each, with 1 remaining'), or, at the solution's last equation, the question's way ('needed', 'at least',"
+    " 'enough': up; 'full', 'complete', 'can afford': down); accepts: that direction",
     "unit conversion (_other_unit) -- when: the result names another unit of the left side's kind; accepts: the exact"
     " factor ('20 x 45 cents = $9', '2 hours = 120 minutes')",
     "a rounded earlier value (_exact_reading) -- when: a decimal written as the rounded result of an earlier step"
@@ -482,6 +483,7 @@ class _Solution:
     defined_by: dict = field(default_factory=dict)  # name or (step, name) -> the equation that gave the value
     rounded: dict = field(default_factory=dict)  # (8.33, 2) -> (25/3, step or None): a rounded value and what it stands for
     question: str = ""
+    final: object = None  # the solution's last equation: the one a question's "how many buses are needed" qualifies
     _scaled: set | None = None
 
     def carry(self, written: Quantity, exact: Fraction) -> None:
@@ -541,7 +543,7 @@ def check_steps(steps: list[str], question: str = "") -> list[StepCheck]:
             eqs += step_eqs
         except Refused:  # unverifiable: a form the reader does not know
             carried = ("", None)
-    solution = _Solution(steps, percents, question=question)
+    solution = _Solution(steps, percents, question=question, final=eqs[-1] if eqs and eqs[-1].step == len(steps) - 1 else None)
     if any(t.kind == "var" for eq in eqs for t in eq.lhs.tokens + eq.rhs.tokens):
         _bind(eqs, solution, question)
     for eq in eqs:
@@ -774,11 +776,14 @@ def _scale_counted(left: Fraction, written: Quantity, eq: "Equation", solution: 
 def _rounded_as_said(left: Fraction, written: Quantity, eq: "Equation", solution: _Solution) -> str | None:
     """When: a whole-number result for a fraction, where the words right after the result or right before the
     expression say the direction ('= 5 buses, rounded up', 'Rounding down: 17 / 4 = 4', 'floor(17 / 4)'), or state
-    the remainder of that division next to it ('= 33 each, with 1 remaining'). Accepts: the ceiling or the floor,
+    the remainder of that division next to it ('= 33 each, with 1 remaining'); or the solution's last equation,
+    where the question asks a direction ('how many buses are needed': up; 'how many full boxes': down). Accepts: the ceiling or the floor,
     as said. A noun ('Floor area', 'the remaining 2 teams') is no trigger."""
     if written.decimals != 0 or left.denominator == 1:
         return None
     direction = _direction_said(eq)
+    if direction is None and eq is solution.final:
+        direction = asked_direction(solution.question)  # "How many buses are needed?" ... "17 / 4 = 5 buses"
     if direction == "up" and written.value == math.ceil(left):
         return "verified"
     if (direction == "down" or _remainder_stated(eq, written.value)) and written.value == math.floor(left):
@@ -1105,6 +1110,13 @@ _ASKS_WHOLE = re.compile(r"\bwhole (?:numbers?|[a-z]+s)\b", re.I)  # "only buy w
 _SAYS_ROUNDED = re.compile(r"\bround(?:ed|ing|s)?\s+(up|down)\b", re.I)
 
 
+def asked_direction(question: str) -> str | None:
+    """'down' for 'how many full boxes', 'can she afford'; 'up' for 'needed', 'at least', 'enough'; None for neither
+    or both."""
+    down, up = bool(_ASKS_DOWN.search(question)), bool(_ASKS_UP.search(question))
+    return None if down == up else "down" if down else "up"
+
+
 def whole_answer(question: str, answer: Quantity, result: Quantity, said: str = "") -> bool:
     """The question asks for whole things and the answer is the result rounded the way it asks: down for 'full',
     'complete', 'can afford' (4 full boxes for 4.5), up for 'needed', 'at least', 'enough' (7 packs for 6.75);
@@ -1112,13 +1124,11 @@ def whole_answer(question: str, answer: Quantity, result: Quantity, said: str = 
     v = result.value
     if v.denominator == 1 or answer.decimals != 0 or answer.value not in (math.floor(v), math.ceil(v)):
         return False
-    down, up = bool(_ASKS_DOWN.search(question)), bool(_ASKS_UP.search(question))
-    if down != up:
-        direction = "down" if down else "up"
-    elif (m := _SAYS_ROUNDED.search(said)) and (down or _ASKS_WHOLE.search(question)):
+    if (direction := asked_direction(question)) is None:
+        m = _SAYS_ROUNDED.search(said)
+        if not (m and (_ASKS_DOWN.search(question) or _ASKS_WHOLE.search(question))):
+            return False
         direction = m.group(1).lower()
-    else:
-        return False
     return answer.value == (math.floor(v) if direction == "down" else math.ceil(v))
 
 

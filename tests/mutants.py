@@ -29,6 +29,8 @@ READING_ROWS = [
      (["32 / 2 = $16 million"], W, ""), (["400,000 + 100,000 = 500,000 million"], W, "")],  # scale words
     [(["17 / 4 = 5 buses, rounded up"], V, ""), (["100 / 3 = 33 stickers each, with 1 remaining"], V, ""),
      (["Rounding down: 17 / 4 = 4"], V, ""), (["floor(17 / 4) = 4"], V, ""),
+     (["17 / 4 = 5 buses"], V, "17 people go on a trip and a car seats 4. How many cars are needed?"),
+     (["17 / 4 = 5 buses"], W, "17 people go on a trip and a car seats 4. How many full cars are there?"),
      (["17 / 4 = 4.25, rounded up to 6 buses"], W, ""), (["17 / 4 = 4 buses each"], W, ""),
      (["Floor area of the room: 7.5 * 3 = 22 square meters"], W, ""), (["each floor gets 38 / 4 = 9 desks"], W, ""),
      (["The remaining 2 teams share 50 / 4 = 12 balls"], W, "")],  # ceiling or floor

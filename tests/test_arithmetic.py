@@ -196,6 +196,13 @@ def test_each_reading_accepts_only_its_form(reading):
         assert check_steps(steps, question)[-1].status != "verified", (ACCEPTING_READINGS[reading], steps)
 
 
+def test_the_questions_rounding_way_qualifies_the_last_equation_only():
+    """'How many cars are needed?' asks the final result rounded up, not any step's (#33)."""
+    q = "17 people go on a trip and a car seats 4. How many cars are needed?"
+    assert [s.status for s in check_steps(["17 / 4 = 5 cars", "5 * 2 = 10"], q)] == ["wrong", "verified"]
+    assert [s.status for s in check_steps(["2 * 2 = 4", "17 / 4 = 5 cars"], q)] == ["verified", "verified"]
+
+
 @pytest.mark.parametrize("steps,expected", SOLUTIONS)
 def test_solution_verdicts(steps, expected):
     assert [s.status for s in check_steps(steps)] == expected, steps
