@@ -989,7 +989,7 @@ def _targets(lhs: list[Tok], rhs: list[Tok], dimension: str) -> set:
             and _UNIT_SCALES[t.unit][0] == dimension}
 
 
-def _in_unit(tokens: list[Tok], target: int, dimension: str) -> list[Tok]:
+def _converted_tokens(tokens: list[Tok], target: int, dimension: str) -> list[Tok]:
     """The tokens with each quantity of that kind written in the target unit: '1 kg + 500 g' -> 1000 + 500 (in g)."""
     out = []
     for t in tokens:
@@ -1001,7 +1001,7 @@ def _in_unit(tokens: list[Tok], target: int, dimension: str) -> list[Tok]:
 
 def _value_in(tokens: list[Tok], target: int, dimension: str) -> Fraction | None:
     try:
-        return evaluate(_in_unit(tokens, target, dimension))
+        return evaluate(_converted_tokens(tokens, target, dimension))
     except (Refused, ZeroDivisionError):
         return None
 
