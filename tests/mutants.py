@@ -10,8 +10,10 @@ import re
 
 V, W, U = "verified", "wrong", "unverifiable"
 
-# Rows of each reading, in the order of arithmetic.ACCEPTING_READINGS: (steps, status of the last step, question).
+# Rows of each reading, in the order of readings.READINGS: (steps, status of the last step, question).
 READING_ROWS = [
+    [(["2x + 8 = 66", "x = 29"], V, ""), (["x - 2(3) = x - 6"], V, ""), (["2x + 8 = 66", "x = 30"], W, ""),
+     (["x - 2(3) = x - 5"], U, "")],  # substitution, identities
     [(["1 kg + 500 g = 1,500 g"], V, ""), (["$3 + 25 cents = $3.25"], V, ""), (["2 dozen eggs + 6 eggs = 30 eggs"], V, ""),
      (["3 hours + 30 minutes = 210 minutes"], V, ""), (["2 hours * 60 + 30 minutes = 150 minutes"], V, ""),
      (["1 kg + 500 g = 501 g"], W, ""), (["$5 + 50 cents = $55"], W, ""), (["3 hours + 2 minutes = 300 minutes"], W, ""),
@@ -37,8 +39,6 @@ READING_ROWS = [
     [(["20 x 45 cents = $9"], V, ""), (["2 hours = 120 minutes"], V, ""), (["1 hour / 2 = 40 minutes"], U, "")],  # conversion
     [(["25 / 3 = 8.33", "3 * 8.33 = 25"], V, ""), (["120 x 2/3 = 120 x 0.67 = 80"], V, ""), (["3 * 8.33 = 25"], W, ""),
      (["25 / 3 = 8.33", "3 * 8.33 = 26"], W, ""), (["1/3 * 90 = 30", "Remote: 0.3 * 60 = 20"], W, "")],  # rounded value
-    [(["2x + 8 = 66", "x = 29"], V, ""), (["x - 2(3) = x - 6"], V, ""), (["2x + 8 = 66", "x = 30"], W, ""),
-     (["x - 2(3) = x - 5"], U, "")],  # substitution, identities
 ]
 
 # A unit and another of its kind that changes the amount; a scale word and another one.

@@ -179,21 +179,22 @@ SOLUTIONS = [
 ]
 
 
-@pytest.mark.parametrize("reading,rows", list(zip(ACCEPTING_READINGS, READING_ROWS, strict=True)))
+@pytest.mark.parametrize("reading,rows", list(zip(ACCEPTING_READINGS, READING_ROWS, strict=True)),
+                         ids=[r.name for r in ACCEPTING_READINGS])
 def test_each_accepting_reading_verifies_its_form_and_no_more(reading, rows):
     """Each reading's rows (tests/mutants.py): the form it accepts, and the nearest forms it must not."""
     for steps, expected, question in rows:
-        assert check_steps(steps, question)[-1].status == expected, (reading, steps)
+        assert check_steps(steps, question)[-1].status == expected, (reading.name, steps)
 
 
-@pytest.mark.parametrize("reading", range(len(ACCEPTING_READINGS)))
+@pytest.mark.parametrize("reading", range(len(ACCEPTING_READINGS)), ids=[r.name for r in ACCEPTING_READINGS])
 def test_each_reading_accepts_only_its_form(reading):
     """#33 mutant guard: each verified row of a reading, with its result a little off, a unit swapped, or its trigger
     word moved to another sense ('Floor area:', 'At the round table,', 'About the budget,'), is not verified."""
     checked = [(steps, question) for k, steps, question in all_mutants() if k == reading]
     assert checked, "each reading has mutants"
     for steps, question in checked:
-        assert check_steps(steps, question)[-1].status != "verified", (ACCEPTING_READINGS[reading], steps)
+        assert check_steps(steps, question)[-1].status != "verified", (ACCEPTING_READINGS[reading].name, steps)
 
 
 def test_the_questions_rounding_way_qualifies_the_last_equation_only():
