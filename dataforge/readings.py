@@ -237,7 +237,7 @@ def _mixed_units(lhs: list[Tok], rhs: list[Tok]) -> tuple[str, str] | None:
         return None
     adds = any(t.kind == "op" and t.value in "+-" for t in lhs)
     if "dozen" in units and not any(t.unit == "dozen" for t in rhs):
-        return ("count", "sum") if adds else None  # a product ('5 dozen * $2.40') is _other_unit's
+        return ("count", "sum") if adds else None  # a product ('5 dozen * $2.40') is other_unit's
     scales: dict = {}
     for u in units:
         if u in _UNIT_SCALES and u != "dozen":
@@ -305,17 +305,13 @@ def _times_hundred(lhs: list[Tok]) -> bool:
         len(lhs) > 2 and lhs[0].kind == "num" and lhs[0].value == 100 and lhs[1].value == "*")
 
 
-_DIRECTION_WORDS = {"up": "up", "down": "down"}
-
-
+_DIRECTION_WORDS = {"up", "down"}
 _ROUNDING_VERBS = {"round", "rounded", "rounding", "rounds"}
+_FUNCTIONS = {"ceil": "up", "ceiling": "up", "lceil": "up", "floor": "down", "lfloor": "down"}  # floor(17 / 4)
 
 
-_FUNCTIONS = {"ceil": "up", "ceiling": "up", "lceil": "up", "floor": "down", "lfloor": "down"}
-
-
-def _direction_said(eq: "Equation") -> str | None:
-    """'up' / 'down' where the words next to the equation ask for it (see _rounded_as_said), else None."""
+def _direction_said(eq) -> str | None:
+    """'up' / 'down' where the words next to the equation ask for it (see rounded_as_said), else None."""
     if eq.way:
         return eq.way  # "= 4.25, rounded up to 5"
     words = [t.value for t in eq.after if t.kind == "word"]
@@ -334,7 +330,7 @@ def _direction_said(eq: "Equation") -> str | None:
 _REMAINDER_WORDS = ("remain", "left")  # remaining, remains, left over, leftover
 
 
-def _remainder_stated(eq: "Equation", quotient: Fraction) -> bool:
+def _remainder_stated(eq, quotient: Fraction) -> bool:
     """'100 / 3 = 33, with 1 remaining': floor division, when the words after the result give the remainder
     (a number next to a remainder word: '1 remaining', '1 left over', 'remainder 1', 'r 1')."""
     lhs = eq.lhs.tokens
