@@ -4,7 +4,9 @@
 
 Keep rate on the untouched samples (target >= 98.5%), and catch rate (target >= 99%) when one step's
 result is changed, when the final answer is changed, when a decimal result is one unit off in its
-last written digit (12.50 + 3 = 15.51), and when the answer is 100x or 1/100 of the right one.
+last written digit (12.50 + 3 = 15.51), and when the answer is 100x or 1/100 of the right one; and how
+many mutants of the accepting readings' own rows (tests/mutants.py: a result a little off, a unit swapped, a
+trigger word in another sense) are rejected (target: all).
 Reads ../shared/data/gsm8k/train_dev.jsonl.
 """
 
@@ -13,9 +15,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from dataforge.arithmetic import check_steps  # noqa: E402
 from dataforge.checks import check_sample  # noqa: E402
 from dataforge.gsm8k import gsm8k_samples  # noqa: E402
 from tests.corruptions import corrupt_answer, corrupt_last_digit, corrupt_scale, corrupt_step  # noqa: E402
+from tests.mutants import all_mutants  # noqa: E402
 
 CHECKS = ("rules", "arithmetic", "consistency", "quality")  # domain needs a domain; dedup is measured elsewhere
 
@@ -35,6 +39,9 @@ def main() -> None:
     print(f"caught, last digit +-1:     {digit_caught}/{len(digit)} = {digit_caught / len(digit):.2%}  (target >= 99%;"
           f" the samples with a decimal result)")
     print(f"caught, answer x100 or /100: {scale_caught}/{n} = {scale_caught / n:.2%}  (target >= 99%)")
+    mutants = all_mutants()
+    rejected = sum(check_steps(steps, question)[-1].status != "verified" for _, steps, question in mutants)
+    print(f"mutants of the readings' rows rejected: {rejected}/{len(mutants)} checked  (target: all)")
 
 
 if __name__ == "__main__":

@@ -6,10 +6,10 @@
     ['says x = 30, but x = 29 (from step 1: 2x + 8 = 66)']
 
 Read top to bottom: the tokens of each step (tokens.py: `plain_text` -> `tokenize` -> one pass per
-form) -> `equations` (the expression on each side of every '=')
--> an exact parser over fractions -> one equality rule, `numbers_match`. Values a solution binds
-(`x = 29`, or a linear equation in one unknown) are substituted into the equations that use them.
-Nothing is ever executed; hostile input (deep nesting, huge powers, long numbers) is refused quickly.
+form) -> `equations` (the expression on each side of every '=') -> values a solution binds (algebra.py:
+`x = 29`, or a linear equation in one unknown) put in -> the exact value of each side (exact.py, a parser
+over fractions) -> the accepting readings, in order (readings.py: `READINGS`) -> verified, wrong, or
+unverifiable. Nothing is ever executed; hostile input (deep nesting, huge powers, long numbers) is refused quickly.
 """
 
 import math
@@ -18,66 +18,24 @@ from dataclasses import dataclass, field
 from decimal import Context, Decimal
 from fractions import Fraction
 
+from dataforge.algebra import assigns, bind, identity, solved_later, variables_of
+from dataforge.exact import evaluate
+from dataforge.readings import (READINGS, Quantity, _dozens_counted, _mixed_units, _targets, _value_in,
+                                approximate_answer, numbers_match, percent_answer, proportion_for_percent,
+                                quantities_agree, whole_answer)
 from dataforge.schema import BOUNDS, MAX_STEP_CHARS
 from dataforge.tokens import (_MONEY_UNITS, _UNIT_SCALES, APPROX_TEXT, MAX_NUMBER_DIGITS, Refused, Tok,
-                              declared_variables, exact_decimal, plain_text, stated_numbers, step_tokens, tokenize)
+                              declared_variables, exact_decimal, plain_text, step_tokens)
+
+ACCEPTING_READINGS = READINGS  # the readings' table (readings.py), by its old name
 
 __all__ = ["ACCEPTING_READINGS", "Quantity", "StepCheck", "check_step", "check_steps", "numbers_match",
-           "quantities_agree", "parse_number", "written_result", "percent_answer", "proportion_for_percent", "whole_answer",
+           "quantities_agree", "parse_number", "written_result", "percent_answer", "proportion_for_percent", "whole_answer", "approximate_answer",
            "evaluate", "shown_number", "APPROX_TEXT", "exact_decimal", "plain_text", "Refused"]
 
-MAX_DEPTH = 60
-MAX_POWER_BITS = 4096  # refuse a power, or any value worked out, that would need more bits than this
 MAX_STEPS = BOUNDS["steps"].read_max  # steps read of a solution (a judge's re-solve may send 60,000)
 MAX_EQUATIONS = 128  # equations judged in a solution: unknowns are bound pairwise (real ones have 18 at most)
 MAX_CARRIED = 64  # exact values a later step may write rounded; a real solution has a few
-
-
-# ---------------------------------------------------------------- the equality rule
-
-@dataclass(frozen=True, slots=True)
-class Quantity:
-    """A number as written: its exact value, the decimals written, and whether it was written with %."""
-    value: Fraction
-    decimals: int | None = 0  # digits after the point ("3.33 million": 2; "3.33e5": 2 - 5); None: not one number
-    pct: bool = False
-    scale: int = 1  # written with a scale word: 1.5 million -> 1,000,000
-    unit: str = ""  # canonical unit written with it ("cent", "hour"), for conversions
-
-
-def numbers_match(written: Quantity, exact: Fraction, approx: bool = False) -> bool:
-    """The one equality rule: `written` equals `exact`, or is `exact` rounded to the decimals written.
-
-    Rounding is judged on the written number alone (half a unit of its last written place), never
-    widened by the operands. A whole number must be exact unless the text says it is approximate
-    ('≈', 'about', 'rounded'). The x100 reading (25% for 0.25) is the caller's, where a % is written.
-    """
-    if written.value == exact:
-        return True
-    if written.decimals is None or (written.decimals == 0 and not approx):
-        return False
-    # half a unit of the last written place: 0.01 for "16.67", 10,000 for "3.33 million" (scale 10^6), 1,000 for "3.33e5"
-    if written.decimals < 0:
-        return abs(exact - written.value) * 2 <= written.scale * 10 ** -written.decimals
-    return abs(exact - written.value) * 2 * 10 ** written.decimals <= written.scale
-
-
-def quantities_agree(a: Quantity, b: Quantity, approx: bool = False) -> bool:
-    """Two written numbers (an answer and a step's result, or two answers) are the same number.
-
-    Either may be the other rounded; a side written with % may be read as points (25% and 25)."""
-    for x, y in ((a, b), (b, a)):
-        if numbers_match(x, y.value, approx):
-            return True
-        if x.scale != 1 and y.scale == 1 and numbers_match(Quantity(x.value / x.scale, x.decimals), y.value, approx):
-            return True  # "$16 million" and 16
-        if any(numbers_match(x, y.value * f, approx) for f in _conversion_factors(y.unit, x.unit)):
-            return True  # the same amount in two written units (only units both sides name: _conversion_factors)
-        if x.pct and numbers_match(Quantity(x.value * 100, x.decimals), y.value, approx):
-            return True
-        if y.pct and numbers_match(x, y.value * 100, approx):
-            return True
-    return False
 
 
 # ---------------------------------------------------------------- equations
@@ -170,6 +128,9 @@ class Equation:
     first: bool = True  # the first '=' of its step
     chained: bool = False  # another '=' follows: "a = b = c"
     rounds: bool = False  # "4.25, rounded up to 5": the same number rounded, not a new quantity
+    way: str = ""  # "rounded up to 5": "up"
+    before: list = field(default_factory=list)  # the tokens of its segment before the left side: "Rounding up:"
+    after: list = field(default_factory=list)  # and after the right side: "buses, with 1 remaining"
 
     @property
     def text(self) -> str:  # for messages
@@ -202,10 +163,22 @@ def equations(plain: str, index: int = 0, variables: set = frozenset(), carried:
             continue  # "n = 1: 1 + 2 = 3", "n = 2: ...": trying cases, not binding n
         if lhs.tokens and rhs.tokens:  # else a label or a word: "Total = 36", "D2 = ..."
             out.append(Equation(lhs, rhs, approx[k], index, first=k == 0, chained=k + 2 < len(segments),
-                                rounds=toks[cuts[k]].text == "rounded to"))
+                                rounds=toks[cuts[k]].text.startswith("rounded "),
+                                way=next((w for w in ("up", "down") if f" {w} " in toks[cuts[k]].text), ""), before=_before(segments[k], lhs.tokens[0]),
+                                after=_after(segments[k + 1], rhs.tokens[-1])))
     last = _side(segments[-1], from_end=False) if len(segments) > 1 else None
     carry = last if last is not None and last.whole else None
     return out, (_name(segments[0]) or (name if not segments[0] else ""), carry)
+
+
+def _before(segment: list[Tok], first: Tok) -> list[Tok]:
+    k = next((k for k, t in enumerate(segment) if t is first), 0)
+    return segment[max(0, k - 4):k]  # a trigger qualifies the expression it stands right before
+
+
+def _after(segment: list[Tok], last: Tok) -> list[Tok]:
+    k = next((k for k, t in enumerate(segment) if t is last), len(segment))
+    return segment[k + 1:k + 9]  # "= 33 stickers each, with 1 remaining": a few words after the result
 
 
 def _without_restatements(toks: list[Tok]) -> list[Tok]:
@@ -243,193 +216,7 @@ def _name(segment: list[Tok]) -> str:
     return ""
 
 
-_ROUND_UP = re.compile(r"\bround(?:ed|ing)? up\b|\bceil", re.I)
-_ROUND_DOWN = re.compile(r"\bround(?:ed|ing)? down\b|\bfloor", re.I)
-_REMAINDER = re.compile(r"remain|left over|leftover", re.I)
-
-
-# ---------------------------------------------------------------- parser
-
-class _Parser:
-    def __init__(self, toks: list[Tok]):
-        self.toks, self.i, self.depth = toks, 0, 0
-
-    def peek(self) -> Tok | None:
-        return self.toks[self.i] if self.i < len(self.toks) else None
-
-    def parse(self) -> Fraction:
-        value = self.expr()
-        if self.i != len(self.toks):
-            raise Refused("trailing tokens")
-        return value
-
-    def expr(self) -> Fraction:
-        value = self.term()
-        while (t := self.peek()) is not None and t.kind == "op" and t.value in "+-":
-            self.i += 1
-            value = _apply(t.value, value, self.term())
-        return value
-
-    def term(self) -> Fraction:
-        value = self.unary()
-        while (t := self.peek()) is not None:
-            if t.kind == "op" and t.value in "*/":
-                self.i += 1
-                value = _apply(t.value, value, self.unary())
-            elif t.kind in ("lp", "sqrt") or (t.kind == "num" and self.toks[self.i - 1].kind == "rp"):
-                value = _apply("*", value, self.unary())  # implicit multiplication: 4(7), (2)(3), (5)3, 2x once x is known
-            else:
-                break
-        return value
-
-    def unary(self) -> Fraction:
-        t = self.peek()
-        if t is not None and t.kind == "sqrt":
-            self.i += 1
-            self._enter()
-            value = self.unary()
-            self.depth -= 1
-            return _exact_sqrt(value)
-        if t is not None and t.kind == "op" and t.value in "+-":
-            self.i += 1
-            self._enter()
-            value = self.unary()
-            self.depth -= 1
-            return -value if t.value == "-" else value
-        return self.power()
-
-    def power(self) -> Fraction:
-        base = self.atom()
-        t = self.peek()
-        if t is not None and t.kind == "op" and t.value == "^":
-            self.i += 1
-            self._enter()
-            exp = self.unary()
-            self.depth -= 1
-            return _exact_power(base, exp)
-        return base
-
-    def atom(self) -> Fraction:
-        t = self.peek()
-        if t is None:
-            raise Refused("expression ends early")
-        if t.kind == "num":
-            self.i += 1
-            return t.value
-        if t.kind == "lp":
-            self.i += 1
-            self._enter()
-            value = self.expr()
-            self.depth -= 1
-            if (close := self.peek()) is None or close.kind != "rp":
-                raise Refused("unbalanced brackets")
-            self.i += 1
-            return value
-        raise Refused(f"unexpected {t.text!r}")
-
-    def _enter(self):
-        self.depth += 1
-        if self.depth > MAX_DEPTH:
-            raise Refused("nested too deeply")
-
-
-def _exact_power(base: Fraction, exp: Fraction) -> Fraction:
-    if exp.denominator != 1 or abs(exp) > 1000:
-        raise Refused("exponent not a small integer")
-    bits = max(Fraction(base).numerator.bit_length(), Fraction(base).denominator.bit_length())
-    if bits * abs(exp) > MAX_POWER_BITS:
-        raise Refused("power too large")
-    if base == 0 and exp < 0:
-        raise ZeroDivisionError
-    return Fraction(base) ** int(exp)  # an int base to a negative power would give a float
-
-
-def _exact_sqrt(v: Fraction) -> Fraction:
-    if v < 0:
-        raise Refused("square root of a negative number")
-    v = Fraction(v)
-    num, den = math.isqrt(v.numerator), math.isqrt(v.denominator)
-    if num * num != v.numerator or den * den != v.denominator:
-        raise Refused("irrational square root")
-    return Fraction(num, den)
-
-
-def _apply(op: str, a: Fraction, b: Fraction) -> Fraction:
-    """a op b for + - * /, exactly; Refused past MAX_POWER_BITS ('10^1000' multiplied up)."""
-    if op == "+":
-        value = a + b
-    elif op == "-":
-        value = a - b
-    elif op == "*":
-        value = a * b
-    elif b == 0:
-        raise ZeroDivisionError
-    else:
-        value = Fraction(a, b)
-    if value.numerator.bit_length() > MAX_POWER_BITS or value.denominator.bit_length() > MAX_POWER_BITS:
-        raise Refused("number too large")
-    return value
-
-
-def evaluate(tokens: list[Tok], bindings: dict | None = None) -> Fraction:
-    """The exact value of a token list; Refused or ZeroDivisionError when it has none."""
-    if len(tokens) == 1 and tokens[0].kind == "num":
-        return tokens[0].value  # most right-hand sides: no parser needed
-    if (len(tokens) == 3 and tokens[0].kind == "num" and tokens[2].kind == "num" and tokens[1].kind == "op"
-            and tokens[1].value in "+-*/"):
-        return _apply(tokens[1].value, tokens[0].value, tokens[2].value)  # "48 / 2": the commonest left-hand side
-    if len(tokens) > 400:
-        raise Refused("expression too long")
-    return _Parser(_substituted(tokens, bindings or {})).parse()
-
-
-def _substituted(tokens: list[Tok], bindings: dict) -> list[Tok]:
-    """Variables replaced by their values, in brackets so that 2x is 2(29)."""
-    if not any(t.kind == "var" for t in tokens):
-        return tokens
-    out = []
-    for t in tokens:
-        if t.kind != "var":
-            out.append(t)
-        elif t.value in bindings:
-            out += [Tok("lp", "("), Tok("num", t.text, bindings[t.value]), Tok("rp", ")")]
-        else:
-            raise Refused(f"unknown {t.text}")
-    return out
-
-
-def _linear_root(eq: Equation, name: str, bindings: dict) -> Fraction | None:
-    """The one value of `name` that makes a linear equation true, or None (not linear, or no single root)."""
-    f = []
-    for v in (0, 1, 2, 3):
-        try:
-            trial = {**bindings, name: Fraction(v)}
-            f.append(evaluate(eq.lhs.tokens, trial) - evaluate(eq.rhs.tokens, trial))
-        except (Refused, ZeroDivisionError):
-            return None
-    slope = f[1] - f[0]
-    if slope == 0 or f[2] - f[1] != slope or f[3] - f[2] != slope or f[0] == 0:
-        return None  # f[0] == 0: the root would be 0 ('0.45x + 0.1155x = 0.28x'), which makes every x-equation true
-    return -f[0] / slope
-
-
 # ---------------------------------------------------------------- verdicts
-
-# The accepting readings: the only ways an equation is called "verified" (the safety surface of the filter;
-# tests/test_arithmetic.py has rows for each). Anything else that fails is wrong, or unverifiable where the
-# reading of the text is a guess (a label, a unit change the table does not know, words as operands).
-ACCEPTING_READINGS = (
-    "exact: the two sides are equal as fractions",
-    "rounded at the written place: within half a unit of the result's last written digit (16.67 for 50/3)",
-    "approximate where written: a whole-number result after '≈', '= about', 'is approximately', 'rounded to'",
-    "percent points: '(8/10) x 100 = 80%', '100% - 40% = 60', where the math is in points",
-    "scale words: '32 / 2 = $16 million', '2 dozen' is 24",
-    "unit conversion: the exact factor between known units ('20 x 45 cents = $9', '2 hours = 120 minutes')",
-    "ceiling or floor: when the step says 'rounded up/down' or states the remainder",
-    "a rounded earlier value: 8.33 written for 25/3 stands for 25/3 ('3 * 8.33 = 25')",
-    "substitution: unknowns a solution binds (x = 29, 2x + 8 = 66) put in, a letter used again for a new unknown with"
-    " its new value (4x = 64, x = 16, then 7x = 56, x = 8); an identity in one unknown holds",
-)
 
 
 @dataclass
@@ -446,6 +233,7 @@ class StepCheck:
         return "wrong" if self.wrong else "verified" if self.verified else "unverifiable"
 
 
+_MAY_SCALE_WORD = re.compile(r"[0-9]\s*(?:k\b|thousand|million|billion|trillion)", re.I)
 _PERCENT_WRITTEN = re.compile(r"([0-9][0-9,]*(?:\.[0-9]+)?)\s*(?:%|percent\b|per cent\b)", re.I)
 
 
@@ -457,13 +245,37 @@ class _Solution:
     bindings: dict = field(default_factory=dict)  # name -> value, for every step
     local: dict = field(default_factory=dict)  # step -> {name: value}: a step that solves its own x
     defined_by: dict = field(default_factory=dict)  # name or (step, name) -> the equation that gave the value
-    rounded: dict = field(default_factory=dict)  # (8.33, 2) -> 25/3: values a later step may write rounded
+    rounded: dict = field(default_factory=dict)  # (8.33, 2) -> (25/3, step or None): a rounded value and what it stands for
+    question: str = ""
+    final: object = None  # the solution's last equation: the one a question's "how many buses are needed" qualifies
+    _scaled: set | None = None
 
-    def carry(self, value: Fraction) -> None:
-        """Remember an exact value by its roundings to 1-4 decimals: "25 / 3 = 8.33", then "3 * 8.33 = 25"."""
+    def carry(self, written: Quantity, exact: Fraction) -> None:
+        """A result written rounded ("25 / 3 = 8.33") stands for its exact value in later steps ("3 * 8.33 = 25"):
+        that written number only, not a decimal that shares its digits."""
+        if len(self.rounded) < 4 * MAX_CARRIED and written.decimals:
+            self.rounded[written.value, written.decimals] = (exact, None)
+
+    def carry_fraction(self, value: Fraction, step: int) -> None:
+        """A fraction in an expression ("120 x 2/3 = 120 x 0.67") may be written rounded to 1-4 decimals in the same
+        step's chain, and only there: "1/3 * 90 = 30" then "0.3 * 60 = 20" is wrong."""
         if len(self.rounded) < 4 * MAX_CARRIED and Fraction(value).denominator != 1:
             for d in (1, 2, 3, 4):
-                self.rounded.setdefault((Fraction(math.floor(value * 10 ** d + Fraction(1, 2)), 10 ** d), d), value)
+                self.rounded.setdefault((Fraction(math.floor(value * 10 ** d + Fraction(1, 2)), 10 ** d), d), (value, step))
+
+    @property
+    def scaled(self) -> set:
+        """(count, scale) of each number written with a scale word in the question or a step: (32, 10**6) for '$32 million'."""
+        if self._scaled is None:
+            self._scaled = set()
+            for text in (self.question, *self.steps):
+                if len(text) <= MAX_STEP_CHARS * 4 and _MAY_SCALE_WORD.search(text):
+                    try:
+                        self._scaled |= {(t.value / t.scale, t.scale) for t in step_tokens(plain_text(text))
+                                         if t.kind == "num" and t.scale != 1}
+                    except Refused:
+                        pass
+        return self._scaled
 
     def values(self, step: int) -> dict:
         return {**self.bindings, **self.local.get(step, {})}
@@ -495,9 +307,9 @@ def check_steps(steps: list[str], question: str = "") -> list[StepCheck]:
             eqs += step_eqs[:MAX_EQUATIONS - len(eqs)]
         except Refused:  # unverifiable: a form the reader does not know
             carried = ("", None)
-    solution = _Solution(steps, percents)
+    solution = _Solution(steps, percents, question=question, final=eqs[-1] if eqs and eqs[-1].step == len(steps) - 1 else None)
     if any(t.kind == "var" for eq in eqs for t in eq.lhs.tokens + eq.rhs.tokens):
-        _bind(eqs, solution, question)
+        bind(eqs, solution, question)
     for eq in eqs:
         _judge(eq, solution, out[eq.step])
     return out
@@ -512,93 +324,6 @@ def check_step(step: str) -> StepCheck:
     return check_steps([step])[0]
 
 
-def _variables_of(eq: "Equation") -> set:
-    return {t.value for t in eq.lhs.tokens + eq.rhs.tokens if t.kind == "var"}
-
-
-def _assigns(eq: "Equation") -> str | None:
-    """The name in 'x = 29' or 'x = 19.50 / 0.75' (one side a lone unknown, the other none): a claim to check."""
-    for a, b in ((eq.lhs.tokens, eq.rhs.tokens), (eq.rhs.tokens, eq.lhs.tokens)):
-        if len(a) == 1 and a[0].kind == "var" and not any(t.kind == "var" for t in b):
-            return a[0].value
-    return None
-
-
-def _bind(eqs: list["Equation"], solution: _Solution, question: str) -> None:
-    """Values of the unknowns. A step that states an equation in x and then 'x = ...' solves its own x
-    (models reuse x for each sub-problem); elsewhere each unknown takes its value from the first linear
-    equation, in order, in which it is the only unknown."""
-    usable = [eq for eq in eqs if not (eq.lhs.unknown or eq.rhs.unknown)]
-    for eq in usable:
-        name = _assigns(eq)
-        if name is None:
-            continue
-        for other in usable:  # an earlier equation of the same step, in that one unknown
-            if other.step == eq.step and other is not eq and _assigns(other) is None and _variables_of(other) == {name} and not any(
-                    e.step < eq.step and name in _variables_of(e) for e in usable):  # not "2x + 8 = 66", then "2x = 60, so x = 30"
-                if (root := _linear_root(other, name, {})) is not None and (eq.step, name) not in solution.defined_by:
-                    solution.local.setdefault(eq.step, {})[name] = root
-                    solution.defined_by[eq.step, name] = other
-                break
-    for _ in range(3):  # a value found may make the next equation solvable
-        changed = False
-        for eq in usable:
-            if solution.defines(eq):
-                continue
-            values = solution.values(eq.step)
-            free = _variables_of(eq) - values.keys()
-            if len(free) == 1 and (root := _linear_root(eq, name := free.pop(), values)) is not None:
-                solution.bindings[name], solution.defined_by[name] = root, eq
-                changed = True
-        if not changed:
-            break
-    _letters_used_again(usable, solution, question)
-
-
-def _letters_used_again(usable: list["Equation"], solution: _Solution, question: str) -> None:
-    """A letter used again for a new unknown (Peter's '4x = 64', 'x = 16', then Martha's '7x = 56', 'x = 8'): an
-    equation in x alone, after x was found in an earlier step, built only from numbers the question states, false
-    for the old x, and followed by 'x = ...' giving its own root, gives x that root from its step on. A rewrite
-    ('2x + 8 = 66', then '2x = 60, so x = 30') uses a number the question does not state, and a wrong setup of the
-    same unknown ('4x = 64', then '7x = 64') a number of the equation that gave x: both stay wrong."""
-    stated, rebound = None, set()  # rebound: the (step, letter) values set here, which a later sub-problem may take over
-    for eq in usable:
-        names = _variables_of(eq)
-        if len(names) != 1 or _assigns(eq) is not None or solution.defines(eq):
-            continue
-        name = next(iter(names))
-        source = solution.defined_by.get((eq.step, name)) or solution.defined_by.get(name)
-        if source is None or source.step >= eq.step:
-            continue
-        try:
-            if evaluate(eq.lhs.tokens, solution.values(eq.step)) == evaluate(eq.rhs.tokens, solution.values(eq.step)):
-                continue
-        except (Refused, ZeroDivisionError):
-            continue
-        stated = stated_numbers(question) if stated is None else stated
-        numbers = {t.value for t in eq.lhs.tokens + eq.rhs.tokens if t.kind == "num"}
-        if not numbers <= stated or numbers & {t.value for t in source.lhs.tokens + source.rhs.tokens if t.kind == "num"}:
-            continue
-        root = _linear_root(eq, name, {})
-        if root is None or not any(later.step >= eq.step and _assigns(later) == name and _assigned(later) == root
-                                   for later in usable):
-            continue
-        for step in range(eq.step, len(solution.steps)):
-            local = solution.local.setdefault(step, {})
-            if name not in local or (step, name) in rebound:  # a step's own solve keeps its value
-                local[name], solution.defined_by[(step, name)] = root, eq
-                rebound.add((step, name))
-
-
-def _assigned(eq: "Equation") -> Fraction | None:
-    """The value 'x = 56 / 7' gives x."""
-    side = eq.rhs.tokens if len(eq.lhs.tokens) == 1 and eq.lhs.tokens[0].kind == "var" else eq.lhs.tokens
-    try:
-        return evaluate(side)
-    except (Refused, ZeroDivisionError):
-        return None
-
-
 def _written_number(tokens: list[Tok]) -> Tok | None:
     """The number a side is, as written ('16.67', '-16.67'), whose decimals set the rounding; else None."""
     if len(tokens) == 2 and tokens[0].kind == "op" and tokens[0].value == "-":
@@ -610,7 +335,7 @@ def _judge(eq: "Equation", solution: _Solution, out: StepCheck) -> None:
     """One equation: verified (counted), wrong (with what it should be), or unverifiable (neither: nothing to count)."""
     lhs, rhs = eq.lhs, eq.rhs
     values = solution.values(eq.step)
-    if _identity(eq, values):
+    if identity(eq, values):
         out.verified += 1  # "x - 2(3) = x - 6": true whatever the unknown starting value is
         return
     try:
@@ -633,13 +358,11 @@ def _judge(eq: "Equation", solution: _Solution, out: StepCheck) -> None:
         return
     for a, op, b in zip(lhs.tokens, lhs.tokens[1:], lhs.tokens[2:]):
         if a.kind == b.kind == "num" and op.value == "/" and b.value:
-            solution.carry(Fraction(a.value, b.value))  # "120 x 2/3 = 120 x 0.67": 0.67 may stand for 2/3
+            solution.carry_fraction(Fraction(a.value, b.value), eq.step)  # "120 x 2/3 = 120 x 0.67": 0.67 may stand for 2/3
     verdict = _compare(left, written, eq, solution)
-    if verdict == "wrong" and _exact_reading(eq, solution, values):
-        verdict = "verified"  # "120 x 2/3 = 120 x 0.67 = 80": 0.67 is 2/3 written rounded
     if verdict == "verified" and written.value != left:
-        solution.carry(left)  # "25 / 3 = 8.33": a later "3 * 8.33 = 25" means 25/3
-    if verdict == "wrong" and _assigns(eq) is None and any(_solved_later(v, eq, solution) for v in _variables_of(eq)):
+        solution.carry(written, left)  # "25 / 3 = 8.33": a later "3 * 8.33 = 25" means 25/3
+    if verdict == "wrong" and assigns(eq) is None and any(solved_later(v, eq, solution) for v in variables_of(eq)):
         # an equation stated before the one that solves it: which of them is wrong is a guess, so no step is blamed,
         # but they cannot all hold
         out.contradicts.append(_contradiction(eq, left, right, solution))
@@ -651,26 +374,12 @@ def _judge(eq: "Equation", solution: _Solution, out: StepCheck) -> None:
 
 
 def _compare(left: Fraction, written: Quantity, eq: "Equation", solution: _Solution) -> str:
-    """verified / wrong / unverifiable for 'left = written'."""
-    lhs, rhs, step = eq.lhs.tokens, eq.rhs.tokens, solution.steps[eq.step]
-    if numbers_match(written, left, eq.approx):
-        return "verified"
-    lhs_nums = [t for t in lhs if t.kind == "num"]
-    if written.pct and numbers_match(Quantity(written.value * 100, written.decimals), left, eq.approx) and (
-            _times_hundred(lhs) or any(t.value == 100 or t.value in solution.percents for t in lhs_nums)):
-        return "verified"  # "(8/10) x 100 = 80%", "100 - 40 = 60%": percentage points, where the math is in points
-    if not written.pct and lhs_nums and all(t.pct for t in lhs_nums) and numbers_match(written, left * 100, eq.approx):
-        return "verified"  # "100% - 40% = 60"
-    if written.scale != 1 and all(t.scale == 1 for t in lhs_nums) and numbers_match(written, left * written.scale, eq.approx):
-        return "verified"  # "32 / 2 = $16 million": the left side counts millions
-    if written.decimals == 0 and left.denominator != 1:
-        if _ROUND_UP.search(step) and written.value == math.ceil(left):
-            return "verified"
-        if (_ROUND_DOWN.search(step) or _remainder_stated(lhs, written.value, step)) and written.value == math.floor(left):
-            return "verified"  # "100 / 3 = 33 each, with 1 remaining"
-    conversion = _converted(lhs, rhs, left, written, eq.approx)
-    if conversion is not None:
-        return conversion
+    """verified / wrong / unverifiable for 'left = written': the first reading (readings.READINGS, in order) whose
+    trigger is there decides; when none applies, wrong, or unverifiable where the text is a guess."""
+    for reading in READINGS:
+        if reading.read is not None and (verdict := reading.read(left, written, eq, solution)) is not None:
+            return verdict
+    lhs, rhs = eq.lhs.tokens, eq.rhs.tokens
     if eq.first and eq.chained and eq.lhs.prose and not _written_number(rhs) and (
             eq.lhs.prose == "num" or lhs[-1].unit not in _MONEY_UNITS):
         return "unverifiable"  # "Ali has 4 $10 bills = 4 x $10 = $40", "Cost of 2 x 8 boards = 24 / 6": a label with numbers
@@ -690,7 +399,7 @@ def _with_values(eq: "Equation", left: Fraction, right: Fraction, solution: _Sol
     where each comes from."""
     values = solution.values(eq.step)
     given = []
-    for name in sorted(_variables_of(eq)):
+    for name in sorted(variables_of(eq)):
         source = solution.defined_by.get((eq.step, name)) or solution.defined_by.get(name)
         given.append(f"{name} = {shown_number(values[name])}" + (f" (step {source.step + 1})" if source is not None else ""))
     lhs, rhs = _text(eq.lhs.tokens), _text(eq.rhs.tokens)
@@ -699,126 +408,22 @@ def _with_values(eq: "Equation", left: Fraction, right: Fraction, solution: _Sol
     return f"says {eq.text}, but with {' and '.join(given)} {sides}"
 
 
-def _solved_later(name: str, eq: "Equation", solution: _Solution) -> bool:
-    """Is `name` given its value by an equation after `eq` ('0.6x = 0.6(40 + x)', then 'x = 40 + 0.6x')?"""
-    source = solution.defined_by.get((eq.step, name)) or solution.defined_by.get(name)
-    return source is not None and source.step > eq.step
-
-
-def _identity(eq: "Equation", values: dict) -> bool:
-    """Does an equation in one unknown hold for every value of it ('x - 6 - 3(4) = x - 18')? Five trial values:
-    an identity of the degrees solutions write."""
-    free = _variables_of(eq) - values.keys()
-    if len(free) != 1 or eq.lhs.unknown or eq.rhs.unknown:
-        return False
-    name = free.pop()
-    try:
-        return all(evaluate(eq.lhs.tokens, {**values, name: Fraction(v)}) == evaluate(eq.rhs.tokens, {**values, name: Fraction(v)})
-                   for v in (0, 1, 2, 3, 7))
-    except (Refused, ZeroDivisionError):
-        return False
-
-
-def _exact_reading(eq: "Equation", solution: _Solution, values: dict) -> bool:
-    """Is the equation exact once each decimal that is an earlier value written rounded (0.67 for 2/3, 8.33 for
-    25/3) stands for that value? Only numbers written with a decimal point are read so."""
-    if not solution.rounded:
-        return False
-
-    def exact(tokens: list[Tok]) -> list[Tok]:
-        return [Tok("num", t.text, solution.rounded[t.value, t.decimals])
-                if t.kind == "num" and (t.value, t.decimals) in solution.rounded else t for t in tokens]
-
-    lhs, rhs = exact(eq.lhs.tokens), exact(eq.rhs.tokens)
-    if all(a is b for a, b in zip(lhs + rhs, eq.lhs.tokens + eq.rhs.tokens)):
-        return False
-    try:
-        return evaluate(lhs, values) == evaluate(rhs, values)
-    except (Refused, ZeroDivisionError):
-        return False
-
-
-def _times_hundred(lhs: list[Tok]) -> bool:
-    return (len(lhs) > 2 and lhs[-1].kind == "num" and lhs[-1].value == 100 and lhs[-2].value == "*") or (
-        len(lhs) > 2 and lhs[0].kind == "num" and lhs[0].value == 100 and lhs[1].value == "*")
-
-
-def _remainder_stated(lhs: list[Tok], quotient: Fraction, step: str) -> bool:
-    """'100 / 3 = 33, with 1 remaining': floor division, when the step says the right remainder."""
-    if not (len(lhs) == 3 and lhs[1].value == "/" and _REMAINDER.search(step)):
-        return False
-    a, b = lhs[0].value, lhs[2].value
-    remainder = a - b * quotient
-    return any(t.kind == "num" and t.value == remainder for t in tokenize(step)) if remainder > 0 else False
-
-
-def _converted(lhs: list[Tok], rhs: list[Tok], left: Fraction, written: Quantity, approx: bool) -> str | None:
-    """A unit change across '=' ('20 x 45 cents = $9', '1 hour / 2 = 30 minutes', '3 weeks = 3 weeks x 7
-    days/week'): verified when the exact conversion matches, unverifiable when it does not (which unit
-    the left side ends in is a guess); None when no known conversion applies."""
-    targets = {t.unit.split("/")[0] for t in rhs if t.kind == "num" and t.unit} or {""}
-    sources = {t.unit for t in lhs if t.kind == "num" and t.unit}
-    if any("/" in unit for unit in sources):
-        return None  # "25 days * 8 hours/day": a rate already changes the unit
-    if "dozen" in sources and "dozen" not in targets:  # a scale word, exact: "2 dozen cups + 10 spoons" is 34
-        return "verified" if numbers_match(written, evaluate(_dozens_counted(lhs)), approx) else "wrong"
-    if len(sources) > 1 and len(targets) == 1 and (each := _in_unit(lhs, next(iter(targets)))) is not None:
-        if numbers_match(written, evaluate(each), approx):
-            return "verified"  # "1 kg + 500 g = 1,500 g", "$3 + 25 cents = $3.25": each quantity in the result's unit
-    applies = False
-    for unit in sources:
-        for target in targets - {unit}:
-            if unit in _UNIT_SCALES and target in _UNIT_SCALES and _UNIT_SCALES[unit][0] == _UNIT_SCALES[target][0]:
-                factor = Fraction(_UNIT_SCALES[unit][1], _UNIT_SCALES[target][1])
-            else:
-                continue
-            applies = True
-            if numbers_match(written, left * factor, approx):
-                return "verified"
-    return "unverifiable" if applies else None
-
-
-def _in_unit(tokens: list[Tok], target: str) -> list[Tok] | None:
-    """The tokens with each quantity converted to `target` ('1 kg' -> 1000 for 'g'); a bare number is a factor and
-    stays. None when a quantity's unit does not convert to `target`."""
-    out = []
-    for t in tokens:
-        if t.kind == "num" and t.unit and t.unit != target:
-            if t.unit not in _UNIT_SCALES or target not in _UNIT_SCALES or _UNIT_SCALES[t.unit][0] != _UNIT_SCALES[target][0]:
-                return None
-            t = Tok("num", t.text, t.value * Fraction(_UNIT_SCALES[t.unit][1], _UNIT_SCALES[target][1]))
-        out.append(t)
-    return out
-
-
-def _dozens_counted(tokens: list[Tok]) -> list[Tok]:
-    return [Tok("num", t.text + " dozen", t.value * 12) if t.kind == "num" and t.unit == "dozen" else t for t in tokens]
-
-
-def _conversion_factors(unit: str, to: str) -> list[Fraction]:
-    """The factor from `unit` to `to` when both are in the table ('245 dollars' for '24500 cents'); an
-    answer without a unit is not converted: 2,000 for a result of $20 is the x100 slip, not cents."""
-    if unit not in _UNIT_SCALES or unit == "dozen":
-        return []
-    dimension, scale = _UNIT_SCALES[unit]
-    return [Fraction(scale, other) for name, (dim, other) in _UNIT_SCALES.items()
-            if dim == dimension and other != scale and name == to]
-
-
 def _wrong_message(eq: "Equation", left: Fraction, right: Fraction, solution: _Solution) -> str:
-    name = _assigns(eq)
+    name = assigns(eq)
     values = solution.values(eq.step)
     if name is not None and name in values and len(eq.lhs.tokens) == 1:
         source = solution.defined_by.get((eq.step, name)) or solution.defined_by.get(name)
         where = f" (from step {source.step + 1}: {source.text})" if source is not None else ""
         return f"says {eq.text}, but {name} = {shown_number(values[name])}{where}"
-    if name is None and _variables_of(eq):  # "100 / 5 = 5A / 5": the value A was given, and both sides
+    if name is None and variables_of(eq):  # "100 / 5 = 5A / 5": the value A was given, and both sides
         return _with_values(eq, left, right, solution)
     lhs = eq.lhs.tokens
-    if any(t.kind == "num" and t.unit == "dozen" for t in lhs) and not any(t.unit == "dozen" for t in eq.rhs.tokens):
-        lhs = _dozens_counted(lhs)  # "says 2 dozen + 10 = 24, but 2 dozen + 10 = 34"
-        left = evaluate(lhs)
-        return f"says {_text(lhs)} = {_text(eq.rhs.tokens)}, but {_text(lhs)} = {shown_number(left)}"
+    if (mixed := _mixed_units(lhs, eq.rhs.tokens)) is not None:  # "says 1 kg + 500 g = 501 g, but 1 kg + 500 g = 1,500 g"
+        target = min(_targets(lhs, eq.rhs.tokens, mixed[0]))
+        unit = next((name for name, (dim, scale) in _UNIT_SCALES.items() if dim == mixed[0] and scale == target), "")
+        shown = _text(_dozens_counted(lhs)) if mixed[0] == "count" else _text(lhs, units=True)
+        return f"says {shown} = {_text(eq.rhs.tokens, units=mixed[0] != 'count')}, but {shown} = " \
+               f"{shown_number(_value_in(lhs, target, mixed[0]))}" + (f" {unit}" if mixed[0] != "count" else "")
     return f"says {eq.text}, but {_text(lhs)} = {shown_number(left)}"
 
 
@@ -832,10 +437,12 @@ def shown_number(v: Fraction) -> str:
     return f"{d:,f}" if abs(d.adjusted()) < 15 else f"{d:e}"
 
 
-def _text(tokens: list[Tok]) -> str:
+def _text(tokens: list[Tok], units: bool = False) -> str:
     out = ""
     for t in tokens:
         part = t.text + "%" if t.kind == "num" and t.pct else str(t.value) if t.kind == "op" else t.text
+        if units and t.kind == "num" and t.unit in _UNIT_SCALES:
+            part += " " + t.unit  # "1 kg + 500 g": the units are what is wrong
         out += part if (t.kind == "var" and t.glued and out) or not out else " " + part  # 2x stays 2x
     return out
 
@@ -878,30 +485,3 @@ def written_result(step: str) -> Quantity | None:
     return parse_number(m.group(1))[0] if m else None
 
 
-_ASKS_DECIMAL = re.compile(r"\bas a (?:decimal|fraction)\b|\bdecimal form\b|\bwhat fraction\b", re.I)  # "the percentage ... as a decimal"
-_ASKS_PERCENT = re.compile(r"\b(?:what|which|how many) (?:percent|percentage)\b|\bas a percent|\bpercentage of\b|"
-                           r"\bin percent|\b(?:the|a) percentage\b", re.I)
-
-
-_ASKS_WHOLE = re.compile(r"\b(?:whole|full) (?:numbers?|[a-z]+s)\b", re.I)  # "only buy whole packs", "full boxes"; not "the whole city"
-
-
-def whole_answer(question: str, answer: Quantity, result: Quantity) -> bool:
-    """The question asks for whole things ('he can only buy whole packs') and the answer is the result rounded
-    up or down to a whole number: 7 packs for 6.75."""
-    v = result.value
-    return (v.denominator != 1 and answer.value in (math.floor(v), math.ceil(v)) and answer.decimals == 0
-            and bool(_ASKS_WHOLE.search(question)))
-
-
-def proportion_for_percent(question: str, answer: Quantity, result: Quantity) -> bool:
-    """The question asks for a percent, the last step gives it in points (10%), and the answer is the proportion
-    (0.1): read as a percent, that answer is 0.1%, the x100 slip."""
-    return bool(result.pct and not answer.pct and answer.value == result.value and _ASKS_PERCENT.search(question)
-                and not _ASKS_DECIMAL.search(question))
-
-
-def percent_answer(question: str, answer: Quantity, result: Quantity) -> bool:
-    """The question asks for a percent and the answer is the result in points: 0.1 -> 10 ('what percent...')."""
-    return (bool(_ASKS_PERCENT.search(question)) and not answer.pct and abs(result.value) <= 1
-            and numbers_match(answer, result.value * 100))  # a proportion, not points: 80 for 8,000 is the x100 slip

@@ -18,7 +18,7 @@ import snowballstemmer
 from pydantic import ValidationError
 
 from dataforge import cli
-from dataforge.arithmetic import (APPROX_TEXT, check_steps, parse_number, percent_answer, plain_text,
+from dataforge.arithmetic import (approximate_answer, check_steps, parse_number, percent_answer, plain_text,
                                   proportion_for_percent, quantities_agree, shown_number, whole_answer, written_result)
 from dataforge.dedup import dedup_keys
 from dataforge.tokens import stated_numbers
@@ -92,7 +92,7 @@ def check_sample(record: dict, enabled=SAMPLE_CHECKS, domain_keywords: dict | No
     if "consistency" in enabled and answer is not None:
         k = last_solving_step(sample.reasoning)  # "Check: 15 + 19 = 34, which matches" after it is no result
         # rounding is read where it is written: in the answer ("about 4") or at the last step's '≈ 4'
-        approx = bool(APPROX_TEXT.search(sample.answer)) or steps[k].result_approx
+        approx = approximate_answer(sample.answer) or steps[k].result_approx
         last = steps[k].result or written_result(sample.reasoning[k])  # unread arithmetic: compare what it says
         if k == len(steps) - 1 and (m := _CHECK_AFTER.search(sample.reasoning[k])) and (
                 before := written_result(sample.reasoning[k][:m.start()])):
@@ -106,7 +106,7 @@ def check_sample(record: dict, enabled=SAMPLE_CHECKS, domain_keywords: dict | No
             rep.warnings.append(reason("consistency", "the last step's result could not be read", k))
         elif proportion_for_percent(sample.question, answer, last) or not (
                 quantities_agree(answer, last, approx) or percent_answer(sample.question, answer, last)
-                or whole_answer(sample.question, answer, last)):
+                or whole_answer(sample.question, answer, last, sample.answer + " " + sample.reasoning[k])):
             shown = f"{shown_number(last.value * 100)}%" if last.pct else shown_number(last.value)
             rep.reasons.append(reason("consistency", f"answer {sample.answer!r} does not match the last step's result "
                                                      f"{shown}", k))

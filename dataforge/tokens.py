@@ -200,7 +200,7 @@ def tokenize(text: str) -> list[Tok]:
             else:
                 out.append(Tok("num", num, int(digits), glued))
         else:
-            kind, value = _SYMBOLS.get(symbol) or (("eq", True) if symbol[0] == "=" else ("sep", None))
+            kind, value = _SYMBOLS.get(symbol) or (("eq", False) if symbol[0] == "=" else ("sep", None))  # "====" is "="
             out.append(Tok(kind, symbol, value, glued))
         glued = True
     return out
@@ -325,7 +325,8 @@ def _operator_words(toks: list[Tok]) -> list[Tok]:
         elif w in ("rounded", "rounds", "rounding") and (skip := _rounded_to(toks, i)):
             while out and (out[-1].kind == "sep" or out[-1].value in ("which", "is", "that", "and")):
                 out.pop()  # "= 15.36 minutes, which rounds down to 15": the result just written, rounded
-            out.append(Tok("eq", "rounded to", True))
+            way = toks[i + 1].value if toks[i + 1].value in ("up", "down") else ""
+            out.append(Tok("eq", f"rounded {way} to" if way else "rounded to", True))  # the way is kept: up means up
             i += skip
             continue
         elif w == "equals":

@@ -1,5 +1,6 @@
 """The step checker: the forms real solutions use, and hostile input."""
 
+import json
 import time
 
 import pytest
@@ -10,6 +11,8 @@ from fractions import Fraction
 
 from dataforge.arithmetic import (ACCEPTING_READINGS, Quantity, check_step, check_steps, numbers_match, parse_number,
                                   quantities_agree)
+from tests.conftest import read_lines
+from tests.mutants import READING_ROWS, all_mutants
 
 # (step, expected verdict). Every example of issue #13 is here; "# was: ..." marks what the checker
 # before it said. Verdicts: verified (every equation checked is right), wrong, unverifiable.
@@ -68,7 +71,7 @@ STEPS = [
     ("24 hours in a day - (10 hours + 8 hours + 1 hour) = 15 hours", W),  # was: verified
     # scale words and grouped thousands
     ("1.2 million + 300,000 = 1.5 million", V), ("1 000 000 + 500 000 = 1 500 000", V), ("10 000 kg / 4 = 2 500 kg", V),
-    ("2.5k + 500 = 3,000", V), ("32 / 2 = $16 million", V), ("1.2 million + 300,000 = 1.6 million", W),
+    ("2.5k + 500 = 3,000", V), ("32 / 2 = $16 million", W),  # was: V (#33: only where the text counts 32 million) ("1.2 million + 300,000 = 1.6 million", W),
     ("1 000 000 + 500 000 = 1 600 000", W),
     ("10,000,000 / 3 = 3.33 million", V), ("10,000,000 / 3 ≈ 3 million", V),  # was: wrong (rounded to the written place)
     ("10,000,000 / 3 = 3.34 million", W), ("10,000,000 / 3 = 3 million", W),
@@ -117,7 +120,8 @@ STEPS = [
     ("2.6 + 1.8 ≈ 4", V), ("2.6 + 1.8 = about 4", V), ("2.6 + 1.8 is approximately 4", V),
     ("100 / 3 = 33.33, rounded to 33", V), ("100 / 3 = 33.33, rounded to 34", W),
     ("768 / 50 = 15.36 minutes, which rounds down to 15 minutes", V), ("17 / 4 = 4.25, rounded up to 5 buses", V),
-    ("17 / 4 = 4.25, rounded up to 6 buses", W), ("About 19.99 * 3 = 60 dollars", W),
+    ("17 / 4 = 4.25, rounded up to 6 buses", W), ("17 / 4 = 4.25, rounded up to 4 buses", W),  # was: V (#33)
+    ("About 19.99 * 3 = 60 dollars", W),
     ("Roughly speaking, the farm has 12 * 7 = 80 cows", W), ("The cost is nearly 3 * 4.99 = 15 dollars", W),
     ("It takes almost 7 / 3 = 2 hours", W), ("He rounds the corner: 17 + 26 = 40 steps", W),
     # a rounded value written in the chain stands for the exact one (#22)
@@ -175,29 +179,29 @@ SOLUTIONS = [
 ]
 
 
-# Each accepting reading (the only ways a step is "verified"), with a row it verifies and the nearest row it must
-# not: (steps, status of the last step) pairs, in the order of ACCEPTING_READINGS.
-READING_ROWS = [
-    ([(["48/2 = 24"], V), (["48/2 = 25"], W)]),  # exact
-    ([(["100 / 3 = 33.33"], V), (["100 / 3 = 33.4"], W), (["100 / 3 = 33"], W)]),  # rounded at the written place
-    ([(["19.99 * 3 ≈ 60"], V), (["2.6 + 1.8 = about 4"], V), (["100 / 3 = 33.33, rounded to 33"], V),
-      (["19.99 * 3 = 60"], W), (["She walks around the lake: 2.6 + 1.8 = 4 km"], W)]),  # approximate where written
-    ([(["(8 / 10) x 100 = 80%"], V), (["100% - 40% = 60"], V), (["0.5 * 10 = 5%"], W)]),  # percent points
-    ([(["32 / 2 = $16 million"], V), (["2 dozen cups + 10 spoons = 34 utensils"], V),
-      (["2 dozen cups + 10 spoons = 24 utensils"], W)]),  # scale words
-    ([(["20 x 45 cents = $9"], V), (["2 hours = 120 minutes"], V), (["1 hour / 2 = 40 minutes"], U)]),  # conversion
-    ([(["17 / 4 = 5 buses, rounded up"], V), (["100 / 3 = 33 stickers each, with 1 remaining"], V),
-      (["17 / 4 = 4.25, rounded up to 6 buses"], W), (["17 / 4 = 4 buses each"], W)]),  # ceiling or floor
-    ([(["25 / 3 = 8.33", "3 * 8.33 = 25"], V), (["3 * 8.33 = 25"], W), (["25 / 3 = 8.33", "3 * 8.33 = 26"], W)]),  # rounded value
-    ([(["2x + 8 = 66", "x = 29"], V), (["x - 2(3) = x - 6"], V), (["2x + 8 = 66", "x = 30"], W),
-      (["x - 2(3) = x - 5"], U)]),  # substitution, identities
-]
-
-
-@pytest.mark.parametrize("reading,rows", list(zip(ACCEPTING_READINGS, READING_ROWS, strict=True)))
+@pytest.mark.parametrize("reading,rows", list(zip(ACCEPTING_READINGS, READING_ROWS, strict=True)),
+                         ids=[r.name for r in ACCEPTING_READINGS])
 def test_each_accepting_reading_verifies_its_form_and_no_more(reading, rows):
-    for steps, expected in rows:
-        assert check_steps(steps)[-1].status == expected, (reading, steps)
+    """Each reading's rows (tests/mutants.py): the form it accepts, and the nearest forms it must not."""
+    for steps, expected, question in rows:
+        assert check_steps(steps, question)[-1].status == expected, (reading.name, steps)
+
+
+@pytest.mark.parametrize("reading", range(len(ACCEPTING_READINGS)), ids=[r.name for r in ACCEPTING_READINGS])
+def test_each_reading_accepts_only_its_form(reading):
+    """#33 mutant guard: each verified row of a reading, with its result a little off, a unit swapped, or its trigger
+    word moved to another sense ('Floor area:', 'At the round table,', 'About the budget,'), is not verified."""
+    checked = [(steps, question) for k, steps, question in all_mutants() if k == reading]
+    assert checked, "each reading has mutants"
+    for steps, question in checked:
+        assert check_steps(steps, question)[-1].status != "verified", (ACCEPTING_READINGS[reading].name, steps)
+
+
+def test_the_questions_rounding_way_qualifies_the_last_equation_only():
+    """'How many cars are needed?' asks the final result rounded up, not any step's (#33)."""
+    q = "17 people go on a trip and a car seats 4. How many cars are needed?"
+    assert [s.status for s in check_steps(["17 / 4 = 5 cars", "5 * 2 = 10"], q)] == ["wrong", "verified"]
+    assert [s.status for s in check_steps(["2 * 2 = 4", "17 / 4 = 5 cars"], q)] == ["verified", "verified"]
 
 
 @pytest.mark.parametrize("steps,expected", SOLUTIONS)
@@ -370,3 +374,76 @@ def test_fuzz_no_exception_escapes(text):
 def test_fuzz_any_unicode(text):
     check_step(text)
     parse_number(text)
+
+
+# Issue #33: eight ways a wrong step was verified, each an accepting reading applied beyond its form. Each class: the
+# wrong form (rejected, with its reason) and its right twin (kept). (id, question, reasoning, answer, reason or None)
+_Q_ROOM = "A room is 7.5 meters long and 3 meters wide. What is the floor area of the room in square meters?"
+_Q_DESKS = "An office has 38 desks to share equally among its 4 floors. How many whole desks does each floor get?"
+_Q_STAFF = "A firm has 90 staff: 1/3 work in the office, and of 60 others 3/10 work remotely. How many work remotely?"
+_Q_SPLIT = "Three friends split a bill of 25 dollars equally and each pays the same. How much do they pay together?"
+_Q_COINS = "Ann has $5 in notes and 50 cents in coins in her purse. How many dollars does she have in all?"
+_Q_WAIT = "A train ride takes 3 hours and the bus after it takes 2 minutes more. How many minutes is the trip?"
+_Q_GRANTS = "Two grants give a school 400,000 dollars and 100,000 dollars. How many dollars do they give in total?"
+_Q_FIRM = "A firm earned $32 million and split it equally between its 2 owners. How much did each owner get?"
+_Q_SALE = "A store has 50 items and 50% of them are on sale. It sells 40% of the 50 items. How many items does it sell?"
+_Q_WALK = "Tom walks 13 km in 3 days at the same pace every day. How many km does he walk each day?"
+_Q_BOXES = "A baker has 27 cupcakes and packs 6 in each box. How many full boxes can she fill with them?"
+_Q_NEEDED = "A baker has 27 cupcakes and packs 6 in each box. How many boxes are needed to pack all of them?"
+_Q_BALLS = "A club has 50 balls to share equally among its 4 teams. How many balls does each team get?"
+_Q_SHIRTS = "A shop sells 3 shirts at $19.99 each to one customer today. About how much does the customer pay?"
+CLASSES = [
+    # 1. rounding words that are nouns
+    ("1-floor-area", _Q_ROOM, ["Floor area of the room: 7.5 * 3 = 22 square meters"], "22",
+     "step 1 says 7.5 * 3 = 22, but 7.5 * 3 = 22.5"),
+    ("1-floor-area-right", _Q_ROOM, ["Floor area of the room: 7.5 * 3 = 22.5 square meters"], "22.5", None),
+    ("1-each-floor", _Q_DESKS, ["each floor gets 38 / 4 = 9 desks"], "9", "step 1 says 38 / 4 = 9, but 38 / 4 = 9.5"),
+    ("1-each-floor-right", _Q_DESKS, ["each floor gets 38 / 4 = 9 desks, rounded down"], "9", None),
+    # 2. a remembered rounding stands in for another number
+    ("2-carried", _Q_STAFF, ["Office: 1/3 * 90 = 30", "Remote: 0.3 * 60 = 20"], "20",
+     "step 2 says 0.3 * 60 = 20, but 0.3 * 60 = 18"),
+    ("2-carried-right", _Q_SPLIT, ["Each pays 25 / 3 = 8.33", "Together: 3 * 8.33 = 25"], "25", None),
+    # 3. sums across units compared as bare numbers
+    ("3-cents", _Q_COINS, ["$5 + 50 cents = $55"], "$55",
+     "step 1 says 5 dollar + 50 cent = 55 dollar, but 5 dollar + 50 cent = 5.5 dollar"),
+    ("3-cents-right", _Q_COINS, ["$5 + 50 cents = $5.50"], "$5.50", None),
+    # 4. one unit's conversion applied to a mixed sum
+    ("4-minutes", _Q_WAIT, ["3 hours + 2 minutes = 300 minutes"], "300",
+     "step 1 says 3 hour + 2 minute = 300 minute, but 3 hour + 2 minute = 182 minute"),
+    ("4-minutes-right", _Q_WAIT, ["3 hours + 2 minutes = 182 minutes"], "182", None),
+    # 5. scale words not tied to the side that counts in them
+    ("5-million", _Q_GRANTS, ["400,000 + 100,000 = 500,000 million"], "500,000 million",
+     "step 1 says 400,000 + 100,000 = 500,000 million, but 400,000 + 100,000 = 500,000"),
+    ("5-million-right", _Q_GRANTS, ["400,000 + 100,000 = 0.5 million"], "500,000", None),
+    ("5-counted-right", _Q_FIRM, ["32 / 2 = $16 million"], "$16 million", None),
+    # 6. percent points where the math is not in points
+    ("6-points", _Q_SALE, ["0.4 * 50 = 20%"], "20", "step 1 says 0.4 * 50 = 20%, but 0.4 * 50 = 20"),
+    ("6-points-right", _Q_SALE, ["0.4 * 50 = 20"], "20", None),
+    # 7. answers: an approximation word elsewhere; rounding against the question's direction
+    ("7-round-trip", _Q_WALK, ["13 / 3 = 4.33"], "4 km per round trip",
+     "answer '4 km per round trip' does not match the last step's result 4.33"),
+    ("7-round-trip-right", _Q_WALK, ["13 / 3 = 4.33"], "about 4 km", None),
+    ("7-full-boxes", _Q_BOXES, ["27 / 6 = 4.5"], "5 boxes", "answer '5 boxes' does not match the last step's result 4.5"),
+    ("7-full-boxes-right", _Q_BOXES, ["27 / 6 = 4.5"], "4 boxes", None),
+    ("7-needed", _Q_NEEDED, ["27 / 6 = 4.5"], "4 boxes", "answer '4 boxes' does not match the last step's result 4.5"),
+    ("7-needed-right", _Q_NEEDED, ["27 / 6 = 4.5"], "5 boxes", None),
+    # 8. coincidences: a number equal to the remainder; '====' read as '≈'
+    ("8-remaining", _Q_BALLS, ["The remaining 2 teams share 50 / 4 = 12 balls"], "12",
+     "step 1 says 50 / 4 = 12, but 50 / 4 = 12.5"),
+    ("8-remaining-right", _Q_BALLS, ["50 / 4 = 12 balls each, with 2 left over"], "12", None),
+    ("8-equals", _Q_SHIRTS, ["19.99 * 3 ==== 60"], "$60", "step 1 says 19.99 * 3 = 60, but 19.99 * 3 = 59.97"),
+    ("8-equals-right", _Q_SHIRTS, ["19.99 * 3 = about 60"], "about $60", None),
+]
+
+
+def test_wrong_steps_verified_before_are_rejected_and_their_right_twins_kept(run, tmp_path):
+    """#33 classes 1-8, through filter.py: each wrong form is rejected with its reason, each right twin is kept."""
+    src = tmp_path / "classes.jsonl"
+    src.write_text("".join(json.dumps({"id": i, "question": q, "reasoning": r, "answer": a, "difficulty": "easy",
+                                       "domain": "Shop math", "num_steps": len(r)}) + "\n" for i, q, r, a, _ in CLASSES))
+    run("filter.py", "--input", str(src), "--skip-checks", "domain,duplicate,contamination,quality", check_rc=0)
+    kept = {r["id"] for r in read_lines(tmp_path / "classes.filtered.jsonl")}
+    rejected = {r["id"]: [x["message"] for x in r["reject_reasons"]] for r in read_lines(tmp_path / "classes.rejected.jsonl")}
+    assert kept == {i for i, *_, reason in CLASSES if reason is None}, rejected
+    for i, *_, reason in CLASSES:
+        assert reason is None or reason in rejected[i], (i, rejected.get(i))
