@@ -281,14 +281,16 @@ def test_an_audit_of_a_random_sample_of_final_gives_its_error_with_a_wilson_inte
     rows[2][8] = "drop"
     write_csv(path, rows)
     proc = run("audit.py", "apply", "--input", "latest", "--decisions", str(path), check_rc=0)
-    # 1 of 5 by hand: p = 0.2, z = 1.96: (p + z²/2n ∓ z·sqrt(p(1-p)/n + z²/4n²)) / (1 + z²/n) = 0.036223 .. 0.624472
-    line = "20.0% of final is wrong (95% Wilson interval 3.6%–62.4%), from a human audit of 5 samples of final (1 dropped)"
+    # 1 of 5 of 6, by hand: drawn without replacement, n counts as n(N-1)/(N-n) = 25; p = 0.2, z = 1.96:
+    # (p + z²/2n ∓ z·sqrt(p(1-p)/n + z²/4n²)) / (1 + z²/n) = 0.088606 .. 0.391310 (the truth is 1/6 or 2/6)
+    line = ("20.0% of final is wrong (95% Wilson interval 8.9%–39.1%), from a human audit of 5 of 6 samples of final "
+            "(1 dropped; a simple random sample of all of final)")
     assert line in proc.stderr
     est = json.loads((run_dir / "run.json").read_text())["stages"]["audit"]["error_of_final"]
     assert est["reviewed"] == 5 and est["dropped"] == 1
-    assert est["low"] == pytest.approx(0.036223, abs=1e-6) and est["high"] == pytest.approx(0.624472, abs=1e-6)
+    assert est["low"] == pytest.approx(0.088606, abs=1e-6) and est["high"] == pytest.approx(0.391310, abs=1e-6)
     assert f"Error of final: {line}" in (run_dir / "report.md").read_text()
-    assert "3.6%–62.4%" in (run_dir / "report.html").read_text()
+    assert "8.9%–39.1%" in (run_dir / "report.html").read_text()
     run("audit.py", "export-train", "--input", "latest", "--format", "openai", check_rc=0)
     assert f"- Error of final: {line}" in (run_dir / "README.md").read_text()  # the estimate and its sample size
 

@@ -102,7 +102,7 @@ def test_off_domain_samples_are_flagged_by_the_filter_and_kept_out_of_final_by_t
     assert all(scored[i]["rejected"] == "off_domain" and scored[i]["score"] > 6.0 for i in off)
     assert "off-domain" in proc.stderr  # the summary table counts them
     row = next(line for line in proc.stderr.splitlines() if line.startswith("Jobs at startup"))
-    assert row.split()[-5:] == ["2", "0", "0", "0", "6"]  # off-domain, incorrect, re-solve disagreed, low score, kept
+    assert row.split()[-6:] == ["2", "0", "0", "0", "0", "6"]  # off-domain, incorrect, disagreed, unresolved, low, kept
     assert "- off_domain: 2" in (folder.parent / "report.md").read_text()
 
     run("score.py", "--input", "latest", "--min-relevance", "1", "--min-correctness", "10", check_rc=0)  # cached scores
