@@ -143,23 +143,22 @@ def simple_random(dropped: int, reviewed: int, population: int) -> dict:
 
 
 def stratified(strata: dict[str, dict]) -> dict:
-    """The stratified estimate: each domain's drop rate weighted by its share of final, its variance
-    summed over domains (finite-population corrected), and the Wilson interval at the effective sample
-    size that variance gives (Kish; the usual way to carry Wilson's good behaviour near 0 to a complex
-    sample). A domain of final with no reviewed sample cannot be estimated: it is left out, and named."""
+    """The stratified estimate: each domain's drop rate weighted by its share of final, the variance summed
+    over domains (finite-population corrected), and the Wilson interval at the effective sample size that
+    variance gives (Kish). Each domain's variance is taken at (dropped + ½) / (reviewed + 1), not at its
+    bare rate: a small domain's few samples, all kept or all dropped, would claim no spread at all (with
+    the bare rate, 2,000 simulated audits of a 100 + 900 final held the true rate in 93% of them; with
+    this, 95.5%). A domain of final with no reviewed sample cannot be estimated: it is left out, and named."""
     sampled = {d: s for d, s in strata.items() if s["reviewed"] and s["final"]}
     total = sum(s["final"] for s in sampled.values())
     rate = variance = 0.0
     for s in sampled.values():
-        w, n, p = s["final"] / total, s["reviewed"], s["dropped"] / s["reviewed"]
-        rate += w * p
-        if n > 1:
-            variance += w * w * (1 - n / s["final"]) * p * (1 - p) / (n - 1)
+        w, n = s["final"] / total, s["reviewed"]
+        rate += w * s["dropped"] / n
+        smoothed = (s["dropped"] + 0.5) / (n + 1)
+        variance += w * w * max(0.0, 1 - n / s["final"]) * smoothed * (1 - smoothed) / n
     n = sum(s["reviewed"] for s in sampled.values())
-    if variance > 0:
-        n_eff = rate * (1 - rate) / variance
-    else:  # every domain's sample all right or all wrong: no spread to measure, so no better than a random sample
-        n_eff = effective_n(n, total)
+    n_eff = rate * (1 - rate) / variance if variance > 0 and 0 < rate < 1 else effective_n(n, total)
     low, high = wilson_interval(rate, n_eff)
     left_out = sorted(d for d, s in strata.items() if s["final"] and not s["reviewed"])
     return {"rate": rate, "low": low, "high": high, "reviewed": n, "dropped": sum(s["dropped"] for s in sampled.values()),

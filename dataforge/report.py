@@ -75,7 +75,7 @@ def gather(run_dir: Path) -> dict:
                              "seconds": round(sum(seconds.values()) / final, 2) if final else None},
         "judge_human_agreement": audit.get("judge_human_agreement"),
         "self_judging": self_judging_text(score["self_judged"]) if score.get("self_judged") else None,
-        "error_of_final": error_of_final_text(audit, score) if score else None,
+        "error_of_final": error_of_final_text(audit, score) if score or audit.get("error_of_final") else None,
         "error_per_domain": per_domain_lines(audit.get("error_of_final")),
         "samples": {d["name"]: _examples(run_dir, d["name"]) for d in generate.get("domains", [])},
     }
