@@ -1,21 +1,24 @@
 """Human audit of a run, and exports for fine-tuning.
 
-    python audit.py export --input latest [--sample 30 --seed 1]
+    python audit.py export --input latest [--sample 30 [--stratify] --seed 1]
     python audit.py apply --input latest --decisions "runs/run_.../Jobs at startup data samples/audit_jobs_at_startup.csv"
     python audit.py export-train --input latest --format alpaca|sharegpt|openai
 
 export: per domain, audit_<domain>.csv beside the samples (scored if score.py ran, else filtered):
   id, domain, question, numbered steps, answer, score, judge rationale, filter flags, and empty
-  `decision` (keep / drop / fix) and `comment` columns. --sample N draws N samples of final at random
-  (of filtered before score.py ran): after apply, the reviewers' drops estimate the error of final.
+  `decision` (keep / drop / fix) and `comment` columns. --sample N draws N samples at random from all of
+  final (of filtered before score.py ran), never one already decided, so a second round is new samples;
+  --stratify draws per domain, in proportion to each domain's size. After apply, the reviewers' drops
+  estimate the error of final (dataforge/ledger.py), from every round.
   UTF-8 with a byte-order mark, so spreadsheets open it cleanly; cells that a spreadsheet would read as a
   formula get a leading apostrophe, which apply takes off again.
 apply: reads the filled-in CSV; writes audited_<domain>.jsonl (kept samples, and fixed ones after the
   filter's checks pass on the edited question, steps and answer) and decisions_<domain>.jsonl (every
   decision). Rows with an unknown id or a decision outside keep/drop/fix are named with their row
-  number and skipped; empty decisions are counted as not reviewed. Reports judge-human agreement (the
-  judge "keeps" what reaches final, dataforge/judge.py) and the error of final: drops among the reviewed
-  samples of final, with a 95% Wilson interval.
+  number and skipped; empty decisions are counted as not reviewed. Then counts, from every domain's
+  decisions_, judge-human agreement (the judge "keeps" what reaches final, dataforge/judge.py) and the
+  error of final, overall and per domain: a survey estimate with its 95% interval (Wilson for a random
+  sample of all of final, stratified for --stratify), the sample size and the drawn samples undecided.
   `python generate.py --feedback RUN` then uses drops and comments as "avoid" guidance, keeps as examples.
 export-train: final samples, less those a reviewer dropped and with their fixes in place (decisions_),
   as train_<format>.jsonl in the run folder (or --output), and a Hugging Face dataset card (README.md
