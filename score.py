@@ -299,6 +299,8 @@ def main(argv=None) -> int:
         for inp in inputs:
             score_file(inp, jurors, args, pool, tallies, records_run)
     info = summary(tallies, started, generation_model)
+    for domain in info["per_domain"].values():  # per domain: a later judge of another domain does not clear it
+        domain["self_judged"] = self_judges
     if records_run is not None:  # per_domain merges into run.json's: a domain scored alone leaves the others' as they are
         update_manifest(records_run, "score", {
             **judge_settings(jurors, args), "jurors": [j.spec for j in jurors], "agree": args.agree,

@@ -5,7 +5,8 @@ of final with them, the report and the dataset card state them."""
 from dataforge.prompts import RESOLVE_DISAGREE_CAP, SCORE_WEIGHTS
 
 AGREE_POLICIES = ("all", "majority")
-NOT_FINAL = ("off_domain", "incorrect", "disagreed", "unresolved", "low_score")  # why a scored sample is not in final, in the order checked
+# why a scored sample is not in final, in the order checked
+NOT_FINAL = ("off_domain", "incorrect", "disagreed", "unresolved", "low_score")
 DEFAULT_LIMITS = {"threshold": 6.0, "min_relevance": 5, "min_correctness": 5, "agree": "majority"}
 
 

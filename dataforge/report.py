@@ -60,6 +60,8 @@ def gather(run_dir: Path) -> dict:
     judges = sorted({d["judge"]["judge_model"] for d in score_domains if isinstance(d.get("judge"), dict)}) \
         or ([score["judge_model"]] if score.get("judge_model") else [])
     standing = sum(_standing_tokens(run_dir, d) for d in domains)  # the judges whose verdicts are final's
+    self_judged = sorted({j for d in score_domains for j in d.get("self_judged") or []}
+                         if any("self_judged" in d for d in score_domains) else score.get("self_judged") or [])
     seconds = {s: r.get("seconds_all_sessions", 0.0) for s, r in (("generate", generate), ("filter", filtered), ("score", score))}
     final = total["final"] or 0
     return {
@@ -74,7 +76,7 @@ def gather(run_dir: Path) -> dict:
                              "reasoning_tokens": round(reasoning / final, 1) if final else None,
                              "seconds": round(sum(seconds.values()) / final, 2) if final else None},
         "judge_human_agreement": audit.get("judge_human_agreement"),
-        "self_judging": self_judging_text(score["self_judged"]) if score.get("self_judged") else None,
+        "self_judging": self_judging_text(self_judged) if self_judged else None,
         "error_of_final": error_of_final_text(audit, score) if score or audit.get("error_of_final") else None,
         "error_per_domain": per_domain_lines(audit.get("error_of_final")),
         "samples": {d["name"]: _examples(run_dir, d["name"]) for d in generate.get("domains", [])},
