@@ -244,8 +244,8 @@ def page(info: dict) -> str:
                  else f"<p>Judge-human agreement: <b>{info['judge_human_agreement']:.0%}</b></p>")
     if info["error_of_final"]:
         agreement += f'<p id="error-of-final">Error of final: {e(info["error_of_final"])}</p>'
-        agreement += "".join(f"<li>{e(line)}</li>" for line in info["error_per_domain"]).join(("<ul>", "</ul>")) \
-            if info["error_per_domain"] else ""
+        if info["error_per_domain"]:
+            agreement += "<ul>" + "".join(f"<li>{e(line)}</li>" for line in info["error_per_domain"]) + "</ul>"
     self_judging = f'<p id="self-judging"><b>Warning, {e(info["self_judging"])}.</b></p>' if info["self_judging"] else ""
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>DataForge {e(info['run'])}</title>
