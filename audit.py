@@ -1,7 +1,7 @@
 """Human audit of a run, and exports for fine-tuning.
 
     python audit.py review --input latest [--sample 30 --seed 1] [--port 0] [--no-browser]
-    python audit.py export --input latest [--sample 30 --seed 1]
+    python audit.py export --input latest [--sample 30 [--stratify] --seed 1]
     python audit.py apply --input latest --decisions "runs/run_.../Jobs at startup data samples/audit_jobs_at_startup.csv"
     python audit.py export-train --input latest --format alpaca|sharegpt|openai
 
@@ -11,16 +11,19 @@ review: the audit in the browser (dataforge/review.py): a page on 127.0.0.1 at t
   (decisions_, audited_, run.json, the report) when it is made. Runs until Ctrl-C or SIGTERM (exit 0).
 export: per domain, audit_<domain>.csv beside the samples (scored if score.py ran, else filtered):
   id, domain, question, numbered steps, answer, score, judge rationale, filter flags, and empty
-  `decision` (keep / drop / fix) and `comment` columns. --sample N draws N samples of final at random
-  (of filtered before score.py ran): after apply, the reviewers' drops estimate the error of final.
+  `decision` (keep / drop / fix) and `comment` columns. --sample N draws N samples at random from all of
+  final (of filtered before score.py ran), never one already decided, so a second round is new samples;
+  --stratify draws per domain, in proportion to each domain's size. After apply, the reviewers' drops
+  estimate the error of final (dataforge/ledger.py), from every round.
   UTF-8 with a byte-order mark, so spreadsheets open it cleanly; cells that a spreadsheet would read as a
   formula get a leading apostrophe, which apply takes off again.
 apply: reads the filled-in CSV; writes audited_<domain>.jsonl (kept samples, and fixed ones after the
   filter's checks pass on the edited question, steps and answer) and decisions_<domain>.jsonl (every
   decision). Rows with an unknown id or a decision outside keep/drop/fix are named with their row
-  number and skipped; empty decisions are counted as not reviewed. Reports judge-human agreement (the
-  judge "keeps" what reaches final, dataforge/judge.py) and the error of final: drops among the reviewed
-  samples of final, with a 95% Wilson interval.
+  number and skipped; empty decisions are counted as not reviewed. Then counts, from every domain's
+  decisions_, judge-human agreement (the judge "keeps" what reaches final, dataforge/judge.py) and the
+  error of final, overall and per domain: a survey estimate with its 95% interval (Wilson for a random
+  sample of all of final, stratified for --stratify), the sample size and the drawn samples undecided.
   `python generate.py --feedback RUN` then uses drops and comments as "avoid" guidance, keeps as examples.
 export-train: final samples, less those a reviewer dropped and with their fixes in place (decisions_),
   as train_<format>.jsonl in the run folder (or --output), and a Hugging Face dataset card (README.md
@@ -40,14 +43,14 @@ from pathlib import Path
 
 from dataforge import UserError, cli
 from dataforge.checks import SAMPLE_CHECKS, check_sample
-from dataforge.judge import error_of_final_text, limits_of, why_not_final, wilson
-from dataforge.schema import sample_problem
+from dataforge.judge import error_of_final_text
+from dataforge.ledger import (DECISIONS, audit_facts, domains_of, final_ids, merge_decisions, per_domain_lines,
+                              read_decisions, read_records, scored_records)
 from dataforge.report import CARD_MARK, dataset_card, write_report
-from dataforge.runs import (DEFAULT_RUNS_DIR, StageInput, domain_key, dumps, lock_run, read_jsonl, refuse_overwrites,
-                            resolve_input, stage_record, update_manifest, write_atomic, write_jsonl_atomic)
+from dataforge.runs import (DEFAULT_RUNS_DIR, StageInput, domain_key, dumps, lock_run, refuse_overwrites, resolve_input,
+                            stage_record, update_manifest, write_atomic, write_jsonl_atomic)
 
 COLUMNS = ["id", "domain", "question", "steps", "answer", "score", "judge_rationale", "filter_flags", "decision", "comment"]
-DECISIONS = ("keep", "drop", "fix")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 FORMATS = ("alpaca", "sharegpt", "openai")
 
@@ -60,8 +63,12 @@ def parse_args(argv):
         s.add_argument("--input", default="latest", help="'latest', a run folder or a domain folder (default: latest)")
         s.add_argument("--runs-dir", default=DEFAULT_RUNS_DIR, help="where runs live (default: runs/)")
         if name in ("export", "review"):
-            s.add_argument("--sample", type=int, help="audit N samples of final per domain, drawn at random: "
-                                                          "their drops estimate the error of final")
+            s.add_argument("--sample", type=int, help="audit N samples of final, drawn at random from all of final "
+                                                          "(never one already decided): their drops estimate the error "
+                                                          "of final, per domain and overall")
+            s.add_argument("--stratify", action="store_true", help="draw --sample per domain, in proportion to each "
+                                                                   "domain's size (at least one each): the estimate weights "
+                                                                   "each domain by its size")
             s.add_argument("--seed", type=int, default=0, help="seed for --sample (default 0)")
         if name == "apply":
             s.add_argument("--decisions", action="append", required=True, metavar="CSV", help="a filled-in audit CSV (repeatable)")
@@ -90,26 +97,30 @@ def sources(spec: str, runs_dir: str) -> list[StageInput]:
     return out
 
 
-def records(path: Path) -> list[dict]:
-    """The samples of a file; of a scored_ file, those the run's latest judge scored (it keeps other judges')."""
-    judge = stage_record(path.parent.parent, "score").get("judge_model") if path.name.startswith("scored_") else None
-    good = []
-    for line in read_jsonl(path):
-        problem = line.problem or (None if path.name.startswith("decisions_") else sample_problem(line.record))
-        if problem:
-            cli.say(f"{path}:{line.lineno}: {problem}; skipped")
-        elif judge is None or line.record.get("judge_model") == judge:
-            good.append(line.record)
-    return good
+def records(inp: StageInput, path: Path) -> list[dict]:
+    """The samples of one of a domain's files; of a scored_ file, the current ones (ledger.scored_records)."""
+    return scored_records(path, inp.run_dir, inp.domain) if path.name.startswith("scored_") else read_records(path)
 
 
 # ---------------------------------------------------------------- export
 
-def random_sample(samples: list[dict], n: int, seed: int) -> list[dict]:
-    """n samples drawn uniformly, in file order: a simple random sample, so its drop rate estimates the file's."""
-    if n >= len(samples):
-        return samples
-    return [samples[i] for i in sorted(random.Random(seed).sample(range(len(samples)), n))]
+def draw(pools: dict[str, list[dict]], n: int, seed: int, stratify: bool) -> dict[str, list[dict]]:
+    """n samples of the pools (per domain, the undecided samples of final), in file order: a simple random
+    sample of all of them together, or (stratify) of each domain, n shared out in proportion to its size
+    (largest remainders, at least one each while n lasts)."""
+    rng = random.Random(seed)
+    if not stratify:
+        every, picked = [(d, s) for d, pool in pools.items() for s in pool], {d: [] for d in pools}
+        for i in sorted(rng.sample(range(len(every)), min(n, len(every)))):
+            picked[every[i][0]].append(every[i][1])
+        return picked
+    total = sum(len(p) for p in pools.values()) or 1
+    share = {d: n * len(p) / total for d, p in pools.items()}
+    take = {d: min(len(pools[d]), max(int(x), 1 if pools[d] else 0)) for d, x in share.items()}
+    for d in sorted(share, key=lambda d: share[d] - int(share[d]), reverse=True):
+        if sum(take.values()) < n and take[d] < len(pools[d]):
+            take[d] += 1
+    return {d: [pools[d][i] for i in sorted(rng.sample(range(len(pools[d])), take[d]))] for d in pools}
 
 
 def cell(value) -> str:
@@ -124,17 +135,17 @@ def uncell(text: str) -> str:
 def export(args) -> None:
     if args.sample is not None and args.sample < 1:
         raise UserError(f"--sample {args.sample}: give a number of samples, at least 1")
+    inputs = sources(args.input, args.runs_dir)
+    by_domain = {inp.domain: records(inp, inp.path) for inp in inputs}
+    if args.sample:
+        by_domain = draw({inp.domain: undecided_final(inp, by_domain[inp.domain]) for inp in inputs},
+                         args.sample, args.seed, args.stratify)
+        record_draw(inputs, by_domain, args.stratify)
     written = []
-    for inp in sources(args.input, args.runs_dir):
-        samples = records(inp.path)
-        if args.sample:
-            final = ({r["id"] for r in records(inp.output("final")) if isinstance(r.get("id"), str)}
-                     if inp.output("final").exists() else None)  # a malformed id (a list) is named by export below
-            pool = [r for r in samples if isinstance(r.get("id"), str) and r["id"] in final] if final is not None else samples
-            samples = random_sample(pool, args.sample, args.seed)
+    for inp in inputs:
         out = unused_csv_name(inp.path.with_name(f"audit_{inp.slug}.csv"))
         rows = []
-        for s in samples:
+        for s in by_domain[inp.domain]:
             flags = [f"{w['check']}: {w['message']}" for w in s.get("flags") or [] if isinstance(w, dict)]  # filter.py's
             rows.append([s.get("id", ""), s.get("domain", inp.domain), s.get("question", ""),
                          "\n".join(f"{i + 1}. {step}" for i, step in enumerate(s.get("reasoning", []))), s.get("answer", ""),
@@ -149,6 +160,31 @@ def export(args) -> None:
     cli.say("fill in `decision` (keep / drop / fix; for fix, edit question, steps or answer) and `comment`, then:",
             f"  next: python audit.py apply --input {cli.quoted(inp.run_dir)} "
             + " ".join(f"--decisions {cli.quoted(out)}" for out in written))
+
+
+def undecided_final(inp: StageInput, samples: list[dict]) -> list[dict]:
+    """The samples of a domain's final no reviewer has decided on yet: what a round of --sample draws from,
+    so a second round is new samples (of filtered, before score.py ran)."""
+    decided = read_decisions(inp.output("decisions"))
+    final = set(final_ids(inp.output("final"))) if inp.output("final").exists() else None
+    return [s for s in samples if isinstance(s.get("id"), str) and s["id"] not in decided
+            and (final is None or s["id"] in final)]
+
+
+def record_draw(inputs: list[StageInput], drawn: dict[str, list[dict]], stratify: bool) -> None:
+    """The design and the samples drawn, added to every earlier round's (run.json, audit_sample): the
+    error of final is estimated by the design, and the drawn samples not decided yet are counted. A draw
+    over some domains only is a sample of each of them: stratified."""
+    run_dir = inputs[0].run_dir
+    whole_run = {i.domain for i in inputs} == {i.domain for i in domains_of(run_dir)}
+    before = stage_record(run_dir, "audit_sample")
+    ids = {d: sorted(set((before.get("drawn") or {}).get(d, [])) | {s["id"] for s in samples}) for d, samples in drawn.items()}
+    design = "stratified" if stratify or not whole_run or before.get("design") == "stratified" else "random"
+    update_manifest(run_dir, "audit_sample", {"design": design, "rounds": before.get("rounds", 0) + 1,
+                                              "drawn": {**(before.get("drawn") or {}), **ids}})
+    if design == "stratified" and not stratify:
+        cli.say("the audit's samples are per domain (this draw or an earlier one): the error of final is estimated "
+                "per domain, weighted by each domain's size (stratified)")
 
 
 def unused_csv_name(path: Path) -> Path:
@@ -189,21 +225,54 @@ def read_rows(csv_path: Path) -> list[tuple[int, dict]]:
 
 def apply(args) -> None:
     """Decisions from every CSV given, merged by id into each domain's decisions_ (the last one wins),
-    then audited_ rebuilt from all of them: a second apply adds to the first."""
+    then audited_ rebuilt from all of them: a second apply adds to the first. The audit is then counted
+    again from every domain's decisions_, whichever CSVs this apply read."""
     inputs = {inp.domain: inp for inp in sources(args.input, args.runs_dir)}
     run_dir = next(iter(inputs.values())).run_dir
-    tally = Tally(limits_of(stage_record(run_dir, "score")))
-    for domain, rows in rows_by_domain(args.decisions, inputs, run_dir, tally.counts).items():
-        apply_domain(inputs[domain], rows, args.reviewer, tally)
-    audit = tally.report(args.decisions)
-    cli.say("", cli.table([[k, v] for k, v in sorted(tally.counts.items())], ["decisions", "samples or rows"]), "",
+    counts = Counter()
+    for domain, rows in rows_by_domain(args.decisions, inputs, run_dir, counts).items():
+        inp = inputs[domain]
+        by_id = {s["id"]: s for s in records(inp, inp.path) if isinstance(s.get("id"), str)}
+        new = [d for where, row in rows if (d := decide(where, row, by_id, args.reviewer, domain, counts)) is not None]
+        save_decisions(inp, new, by_id)
+    audit = refresh_audit(run_dir, args.decisions)
+    est = audit["error_of_final"]
+    cli.say("", cli.table([[k, v] for k, v in sorted({**audit["decisions"], **counts}.items())],
+                          ["decisions (every domain)", "samples or rows"]), "",
             "  judge-human agreement (the judge keeps what reaches final): "
-            + (f"{audit['judge_human_agreement']:.0%} of {tally.compared}" if tally.compared
+            + (f"{audit['judge_human_agreement']:.0%} of {audit['compared']}" if audit["compared"]
                else "n/a (no scored samples decided)"),
             f"  error of final: {error_of_final_text(audit, {})}",
+            *[f"    {line}" for line in per_domain_lines(est)],
             f"  next: python generate.py --feedback {cli.quoted(run_dir)} --domains ...  (drops and comments guide new samples)")
+
+
+def save_decisions(inp: StageInput, new: list[dict], by_id: dict | None = None) -> dict[str, dict]:
+    """Decision records into a domain's decisions_ (merged by id, the last one wins, written whole) and its
+    audited_ rebuilt from them all (kept samples, and fixed ones that passed the filter). `by_id`: the
+    domain's samples by id, read when not given. What apply does with a CSV's rows; a review page may
+    call it with its own, then refresh_audit."""
+    by_id = by_id if by_id is not None else {s["id"]: s for s in records(inp, inp.path) if isinstance(s.get("id"), str)}
+    decisions = merge_decisions(inp.output("decisions"), new)
+    audited = []
+    for d in decisions.values():
+        if d["decision"] == "keep" and d["id"] in by_id:
+            audited.append({**by_id[d["id"]], "audit": "kept"})
+        elif d["decision"] == "fix" and d.get("fixed"):
+            audited.append(d["fixed"])
+    audited_path = inp.output("audited")
+    write_jsonl_atomic(audited_path, audited)
+    cli.say(f"{inp.domain}: {len(decisions)} decisions, {len(audited)} audited samples -> {audited_path}")
+    return decisions
+
+
+def refresh_audit(run_dir: Path, files: list[str] = ()) -> dict:
+    """The run's audit counted again from every domain's decisions_ (ledger.audit_facts: judge-human
+    agreement, the error of final), into run.json and the report. Returns it."""
+    audit = {**audit_facts(run_dir), "files": [str(p) for p in files]}
     update_manifest(run_dir, "audit", audit)
     write_report(run_dir)
+    return audit
 
 
 def rows_by_domain(csv_paths: list[str], inputs: dict, run_dir: Path, counts: Counter) -> dict[str, list]:
@@ -222,55 +291,6 @@ def rows_by_domain(csv_paths: list[str], inputs: dict, run_dir: Path, counts: Co
             else:
                 rows[domain].append((f"{csv_path}:row {row_no}", row))
     return rows
-
-
-def apply_domain(inp: StageInput, rows: list, reviewer: str, tally: "Tally") -> None:
-    """One domain's rows into its decisions_ (merged by id with those already there) and audited_ (kept and
-    fixed samples, rebuilt from every decision)."""
-    decisions_path = inp.path.with_name(f"decisions_{inp.slug}.jsonl")
-    audited_path = inp.path.with_name(f"audited_{inp.slug}.jsonl")
-    decisions = {d["id"]: d for d in records(decisions_path)
-                 if isinstance(d.get("id"), str) and d.get("decision") in DECISIONS} if decisions_path.exists() else {}
-    by_id = {s["id"]: s for s in records(inp.path) if isinstance(s.get("id"), str)}
-    for where, row in rows:
-        if (record := decide(where, row, by_id, reviewer, inp.domain, tally.counts)) is not None:
-            decisions[record["id"]] = record  # the last decision on a sample wins
-    audited = []
-    for d in decisions.values():
-        sample = by_id.get(d["id"])
-        if d["decision"] == "keep" and sample is not None:
-            audited.append({**sample, "audit": "kept"})
-        elif d["decision"] == "fix" and d.get("fixed"):
-            audited.append(d["fixed"])
-        tally.add(d, sample)
-    write_jsonl_atomic(audited_path, audited)
-    write_jsonl_atomic(decisions_path, list(decisions.values()))
-    cli.say(f"{inp.domain}: {len(decisions)} decisions, {len(audited)} audited samples -> {audited_path}")
-
-
-class Tally:
-    """What apply counts: decisions by kind and the rows it could not use, and the reviewers against the
-    judge, whose "keep" is reaching final (judge.why_not_final under the run's limits)."""
-
-    def __init__(self, limits: dict):
-        self.limits, self.counts = limits, Counter()
-        self.compared = self.agree = self.reviewed = self.dropped = 0
-
-    def add(self, decision: dict, sample: dict | None) -> None:
-        if sample is not None and "scores" in sample:  # scored: the judge's decision is the rule of final
-            in_final = why_not_final(sample, self.limits) is None
-            self.compared += 1
-            self.agree += in_final == (decision["decision"] != "drop")
-            self.reviewed += in_final
-            self.dropped += in_final and decision["decision"] == "drop"
-        self.counts[decision["decision"] if not decision.get("fix_problems") else "fix rejected"] += 1
-
-    def report(self, files: list[str]) -> dict:
-        """The audit as run.json keeps it: the error of final is the drops among reviewed samples of final."""
-        error = ({"dropped": self.dropped, "reviewed": self.reviewed, "rate": self.dropped / self.reviewed,
-                  **dict(zip(("low", "high"), wilson(self.dropped, self.reviewed)))} if self.reviewed else None)
-        return {"decisions": dict(self.counts), "judge_human_agreement": self.agree / self.compared if self.compared else None,
-                "error_of_final": error, "files": [str(p) for p in files]}
 
 
 def decide(where: str, row: dict, by_id: dict, reviewer: str, domain: str, counts) -> dict | None:
@@ -310,8 +330,8 @@ def review(args) -> None:
 
     if args.sample is not None and args.sample < 1:
         raise UserError(f"--sample {args.sample}: give a number of samples, at least 1")
-    serve(sources(args.input, args.runs_dir), args.sample, args.seed, args.order, args.reviewer, args.port,
-          browser=not args.no_browser)
+    serve(sources(args.input, args.runs_dir), args.sample, args.seed, args.stratify, args.order, args.reviewer,
+          args.port, browser=not args.no_browser)
 
 
 # ---------------------------------------------------------------- export-train
@@ -340,10 +360,9 @@ def export_train(args) -> None:
     lines, used = [], []
     for inp in inputs:
         final, decisions_path = inp.path, inp.output("decisions")
-        decisions = {d["id"]: d for d in records(decisions_path) if isinstance(d.get("id"), str)} \
-            if decisions_path.exists() else {}
+        decisions = read_decisions(decisions_path)
         samples = []  # final, less what a reviewer dropped, with their fixes in place (not only what was reviewed)
-        for s in records(final):
+        for s in read_records(final):
             d = decisions.get(s["id"], {}) if isinstance(s.get("id"), str) else {}
             if d.get("decision") == "drop" or (d.get("decision") == "fix" and not d.get("fixed")):
                 continue
@@ -357,8 +376,7 @@ def export_train(args) -> None:
     card = out.parent / "README.md"
     if card.exists() and CARD_MARK not in card.read_text(encoding="utf-8", errors="replace"):
         card = out.with_name(out.stem + ".README.md")  # never overwrite a README.md we did not write
-    exports = {fmt: out.with_name(f"train_{fmt}.jsonl") for fmt in FORMATS if out.with_name(f"train_{fmt}.jsonl").exists()}
-    write_atomic(card, dataset_card(run_dir, {**exports, args.format: out}, default=args.format))
+    write_atomic(card, dataset_card(run_dir, args.format, out))  # this export only: others beside it may be stale
     cli.say(f"dataset card (Hugging Face format) -> {card}")
 
 

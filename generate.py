@@ -211,7 +211,7 @@ def run_to_resume(runs_dir) -> Path:
     for run in reversed(all_runs(runs_dir)):
         if stage_record(run, "generate").get("status") not in ("done", None):
             return run
-    return latest_run(runs_dir)
+    return latest_run(runs_dir, flag="--resume")
 
 
 class Stage:

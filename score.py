@@ -16,9 +16,11 @@ more, then it is no vote (counted). Exit status: 0 done, even when some samples 
 """
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -29,6 +31,7 @@ from dataforge import UserError, cli
 from dataforge.arithmetic import check_steps, parse_number, quantities_agree
 from dataforge.judge import (AGREE_POLICIES, DEFAULT_LIMITS, NOT_FINAL, error_of_final_text, juror_vote, jurors_split,
                              jury_decision, overall_score, vote_decided, why_not_final)
+from dataforge.ledger import judge_key
 from dataforge.pool import RequestPool
 from dataforge.prompts import (JUDGE_SCHEMA, RESOLVE_SCHEMA, RUBRIC_VERSION, SCORE_WEIGHTS, SUB_SCORES, judge_prompt,
                                resolve_prompt)
@@ -45,6 +48,41 @@ JudgeScores = create_model("JudgeScores", **{k: (int, Field(ge=min(SUB_SCORES), 
 
 class WrongStep(Exception):
     """A re-solve whose own steps the exact checker found wrong, twice: no vote."""
+
+
+class RequestFailed(ValueError):
+    """A juror's request failed (after its retries): the server's fault, not the juror's vote. The sample
+    is left unscored (asked again by the next run), never scored with that juror's vote missing."""
+
+
+class Juror:
+    """A juror: its backend, and the requests it has failed in a row. A juror whose server fails every
+    request (or cannot be reached) would leave every sample without its vote, so after STOP_AFTER failed
+    requests in a row the stage stops (exit 2), naming the juror and the server's reason; final_ stays as
+    the last finished scoring wrote it."""
+
+    STOP_AFTER = 3
+    SAMPLE_FAULTS = ("refusal", "too_long")  # one sample's trouble, not the server's
+
+    def __init__(self, backend):
+        self.backend, self.spec, self.failed, self._lock = backend, backend.spec, 0, threading.Lock()
+
+    def complete(self, messages, schema, options):
+        try:
+            reply = self.backend.complete(messages, schema=schema, options=options)
+        except UserError as e:  # local_llm's own stop (unreachable, model removed, key refused): say whose
+            raise UserError(f"juror {self.spec}: {e}") from None
+        except ModelCallFailed as e:
+            with self._lock:
+                self.failed = 0 if e.kind in self.SAMPLE_FAULTS else self.failed + 1
+                if self.failed >= self.STOP_AFTER:
+                    raise UserError(f"juror {self.spec}: {self.failed} requests in a row failed, the last with: {e}. "
+                                    f"Without its votes no sample can be judged: fix its server (or leave {self.spec} "
+                                    "out of --judge-model) and run the same command again") from None
+            raise
+        with self._lock:
+            self.failed = 0
+        return reply
 
 
 def parse_args(argv):
@@ -71,7 +109,7 @@ def parse_args(argv):
     p.add_argument("--think", choices=THINK_LEVELS, default="auto",
                    help="a reasoning judge: auto (the model's default), off, on, or a level low/medium/high")
     p.add_argument("--concurrency", type=cli.number_in(1), default=1, help="samples scored at once (default 1)")
-    p.add_argument("--max-attempts", type=int, default=3, help="tries for a valid judge reply (default 3)")
+    p.add_argument("--max-attempts", type=cli.number_in(1), default=3, help="tries for a valid judge reply (default 3)")
     p.add_argument("--runs-dir", default=DEFAULT_RUNS_DIR, help="where runs live (default: runs/)")
     return p.parse_args(argv)
 
@@ -107,14 +145,17 @@ def checked_resolve(question: str):
 
 
 def ask_json(judge, messages, schema, options, parse, attempts: int, usage: Counter):
-    """One structured request, retried while the reply is invalid. Returns parse(dict) or raises ValueError."""
-    last = "no attempt made"
+    """One structured request, retried while the reply is invalid, each try with its own seed (a
+    deterministic server would repeat a cut-off reply word for word). Returns parse(dict); raises
+    RequestFailed when the last try's request failed, ValueError when its reply was unusable."""
+    last, failed = "no attempt made", False
     for n in range(attempts):
-        try:
-            reply = judge.complete(messages, schema=schema, options=options)
+        try:  # seeds 1000 apart: clear of the votes' own seeds (0 .. --votes - 1)
+            reply = judge.complete(messages, schema, dataclasses.replace(options, seed=(options.seed or 0) + 1000 * n))
         except ModelCallFailed as e:
-            last = f"request failed: {e}"
+            last, failed = f"request failed: {e}", True
             continue
+        failed = False
         usage["requests"] += 1
         add_tokens(usage, reply, prefix="judge_")
         if reply.truncated:
@@ -124,7 +165,7 @@ def ask_json(judge, messages, schema, options, parse, attempts: int, usage: Coun
             return parse(json.loads(reply.text))
         except (json.JSONDecodeError, ValidationError, ValueError, TypeError, KeyError) as e:
             last = f"invalid reply: {str(e).splitlines()[0][:200]}"
-    raise ValueError(last)
+    raise (RequestFailed if failed else ValueError)(last)
 
 
 def judge_tokens(record: dict) -> dict:
@@ -159,6 +200,8 @@ def juror_resolves(juror, sample: dict, expected, args, live, usage: Counter) ->
         except WrongStep:
             wrong_step += 1  # its own solution is wrong: no vote either way
             continue
+        except RequestFailed as e:
+            raise RequestFailed(f"juror {juror.spec}: {e}") from None
         except ValueError:
             unusable += 1  # no reply, or no number in it ('1/0', 400 digits): no vote either way
             continue
@@ -170,7 +213,7 @@ def juror_resolves(juror, sample: dict, expected, args, live, usage: Counter) ->
 
 def score_one(jurors, sample: dict, args, live=None) -> dict:
     usage = Counter({"requests": 0, **{f"judge_{k}": 0 for k in TOKEN_FIELDS}})
-    base = {"judge_model": jury_spec(jurors), "rubric_version": RUBRIC_VERSION}
+    base = judge_settings(jurors, args)
     try:
         options = Options(temperature=0.0, seed=0, max_tokens=400, think=args.think,
                           on_tokens=live.request() if live else None)
@@ -179,7 +222,10 @@ def score_one(jurors, sample: dict, args, live=None) -> dict:
     except ValueError as e:
         return {**sample, **base, "unscored": True, "score_error": f"judge: {e}", **usage}
     expected, _ = parse_number(sample["answer"])
-    jury = [juror_resolves(j, sample, expected, args, live, usage) for j in jurors]
+    try:
+        jury = [juror_resolves(j, sample, expected, args, live, usage) for j in jurors]
+    except RequestFailed as e:
+        return {**sample, **base, "unscored": True, "score_error": str(e), **usage}
     record = {**sample, **base, "scores": scores.model_dump(exclude={"rationale"}), "rationale": scores.rationale,
               "jury": jury, "resolve_answers": [a for j in jury for a in j["answers"]],
               **{f"resolve_{k}": sum(j[k] for j in jury) for k in ("unusable", "wrong_step", "saved")}, **usage}
@@ -195,6 +241,12 @@ def decide(record: dict, args) -> dict:
 
 def jury_spec(jurors) -> str:
     return ",".join(j.spec for j in jurors)
+
+
+def judge_settings(jurors, args) -> dict:
+    """What a score is current under (ledger.judge_key), as each record and run.json keep it: a score made
+    with other settings is not served from the cache."""
+    return {"judge_model": jury_spec(jurors), "rubric_version": RUBRIC_VERSION, "votes": args.votes, "think": args.think}
 
 
 def generation_models(inputs) -> set[str]:
@@ -215,8 +267,8 @@ def spec_of(model: str) -> str | None:
 
 def self_judging_notice(self_judges, jurors, writers: set[str]) -> str:
     """Said when a juror wrote the samples it judges, with the server's other models as the way out."""
-    others = sorted({m for j in jurors for m in j.models()} - {m.partition("://")[2] for m in writers}
-                    - {m.partition("://")[2] + ":latest" for m in writers})
+    taken = {one_model(m).partition("://")[2] for m in writers | {j.spec for j in jurors}}  # writers and jurors
+    others = sorted(m for m in {m for j in jurors for m in j.backend.models()} if m.removesuffix(":latest") not in taken)
     way_out = (f"other models on the server, to pass as --judge-model: {', '.join(others[:6])}" if others else
                "pull another model (`ollama pull qwen2.5:7b`) and pass it as --judge-model")
     return (f"judge: {', '.join(self_judges)} is the generation model judging its own samples (self-judging): a model "
@@ -247,11 +299,13 @@ def main(argv=None) -> int:
         for inp in inputs:
             score_file(inp, jurors, args, pool, tallies, records_run)
     info = summary(tallies, started, generation_model)
-    if records_run is not None:
+    for domain in info["per_domain"].values():  # per domain: a later judge of another domain does not clear it
+        domain["self_judged"] = self_judges
+    if records_run is not None:  # per_domain merges into run.json's: a domain scored alone leaves the others' as they are
         update_manifest(records_run, "score", {
-            "judge_model": jury_spec(jurors), "jurors": [j.spec for j in jurors], "agree": args.agree,
-            "self_judged": self_judges, "rubric_version": RUBRIC_VERSION, "threshold": args.threshold,
-            "min_relevance": args.min_relevance, "min_correctness": args.min_correctness, "votes": args.votes, **info})
+            **judge_settings(jurors, args), "jurors": [j.spec for j in jurors], "agree": args.agree,
+            "self_judged": self_judges, "threshold": args.threshold,
+            "min_relevance": args.min_relevance, "min_correctness": args.min_correctness, **info})
         write_report(records_run)
     say_next(Tally.total(tallies.values()).counts, inputs, jurors, records_run, args.input)
     return cli.EXIT_OK  # unscored samples are written with their error and counted in the summary
@@ -263,11 +317,16 @@ def the_jury(args, generation_model: str | None, inputs) -> tuple[list, list[str
     specs = [s for s in (args.judge_model or generation_model or DEFAULT_MODEL).split(",") if s.strip()]
     if not specs:
         raise UserError(f"--judge-model {args.judge_model!r} names no model")
-    jurors = [get_backend(s) for s in specs]
-    if len({j.spec for j in jurors}) < len(jurors):
-        raise UserError(f"--judge-model {args.judge_model}: a juror is named twice; a jury needs different models")
+    jurors = [Juror(get_backend(s)) for s in specs]
+    seen = {}
+    for spec, juror in zip(specs, jurors):
+        model = one_model(juror.spec)
+        if model in seen:
+            raise UserError(f"--judge-model {args.judge_model}: {seen[model]} and {spec} are one model "
+                            "(Ollama's tag defaults to :latest); a jury needs different models: name it once")
+        seen[model] = spec
     for juror in jurors:
-        juror.check()
+        juror.backend.check()
     writers = generation_models(inputs)
     self_judges = [j.spec for j in jurors if j.spec in writers]
     if self_judges:
@@ -276,6 +335,11 @@ def the_jury(args, generation_model: str | None, inputs) -> tuple[list, list[str
         cli.say(f"jury: {', '.join(j.spec for j in jurors)}; rubric scores from {jurors[0].spec}; an answer is accepted "
                 f"when {'every voting juror' if args.agree == 'all' else 'a majority of voting jurors'} re-derives it")
     return jurors, self_judges
+
+
+def one_model(spec: str) -> str:
+    """A juror's spec with Ollama's default tag taken off: llama2 and llama2:latest are one model."""
+    return spec.removesuffix(":latest") if spec.startswith("ollama") else spec
 
 
 def say_next(total: Counter, inputs, jurors, records_run, spec: str) -> None:
@@ -297,7 +361,7 @@ def score_file(inp, jurors, args, pool, tallies: dict, records_run) -> None:
     final_path = Path(args.output) if args.output else inp.output("final")
     scored_path = final_path.with_name(f"{final_path.stem}.scored.jsonl") if args.output else inp.output("scored")
     samples = unique_samples(inp)
-    cached, other_judges = cached_scores(scored_path, jury_spec(jurors))
+    cached, other_judges = cached_scores(scored_path, judge_key(judge_settings(jurors, args)))
     todo = [s for s in samples if sample_key(s) not in cached]
     tally = tallies[name] = Tally(len(samples), cached=len(samples) - len(todo))
     for s in samples:
@@ -320,7 +384,7 @@ def score_file(inp, jurors, args, pool, tallies: dict, records_run) -> None:
     ordered = [results[sample_key(s)] for s in samples if sample_key(s) in results]
     write_jsonl_atomic(scored_path, other_judges + ordered)  # compact: per judge and sample, the latest
     write_jsonl_atomic(final_path, [r for r in ordered if not r.get("unscored") and "rejected" not in r])
-    tally.final = str(final_path)
+    tally.final, tally.judge = str(final_path), judge_settings(jurors, args)
 
 
 def unique_samples(inp) -> list[dict]:
@@ -344,9 +408,10 @@ def unique_samples(inp) -> list[dict]:
     return samples
 
 
-def cached_scores(scored_path: Path, jury: str) -> tuple[dict, list[dict]]:
-    """From an earlier scored_ file: this jury's scores under this rubric, by sample_key (not asked again),
-    and every other judge's records (kept: a second judge does not erase the first one's scores)."""
+def cached_scores(scored_path: Path, key: tuple) -> tuple[dict, list[dict]]:
+    """From an earlier scored_ file: the scores made under this judge key (ledger.judge_key: jury, rubric,
+    votes, think), by sample_key (not asked again), and every other key's records (kept: a second judge
+    does not erase the first one's scores)."""
     cached, other_judges = {}, []
     if not scored_path.exists():
         return cached, other_judges
@@ -354,7 +419,7 @@ def cached_scores(scored_path: Path, jury: str) -> tuple[dict, list[dict]]:
     if torn := drop_torn_tail(scored_path, lines):
         cli.say(f"warning: {scored_path}:{torn.lineno}: unfinished line from a crash set aside; that sample is scored again")
     for r in (line.record for line in lines if line.record):
-        if r.get("judge_model") != jury or r.get("rubric_version") != RUBRIC_VERSION:
+        if judge_key(r) != key:
             other_judges.append(r)
         elif not r.get("unscored"):
             cached[sample_key(r)] = r
@@ -374,6 +439,7 @@ class Tally:
         self.counts = Counter({"in": n_in, "cached": cached, **{k: 0 for k in COUNTED}})
         self.histogram, self.tokens = Counter(), Counter()
         self.final = "(not written yet)"  # final_'s path once written
+        self.judge = None  # the settings that wrote it (judge_settings): which scored_ records are current
 
     def add(self, record: dict, args) -> None:
         """One scored record; decides (again) whether it reaches final: the limits and --agree may differ
@@ -404,7 +470,8 @@ class Tally:
 
     def report(self) -> dict:
         """A file's counts as run.json keeps them (per_domain)."""
-        return {**{k: self.counts[k] for k in ("in", "cached", *COUNTED)}, "final": self.final}
+        return {**{k: self.counts[k] for k in ("in", "cached", *COUNTED)}, "final": self.final, "judge": self.judge,
+                "histogram": {str(b): self.histogram.get(b, 0) for b in range(1, 11)}}
 
 
 def summary(tallies: dict, started: float, model: str | None = None) -> dict:
@@ -419,7 +486,7 @@ def summary(tallies: dict, started: float, model: str | None = None) -> dict:
                                                                ("resolve_wrong_step", "had a wrong step twice")) if totals[k]]
     bars = "  ".join(f"{b}:{histogram.get(b, 0)}" for b in range(1, 11))
     cli.say("", cli.table(rows, ["domain", "in", "cached", "unscored", "off-domain", "incorrect", "re-solve disagreed",
-                                 "low score", "kept"]), "",
+                                 "unresolved", "low score", "kept"]), "",
             f"  score histogram (floor): {bars}",
             f"  re-solve agreement: {'n/a' if agreement is None else f'{agreement:.0%}'} of {totals['resolve_checked']}"
             + (f" (no vote: {', '.join(no_vote)})" if no_vote else "")
@@ -433,7 +500,8 @@ def summary(tallies: dict, started: float, model: str | None = None) -> dict:
     if scored and not totals["kept"]:
         disagreed = totals["resolve_checked"] - totals["resolve_agree"]
         cli.say(f"  nothing reached final: {totals['off_domain']} off-domain, {totals['incorrect']} incorrect, "
-                f"{totals['disagreed']} turned down by the re-solve, {totals['low_score']} below --threshold; "
+                f"{totals['disagreed']} turned down by the re-solve, {totals['unresolved']} unresolved (no juror's "
+                f"re-solve could vote), {totals['low_score']} below --threshold; "
                 f"the judge's own solution disagreed on {disagreed} of "
                 f"{totals['resolve_checked']}. {cli.model_hint(model)}")
     return {"per_domain": {d: t.report() for d, t in tallies.items()},

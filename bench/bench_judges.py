@@ -64,18 +64,22 @@ def score(server, filtered: Path, folder: Path, judge_args: list[str], env: dict
     before_requests, before_tokens = len(server.model_requests()), server.tokens_reported
     run("score.py", "--input", str(src), *judge_args, "--concurrency", str(concurrency), env=env)
     final = {json.loads(line)["id"] for line in open(folder / "filtered.final.jsonl", encoding="utf-8")}
-    saved = sum(json.loads(line).get("resolve_saved", 0) for line in open(folder / "filtered.scored.jsonl", encoding="utf-8"))
+    scored = [json.loads(line) for line in open(folder / "filtered.scored.jsonl", encoding="utf-8")]
     return {"final": final, "requests": len(server.model_requests()) - before_requests,
-            "tokens": server.tokens_reported - before_tokens, "saved": saved}
+            "tokens": server.tokens_reported - before_tokens, "saved": sum(r.get("resolve_saved", 0) for r in scored),
+            "unresolved": {r["id"] for r in scored if r.get("rejected") == "unresolved"}}
 
 
 def row(name: str, result: dict, ids: set, correct: dict, cost: bool = True) -> list:
-    final = result["final"] & ids
+    """right kept, wrong caught (of all samples in), wrong share of final, final, unresolved (no juror's re-solve
+    could vote, or too few jurors did: not final), and what score.py spent per final sample."""
+    final, unresolved = result["final"] & ids, result["unresolved"] & ids
     right = sum(correct[i] for i in ids)
     wrong_final = sum(not correct[i] for i in final)
     per = lambda n: f"{n / len(final):,.1f}" if final and cost else "–"  # a subset's cost is not measured apart
     return [name, f"{sum(correct[i] for i in final) / right:.1%}", f"{1 - wrong_final / (len(ids) - right):.1%}",
-            f"{wrong_final / len(final):.1%}" if final else "–", len(final), per(result["requests"]), per(result["tokens"]),
+            f"{wrong_final / len(final):.1%}" if final else "–", len(final),
+            f"{len(unresolved)} ({sum(not correct[i] for i in unresolved)} wrong)", per(result["requests"]), per(result["tokens"]),
             result["saved"] if cost else "–"]
 
 
@@ -107,16 +111,17 @@ def main() -> int:
                    for n, (name, judge_args) in enumerate(configs.items())}
 
         # the generator judging itself: each source's samples scored by the model that wrote them
-        own = {"final": set(), "requests": 0, "tokens": 0, "saved": 0}
+        own = {"final": set(), "requests": 0, "tokens": 0, "saved": 0, "unresolved": set()}
         for n, (src, model) in enumerate(GENERATOR.items()):
             part = tmp / f"own{n}.jsonl"
             part.write_text("".join(json.dumps(s) + "\n" for s in kept if source[s["id"]] == src), encoding="utf-8")
             r = score(server, part, tmp / f"own{n}", ["--judge-model", spec(model)], env, args.concurrency)
-            own = {"final": own["final"] | r["final"], **{k: own[k] + r[k] for k in ("requests", "tokens", "saved")}}
-        no_judge = {"final": {s["id"] for s in kept}, "requests": 0, "tokens": 0, "saved": 0}
+            own = {"final": own["final"] | r["final"], "unresolved": own["unresolved"] | r["unresolved"],
+                   **{k: own[k] + r[k] for k in ("requests", "tokens", "saved")}}
+        no_judge = {"final": {s["id"] for s in kept}, "requests": 0, "tokens": 0, "saved": 0, "unresolved": set()}
 
-    header = ["configuration", "right kept", "wrong caught", "wrong share of final", "final", "requests/final", "tokens/final",
-              "re-solves saved"]
+    header = ["configuration", "right kept", "wrong caught", "wrong share of final", "final", "unresolved", "requests/final",
+              "tokens/final", "re-solves saved"]
     print(f"All five sources: {len(every)} samples in, {sum(correct.values())} right, {len(every) - sum(correct.values())} wrong; "
           f"the filter keeps {len(kept)}")
     table = [row("filter only (no judge)", no_judge, every, correct)] + [row(n, r, every, correct) for n, r in results.items()]

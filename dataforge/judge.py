@@ -2,12 +2,11 @@
 how wrong final is. score.py decides with them, audit.py measures judge-human agreement and the error
 of final with them, the report and the dataset card state them."""
 
-import math
-
 from dataforge.prompts import RESOLVE_DISAGREE_CAP, SCORE_WEIGHTS
 
 AGREE_POLICIES = ("all", "majority")
-NOT_FINAL = ("off_domain", "incorrect", "disagreed", "low_score")  # why a scored sample is not in final, in the order checked
+# why a scored sample is not in final, in the order checked
+NOT_FINAL = ("off_domain", "incorrect", "disagreed", "unresolved", "low_score")
 DEFAULT_LIMITS = {"threshold": 6.0, "min_relevance": 5, "min_correctness": 5, "agree": "majority"}
 
 
@@ -27,14 +26,18 @@ def vote_decided(agree: int, disagree: int, left: int) -> bool:
 
 
 def jury_decision(record: dict, agree: str) -> bool | None:
-    """Does the jury accept the sample's answer? Jurors without a vote are left out (and counted in
-    scored_); `all` needs every voting juror, `majority` more than half. None: nobody voted."""
+    """Does the jury accept the sample's answer? True, False, or None: unresolved (too few votes to say).
+    A juror without a vote (no usable re-solve) never counts as agreeing: under `all` every juror must
+    vote and re-derive it (one that votes against turns it down); under `majority` the voting jurors
+    decide only when they are a majority of the jury, and then by more than half of their votes."""
     if "jury" not in record:  # scored before juries: one judge's decision as recorded
         return record.get("resolve_agrees")
     votes = [j["vote"] for j in record["jury"] if j.get("vote") is not None]
-    if not votes:
+    if agree == "all":
+        return False if not all(votes) else True if len(votes) == len(record["jury"]) else None
+    if len(votes) <= len(record["jury"]) / 2:
         return None
-    return all(votes) if agree == "all" else sum(votes) > len(votes) / 2
+    return sum(votes) > len(votes) / 2
 
 
 def overall_score(scores: dict, resolve_agrees: bool | None) -> float:
@@ -56,6 +59,8 @@ def why_not_final(record: dict, limits: dict) -> str | None:
     agrees = jury_decision(record, limits["agree"])
     if agrees is False:
         return "disagreed"
+    if agrees is None:
+        return "unresolved"
     return "low_score" if overall_score(scores, agrees) < limits["threshold"] else None
 
 
@@ -65,21 +70,22 @@ def jurors_split(record: dict) -> bool | None:
     return len(set(votes)) > 1 if len(votes) >= 2 else None
 
 
-def wilson(errors: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """The 95% Wilson score interval of a proportion errors/n: right near 0 and for small n, where
-    p ± 1.96·sqrt(p(1-p)/n) gives a zero-width or negative interval."""
-    p = errors / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
 def error_of_final_text(audit: dict | None, score: dict) -> str:
-    """One line for the summary, the report and the card: the audit's estimate, else the jury's signal."""
+    """One line for the summary, the report and the card: the audit's estimate (dataforge/ledger.py), else
+    the jury's signal."""
     est = (audit or {}).get("error_of_final")
     if est:
-        return (f"{est['rate']:.1%} of final is wrong (95% Wilson interval {est['low']:.1%}–{est['high']:.1%}), "
-                f"from a human audit of {est['reviewed']} samples of final ({est['dropped']} dropped)")
+        design = ("a sample of each domain, weighted by its size" if est.get("design") == "stratified"
+                  else "a simple random sample of all of final")
+        text = (f"{est['rate']:.1%} of final is wrong (95% {est.get('interval', 'Wilson')} interval "
+                f"{est['low']:.1%}–{est['high']:.1%}), from a human audit of {est['reviewed']} "
+                + (f"of {est['final']} " if "final" in est else "")
+                + f"samples of final ({est['dropped']} dropped; {design})")
+        if est.get("undecided"):
+            text += f"; {est['undecided']} drawn samples not decided yet"
+        if est.get("left_out"):
+            text += f"; not reviewed, left out: {', '.join(est['left_out'])}"
+        return text
     split = score.get("jurors_split")
     if split is not None:
         return (f"not estimated (no audit yet: `audit.py export --sample 30`); signal only, not an estimate: "

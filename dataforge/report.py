@@ -14,6 +14,7 @@ from pathlib import Path
 
 from dataforge.arithmetic import check_steps
 from dataforge.judge import NOT_FINAL, error_of_final_text, self_judging_text
+from dataforge.ledger import per_domain_lines, scored_records
 from dataforge.runs import TOKEN_FIELDS, TOKEN_LOG, count_records, iter_records, stage_file, stage_record, write_atomic
 
 SAMPLES_SHOWN = 3  # per domain, kept and rejected each: enough to see what the data looks like
@@ -51,25 +52,48 @@ def gather(run_dir: Path) -> dict:
     filter_report = run_dir / "filter_report.json"
     filter_total = json.loads(filter_report.read_text())["total"] if filter_report.exists() else {}
     rejected = filter_total.get("rejected_by_check") if filter_report.exists() else None
-    score_domains = score.get("per_domain", {}).values()
+    per_domain = {d: v for d, v in (score.get("per_domain") or {}).items() if isinstance(v, dict)}
+    score_domains = per_domain.values()
     not_final = {why: sum(d.get(why, 0) for d in score_domains) for why in NOT_FINAL}  # counted by judge.why_not_final
+    histogram = {str(b): sum(d.get("histogram", {}).get(str(b), 0) for d in score_domains) for b in range(1, 11)} \
+        if any("histogram" in d for d in score_domains) else score.get("histogram", {})  # older runs: the stage's
+    judges = sorted({d["judge"]["judge_model"] for d in score_domains if isinstance(d.get("judge"), dict)}) \
+        or ([score["judge_model"]] if score.get("judge_model") else [])
+    standing = sum(_standing_tokens(run_dir, d) for d in domains)  # the judges whose verdicts are final's
+    self_judged = sorted({j for d in score_domains for j in d.get("self_judged") or []}
+                         if any("self_judged" in d for d in score_domains) else score.get("self_judged") or [])
     seconds = {s: r.get("seconds_all_sessions", 0.0) for s, r in (("generate", generate), ("filter", filtered), ("score", score))}
     final = total["final"] or 0
     return {
         "run": Path(run_dir).name, "domains": domains, "total": total, "rejected_by_check": rejected,
         "flagged": filter_total.get("warnings", {}), "not_final": not_final if score_domains else None,
-        "histogram": score.get("histogram", {}),
-        "models": {"generation": generate.get("model"), "judge": score.get("judge_model")},
-        "tokens": tokens, "seconds": seconds,
+        "histogram": histogram,
+        "models": {"generation": generate.get("model"), "judge": "; ".join(judges) or None},
+        "tokens": tokens, "seconds": seconds, "judge_tokens_standing": standing,
         "reasoning_tokens": reasoning, "repairs": {**repairs, "repaired": repaired},
-        "per_final_sample": {"tokens": round(sum(tokens.values()) / final, 1) if final else None,
+        "per_final_sample": {"tokens": round((tokens["generate"] + standing) / final, 1) if final else None,
+                             "tokens_spent": round(sum(tokens.values()) / final, 1) if final else None,
                              "reasoning_tokens": round(reasoning / final, 1) if final else None,
                              "seconds": round(sum(seconds.values()) / final, 2) if final else None},
         "judge_human_agreement": audit.get("judge_human_agreement"),
-        "self_judging": self_judging_text(score["self_judged"]) if score.get("self_judged") else None,
-        "error_of_final": error_of_final_text(audit, score) if score else None,
+        "self_judging": self_judging_text(self_judged) if self_judged else None,
+        "error_of_final": error_of_final_text(audit, score) if score or audit.get("error_of_final") else None,
+        "error_per_domain": per_domain_lines(audit.get("error_of_final")),
         "samples": {d["name"]: _examples(run_dir, d["name"]) for d in generate.get("domains", [])},
     }
+
+
+def _standing_tokens(run_dir: Path, domain: str) -> int:
+    """Tokens the judges whose verdicts stand (the domain's current scored_ records) spent on them."""
+    path = stage_file(run_dir, domain, "scored")
+    if not path.exists():
+        return 0
+    return sum(_count(r.get(f"judge_{k}")) for r in scored_records(path, run_dir, domain) for k in TOKEN_FIELDS)
+
+
+def _cell(text) -> str:
+    """Text for a Markdown table cell: a `|` in a domain's name would start a new column."""
+    return str(text).replace("|", "\\|")
 
 
 def _examples(run_dir: Path, domain: str) -> dict:
@@ -130,7 +154,7 @@ def markdown(info: dict) -> str:
              *([f"**Warning, {info['self_judging']}.**", ""] if info["self_judging"] else []),
              "## Funnel", "", "| domain | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
     for name, counts in list(info["domains"].items()) + [("**total**", info["total"])]:
-        lines.append(f"| {name} | " + " | ".join(_n(counts[n]) for n in names) + " |")
+        lines.append(f"| {_cell(name)} | " + " | ".join(_n(counts[n]) for n in names) + " |")
     lines += ["", "## Rejected by the filter", ""]
     rejected = info["rejected_by_check"]
     lines += (["(filter not run yet)"] if rejected is None else
@@ -144,9 +168,11 @@ def markdown(info: dict) -> str:
     per = info["per_final_sample"]
     lines += ["", "## Cost", "",
               f"- tokens: {info['tokens']['generate']:,} generation + {info['tokens']['score']:,} judging"
-              + (f", of which {info['reasoning_tokens']:,} reasoning" if info["reasoning_tokens"] else ""),
+              + (f", of which {info['reasoning_tokens']:,} reasoning" if info["reasoning_tokens"] else "")
+              + f" (spent in all; {info['judge_tokens_standing']:,} of the judging by the judges whose verdicts stand)",
               "- seconds: " + ", ".join(f"{s} {v:.1f}" for s, v in info["seconds"].items()),
-              f"- per sample that reached final: {_n(per['tokens'])} tokens"
+              f"- per sample that reached final: {_n(per['tokens'])} tokens (generation and the judges whose verdicts "
+              f"stand; {_n(per['tokens_spent'])} with every token spent)"
               + (f" ({_n(per['reasoning_tokens'])} of them reasoning)" if info["reasoning_tokens"] else "")
               + f", {_n(per['seconds'])} s"]
     if repair := _repair_line(info):
@@ -154,7 +180,7 @@ def markdown(info: dict) -> str:
     if info["judge_human_agreement"] is not None:
         lines += ["", f"Judge-human agreement: {info['judge_human_agreement']:.0%}"]
     if info["error_of_final"]:
-        lines += ["", f"Error of final: {info['error_of_final']}"]
+        lines += ["", f"Error of final: {info['error_of_final']}"] + [f"- {line}" for line in info["error_per_domain"]]
     lines += ["", "## Samples", ""]
     for domain, ex in info["samples"].items():
         for s in ex["kept"]:
@@ -218,6 +244,8 @@ def page(info: dict) -> str:
                  else f"<p>Judge-human agreement: <b>{info['judge_human_agreement']:.0%}</b></p>")
     if info["error_of_final"]:
         agreement += f'<p id="error-of-final">Error of final: {e(info["error_of_final"])}</p>'
+        if info["error_per_domain"]:
+            agreement += "<ul>" + "".join(f"<li>{e(line)}</li>" for line in info["error_per_domain"]) + "</ul>"
     self_judging = f'<p id="self-judging"><b>Warning, {e(info["self_judging"])}.</b></p>' if info["self_judging"] else ""
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>DataForge {e(info['run'])}</title>
@@ -279,23 +307,26 @@ def _samples_html(samples: dict) -> str:
 # ---------------------------------------------------------------- dataset card
 
 CARD_MARK = "<!-- written by DataForge: audit.py export-train -->"
+CHECKED = (("arithmetic", "every equation was checked exactly, "), ("consistency", "the answer against the last step, "),
+           ("duplicate", "near-duplicates removed, "), ("contamination", "overlap with the --reference set removed, "))
 FORMAT_FIELDS = {"alpaca": "instruction, input, output", "sharegpt": "conversations (from, value)",
                  "openai": "messages (role, content)"}
 
 
-def dataset_card(run_dir: Path, exports: dict[str, Path], default: str) -> str:
-    """A Hugging Face dataset card (README.md) for a run's training exports: the YAML header that
-    `datasets.load_dataset(folder)` reads, then what made the data and what it cost."""
+def dataset_card(run_dir: Path, fmt: str, path: Path) -> str:
+    """A Hugging Face dataset card (README.md) for the training export just written (`path`, in `fmt`): the
+    YAML header that `datasets.load_dataset(folder)` reads, then what made the data and what it cost. It
+    says only what was done: this file and its count, the checks that ran, the judges whose verdicts stand."""
     info = gather(Path(run_dir))
     generate, score = stage_record(run_dir, "generate"), stage_record(run_dir, "score")
     settings = generate.get("settings", {})
-    rows = sum(count_records(p) for p in exports.values() if p.exists()) // max(1, len(exports))
+    rows = count_records(path) if path.exists() else 0
     size = next(label for limit, label in ((1e3, "n<1K"), (1e4, "1K<n<10K"), (1e5, "10K<n<100K"), (1e6, "100K<n<1M"),
                                            (float("inf"), "n>1M")) if rows < limit)
-    configs = "".join(f"- config_name: {fmt}\n" + ("  default: true\n" if fmt == default else "")
-                      + f"  data_files:\n  - split: train\n    path: {json.dumps(path.name)}\n"  # quoted: '#', ': ' ...
-                      for fmt, path in sorted(exports.items()))
+    configs = (f"- config_name: {fmt}\n  default: true\n"
+               f"  data_files:\n  - split: train\n    path: {json.dumps(path.name)}\n")  # quoted: '#', ': ' ...
     rejected = info["rejected_by_check"] or {}
+    checks = stage_record(run_dir, "filter").get("checks", [])
     per = info["per_final_sample"]
     domains = ", ".join(d["name"] + (f" ({d['notes']})" if d.get("notes") else "") for d in settings.get("domains", []))
     lines = [
@@ -303,10 +334,11 @@ def dataset_card(run_dir: Path, exports: dict[str, Path], default: str) -> str:
         f"size_categories:\n- {size}", "tags:\n- math\n- synthetic\n- dataforge", "configs:\n" + configs.rstrip("\n"), "---",
         CARD_MARK, "",
         f"# Math word problems with step-by-step solutions ({info['run']})", "",
-        f"{rows:,} samples, made by DataForge: a local model wrote each problem and its solution; every equation "
-        "was checked exactly, the answer against the last step, near-duplicates removed; a judge scored what was left.",
+        f"{rows:,} samples, made by DataForge: a local model wrote each problem and its solution; "
+        + "".join(what for check, what in CHECKED if check in checks)
+        + ("a judge scored what was left." if score else "no judge scored them."),
         "", "## Files", "",
-        *[f"- `{p.name}`: {FORMAT_FIELDS.get(fmt, fmt)}" for fmt, p in sorted(exports.items())],
+        f"- `{path.name}`: {FORMAT_FIELDS.get(fmt, fmt)}, {rows:,} rows",
         "", "## How it was made", "",
         f"- Domains: {domains or '–'}",
         f"- Generation model: `{info['models']['generation']}`, templates {', '.join(settings.get('templates', []))}, "
@@ -321,10 +353,12 @@ def dataset_card(run_dir: Path, exports: dict[str, Path], default: str) -> str:
         + f"; re-solve agreement {_pct(score.get('resolve_agreement'))}",
         *([f"- Warning, {info['self_judging']}"] if info["self_judging"] else []),
         f"- Error of final: {info['error_of_final'] or '–'}",
+        *[f"  - {line}" for line in info["error_per_domain"]],
         f"- Human audit: judge-human agreement {_pct(info['judge_human_agreement'])}",
-        f"- Cost per sample that reached final: {_n(per['tokens'])} tokens"
-        + (f" ({_n(per['reasoning_tokens'])} reasoning)" if info["reasoning_tokens"] else "") + f", {_n(per['seconds'])} s"
-        + " (repairs included)" * bool(info["repairs"]["asked"]),
+        f"- Cost per sample that reached final: {_n(per['tokens'])} tokens (generation and the judges whose verdicts "
+        "stand)" + (f" ({_n(per['reasoning_tokens'])} reasoning)" if info["reasoning_tokens"] else "")
+        + f", {_n(per['seconds'])} s" + " (repairs included)" * bool(info["repairs"]["asked"])
+        + f"; in all, {_n(per['tokens_spent'])} tokens per final sample were spent, judges replaced since included",
         *([f"- Repaired: {info['repairs']['repaired'].get('final', 0):,} of the samples that reached final had a step "
            f"the checker found wrong, fixed by the model when told the error (each sample's `repairs` says which); "
            f"{info['repairs']['asked']:,} repairs asked, {info['repairs']['passed']:,} passed. "

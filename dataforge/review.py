@@ -30,8 +30,8 @@ import audit  # the seam below: audit.py's own code (the script beside this pack
 from dataforge import UserError, cli
 from dataforge.arithmetic import check_steps
 from dataforge.judge import error_of_final_text, jurors_split, limits_of, why_not_final
-from dataforge.report import write_report
-from dataforge.runs import StageInput, stage_record, update_manifest
+from dataforge.ledger import audit_facts, read_decisions
+from dataforge.runs import StageInput, stage_record
 
 PAGE = Path(__file__).with_name("review.html")
 MAX_BODY = 1_000_000  # bytes of one POST: a decision with a fixed sample is a few kilobytes
@@ -46,51 +46,43 @@ HEADERS = {"Content-Security-Policy": "default-src 'none'; script-src 'unsafe-in
 # The page saves, chooses and counts through these three functions only, so a new owner of the audit's
 # decisions and of the error of final (issue #31) is one change here.
 
-def samples_to_review(inp: StageInput, sample: int | None, seed: int) -> list[dict]:
-    """What `audit.py export` would put in a domain's CSV: every sample, or --sample N of final at random."""
-    samples = audit.records(inp.path)
+def samples_to_review(inputs: list[StageInput], sample: int | None, seed: int, stratify: bool) -> dict[str, list[dict]]:
+    """Per domain, what `audit.py export` would put in its CSV: every sample, or a --sample N draw of the
+    undecided samples of final (the same draw, recorded in run.json as a round of the audit)."""
+    by_domain = {inp.domain: audit.records(inp, inp.path) for inp in inputs}
     if sample:
-        final = ({r["id"] for r in audit.records(inp.output("final")) if isinstance(r.get("id"), str)}
-                 if inp.output("final").exists() else None)
-        pool = [r for r in samples if isinstance(r.get("id"), str) and r["id"] in final] if final is not None else samples
-        samples = audit.random_sample(pool, sample, seed)
-    return [s for s in samples if isinstance(s.get("id"), str)]
+        by_domain = audit.draw({inp.domain: audit.undecided_final(inp, by_domain[inp.domain]) for inp in inputs},
+                               sample, seed, stratify)
+        audit.record_draw(inputs, by_domain, stratify)
+    return {d: [s for s in samples if isinstance(s.get("id"), str)] for d, samples in by_domain.items()}
 
 
 def save_decision(inp: StageInput, row: dict, reviewer: str) -> dict:
-    """One decision, as a row of the audit CSV, saved as `audit.py apply` saves it. A fix the filter rejects is
-    returned with its fix_problems and not saved: the reviewer corrects it on the page."""
-    by_id = {s["id"]: s for s in audit.records(inp.path) if isinstance(s.get("id"), str)}
+    """One decision, as a row of the audit CSV, saved as `audit.py apply` saves it (decisions_ merged by id,
+    audited_ rebuilt, the run's audit and report refreshed). A fix the filter rejects is returned with its
+    fix_problems and not saved: the reviewer corrects it on the page."""
+    by_id = {s["id"]: s for s in audit.records(inp, inp.path) if isinstance(s.get("id"), str)}
     record = audit.decide("review page", row, by_id, reviewer, inp.domain, Counter())
     if record is None or record.get("fix_problems"):
         return record or {}
-    audit.apply_domain(inp, [("review page", row)], reviewer, audit.Tally(limits_of(stage_record(inp.run_dir, "score"))))
+    audit.save_decisions(inp, [record], by_id)
+    audit.refresh_audit(inp.run_dir, [str(inp.output("decisions"))])
     return decisions_of(inp)[record["id"]]
 
 
 def error_of_final(inputs: list[StageInput]) -> dict:
-    """The audit of the whole run as apply records it in run.json (Tally: judge-human agreement, the error of
-    final), from every domain's decisions; and the error of final per domain."""
-    limits = limits_of(stage_record(inputs[0].run_dir, "score"))
-    overall, per_domain = audit.Tally(limits), {}
-    for inp in inputs:
-        by_id = {s["id"]: s for s in audit.records(inp.path) if isinstance(s.get("id"), str)}
-        tally = audit.Tally(limits)
-        for d in decisions_of(inp).values():
-            overall.add(d, by_id.get(d["id"]))
-            tally.add(d, by_id.get(d["id"]))
-        per_domain[inp.domain] = tally.report([])["error_of_final"]
-    files = [str(inp.output("decisions")) for inp in inputs if inp.output("decisions").exists()]
-    return {"audit": overall.report(files), "domains": per_domain}
+    """The run's audit as apply records it in run.json (ledger.audit_facts: every domain's decisions, every
+    round of the draw), and the error of final of each domain under review."""
+    record = audit_facts(inputs[0].run_dir)
+    per_domain = (record["error_of_final"] or {}).get("per_domain") or {}
+    return {"audit": record, "domains": {inp.domain: per_domain.get(inp.domain) for inp in inputs}}
 
 
 # ---------------------------------------------------------------- what the page shows
 
 def decisions_of(inp: StageInput) -> dict[str, dict]:
     """A domain's decisions on disk, by sample id (read fresh: a second tab or an earlier apply wrote them)."""
-    path = inp.output("decisions")
-    return {d["id"]: d for d in audit.records(path)
-            if isinstance(d.get("id"), str) and d.get("decision") in audit.DECISIONS} if path.exists() else {}
+    return read_decisions(inp.output("decisions"))
 
 
 def shown(sample: dict, domain: str, limits: dict) -> dict:
@@ -122,11 +114,13 @@ def review_order(samples: list[dict]) -> list[dict]:
 class Review:
     """The run under review: its samples (chosen once, at start) and what is decided about them (read from disk)."""
 
-    def __init__(self, inputs: list[StageInput], sample: int | None, seed: int, order: str, reviewer: str):
+    def __init__(self, inputs: list[StageInput], sample: int | None, seed: int, stratify: bool, order: str,
+                 reviewer: str):
         self.inputs, self.reviewer, self.sampled = {inp.domain: inp for inp in inputs}, reviewer, bool(sample)
         self.run_dir = inputs[0].run_dir
         limits = limits_of(stage_record(self.run_dir, "score"))
-        samples = [shown(s, inp.domain, limits) for inp in inputs for s in samples_to_review(inp, sample, seed)]
+        drawn = samples_to_review(inputs, sample, seed, stratify)
+        samples = [shown(s, inp.domain, limits) for inp in inputs for s in drawn[inp.domain]]
         self.samples = samples if order == "file" else review_order(samples)
         self.lock = threading.Lock()  # one save at a time: each reads, merges and rewrites the domain's files
 
@@ -165,10 +159,7 @@ class Review:
             if record.get("fix_problems"):
                 return {"saved": False, "problems": [f"{p.get('check')}: {p.get('message')}" for p in record["fix_problems"]],
                         **self.state()}
-            estimate = error_of_final(list(self.inputs.values()))
-            update_manifest(self.run_dir, "audit", estimate["audit"])  # as apply records it: the report reads it
-            write_report(self.run_dir)
-            return {"saved": True, **self.state(estimate)}
+            return {"saved": True, **self.state()}
 
 
 def summary(d: dict) -> dict:
@@ -253,10 +244,10 @@ class ReviewServer(ThreadingHTTPServer):
         return f"http://127.0.0.1:{self.server_address[1]}/?token={self.token}"
 
 
-def serve(inputs: list[StageInput], sample: int | None, seed: int, order: str, reviewer: str, port: int,
+def serve(inputs: list[StageInput], sample: int | None, seed: int, stratify: bool, order: str, reviewer: str, port: int,
           browser: bool) -> int:
     """Serve the page until Ctrl-C or SIGTERM; each decision is on disk when the page shows it saved."""
-    review = Review(inputs, sample, seed, order, reviewer)
+    review = Review(inputs, sample, seed, stratify, order, reviewer)
     if not review.samples:
         raise UserError(f"{review.run_dir}: no samples to review")
     server = ReviewServer(review, port)

@@ -97,13 +97,13 @@ def all_runs(runs_dir: str | Path) -> list[Path]:
     return sorted((p for p in Path(runs_dir).glob("run_*") if p.is_dir()), key=_run_order)
 
 
-def latest_run(runs_dir: str | Path = DEFAULT_RUNS_DIR, reads: str | None = None) -> Path:
+def latest_run(runs_dir: str | Path = DEFAULT_RUNS_DIR, reads: str | None = None, flag: str = "--input latest") -> Path:
     """The newest run in runs_dir; with `reads` (raw, filtered, final), the newest that holds the files the
     stage reads: `export-train --input latest` after `generate.py --feedback` means the run score.py
     finished, not the new one. Newer runs passed over are named, so the choice is never silent."""
     runs = all_runs(runs_dir)
     if not runs:
-        raise UserError(f"--input latest: no runs in {runs_dir}/ yet; run generate.py first (or give --runs-dir)")
+        raise UserError(f"{flag}: no runs in {runs_dir}/ yet; run generate.py first (or give --runs-dir)")
     if reads is None:
         return runs[-1]
     having = [r for r in runs if any(r.glob(f"* data samples/{reads}_*.jsonl"))]
@@ -144,14 +144,14 @@ def resolve_input(spec: str, reads: str, runs_dir: str | Path = DEFAULT_RUNS_DIR
             raise UserError(f"--input {spec}: not a regular file (a pipe or a device?)")
         in_run = (path.parent.parent / "run.json").exists() and path.parent.name.endswith(" data samples")
         domain = path.parent.name.removesuffix(" data samples") if in_run else None
-        if in_run and path.stem.startswith(f"{reads}_"):  # the file this stage reads in a run: outputs beside it
+        if in_run and run_own_file(path, reads):  # the file this stage reads in a run: outputs beside it
             return [StageInput(path, path.parent.parent, domain, path.stem.split("_", 1)[1])]
         return [StageInput(path, None, domain, None)]  # any other file (final_x.jsonl...): its siblings stay as they are
     domain_dirs = sorted(path.glob("* data samples")) or ([path] if path.name.endswith(" data samples") else [])
     inputs = []
     for d in domain_dirs:
         for f in sorted(d.glob(f"{reads}_*.jsonl")):
-            if "." in f.stem:  # final_x.final.jsonl: written beside a file given by name, not the run's own
+            if not run_own_file(f, reads):  # final_x.final.jsonl: written beside a file given by name
                 continue
             if not f.is_file():
                 cli.say(f"{f}: not a regular file; skipped")
@@ -160,6 +160,12 @@ def resolve_input(spec: str, reads: str, runs_dir: str | Path = DEFAULT_RUNS_DIR
     if not inputs:
         raise UserError(f"--input {spec}: no {reads}_*.jsonl files in {path}")
     return inputs
+
+
+def run_own_file(path: Path, reads: str) -> bool:
+    """Is path the run's own <reads>_<slug>.jsonl, not one a stage wrote beside a file given by name
+    (filtered_x.filtered.jsonl, whose stem also starts with filtered_)?"""
+    return path.stem.startswith(f"{reads}_") and "." not in path.stem
 
 
 _RUN_FILE = re.compile(r"(raw|failed|torn|filtered|rejected|scored|final|audit|audited|decisions)_.+\.(jsonl|csv)")
@@ -542,5 +548,9 @@ def update_manifest(run_dir: Path, stage: str, info: dict) -> None:
     stages = manifest.setdefault("stages", {})
     spent = info.get("seconds", info.get("totals", {}).get("seconds", 0))
     entry["seconds_all_sessions"] = round(stages.get(stage, {}).get("seconds_all_sessions", 0) + spent, 2)
+    before = stages.get(stage, {}).get("per_domain")
+    if isinstance(before, dict) and isinstance(info.get("per_domain"), dict):
+        # a stage run on some domains (a domain folder as --input) leaves the others' part as it was
+        entry["per_domain"] = {**before, **info["per_domain"]}
     stages[stage] = entry
     write_atomic(Path(run_dir) / "run.json", json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")

@@ -281,14 +281,16 @@ def test_an_audit_of_a_random_sample_of_final_gives_its_error_with_a_wilson_inte
     rows[2][8] = "drop"
     write_csv(path, rows)
     proc = run("audit.py", "apply", "--input", "latest", "--decisions", str(path), check_rc=0)
-    # 1 of 5 by hand: p = 0.2, z = 1.96: (p + z²/2n ∓ z·sqrt(p(1-p)/n + z²/4n²)) / (1 + z²/n) = 0.036223 .. 0.624472
-    line = "20.0% of final is wrong (95% Wilson interval 3.6%–62.4%), from a human audit of 5 samples of final (1 dropped)"
+    # 1 of 5 of 6, by hand: drawn without replacement, n counts as n(N-1)/(N-n) = 25; p = 0.2, z = 1.96:
+    # (p + z²/2n ∓ z·sqrt(p(1-p)/n + z²/4n²)) / (1 + z²/n) = 0.088606 .. 0.391310 (the truth is 1/6 or 2/6)
+    line = ("20.0% of final is wrong (95% Wilson interval 8.9%–39.1%), from a human audit of 5 of 6 samples of final "
+            "(1 dropped; a simple random sample of all of final)")
     assert line in proc.stderr
     est = json.loads((run_dir / "run.json").read_text())["stages"]["audit"]["error_of_final"]
     assert est["reviewed"] == 5 and est["dropped"] == 1
-    assert est["low"] == pytest.approx(0.036223, abs=1e-6) and est["high"] == pytest.approx(0.624472, abs=1e-6)
+    assert est["low"] == pytest.approx(0.088606, abs=1e-6) and est["high"] == pytest.approx(0.391310, abs=1e-6)
     assert f"Error of final: {line}" in (run_dir / "report.md").read_text()
-    assert "3.6%–62.4%" in (run_dir / "report.html").read_text()
+    assert "8.9%–39.1%" in (run_dir / "report.html").read_text()
     run("audit.py", "export-train", "--input", "latest", "--format", "openai", check_rc=0)
     assert f"- Error of final: {line}" in (run_dir / "README.md").read_text()  # the estimate and its sample size
 
@@ -322,3 +324,141 @@ def test_a_long_cell_is_read_without_changing_csvs_limit_for_the_rest_of_the_pro
     [(row_no, row)] = audit.read_rows(path)
     assert (row_no, len(row["comment"])) == (2, 200_000)
     assert csv.field_size_limit() == before
+
+
+def review(run_dir, csvs, drop_domain):
+    """A reviewer: drops every sample of drop_domain, keeps the rest. The ids reviewed."""
+    ids = set()
+    for path in csvs:
+        rows = read_csv(path)
+        for r in rows[1:]:
+            r[8] = "drop" if r[1] == drop_domain else "keep"
+            ids.add(r[0])
+        write_csv(path, rows)
+    return ids
+
+
+def audit_record(run_dir):
+    audit = json.loads((run_dir / "run.json").read_text())["stages"]["audit"]
+    return {k: v for k, v in audit.items() if k not in ("files", "command", "finished_at", "seconds_all_sessions")}
+
+
+def test_the_error_of_final_of_two_domains_is_one_estimate_over_all_of_final_and_every_round(run, tmp_path, ollama):
+    """#31 items 1-3, the issue's scenario: 40 samples of final in one domain, 4 in the other; the reviewer
+    drops the small domain's and keeps the rest (the true error is 4/44 = 9.1%). The stated interval holds
+    it, applying one domain's CSV again changes nothing, and a second draw is new samples."""
+    run("generate.py", "--domains", "Big shop,Small shop", "--samples-per-domain", "40", check_rc=0)
+    run("filter.py", "--input", "latest", "--skip-checks", "duplicate", check_rc=0)
+    run_dir = only_run(tmp_path)
+    for domain, keep in (("Big shop", 40), ("Small shop", 4)):
+        path = run_dir / f"{domain} data samples" / f"filtered_{domain.lower().replace(' ', '_')}.jsonl"
+        lines = path.read_text().splitlines(keepends=True)
+        assert len(lines) >= keep
+        path.write_text("".join(lines[:keep]))
+    run("score.py", "--input", "latest", check_rc=0)
+    big, small = (run_dir / f"{d} data samples" for d in ("Big shop", "Small shop"))
+    assert [len(read_lines(f / f"final_{s}.jsonl")) for f, s in ((big, "big_shop"), (small, "small_shop"))] == [40, 4]
+
+    run("audit.py", "export", "--input", "latest", "--sample", "14", "--seed", "3", check_rc=0)  # 1 of Small shop's 4
+    csvs = [big / "audit_big_shop.csv", small / "audit_small_shop.csv"]
+    first = review(run_dir, csvs, "Small shop")
+    assert len(first) == 14  # 14 of all of final, not 14 of each domain
+    proc = run("audit.py", "apply", "--input", "latest", *(a for p in csvs for a in ("--decisions", str(p))), check_rc=0)
+    est = audit_record(run_dir)["error_of_final"]
+    assert est["design"] == "random" and est["final"] == 44 and est["reviewed"] == 14 and est["undecided"] == 0
+    assert est["low"] <= 4 / 44 <= est["high"], est
+    assert est["per_domain"]["Small shop"]["rate"] == 1 and est["per_domain"]["Big shop"]["rate"] == 0
+    assert est["dropped"] == 1 and est["rate"] == pytest.approx(1 / 14)
+    assert "simple random sample of all of final" in proc.stderr and "Small shop: 100.0%" in proc.stderr
+
+    before = audit_record(run_dir)
+    run("audit.py", "apply", "--input", "latest", "--decisions", str(csvs[0]), check_rc=0)  # one domain's CSV again
+    assert audit_record(run_dir) == before
+
+    run("audit.py", "export", "--input", "latest", "--sample", "14", "--seed", "3", check_rc=0)  # the same seed, round 2
+    second_csvs = [big / "audit_big_shop_2.csv", small / "audit_small_shop_2.csv"]
+    second = review(run_dir, [p for p in second_csvs if p.exists()], "Small shop")
+    assert len(second) == 14 and not second & first  # only samples no reviewer has decided on
+    run("audit.py", "apply", "--input", "latest", *(a for p in second_csvs if p.exists() for a in ("--decisions", str(p))),
+        check_rc=0)
+    est = audit_record(run_dir)["error_of_final"]
+    assert est["reviewed"] == 28 and est["low"] <= 4 / 44 <= est["high"]  # both rounds
+    assert f"from a human audit of 28 of 44 samples of final" in (run_dir / "report.md").read_text()
+
+
+@pytest.mark.parametrize("stratify", [False, True])
+def test_the_95_percent_interval_holds_a_known_error_rate_in_95_percent_of_simulated_audits(stratify):
+    """#31: 2,000 audits of a final whose error is known (9.1%), drawn by audit.py's own draw and estimated by
+    the ledger as apply estimates it: the interval holds the true rate in 93-97% of them. Stratified: a
+    small domain (100 samples, 73% wrong) beside a large one (900, 2% wrong), 10 and 90 reviewed."""
+    import random
+
+    import audit
+    from dataforge.ledger import error_of_final
+
+    sizes, wrong = ({"a": 900, "b": 100}, {"a": 18, "b": 73}) if stratify else ({"a": 1000}, {"a": 91})
+    pools = {d: [{"id": f"{d}{i}", "wrong": i < wrong[d]} for i in range(n)] for d, n in sizes.items()}
+    truth, rng, held = sum(wrong.values()) / sum(sizes.values()), random.Random(1), 0
+    for _ in range(2000):
+        drawn = audit.draw(pools, 100, rng.randrange(1 << 30), stratify)
+        strata = {d: {"final": sizes[d], "reviewed": len(s), "dropped": sum(x["wrong"] for x in s), "undecided": 0}
+                  for d, s in drawn.items()}
+        est = error_of_final(strata, "stratified" if stratify else "random")
+        held += est["low"] <= truth <= est["high"]
+    assert 0.93 <= held / 2000 <= 0.97, held / 2000
+
+
+def hand_made_run(tmp_path, sizes: dict[str, int]):
+    """A run folder written by hand: filtered_ and final_ of each domain (no scores), as audit.py reads it."""
+    run_dir = tmp_path / "runs" / "run_20261125_120000"
+    for domain, n in sizes.items():
+        folder = run_dir / f"{domain} data samples"
+        folder.mkdir(parents=True)
+        slug = domain.lower().replace(" ", "_")
+        lines = "".join(json.dumps({"id": f"{slug}-{i}", "question": f"A shop sells {i} cups at $3 each. What is the total?",
+                                    "reasoning": [f"{i} * 3 = {i * 3}"], "answer": f"${i * 3}", "difficulty": "easy",
+                                    "domain": domain, "num_steps": 1}) + "\n" for i in range(1, n + 1))
+        for stage in ("filtered", "final"):
+            (folder / f"{stage}_{slug}.jsonl").write_text(lines)
+    (run_dir / "run.json").write_text(json.dumps({"stages": {"generate": {
+        "domains": [{"name": d, "notes": ""} for d in sizes], "settings": {"samples_per_domain": max(sizes.values())}}}}))
+    return run_dir
+
+
+def test_a_stratified_audit_weights_each_domain_by_its_size(run, tmp_path):
+    """#31 item 2, asked for: --stratify shares --sample out by domain size (10 and 1 of 40 and 4); the
+    reviewer drops the small domain's: each domain weighted by its size gives the true 9.1%."""
+    run_dir = hand_made_run(tmp_path, {"Big shop": 40, "Small shop": 4})
+    run("audit.py", "export", "--input", "latest", "--sample", "11", "--stratify", check_rc=0)
+    csvs = [run_dir / f"{d} data samples" / f"audit_{d.lower().replace(' ', '_')}.csv" for d in ("Big shop", "Small shop")]
+    assert [len(read_csv(p)) - 1 for p in csvs] == [10, 1]
+    review(run_dir, csvs, "Small shop")
+    proc = run("audit.py", "apply", "--input", "latest", *(a for p in csvs for a in ("--decisions", str(p))), check_rc=0)
+    est = audit_record(run_dir)["error_of_final"]
+    assert est["design"] == "stratified" and est["rate"] == pytest.approx(4 / 44) and est["low"] <= 4 / 44 <= est["high"]
+    assert "9.1% of final is wrong (95% stratified Wilson interval" in proc.stderr
+    assert "a sample of each domain, weighted by its size" in (run_dir / "report.md").read_text()
+
+    run("audit.py", "export", "--input", str(run_dir / "Big shop data samples"), "--sample", "5", check_rc=0)
+    drawn = json.loads((run_dir / "run.json").read_text())["stages"]["audit_sample"]
+    assert drawn["rounds"] == 2 and len(drawn["drawn"]["Big shop"]) == 15  # both rounds; a domain's draw stays stratified
+    assert audit_record(run_dir)["error_of_final"]["rate"] == pytest.approx(4 / 44)
+
+
+def test_audit_reads_each_domains_current_judge_and_rubric(run, tmp_path, ollama):
+    """#31 item 4: a second judge scores one domain: the other's samples still export (its scores are still
+    current); after a rubric version change every sample appears once. run.json keeps both domains' part."""
+    run_dir = scored_run(run, tmp_path, "Bakery,Jobs at startup", 2)
+    run("score.py", "--input", str(run_dir / "Bakery data samples"), "--judge-model", "mistral", check_rc=0)
+    per_domain = json.loads((run_dir / "run.json").read_text())["stages"]["score"]["per_domain"]
+    assert {d: p["judge"]["judge_model"] for d, p in per_domain.items()} == {"Bakery": "ollama://mistral",
+                                                                            DOMAIN: "ollama://llama2"}
+    assert "judge `ollama://llama2; ollama://mistral`" in (run_dir / "report.md").read_text()  # each domain's
+    folder = run_dir / f"{DOMAIN} data samples"
+    scored = folder / f"scored_{SLUG}.jsonl"
+    scored.write_text("".join(json.dumps({**r, "rubric_version": "0-older"}) + "\n" for r in read_lines(scored)))
+    run("score.py", "--input", str(folder), check_rc=0)  # the new rubric: scored again, the old records kept
+    assert len(read_lines(scored)) == 4
+    run("audit.py", "export", "--input", "latest", check_rc=0)
+    assert len(read_csv(run_dir / "Bakery data samples" / "audit_bakery.csv")) == 3
+    assert len(read_csv(folder / f"audit_{SLUG}.csv")) == 3

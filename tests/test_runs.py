@@ -647,3 +647,34 @@ def test_contamination_is_checked_in_the_worker_processes_too(run, tmp_path):
     contaminated = [r["id"] for r in read_lines(tmp_path / "big.rejected.jsonl")
                     if r["reject_reasons"][0]["check"] == "contamination"]
     assert contaminated == ["s-9000"]
+
+
+def test_the_dataset_card_says_only_what_was_done(run, tmp_path, ollama):
+    """#31 item 10: the card names the export just written and its rows (not a stale train_ file beside it),
+    the checks that ran (near-duplicates not checked here), and the cost of the judges whose verdicts stand
+    (a first judge's, replaced, is counted only in the total)."""
+    run("generate.py", "--domains", DOMAIN, "--samples-per-domain", "3", check_rc=0)
+    generated = ollama.tokens_reported
+    run("filter.py", "--input", "latest", "--skip-checks", "duplicate", check_rc=0)
+    run("score.py", "--input", "latest", check_rc=0)
+    first_judge = ollama.tokens_reported - generated
+    run("score.py", "--input", "latest", "--judge-model", "mistral", check_rc=0)
+    second_judge = ollama.tokens_reported - generated - first_judge
+    run_dir = only_run(tmp_path)
+    (run_dir / "train_alpaca.jsonl").write_text("{}\n" * 50)  # a stale export of another day
+    run("audit.py", "export-train", "--input", "latest", "--format", "openai", check_rc=0)
+    card = (run_dir / "README.md").read_text()
+    assert "train_alpaca" not in card and "- `train_openai.jsonl`: messages (role, content), 3 rows" in card
+    assert "every equation was checked exactly" in card and "near-duplicates" not in card
+    assert f"Cost per sample that reached final: {(generated + second_judge) / 3:,.1f} tokens (generation and the judges" in card
+    assert f"in all, {(generated + first_judge + second_judge) / 3:,.1f} tokens per final sample were spent" in card
+
+
+def test_report_md_escapes_a_bar_in_a_domain_name_and_resume_without_runs_names_resume(run, tmp_path, ollama):
+    """#31 item 11: 'Tea|Coffee' is one cell of the funnel table; `generate.py --resume` with no runs speaks of
+    --resume, not of `--input latest`."""
+    run("generate.py", "--domains", "Tea|Coffee", "--samples-per-domain", "1", check_rc=0)
+    report = (only_run(tmp_path) / "report.md").read_text()
+    assert "| Tea\\|Coffee | 1 |" in report
+    proc = run("generate.py", "--resume", "--runs-dir", "none-yet", check_rc=2)
+    assert "--resume: no runs in none-yet/" in proc.stderr and "--input latest" not in proc.stderr

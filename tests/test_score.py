@@ -11,6 +11,7 @@ import time
 import pytest
 
 from conftest import ROOT, ctrl_c_after, need_embedded, only_run, read_lines
+from fake_ollama import FakeOllama
 from dataforge.prompts import JUDGE_SCHEMA, RESOLVE_DISAGREE_CAP, RESOLVE_SCHEMA
 
 
@@ -102,7 +103,7 @@ def test_off_domain_samples_are_flagged_by_the_filter_and_kept_out_of_final_by_t
     assert all(scored[i]["rejected"] == "off_domain" and scored[i]["score"] > 6.0 for i in off)
     assert "off-domain" in proc.stderr  # the summary table counts them
     row = next(line for line in proc.stderr.splitlines() if line.startswith("Jobs at startup"))
-    assert row.split()[-5:] == ["2", "0", "0", "0", "6"]  # off-domain, incorrect, re-solve disagreed, low score, kept
+    assert row.split()[-6:] == ["2", "0", "0", "0", "0", "6"]  # off-domain, incorrect, disagreed, unresolved, low, kept
     assert "- off_domain: 2" in (folder.parent / "report.md").read_text()
 
     run("score.py", "--input", "latest", "--min-relevance", "1", "--min-correctness", "10", check_rc=0)  # cached scores
@@ -295,3 +296,105 @@ def test_replay_mode_answers_a_re_solve_with_what_the_real_model_answered(run, t
     jury = read_lines(tmp_path / "filtered.scored.jsonl")[0]["jury"]
     assert [j["answers"] for j in jury] == [[float(real["answers"]["gpt-3.5-turbo"])],
                                            [float(real["answers"]["llama-3.2-3b-instruct"])]]
+
+
+def test_a_juror_with_no_vote_is_unresolved_never_final_under_all_and_a_minority_of_voters_does_not_decide(run, tmp_path, ollama):
+    """#31 item 6: juror b has no answer to give (its re-solve is no number): with --agree all the sample is
+    'unresolved' (counted), not final; with majority, one voting juror of three is no majority of the jury."""
+    src = replay_file(tmp_path, ollama, {10: {"a": 10, "c": 10},   # b cannot re-solve it
+                                          20: {"a": 20},            # only a can
+                                          30: {"a": 30, "b": 30, "c": 30}})
+    proc = run("score.py", "--input", str(src), "--judge-model", "ollama://a,ollama://b", "--agree", "all", check_rc=0)
+    scored = {s["id"]: s for s in read_lines(tmp_path / "filtered.scored.jsonl")}
+    assert scored["s10"]["rejected"] == scored["s20"]["rejected"] == "unresolved"
+    assert [s["id"] for s in read_lines(tmp_path / "filtered.final.jsonl")] == ["s30"]
+    row = next(line for line in proc.stderr.splitlines() if line.startswith("filtered.jsonl"))
+    assert row.split()[-6:] == ["0", "0", "0", "2", "0", "1"]  # off-domain, incorrect, disagreed, unresolved, low, kept
+
+    run("score.py", "--input", str(src), "--judge-model", "ollama://a,ollama://b,ollama://c", "--agree", "majority",
+        check_rc=0)
+    scored = {s["id"]: s for s in read_lines(tmp_path / "filtered.scored.jsonl") if s["judge_model"].count(",") == 2}
+    assert scored["s20"]["rejected"] == "unresolved" and "rejected" not in scored["s10"]  # 2 of 3 voted: they decide
+    assert [s["id"] for s in read_lines(tmp_path / "filtered.final.jsonl")] == ["s10", "s30"]
+
+
+def test_a_juror_whose_server_fails_every_request_stops_the_stage_and_final_stays_as_it_was(run, tmp_path, ollama):
+    """#31 item 7: juror openai://mistral's server answers 500 to everything: exit 2, the juror and the
+    server's reason named, final_ as the last good scoring wrote it; the same when the only judge fails."""
+    folder, n = make_filtered_run(run, tmp_path, n=4)
+    run("score.py", "--input", "latest", check_rc=0)
+    final = (folder / "final_jobs_at_startup.jsonl").read_bytes()
+    assert len(final.splitlines()) == 4
+    broken = FakeOllama().start()
+    try:
+        broken.faults.queue = ["500"] * 1000
+        env = {"OPENAI_BASE_URL": broken.url + "/v1", "OPENAI_API_KEY": "sk-test", "DATAFORGE_RETRIES": "0"}
+        proc = run("score.py", "--input", "latest", "--judge-model", "ollama://mistral,openai://mistral", env=env, check_rc=2)
+        assert "Error: juror openai://mistral: " in proc.stderr  # whichever rule stopped it (ours, or local_llm's own)
+        assert "llama runner process has terminated" in proc.stderr  # the server's own reason
+        assert (folder / "final_jobs_at_startup.jsonl").read_bytes() == final
+        proc = run("score.py", "--input", "latest", "--judge-model", "openai://mistral", env=env, check_rc=2)
+        assert "Error: juror openai://mistral: " in proc.stderr and "llama runner process has terminated" in proc.stderr
+        assert (folder / "final_jobs_at_startup.jsonl").read_bytes() == final  # not emptied (4 -> 0)
+    finally:
+        broken.stop()
+    proc = run("score.py", "--input", "latest", "--judge-model", "ollama://mistral,ollama://llama2", check_rc=0)
+    assert len(read_lines(folder / "final_jobs_at_startup.jsonl")) == 4  # the same command with a working jury
+
+
+def test_judge_retries_vary_the_seed(run, tmp_path, ollama):
+    """#31 item 9: a deterministic server repeats a cut-off reply to a byte-identical request."""
+    make_filtered_run(run, tmp_path, n=1)
+    before = len(ollama.model_requests())
+    ollama.faults.queue = ["length", "length"]  # the rubric's reply cut off twice, then whole
+    run("score.py", "--input", "latest", check_rc=0)
+    rubric = [r["body"]["options"]["seed"] for r in ollama.model_requests()[before:] if r["body"]["format"] == JUDGE_SCHEMA]
+    assert len(rubric) == 3 and len(set(rubric)) == 3
+
+
+def test_votes_and_think_are_part_of_what_makes_a_cached_score_current(run, tmp_path, ollama):
+    """#31 item 8: a re-score with --votes 3 (or --think off) is not served the one-vote answers of the cache."""
+    folder, n = make_filtered_run(run, tmp_path, n=2)
+    run("score.py", "--input", "latest", check_rc=0)
+    for flags in (["--votes", "3"], ["--votes", "3", "--think", "off"]):
+        before = len(ollama.model_requests())
+        run("score.py", "--input", "latest", *flags, check_rc=0)
+        assert len(ollama.model_requests()) > before, flags  # scored again
+        before = len(ollama.model_requests())
+        run("score.py", "--input", "latest", *flags, check_rc=0)
+        assert len(ollama.model_requests()) == before, flags  # and then cached under those settings
+    scored = read_lines(folder / "scored_jobs_at_startup.jsonl")
+    assert len(scored) == 6 and {(s["votes"], s["think"]) for s in scored} == {(1, "auto"), (3, "auto"), (3, "off")}
+    assert {(s["votes"], s["think"]) for s in read_lines(folder / "final_jobs_at_startup.jsonl")} == {(3, "off")}
+
+
+def test_a_file_the_filter_wrote_beside_a_run_file_is_scored_as_a_loose_file(run, tmp_path, ollama):
+    """#31 item 5: filtered_x.filtered.jsonl starts with filtered_ but is not the run's own input: scoring it
+    leaves run.json, the report and the run's scored_/final_ alone."""
+    folder, n = make_filtered_run(run, tmp_path, n=2)
+    run("score.py", "--input", "latest", check_rc=0)
+    run("filter.py", "--input", str(folder / "filtered_jobs_at_startup.jsonl"), "--skip-checks", "duplicate", check_rc=0)
+    beside = folder / "filtered_jobs_at_startup.filtered.jsonl"
+    assert beside.exists()
+    run_dir = only_run(tmp_path)
+    kept = {p: p.read_bytes() for p in (run_dir / "run.json", run_dir / "report.md", folder / "final_jobs_at_startup.jsonl")}
+    run("score.py", "--input", str(beside), "--judge-model", "mistral", check_rc=0)
+    assert {p: p.read_bytes() for p in kept} == kept
+    assert len(read_lines(folder / "filtered_jobs_at_startup.filtered.final.jsonl")) == 2
+
+
+def test_one_model_named_twice_is_refused_and_bad_flags_exit_2(run, tmp_path, ollama):
+    """#32 (juries): llama2 and llama2:latest are one model. #31 item 11: --max-attempts 0 scores nothing."""
+    make_filtered_run(run, tmp_path, n=1)
+    proc = run("score.py", "--input", "latest", "--judge-model", "llama2,llama2:latest", check_rc=2)
+    assert "llama2 and llama2:latest are one model" in proc.stderr
+    proc = run("score.py", "--input", "latest", "--max-attempts", "0", check_rc=2)
+    assert "--max-attempts: 0: use a whole number from 1 up" in proc.stderr
+
+
+def test_the_self_judging_notice_never_suggests_a_model_already_on_the_jury(run, tmp_path, ollama):
+    """#31 item 11: llama2 judges its own samples beside mistral: the way out is qwen2.5, not mistral."""
+    make_filtered_run(run, tmp_path, n=1)
+    ollama.models.append("qwen2.5:7b")
+    proc = run("score.py", "--input", "latest", "--judge-model", "llama2,mistral", check_rc=0)
+    assert "--judge-model: qwen2.5:7b" in proc.stderr and "mistral:latest" not in proc.stderr
