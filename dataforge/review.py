@@ -149,7 +149,8 @@ class Review:
     def decide(self, body: dict) -> dict:
         """A decision from the page -> saved (and the run's audit record and report brought up to date)."""
         domain, sample_id, decision = body.get("domain"), body.get("id"), body.get("decision")
-        if domain not in self.inputs or not any(s["id"] == sample_id for s in self.samples):
+        # compared, not looked up: the body is anyone's JSON (a list is no key), and ids are a domain's own
+        if not any(s["id"] == sample_id and s["domain"] == domain for s in self.samples):
             raise UserError(f"sample {sample_id!r} of domain {domain!r} is not under review here")
         if decision not in ("keep", "drop", "fix"):
             raise UserError(f"decision {decision!r} is not keep, drop or fix")
@@ -195,11 +196,16 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def send_json(self, obj: dict, status: int = 200) -> None:
-        self.send(status, json.dumps(obj, ensure_ascii=False).encode("utf-8"), "application/json; charset=utf-8")
+        # ASCII: model output may hold a lone surrogate ("\ud800" in its JSON), which UTF-8 cannot encode
+        self.send(status, json.dumps(obj).encode("ascii"), "application/json; charset=utf-8")
 
     def authorized(self) -> bool:
+        """The token, asked for by this page's own address: a web page whose name was made to point at
+        127.0.0.1 (DNS rebinding) sends its own Host, and a page elsewhere posting here its own Origin."""
         token = parse_qs(urlsplit(self.path).query).get("token", [""])[0]
-        if hmac.compare_digest(token.encode(), self.server.token.encode()):
+        ours = self.headers.get("Host") in self.server.hosts \
+            and self.headers.get("Origin") in (None, *(f"http://{h}" for h in self.server.hosts))
+        if ours and hmac.compare_digest(token.encode(), self.server.token.encode()):
             return True
         self.send(403, b"403: open the page with the URL audit.py review printed (it holds the token)\n", "text/plain")
         return False
@@ -247,6 +253,11 @@ class ReviewServer(ThreadingHTTPServer):
         except OSError as e:
             raise UserError(f"--port {port}: cannot listen on 127.0.0.1:{port} ({e.strerror}); "
                             "give another port, or 0 for any free one") from None
+
+    @property
+    def hosts(self) -> tuple[str, str]:
+        """The Host a browser sends for this page."""
+        return f"127.0.0.1:{self.server_address[1]}", f"localhost:{self.server_address[1]}"
 
     @property
     def url(self) -> str:

@@ -328,3 +328,58 @@ def test_make_review_shot_draws_the_page_of_a_copy_of_a_real_run(run, tmp_path, 
     run("docs/make_review_shot.py", "--run", str(run_dir), "--output", str(out), check_rc=0)
     assert out.read_bytes().startswith(b"\x89PNG") and out.stat().st_size > 10_000
     assert sorted(p.name for p in (run_dir / f"{DOMAIN} data samples").iterdir()) == before  # decided on a copy
+
+
+def ask(page: "Review", method: str, path: str, body=None, headers=None) -> tuple[int, str]:
+    """One request to the page's server as any local program can send it: (status, body)."""
+    import http.client
+
+    port = int(page.base.rsplit(":", 1)[1])
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    data = json.dumps(body).encode() if isinstance(body, dict) else body
+    connection.request(method, f"{path}?token={page.token}", body=data,
+                       headers={"Content-Type": "application/json", **(headers or {})})
+    answer = connection.getresponse()
+    return answer.status, answer.read().decode()
+
+
+def test_a_request_for_another_host_or_from_another_origin_is_refused_even_with_the_token(run, tmp_path, review):
+    run_dir = startup_run(run, tmp_path, n=2)
+    page = review(run_dir)
+    sample_id = read_lines(run_dir / f"{DOMAIN} data samples" / f"scored_{SLUG}.jsonl")[0]["id"]
+    drop = {"id": sample_id, "domain": DOMAIN, "decision": "drop"}
+    port = page.base.rsplit(":", 1)[1]
+    # DNS rebinding: evil.example made to resolve to 127.0.0.1 sends its own name; a page there posting here, its origin
+    assert ask(page, "GET", "/api/samples", headers={"Host": f"evil.example:{port}"})[0] == 403
+    assert ask(page, "POST", "/api/decide", drop, {"Host": f"evil.example:{port}"})[0] == 403
+    assert ask(page, "POST", "/api/decide", drop, {"Origin": "http://evil.example"})[0] == 403
+    assert ask(page, "POST", "/api/decide", drop, {"Origin": "null"})[0] == 403  # a sandboxed frame or a file
+    assert decisions(run_dir) == {}
+    assert ask(page, "GET", "/api/samples", headers={"Host": f"localhost:{port}"})[0] == 200
+    assert ask(page, "POST", "/api/decide", drop, {"Origin": page.base})[0] == 200  # the page's own fetch
+
+
+def test_two_domains_with_odd_names_and_decisions_that_name_no_sample_of_theirs(run, tmp_path, review):
+    run_dir = scored_run(run, tmp_path, "Bob's \"café\" / ünï, Coffee shop", 2)
+    folders = sorted(p for p in run_dir.iterdir() if p.is_dir())
+    page = review(run_dir, "--order", "file")
+    status, body = ask(page, "GET", "/api/samples")
+    assert status == 200, body
+    samples = json.loads(body)["samples"]
+    odd, coffee = samples[0], samples[2]
+    assert [s["domain"] for s in samples] == [odd["domain"]] * 2 + ["Coffee shop"] * 2 and "ünï" in odd["domain"]
+    for bad in ({**odd, "domain": "Coffee shop"}, {"id": [odd["id"]], "domain": odd["domain"]},
+                {"id": odd["id"], "domain": {"a": 1}}, {"id": odd["id"], "domain": odd["domain"], "decision": ["keep"]}):
+        status, body = ask(page, "POST", "/api/decide", {"decision": "drop", **bad, "comment": "x"})
+        assert status == 400 and "error" in json.loads(body), (bad, status, body)
+    assert not list(run_dir.glob("*/decisions_*"))
+    for s in (odd, coffee):
+        status, body = ask(page, "POST", "/api/decide", {"id": s["id"], "domain": s["domain"], "decision": "keep",
+                                                         "comment": "odd \ud800 but kept"})
+        assert status == 200 and json.loads(body)["saved"], body
+    status, body = ask(page, "GET", "/api/samples")  # a lone surrogate (JSON's "\ud800") is no UTF-8: sent escaped
+    assert status == 200 and json.loads(body)["decisions"][odd["id"]]["comment"] == "odd \ud800 but kept"
+    figures = json.loads(body)["figures"]
+    assert {d: (f["reviewed"], f["to_review"]) for d, f in figures["domains"].items()} == \
+        {odd["domain"]: (1, 1), "Coffee shop": (1, 1)}
+    assert [len(read_lines(next(f.glob("decisions_*.jsonl")))) for f in folders] == [1, 1]
