@@ -383,3 +383,36 @@ def test_two_domains_with_odd_names_and_decisions_that_name_no_sample_of_theirs(
     assert {d: (f["reviewed"], f["to_review"]) for d, f in figures["domains"].items()} == \
         {odd["domain"]: (1, 1), "Coffee shop": (1, 1)}
     assert [len(read_lines(next(f.glob("decisions_*.jsonl")))) for f in folders] == [1, 1]
+
+
+def test_a_key_pressed_twice_decides_one_sample_and_letters_typed_in_the_boxes_decide_nothing(run, tmp_path, browser, review):
+    run_dir = startup_run(run, tmp_path, n=3)
+    page = review(run_dir, "--order", "file")
+    open_page(browser, page.url)
+    first = text(browser, "sample-id")
+    press(browser, "k", "d")  # faster than the save: the second press must not decide sample 1 again, nor skip 2
+    wait(browser, lambda d: text(d, "status") == f"saved: keep {first}", "the keep saved")
+    browser.execute_script("document.dispatchEvent(new KeyboardEvent('keydown', {key: 'k', repeat: true}))")  # k held
+    press(browser, "c", "kdf l? bad", "\n")
+    assert {i: d["decision"] for i, d in decisions(run_dir).items()} == {first: "keep"}
+    assert text(browser, "position") == "2 of 3" and text(browser, "decision") == "not reviewed yet"
+    press(browser, "f")
+    browser.find_element("id", "edit-answer").send_keys("kd")  # typed into the fix, not decisions
+    press(browser, ESC, RIGHT)
+    assert text(browser, "position") == "3 of 3" and len(decisions(run_dir)) == 1
+    last = decide(browser, "d", "drop")  # the last sample: decided, and the page stays on it
+    assert text(browser, "position") == "3 of 3" and text(browser, "decision").startswith("dropped")
+    assert {i: (d["decision"], d["comment"]) for i, d in decisions(run_dir).items()} == \
+        {first: ("keep", ""), last: ("drop", "")}
+
+
+def test_a_very_long_line_in_a_sample_wraps_on_the_page(run, tmp_path, browser, review):
+    run_dir = startup_run(run, tmp_path, n=1)
+    scored = run_dir / f"{DOMAIN} data samples" / f"scored_{SLUG}.jsonl"
+    sample = read_lines(scored)[0]
+    sample["question"] += " " + "x" * 3000
+    sample["rationale"] = "y" * 3000
+    scored.write_text(json.dumps(sample) + "\n")
+    page = review(run_dir)
+    open_page(browser, page.url)
+    assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
