@@ -17,7 +17,9 @@ record and the report rewritten. The samples are model output: the page shows th
 """
 
 import hmac
+import html
 import json
+import os
 import secrets
 import threading
 import webbrowser
@@ -264,6 +266,18 @@ class ReviewServer(ThreadingHTTPServer):
         return f"http://127.0.0.1:{self.server_address[1]}/?token={self.token}"
 
 
+def open_browser(url: str, opener: Path) -> None:
+    """The default browser opens a file only this user can read, which sends it on to url: a browser given
+    url itself holds the token on its command line, which every user of the machine can read (ps). The file
+    is in the run folder, not /tmp, which a browser packaged as a snap cannot see."""
+    opener.unlink(missing_ok=True)  # one left by a review that was killed: made afresh with our permissions
+    fd = os.open(opener, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(f'<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="0;url={html.escape(url)}">'
+                f'<title>DataForge review</title>\n<a href="{html.escape(url)}">the review page</a>\n')
+    webbrowser.open(opener.resolve().as_uri())
+
+
 def serve(inputs: list[StageInput], sample: int | None, seed: int, order: str, reviewer: str, port: int,
           browser: bool) -> int:
     """Serve the page until Ctrl-C or SIGTERM; each decision is on disk when the page shows it saved."""
@@ -275,14 +289,16 @@ def serve(inputs: list[StageInput], sample: int | None, seed: int, order: str, r
     cli.say(f"{len(review.samples)} samples to review in {review.run_dir} ({state['reviewed']} decided already); "
             "decisions are saved as they are made. Ctrl-C stops the page.")
     print(f"review page: {server.url}", flush=True)  # stdout: the one line a caller needs
-    if browser:
-        webbrowser.open(server.url)
+    opener = review.run_dir / "review_page.html"
     try:
+        if browser:
+            open_browser(server.url, opener)
         server.serve_forever()
     except KeyboardInterrupt:  # Ctrl-C, and SIGTERM (cli.Terminated): the way a review ends
         pass
     finally:
         server.server_close()
+        opener.unlink(missing_ok=True)
         with review.lock:  # a save under way finishes (its files are written whole either way)
             state = review.state()["figures"]
     cli.say(f"review page stopped: {state['reviewed']} reviewed, {state['to_review']} to review; "

@@ -9,6 +9,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import time
 import sys
 import urllib.error
 import urllib.request
@@ -74,10 +75,10 @@ def browser(chrome):
 class Review:
     """`python audit.py review ... --no-browser` in the background, as a user starts it; stopped with SIGTERM."""
 
-    def __init__(self, tmp_path: Path, run_dir: Path, *flags: str):
+    def __init__(self, tmp_path: Path, run_dir: Path, *flags: str, browser=False):
         self.log = tmp_path / f"review-{len(list(tmp_path.glob('review-*')))}.log"
         self.proc = subprocess.Popen([sys.executable, str(ROOT / "audit.py"), "review", "--input", str(run_dir),
-                                      "--no-browser", *flags], cwd=tmp_path, stdout=subprocess.PIPE,
+                                      *([] if browser else ["--no-browser"]), *flags], cwd=tmp_path, stdout=subprocess.PIPE,
                                      stderr=open(self.log, "w"), text=True, stdin=subprocess.DEVNULL)
         line = self.proc.stdout.readline()
         assert line.startswith("review page: http://127.0.0.1:"), (line, self.log.read_text())
@@ -94,8 +95,8 @@ class Review:
 def review(tmp_path):
     started = []
 
-    def start(run_dir, *flags):
-        started.append(Review(tmp_path, run_dir, *flags))
+    def start(run_dir, *flags, browser=False):
+        started.append(Review(tmp_path, run_dir, *flags, browser=browser))
         return started[-1]
 
     yield start
@@ -416,3 +417,23 @@ def test_a_very_long_line_in_a_sample_wraps_on_the_page(run, tmp_path, browser, 
     page = review(run_dir)
     open_page(browser, page.url)
     assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def test_the_browser_opened_is_not_given_the_token_on_its_command_line(run, tmp_path, review, monkeypatch):
+    run_dir = startup_run(run, tmp_path, n=1)
+    seen = tmp_path / "browser.json"  # a browser that notes what it was given ($BROWSER, as webbrowser reads it)
+    fake = tmp_path / "browser.py"
+    fake.write_text("import json, os, sys\nfrom urllib.parse import urlsplit, unquote\n"
+                    "path = unquote(urlsplit(sys.argv[1]).path) if sys.argv[1].startswith('file:') else None\n"
+                    "given = {'argv': sys.argv, 'mode': path and os.stat(path).st_mode & 0o777, 'page': path and open(path).read()}\n"
+                    f"json.dump(given, open({str(seen)!r}, 'w'))\n")
+    monkeypatch.setenv("BROWSER", f"{sys.executable} {fake} %s")
+    page = review(run_dir, browser=True)
+    deadline = time.monotonic() + 30
+    while not seen.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    given = json.loads(seen.read_text())
+    assert not any(page.token in arg for arg in given["argv"])  # `ps` shows a command line to every user
+    assert given["mode"] == 0o600 and f'content="0;url={page.url}"' in given["page"]
+    page.stop()
+    assert not (run_dir / "review_page.html").exists()
