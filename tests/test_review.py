@@ -437,3 +437,16 @@ def test_the_browser_opened_is_not_given_the_token_on_its_command_line(run, tmp_
     assert given["mode"] == 0o600 and f'content="0;url={page.url}"' in given["page"]
     page.stop()
     assert not (run_dir / "review_page.html").exists()
+
+
+def test_a_comment_typed_is_kept_when_the_reviewer_looks_elsewhere_before_deciding(run, tmp_path, browser, review):
+    run_dir = startup_run(run, tmp_path, n=2)
+    page = review(run_dir, "--order", "file")
+    open_page(browser, page.url)
+    press(browser, "c", "check the fee", "\n", RIGHT, LEFT)  # a look at the next sample, then back
+    assert browser.find_element("id", "comment").get_attribute("value") == "check the fee"
+    press(browser, "l")
+    browser.find_elements("css selector", "#rows tr")[0].click()  # and through the list
+    dropped = decide(browser, "d", "drop")
+    assert decisions(run_dir)[dropped]["comment"] == "check the fee"
+    assert browser.find_element("id", "comment").get_attribute("value") == ""  # sample 2 has none
