@@ -291,8 +291,8 @@ def serve(inputs: list[StageInput], sample: int | None, seed: int, order: str, r
     print(f"review page: {server.url}", flush=True)  # stdout: the one line a caller needs
     opener = review.run_dir / "review_page.html"
     try:
-        if browser:
-            open_browser(server.url, opener)
+        if browser:  # from a thread: a browser in this terminal (w3m, lynx) holds open() until it has the page
+            threading.Thread(target=open_browser, args=(server.url, opener), daemon=True).start()
         server.serve_forever()
     except KeyboardInterrupt:  # Ctrl-C, and SIGTERM (cli.Terminated): the way a review ends
         pass

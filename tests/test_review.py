@@ -426,6 +426,10 @@ def test_the_browser_opened_is_not_given_the_token_on_its_command_line(run, tmp_
     fake.write_text("import json, os, sys\nfrom urllib.parse import urlsplit, unquote\n"
                     "path = unquote(urlsplit(sys.argv[1]).path) if sys.argv[1].startswith('file:') else None\n"
                     "given = {'argv': sys.argv, 'mode': path and os.stat(path).st_mode & 0o777, 'page': path and open(path).read()}\n"
+                    "import re, urllib.request\n"  # and it loads the page at once, as a browser in the terminal (w3m) does
+                    "url = re.search('url=([^\"]+)', given['page'] or '')\n"
+                    "try: given['status'] = urllib.request.urlopen(url[1].replace('&amp;', '&'), timeout=10).status\n"
+                    "except Exception as e: given['status'] = repr(e)\n"
                     f"json.dump(given, open({str(seen)!r}, 'w'))\n")
     monkeypatch.setenv("BROWSER", f"{sys.executable} {fake} %s")
     page = review(run_dir, browser=True)
@@ -435,6 +439,7 @@ def test_the_browser_opened_is_not_given_the_token_on_its_command_line(run, tmp_
     given = json.loads(seen.read_text())
     assert not any(page.token in arg for arg in given["argv"])  # `ps` shows a command line to every user
     assert given["mode"] == 0o600 and f'content="0;url={page.url}"' in given["page"]
+    assert given["status"] == 200  # served while the browser waits for it
     page.stop()
     assert not (run_dir / "review_page.html").exists()
 
