@@ -455,3 +455,15 @@ def test_a_comment_typed_is_kept_when_the_reviewer_looks_elsewhere_before_decidi
     dropped = decide(browser, "d", "drop")
     assert decisions(run_dir)[dropped]["comment"] == "check the fee"
     assert browser.find_element("id", "comment").get_attribute("value") == ""  # sample 2 has none
+
+
+def test_space_after_a_click_on_keep_scrolls_and_decides_nothing(run, tmp_path, browser, review):
+    run_dir = startup_run(run, tmp_path, n=3)
+    page = review(run_dir, "--order", "file")
+    open_page(browser, page.url)
+    kept = text(browser, "sample-id")
+    browser.find_element("id", "keep").click()
+    wait(browser, lambda d: text(d, "status") == f"saved: keep {kept}", "the click's keep saved")
+    press(browser, " ")  # the page's scroll key: the button clicked last must not keep sample 2 unread
+    time.sleep(1)  # a second save would be done by now
+    assert list(decisions(run_dir)) == [kept] and text(browser, "position") == "2 of 3"
