@@ -175,11 +175,13 @@ class Review:
 
 
 def summary(d: dict) -> dict:
-    """A decision as the page shows it."""
-    fixed = d.get("fixed") or {}
-    return {"decision": d["decision"], "comment": d.get("comment", ""), "reviewer": d.get("reviewer", ""),
-            "at": d.get("applied_at", ""), "fixed": {"question": fixed.get("question"), "steps": fixed.get("reasoning"),
-                                                     "answer": fixed.get("answer")} if fixed else None}
+    """A decision as the page shows it (as text: a decisions file may have been edited by hand)."""
+    fixed = d.get("fixed") if isinstance(d.get("fixed"), dict) else {}
+    steps = fixed.get("reasoning") if isinstance(fixed.get("reasoning"), list) else []
+    return {"decision": d["decision"], "comment": str(d.get("comment", "")), "reviewer": str(d.get("reviewer", "")),
+            "at": str(d.get("applied_at", "")),
+            "fixed": {"question": str(fixed.get("question", "")), "steps": [str(s) for s in steps],
+                      "answer": str(fixed.get("answer", ""))} if fixed else None}
 
 
 # ---------------------------------------------------------------- the server

@@ -467,3 +467,17 @@ def test_space_after_a_click_on_keep_scrolls_and_decides_nothing(run, tmp_path, 
     press(browser, " ")  # the page's scroll key: the button clicked last must not keep sample 2 unread
     time.sleep(1)  # a second save would be done by now
     assert list(decisions(run_dir)) == [kept] and text(browser, "position") == "2 of 3"
+
+
+def test_a_decisions_file_edited_by_hand_is_shown_as_far_as_it_goes(run, tmp_path, review):
+    run_dir = startup_run(run, tmp_path, n=3)
+    ids = [s["id"] for s in read_lines(run_dir / f"{DOMAIN} data samples" / f"scored_{SLUG}.jsonl")]
+    (run_dir / f"{DOMAIN} data samples" / f"decisions_{SLUG}.jsonl").write_text(
+        json.dumps({"id": ids[0], "decision": "fix", "fixed": "see the sheet", "comment": 5}) + "\n"
+        + json.dumps({"id": ids[1], "decision": "fix", "fixed": {"question": "Q?", "reasoning": None}}) + "\n")
+    page = review(run_dir)
+    status, body = ask(page, "GET", "/api/samples")
+    assert status == 200, body
+    shown = json.loads(body)["decisions"]
+    assert shown[ids[0]]["comment"] == "5" and shown[ids[0]]["fixed"] is None
+    assert shown[ids[1]]["fixed"] == {"question": "Q?", "steps": [], "answer": ""}
