@@ -285,7 +285,9 @@ def serve(inputs: list[StageInput], sample: int | None, seed: int, order: str, r
     """Serve the page until Ctrl-C or SIGTERM; each decision is on disk when the page shows it saved."""
     review = Review(inputs, sample, seed, order, reviewer)
     if not review.samples:
-        raise UserError(f"{review.run_dir}: no samples to review")
+        raise UserError(f"{review.run_dir}: no samples to review" + (
+            ": --sample draws from final, and no sample reached final; leave out --sample to review every scored "
+            "sample (why none passed)" if sample else ""))
     server = ReviewServer(review, port)
     state = review.state()["figures"]
     cli.say(f"{len(review.samples)} samples to review in {review.run_dir} ({state['reviewed']} decided already); "

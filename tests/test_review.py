@@ -481,3 +481,11 @@ def test_a_decisions_file_edited_by_hand_is_shown_as_far_as_it_goes(run, tmp_pat
     shown = json.loads(body)["decisions"]
     assert shown[ids[0]]["comment"] == "5" and shown[ids[0]]["fixed"] is None
     assert shown[ids[1]]["fixed"] == {"question": "Q?", "steps": [], "answer": ""}
+
+
+def test_a_run_with_nothing_in_final_says_why_there_is_nothing_to_sample(run, tmp_path):
+    run_dir = startup_run(run, tmp_path, n=2)
+    (run_dir / f"{DOMAIN} data samples" / f"final_{SLUG}.jsonl").write_text("")
+    proc = run("audit.py", "review", "--input", str(run_dir), "--no-browser", "--sample", "30", check_rc=2)
+    assert "no sample reached final; leave out --sample to review every scored sample" in proc.stderr
+    assert not (run_dir / "review_page.html").exists()
