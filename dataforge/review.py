@@ -2,8 +2,9 @@
 
 A local server (the standard library's, bound to 127.0.0.1 only) serves one page, review.html beside
 this module (its HTML, CSS and JavaScript inline: nothing is fetched from anywhere else), and two JSON
-endpoints. Every request must carry the random token printed with the URL, else 403: another user of
-the machine, or a web page posting to 127.0.0.1, cannot read samples or post decisions.
+endpoints. Every request must carry the random token printed with the URL, and name this server as its
+Host (and Origin, when it sends one), else 403: another user of the machine, or a web page posting to
+127.0.0.1 or rebinding its own name to it, cannot read samples or post decisions.
 
     GET  /?token=T               the page
     GET  /api/samples?token=T    the samples to review, their decisions as on disk now, the live figures
