@@ -179,8 +179,10 @@ def summary(d: dict) -> dict:
     """A decision as the page shows it (as text: a decisions file may have been edited by hand)."""
     fixed = d.get("fixed") if isinstance(d.get("fixed"), dict) else {}
     steps = fixed.get("reasoning") if isinstance(fixed.get("reasoning"), list) else []
+    problems = d.get("fix_problems") if isinstance(d.get("fix_problems"), list) else []  # a CSV's fix apply refused
     return {"decision": d["decision"], "comment": str(d.get("comment", "")), "reviewer": str(d.get("reviewer", "")),
             "at": str(d.get("applied_at", "")),
+            "problems": [f"{p.get('check')}: {p.get('message')}" if isinstance(p, dict) else str(p) for p in problems],
             "fixed": {"question": str(fixed.get("question", "")), "steps": [str(s) for s in steps],
                       "answer": str(fixed.get("answer", ""))} if fixed else None}
 

@@ -489,3 +489,21 @@ def test_a_run_with_nothing_in_final_says_why_there_is_nothing_to_sample(run, tm
     proc = run("audit.py", "review", "--input", str(run_dir), "--no-browser", "--sample", "30", check_rc=2)
     assert "no sample reached final; leave out --sample to review every scored sample" in proc.stderr
     assert not (run_dir / "review_page.html").exists()
+
+
+def test_a_fix_the_filter_refused_in_an_applied_csv_is_not_shown_as_fixed(run, tmp_path, browser, review):
+    run_dir = startup_run(run, tmp_path, n=2)
+    run("audit.py", "export", "--input", str(run_dir), check_rc=0)
+    path = run_dir / f"{DOMAIN} data samples" / f"audit_{SLUG}.csv"
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.reader(f))
+    rows[1][3], rows[1][8] = "1. 2 + 2 = 5", "fix"  # steps: a fix that breaks the arithmetic
+    with open(path, "w", encoding="utf-8-sig", newline="") as f:
+        csv.writer(f).writerows(rows)
+    run("audit.py", "apply", "--input", str(run_dir), "--decisions", str(path), check_rc=0)
+    assert decisions(run_dir)[rows[1][0]]["fix_problems"]  # apply keeps it, without a fixed sample
+
+    page = review(run_dir, "--order", "file")
+    open_page(browser, page.url)
+    assert text(browser, "sample-id") == rows[1][0]
+    assert text(browser, "decision").startswith("fix refused by the filter (arithmetic: step 1 says 2 + 2 = 5")
