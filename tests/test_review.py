@@ -401,7 +401,7 @@ def test_a_key_pressed_twice_decides_one_sample_and_letters_typed_in_the_boxes_d
     browser.find_element("id", "edit-answer").send_keys("kd")  # typed into the fix, not decisions
     press(browser, ESC, RIGHT)
     assert text(browser, "position") == "3 of 3" and len(decisions(run_dir)) == 1
-    last = decide(browser, "d", "drop")  # the last sample: decided, and the page stays on it
+    last = decide(browser, "D", "drop")  # the last sample (and Caps Lock on): decided, and the page stays on it
     assert text(browser, "position") == "3 of 3" and text(browser, "decision").startswith("dropped")
     assert {i: (d["decision"], d["comment"]) for i, d in decisions(run_dir).items()} == \
         {first: ("keep", ""), last: ("drop", "")}
