@@ -405,6 +405,9 @@ def test_a_key_pressed_twice_decides_one_sample_and_letters_typed_in_the_boxes_d
     assert text(browser, "position") == "3 of 3" and text(browser, "decision").startswith("dropped")
     assert {i: (d["decision"], d["comment"]) for i, d in decisions(run_dir).items()} == \
         {first: ("keep", ""), last: ("drop", "")}
+    press(browser, LEFT)  # a Russian keyboard: the k key types л
+    browser.execute_script("document.dispatchEvent(new KeyboardEvent('keydown', {key: 'л', code: 'KeyK'}))")
+    wait(browser, lambda d: len(decisions(run_dir)) == 3, "the keep of sample 2 saved")
 
 
 def test_a_very_long_line_in_a_sample_wraps_on_the_page(run, tmp_path, browser, review):
