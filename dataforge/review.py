@@ -2,8 +2,9 @@
 
 A local server (the standard library's, bound to 127.0.0.1 only) serves one page, review.html beside
 this module (its HTML, CSS and JavaScript inline: nothing is fetched from anywhere else), and two JSON
-endpoints. Every request must carry the random token printed with the URL, else 403: another user of
-the machine, or a web page posting to 127.0.0.1, cannot read samples or post decisions.
+endpoints. Every request must carry the random token printed with the URL, and name this server as its
+Host (and Origin, when it sends one), else 403: another user of the machine, or a web page posting to
+127.0.0.1 or rebinding its own name to it, cannot read samples or post decisions.
 
     GET  /?token=T               the page
     GET  /api/samples?token=T    the samples to review, their decisions as on disk now, the live figures
@@ -17,7 +18,9 @@ record and the report rewritten. The samples are model output: the page shows th
 """
 
 import hmac
+import html
 import json
+import os
 import secrets
 import threading
 import webbrowser
@@ -30,7 +33,7 @@ import audit  # the seam below: audit.py's own code (the script beside this pack
 from dataforge import UserError, cli
 from dataforge.arithmetic import check_steps
 from dataforge.judge import error_of_final_text, jurors_split, limits_of, why_not_final
-from dataforge.ledger import audit_facts, read_decisions
+from dataforge.ledger import audit_facts, final_ids, read_decisions
 from dataforge.runs import StageInput, stage_record
 
 PAGE = Path(__file__).with_name("review.html")
@@ -143,7 +146,8 @@ class Review:
     def decide(self, body: dict) -> dict:
         """A decision from the page -> saved (and the run's audit record and report brought up to date)."""
         domain, sample_id, decision = body.get("domain"), body.get("id"), body.get("decision")
-        if domain not in self.inputs or not any(s["id"] == sample_id for s in self.samples):
+        # compared, not looked up: the body is anyone's JSON (a list is no key), and ids are a domain's own
+        if not any(s["id"] == sample_id and s["domain"] == domain for s in self.samples):
             raise UserError(f"sample {sample_id!r} of domain {domain!r} is not under review here")
         if decision not in ("keep", "drop", "fix"):
             raise UserError(f"decision {decision!r} is not keep, drop or fix")
@@ -163,11 +167,15 @@ class Review:
 
 
 def summary(d: dict) -> dict:
-    """A decision as the page shows it."""
-    fixed = d.get("fixed") or {}
-    return {"decision": d["decision"], "comment": d.get("comment", ""), "reviewer": d.get("reviewer", ""),
-            "at": d.get("applied_at", ""), "fixed": {"question": fixed.get("question"), "steps": fixed.get("reasoning"),
-                                                     "answer": fixed.get("answer")} if fixed else None}
+    """A decision as the page shows it (as text: a decisions file may have been edited by hand)."""
+    fixed = d.get("fixed") if isinstance(d.get("fixed"), dict) else {}
+    steps = fixed.get("reasoning") if isinstance(fixed.get("reasoning"), list) else []
+    problems = d.get("fix_problems") if isinstance(d.get("fix_problems"), list) else []  # a CSV's fix apply refused
+    return {"decision": d["decision"], "comment": str(d.get("comment", "")), "reviewer": str(d.get("reviewer", "")),
+            "at": str(d.get("applied_at", "")),
+            "problems": [f"{p.get('check')}: {p.get('message')}" if isinstance(p, dict) else str(p) for p in problems],
+            "fixed": {"question": str(fixed.get("question", "")), "steps": [str(s) for s in steps],
+                      "answer": str(fixed.get("answer", ""))} if fixed else None}
 
 
 # ---------------------------------------------------------------- the server
@@ -186,11 +194,16 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def send_json(self, obj: dict, status: int = 200) -> None:
-        self.send(status, json.dumps(obj, ensure_ascii=False).encode("utf-8"), "application/json; charset=utf-8")
+        # ASCII: model output may hold a lone surrogate ("\ud800" in its JSON), which UTF-8 cannot encode
+        self.send(status, json.dumps(obj).encode("ascii"), "application/json; charset=utf-8")
 
     def authorized(self) -> bool:
+        """The token, asked for by this page's own address: a web page whose name was made to point at
+        127.0.0.1 (DNS rebinding) sends its own Host, and a page elsewhere posting here its own Origin."""
         token = parse_qs(urlsplit(self.path).query).get("token", [""])[0]
-        if hmac.compare_digest(token.encode(), self.server.token.encode()):
+        ours = self.headers.get("Host") in self.server.hosts \
+            and self.headers.get("Origin") in (None, *(f"http://{h}" for h in self.server.hosts))
+        if ours and hmac.compare_digest(token.encode(), self.server.token.encode()):
             return True
         self.send(403, b"403: open the page with the URL audit.py review printed (it holds the token)\n", "text/plain")
         return False
@@ -240,29 +253,52 @@ class ReviewServer(ThreadingHTTPServer):
                             "give another port, or 0 for any free one") from None
 
     @property
+    def hosts(self) -> tuple[str, str]:
+        """The Host a browser sends for this page."""
+        return f"127.0.0.1:{self.server_address[1]}", f"localhost:{self.server_address[1]}"
+
+    @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}/?token={self.token}"
 
 
-def serve(inputs: list[StageInput], sample: int | None, seed: int, stratify: bool, order: str, reviewer: str, port: int,
-          browser: bool) -> int:
+def open_browser(url: str, opener: Path) -> None:
+    """The default browser opens a file only this user can read, which sends it on to url: a browser given
+    url itself holds the token on its command line, which every user of the machine can read (ps). The file
+    is in the run folder, not /tmp, which a browser packaged as a snap cannot see."""
+    opener.unlink(missing_ok=True)  # one left by a review that was killed: made afresh with our permissions
+    fd = os.open(opener, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(f'<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="0;url={html.escape(url)}">'
+                f'<title>DataForge review</title>\n<a href="{html.escape(url)}">the review page</a>\n')
+    webbrowser.open(opener.resolve().as_uri())
+
+
+def serve(inputs: list[StageInput], sample: int | None, seed: int, stratify: bool, order: str, reviewer: str,
+          port: int, browser: bool) -> int:
     """Serve the page until Ctrl-C or SIGTERM; each decision is on disk when the page shows it saved."""
     review = Review(inputs, sample, seed, stratify, order, reviewer)
     if not review.samples:
-        raise UserError(f"{review.run_dir}: no samples to review")
+        why = ("--sample draws from final, and no sample reached final" if not any(
+            final_ids(inp.output("final")) for inp in inputs) else
+            "--sample draws from the samples of final no reviewer has decided on, and every one is decided")
+        raise UserError(f"{review.run_dir}: no samples to review" + (
+            f": {why}; leave out --sample to review every scored sample" if sample else ""))
     server = ReviewServer(review, port)
     state = review.state()["figures"]
     cli.say(f"{len(review.samples)} samples to review in {review.run_dir} ({state['reviewed']} decided already); "
             "decisions are saved as they are made. Ctrl-C stops the page.")
     print(f"review page: {server.url}", flush=True)  # stdout: the one line a caller needs
-    if browser:
-        webbrowser.open(server.url)
+    opener = review.run_dir / "review_page.html"
     try:
+        if browser:  # from a thread: a browser in this terminal (w3m, lynx) holds open() until it has the page
+            threading.Thread(target=open_browser, args=(server.url, opener), daemon=True).start()
         server.serve_forever()
     except KeyboardInterrupt:  # Ctrl-C, and SIGTERM (cli.Terminated): the way a review ends
         pass
     finally:
         server.server_close()
+        opener.unlink(missing_ok=True)
         with review.lock:  # a save under way finishes (its files are written whole either way)
             state = review.state()["figures"]
     cli.say(f"review page stopped: {state['reviewed']} reviewed, {state['to_review']} to review; "

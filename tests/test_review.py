@@ -9,6 +9,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import time
 import sys
 import urllib.error
 import urllib.request
@@ -74,10 +75,10 @@ def browser(chrome):
 class Review:
     """`python audit.py review ... --no-browser` in the background, as a user starts it; stopped with SIGTERM."""
 
-    def __init__(self, tmp_path: Path, run_dir: Path, *flags: str):
+    def __init__(self, tmp_path: Path, run_dir: Path, *flags: str, browser=False):
         self.log = tmp_path / f"review-{len(list(tmp_path.glob('review-*')))}.log"
         self.proc = subprocess.Popen([sys.executable, str(ROOT / "audit.py"), "review", "--input", str(run_dir),
-                                      "--no-browser", *flags], cwd=tmp_path, stdout=subprocess.PIPE,
+                                      *([] if browser else ["--no-browser"]), *flags], cwd=tmp_path, stdout=subprocess.PIPE,
                                      stderr=open(self.log, "w"), text=True, stdin=subprocess.DEVNULL)
         line = self.proc.stdout.readline()
         assert line.startswith("review page: http://127.0.0.1:"), (line, self.log.read_text())
@@ -94,8 +95,8 @@ class Review:
 def review(tmp_path):
     started = []
 
-    def start(run_dir, *flags):
-        started.append(Review(tmp_path, run_dir, *flags))
+    def start(run_dir, *flags, browser=False):
+        started.append(Review(tmp_path, run_dir, *flags, browser=browser))
         return started[-1]
 
     yield start
@@ -328,3 +329,185 @@ def test_make_review_shot_draws_the_page_of_a_copy_of_a_real_run(run, tmp_path, 
     run("docs/make_review_shot.py", "--run", str(run_dir), "--output", str(out), check_rc=0)
     assert out.read_bytes().startswith(b"\x89PNG") and out.stat().st_size > 10_000
     assert sorted(p.name for p in (run_dir / f"{DOMAIN} data samples").iterdir()) == before  # decided on a copy
+
+
+def ask(page: "Review", method: str, path: str, body=None, headers=None) -> tuple[int, str]:
+    """One request to the page's server as any local program can send it: (status, body)."""
+    import http.client
+
+    port = int(page.base.rsplit(":", 1)[1])
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    data = json.dumps(body).encode() if isinstance(body, dict) else body
+    connection.request(method, f"{path}?token={page.token}", body=data,
+                       headers={"Content-Type": "application/json", **(headers or {})})
+    answer = connection.getresponse()
+    return answer.status, answer.read().decode()
+
+
+def test_a_request_for_another_host_or_from_another_origin_is_refused_even_with_the_token(run, tmp_path, review):
+    run_dir = startup_run(run, tmp_path, n=2)
+    page = review(run_dir)
+    sample_id = read_lines(run_dir / f"{DOMAIN} data samples" / f"scored_{SLUG}.jsonl")[0]["id"]
+    drop = {"id": sample_id, "domain": DOMAIN, "decision": "drop"}
+    port = page.base.rsplit(":", 1)[1]
+    # DNS rebinding: evil.example made to resolve to 127.0.0.1 sends its own name; a page there posting here, its origin
+    assert ask(page, "GET", "/api/samples", headers={"Host": f"evil.example:{port}"})[0] == 403
+    assert ask(page, "POST", "/api/decide", drop, {"Host": f"evil.example:{port}"})[0] == 403
+    assert ask(page, "POST", "/api/decide", drop, {"Origin": "http://evil.example"})[0] == 403
+    assert ask(page, "POST", "/api/decide", drop, {"Origin": "null"})[0] == 403  # a sandboxed frame or a file
+    assert decisions(run_dir) == {}
+    assert ask(page, "GET", "/api/samples", headers={"Host": f"localhost:{port}"})[0] == 200
+    assert ask(page, "POST", "/api/decide", drop, {"Origin": page.base})[0] == 200  # the page's own fetch
+
+
+def test_two_domains_with_odd_names_and_decisions_that_name_no_sample_of_theirs(run, tmp_path, review):
+    run_dir = scored_run(run, tmp_path, "Bob's \"café\" / ünï, Coffee shop", 2)
+    folders = sorted(p for p in run_dir.iterdir() if p.is_dir())
+    page = review(run_dir, "--order", "file")
+    status, body = ask(page, "GET", "/api/samples")
+    assert status == 200, body
+    samples = json.loads(body)["samples"]
+    odd, coffee = samples[0], samples[2]
+    assert [s["domain"] for s in samples] == [odd["domain"]] * 2 + ["Coffee shop"] * 2 and "ünï" in odd["domain"]
+    for bad in ({**odd, "domain": "Coffee shop"}, {"id": [odd["id"]], "domain": odd["domain"]},
+                {"id": odd["id"], "domain": {"a": 1}}, {"id": odd["id"], "domain": odd["domain"], "decision": ["keep"]}):
+        status, body = ask(page, "POST", "/api/decide", {"decision": "drop", **bad, "comment": "x"})
+        assert status == 400 and "error" in json.loads(body), (bad, status, body)
+    assert not list(run_dir.glob("*/decisions_*"))
+    for s in (odd, coffee):
+        status, body = ask(page, "POST", "/api/decide", {"id": s["id"], "domain": s["domain"], "decision": "keep",
+                                                         "comment": "odd \ud800 but kept"})
+        assert status == 200 and json.loads(body)["saved"], body
+    status, body = ask(page, "GET", "/api/samples")  # a lone surrogate (JSON's "\ud800") is no UTF-8: sent escaped
+    assert status == 200 and json.loads(body)["decisions"][odd["id"]]["comment"] == "odd \ud800 but kept"
+    figures = json.loads(body)["figures"]
+    assert {d: (f["reviewed"], f["to_review"]) for d, f in figures["domains"].items()} == \
+        {odd["domain"]: (1, 1), "Coffee shop": (1, 1)}
+    assert [len(read_lines(next(f.glob("decisions_*.jsonl")))) for f in folders] == [1, 1]
+
+
+def test_a_key_pressed_twice_decides_one_sample_and_letters_typed_in_the_boxes_decide_nothing(run, tmp_path, browser, review):
+    run_dir = startup_run(run, tmp_path, n=3)
+    page = review(run_dir, "--order", "file")
+    open_page(browser, page.url)
+    first = text(browser, "sample-id")
+    press(browser, "k", "d")  # faster than the save: the second press must not decide sample 1 again, nor skip 2
+    wait(browser, lambda d: text(d, "status") == f"saved: keep {first}", "the keep saved")
+    browser.execute_script("document.dispatchEvent(new KeyboardEvent('keydown', {key: 'k', repeat: true}))")  # k held
+    press(browser, "c", "kdf l? bad", "\n")
+    assert {i: d["decision"] for i, d in decisions(run_dir).items()} == {first: "keep"}
+    assert text(browser, "position") == "2 of 3" and text(browser, "decision") == "not reviewed yet"
+    press(browser, "f")
+    browser.find_element("id", "edit-answer").send_keys("kd")  # typed into the fix, not decisions
+    press(browser, ESC, RIGHT)
+    assert text(browser, "position") == "3 of 3" and len(decisions(run_dir)) == 1
+    last = decide(browser, "D", "drop")  # the last sample (and Caps Lock on): decided, and the page stays on it
+    assert text(browser, "position") == "3 of 3" and text(browser, "decision").startswith("dropped")
+    assert {i: (d["decision"], d["comment"]) for i, d in decisions(run_dir).items()} == \
+        {first: ("keep", ""), last: ("drop", "")}
+    press(browser, LEFT)  # a Russian keyboard: the k key types л
+    browser.execute_script("document.dispatchEvent(new KeyboardEvent('keydown', {key: 'л', code: 'KeyK'}))")
+    wait(browser, lambda d: text(d, "status").startswith("saved: keep"), "the keep of sample 2 saved")  # answered too
+    assert len(decisions(run_dir)) == 3
+
+
+def test_a_very_long_line_in_a_sample_wraps_on_the_page(run, tmp_path, browser, review):
+    run_dir = startup_run(run, tmp_path, n=1)
+    scored = run_dir / f"{DOMAIN} data samples" / f"scored_{SLUG}.jsonl"
+    sample = read_lines(scored)[0]
+    sample["question"] += " " + "x" * 3000
+    sample["rationale"] = "y" * 3000
+    scored.write_text(json.dumps(sample) + "\n")
+    page = review(run_dir)
+    open_page(browser, page.url)
+    assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def test_the_browser_opened_is_not_given_the_token_on_its_command_line(run, tmp_path, review, monkeypatch):
+    run_dir = startup_run(run, tmp_path, n=1)
+    seen = tmp_path / "browser.json"  # a browser that notes what it was given ($BROWSER, as webbrowser reads it)
+    fake = tmp_path / "browser.py"
+    fake.write_text("import json, os, sys\nfrom urllib.parse import urlsplit, unquote\n"
+                    "path = unquote(urlsplit(sys.argv[1]).path) if sys.argv[1].startswith('file:') else None\n"
+                    "given = {'argv': sys.argv, 'mode': path and os.stat(path).st_mode & 0o777, 'page': path and open(path).read()}\n"
+                    "import re, urllib.request\n"  # and it loads the page at once, as a browser in the terminal (w3m) does
+                    "url = re.search('url=([^\"]+)', given['page'] or '')\n"
+                    "try: given['status'] = urllib.request.urlopen(url[1].replace('&amp;', '&'), timeout=10).status\n"
+                    "except Exception as e: given['status'] = repr(e)\n"
+                    f"json.dump(given, open({str(seen)!r}, 'w'))\n")
+    monkeypatch.setenv("BROWSER", f"{sys.executable} {fake} %s")
+    page = review(run_dir, browser=True)
+    deadline = time.monotonic() + 30
+    while not seen.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    given = json.loads(seen.read_text())
+    assert not any(page.token in arg for arg in given["argv"])  # `ps` shows a command line to every user
+    assert given["mode"] == 0o600 and f'content="0;url={page.url}"' in given["page"]
+    assert given["status"] == 200  # served while the browser waits for it
+    page.stop()
+    assert not (run_dir / "review_page.html").exists()
+
+
+def test_a_comment_typed_is_kept_when_the_reviewer_looks_elsewhere_before_deciding(run, tmp_path, browser, review):
+    run_dir = startup_run(run, tmp_path, n=2)
+    page = review(run_dir, "--order", "file")
+    open_page(browser, page.url)
+    press(browser, "c", "check the fee", "\n", RIGHT, LEFT)  # a look at the next sample, then back
+    assert browser.find_element("id", "comment").get_attribute("value") == "check the fee"
+    press(browser, "l")
+    browser.find_elements("css selector", "#rows tr")[0].click()  # and through the list
+    dropped = decide(browser, "d", "drop")
+    assert decisions(run_dir)[dropped]["comment"] == "check the fee"
+    assert browser.find_element("id", "comment").get_attribute("value") == ""  # sample 2 has none
+
+
+def test_space_after_a_click_on_keep_scrolls_and_decides_nothing(run, tmp_path, browser, review):
+    run_dir = startup_run(run, tmp_path, n=3)
+    page = review(run_dir, "--order", "file")
+    open_page(browser, page.url)
+    kept = text(browser, "sample-id")
+    browser.find_element("id", "keep").click()
+    wait(browser, lambda d: text(d, "status") == f"saved: keep {kept}", "the click's keep saved")
+    press(browser, " ")  # the page's scroll key: the button clicked last must not keep sample 2 unread
+    time.sleep(1)  # a second save would be done by now
+    assert list(decisions(run_dir)) == [kept] and text(browser, "position") == "2 of 3"
+
+
+def test_a_decisions_file_edited_by_hand_is_shown_as_far_as_it_goes(run, tmp_path, review):
+    run_dir = startup_run(run, tmp_path, n=3)
+    ids = [s["id"] for s in read_lines(run_dir / f"{DOMAIN} data samples" / f"scored_{SLUG}.jsonl")]
+    (run_dir / f"{DOMAIN} data samples" / f"decisions_{SLUG}.jsonl").write_text(
+        json.dumps({"id": ids[0], "decision": "fix", "fixed": "see the sheet", "comment": 5}) + "\n"
+        + json.dumps({"id": ids[1], "decision": "fix", "fixed": {"question": "Q?", "reasoning": None}}) + "\n")
+    page = review(run_dir)
+    status, body = ask(page, "GET", "/api/samples")
+    assert status == 200, body
+    shown = json.loads(body)["decisions"]
+    assert shown[ids[0]]["comment"] == "5" and shown[ids[0]]["fixed"] is None
+    assert shown[ids[1]]["fixed"] == {"question": "Q?", "steps": [], "answer": ""}
+
+
+def test_a_run_with_nothing_in_final_says_why_there_is_nothing_to_sample(run, tmp_path):
+    run_dir = startup_run(run, tmp_path, n=2)
+    (run_dir / f"{DOMAIN} data samples" / f"final_{SLUG}.jsonl").write_text("")
+    proc = run("audit.py", "review", "--input", str(run_dir), "--no-browser", "--sample", "30", check_rc=2)
+    assert "no sample reached final; leave out --sample to review every scored sample" in proc.stderr
+    assert not (run_dir / "review_page.html").exists()
+
+
+def test_a_fix_the_filter_refused_in_an_applied_csv_is_not_shown_as_fixed(run, tmp_path, browser, review):
+    run_dir = startup_run(run, tmp_path, n=2)
+    run("audit.py", "export", "--input", str(run_dir), check_rc=0)
+    path = run_dir / f"{DOMAIN} data samples" / f"audit_{SLUG}.csv"
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.reader(f))
+    rows[1][3], rows[1][8] = "1. 2 + 2 = 5", "fix"  # steps: a fix that breaks the arithmetic
+    with open(path, "w", encoding="utf-8-sig", newline="") as f:
+        csv.writer(f).writerows(rows)
+    run("audit.py", "apply", "--input", str(run_dir), "--decisions", str(path), check_rc=0)
+    assert decisions(run_dir)[rows[1][0]]["fix_problems"]  # apply keeps it, without a fixed sample
+
+    page = review(run_dir, "--order", "file")
+    open_page(browser, page.url)
+    assert text(browser, "sample-id") == rows[1][0]
+    assert text(browser, "decision").startswith("fix refused by the filter (arithmetic: step 1 says 2 + 2 = 5")
