@@ -73,8 +73,21 @@ def read_decisions(path: Path) -> dict[str, dict]:
     """A decisions_ file by sample id (the last line on an id wins); {} when there is none."""
     if not path.exists():
         return {}
-    return {d["id"]: d for d in read_records(path, check_samples=False)
-            if isinstance(d.get("id"), str) and d.get("decision") in DECISIONS}
+    decisions = {}
+    for line in read_jsonl(path):
+        d = line.record
+        if line.problem or not isinstance(d.get("id"), str) or d.get("decision") not in DECISIONS:
+            cli.say(f"{path}:{line.lineno}: {line.problem or 'not a decision (id, and keep, drop or fix)'}; skipped")
+            continue
+        if "fixed" in d and (problem := fix_problem(d["fixed"])):  # a file edited by hand
+            cli.say(f"{path}:{line.lineno}: the fix is not a sample ({problem}); read as a fix not made")
+            d = {k: v for k, v in d.items() if k != "fixed"}
+        decisions[d["id"]] = d
+    return decisions
+
+
+def fix_problem(fixed) -> str | None:
+    return "not an object" if not isinstance(fixed, dict) else sample_problem(fixed)
 
 
 def merge_decisions(path: Path, new: list[dict]) -> dict[str, dict]:

@@ -462,3 +462,15 @@ def test_audit_reads_each_domains_current_judge_and_rubric(run, tmp_path, ollama
     run("audit.py", "export", "--input", "latest", check_rc=0)
     assert len(read_csv(run_dir / "Bakery data samples" / "audit_bakery.csv")) == 3
     assert len(read_csv(folder / f"audit_{SLUG}.csv")) == 3
+
+
+def test_a_decision_edited_by_hand_into_a_fix_that_is_no_sample_is_named_and_never_exported(run, tmp_path):
+    run_dir = startup_run(run, tmp_path, n=2)
+    folder = run_dir / f"{DOMAIN} data samples"
+    final = read_lines(folder / f"final_{SLUG}.jsonl")
+    (folder / f"decisions_{SLUG}.jsonl").write_text(
+        json.dumps({"id": final[0]["id"], "domain": DOMAIN, "decision": "fix", "fixed": "oops"}) + "\n")
+    proc = run("audit.py", "export-train", "--input", str(run_dir), "--format", "alpaca", check_rc=0)
+    assert f"decisions_{SLUG}.jsonl:1: the fix is not a sample" in proc.stderr
+    rows = read_lines(run_dir / "train_alpaca.jsonl")
+    assert len(rows) == len(final) - 1  # a fix that is not there leaves the sample out, as a refused fix does
