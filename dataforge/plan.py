@@ -27,6 +27,7 @@ from dataforge.runs import write_atomic
 from dataforge.schema import PLAN_FIELDS
 
 SAMPLES_PER_LEAF = 3  # a few samples per leaf: the tree grows with the samples asked for
+TREE_FROM = 20  # fewer samples: the notes' leaves and the attributes keep every brief different; no tree asked for
 MAX_SUBTOPICS, MAX_SITUATIONS = 12, 15  # beyond 180 leaves the attributes carry the variety
 PLAN_ATTEMPTS = 2  # a plan reply that cannot be used is asked once more, then the notes alone make the plan
 ASKERS = ["the owner", "a customer", "a new employee", "a manager", "a supplier", "a student on placement"]
@@ -47,8 +48,9 @@ def tree_size(samples: int, notes: list[str]) -> tuple[int, int]:
 
 
 def needs_model(samples: int, notes: list[str]) -> bool:
-    """Does the model have leaves to add? Not when the notes already give a leaf per few samples."""
-    return math.ceil(samples / SAMPLES_PER_LEAF) > max(1, len(notes))
+    """Does the model have leaves to add? Not when the notes already give a leaf per few samples, nor for
+    a handful of samples (a tree would cost a request and add little)."""
+    return samples >= TREE_FROM and math.ceil(samples / SAMPLES_PER_LEAF) > max(1, len(notes))
 
 
 def notes_plan(domain: str, notes: list[str], source: str = "notes") -> dict:

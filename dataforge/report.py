@@ -14,6 +14,7 @@ from pathlib import Path
 
 from dataforge.arithmetic import check_steps
 from dataforge.judge import NOT_FINAL, error_of_final_text, self_judging_text
+from dataforge.variety import card_line, html_section, markdown_lines
 from dataforge.runs import TOKEN_FIELDS, TOKEN_LOG, count_records, iter_records, stage_file, stage_record, write_atomic
 
 SAMPLES_SHOWN = 3  # per domain, kept and rejected each: enough to see what the data looks like
@@ -69,6 +70,7 @@ def gather(run_dir: Path) -> dict:
         "self_judging": self_judging_text(score["self_judged"]) if score.get("self_judged") else None,
         "error_of_final": error_of_final_text(audit, score) if score else None,
         "samples": {d["name"]: _examples(run_dir, d["name"]) for d in generate.get("domains", [])},
+        "variety": generate.get("variety") or {},  # generate.py measures it (dataforge/variety.py)
     }
 
 
@@ -155,6 +157,7 @@ def markdown(info: dict) -> str:
         lines += ["", f"Judge-human agreement: {info['judge_human_agreement']:.0%}"]
     if info["error_of_final"]:
         lines += ["", f"Error of final: {info['error_of_final']}"]
+    lines += markdown_lines(info["variety"])
     lines += ["", "## Samples", ""]
     for domain, ex in info["samples"].items():
         for s in ex["kept"]:
@@ -243,6 +246,7 @@ Seconds: {', '.join(f'{s} {v:.1f}' for s, v in info['seconds'].items())}.</p>
 <p id="cost">Per sample that reached final: <b>{_n(per['tokens'])}</b> tokens{per_reasoning}, <b>{_n(per['seconds'])}</b> s.</p>
 {repairs}
 {agreement}
+{html_section(info["variety"])}
 <h2>Samples</h2>
 <section id="samples">{_samples_html(info["samples"])}</section>
 </body></html>
@@ -321,6 +325,7 @@ def dataset_card(run_dir: Path, exports: dict[str, Path], default: str) -> str:
         + f"; re-solve agreement {_pct(score.get('resolve_agreement'))}",
         *([f"- Warning, {info['self_judging']}"] if info["self_judging"] else []),
         f"- Error of final: {info['error_of_final'] or '–'}",
+        *card_line(info["variety"]),
         f"- Human audit: judge-human agreement {_pct(info['judge_human_agreement'])}",
         f"- Cost per sample that reached final: {_n(per['tokens'])} tokens"
         + (f" ({_n(per['reasoning_tokens'])} reasoning)" if info["reasoning_tokens"] else "") + f", {_n(per['seconds'])} s"

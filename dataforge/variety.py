@@ -16,16 +16,18 @@ import html
 import math
 from collections import Counter
 
-import numpy as np
-
 from dataforge.arithmetic import parse_number
-from dataforge.dedup import NearDuplicates, dedup_keys, masked_tokens
+
+# numpy and dataforge.dedup (rapidfuzz) are imported where measured: the report and the card, which import this
+# module in every stage, only read measures that generate.py wrote
 
 VENDI_SAMPLE = 2000  # more questions than this: the Vendi score of an even sample of them (the matrix is n x n)
 
 
 def distinct_questions(questions: list[str]) -> int:
     """Questions left once near-duplicates (numbers aside) are removed."""
+    from dataforge.dedup import NearDuplicates, dedup_keys
+
     words, keys = dedup_keys(questions)
     seen = NearDuplicates()
     return sum(seen.check(w, list(k), str(i)) is None for i, (w, k) in enumerate(zip(words, keys)))
@@ -33,12 +35,18 @@ def distinct_questions(questions: list[str]) -> int:
 
 def distinct_ngrams(questions: list[str], n: int = 2) -> float:
     """Distinct n-grams over all n-grams of the questions (numbers masked); 0.0 for no n-grams."""
+    from dataforge.dedup import masked_tokens
+
     grams = [tuple(t[i:i + n]) for t in map(masked_tokens, questions) for i in range(len(t) - n + 1)]
     return round(len(set(grams)) / len(grams), 3) if grams else 0.0
 
 
-def tfidf(questions: list[str]) -> np.ndarray:
+def tfidf(questions: list[str]):
     """Rows of unit length: each question's TF-IDF vector over masked word tokens (smooth idf, as scikit-learn)."""
+    import numpy as np
+
+    from dataforge.dedup import masked_tokens
+
     docs = [Counter(masked_tokens(q)) for q in questions]
     vocab = {w: i for i, w in enumerate(sorted({w for d in docs for w in d}))}
     x = np.zeros((len(docs), len(vocab)))
@@ -53,6 +61,8 @@ def tfidf(questions: list[str]) -> np.ndarray:
 
 def vendi_score(questions: list[str]) -> float:
     """exp(-sum l log l) over the eigenvalues l of K/n, K the questions' cosine similarities."""
+    import numpy as np
+
     if len(questions) > VENDI_SAMPLE:
         step = len(questions) / VENDI_SAMPLE
         questions = [questions[int(i * step)] for i in range(VENDI_SAMPLE)]
@@ -113,6 +123,11 @@ def markdown_lines(variety: dict) -> list[str]:
     if not variety:
         return []
     return ["", "## Variety (valid questions)", "", *(f"- {d}: {summary_line(v)}" for d, v in variety.items())]
+
+
+def card_line(variety: dict) -> list[str]:
+    """The dataset card's variety line (one per domain), or none."""
+    return [f"- Variety of {d}'s generated questions: {summary_line(v)}" for d, v in variety.items()]
 
 
 def coverage_svg(leaf_counts: dict, retired=(), cell: int = 16, per_row: int = 30) -> str:
