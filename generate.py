@@ -146,6 +146,8 @@ def plan(args) -> dict:
     if args.plan not in ("on", "off") and Path(args.plan).is_file() and len(domains) > 1:
         raise UserError(f"--plan {args.plan} is one domain's plan; for {len(domains)} domains pass a run folder "
                         "holding a plan_<domain>.json for each")
+    if args.plan not in ("on", "off") and Path(args.plan).is_file():
+        read_plan(Path(args.plan))  # a mistake in a hand-edited plan is said before a run folder is made
     feedback = load_feedback(Path(args.feedback), domains) if args.feedback else None
     return {"feedback": feedback,
             "domains": [{"name": d, "notes": notes[i] if i < len(notes) else ""} for i, d in enumerate(domains)],

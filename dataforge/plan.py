@@ -16,6 +16,7 @@ A leaf is "sub-topic / situation". `retired` leaves get no more briefs; `weights
 reviewers dropped (generate.py --feedback).
 """
 
+import itertools
 import json
 import math
 import random
@@ -161,6 +162,7 @@ def brief_counts(briefs) -> Counter:
     used = Counter()
     for b in briefs:
         used[b["leaf"]] += 1
+        used[tuple(b.get(k) for k in PLAN_FIELDS)] += 1  # the whole combination
         for key in PLAN_FIELDS[1:]:
             used[(key, b.get(key))] += 1
             used[(b["leaf"], key, b.get(key))] += 1
@@ -169,7 +171,8 @@ def brief_counts(briefs) -> Counter:
 
 def next_briefs(plan: dict, slots: list[int], used: Counter, choices: dict, seed) -> dict[int, dict]:
     """A brief for each slot, in order: the least-used live leaf (a reviewer's weight lowers one), then for
-    each attribute the value least used with that leaf, then overall; ties broken by a random.Random seeded
+    each attribute the value least used with that leaf, then overall; when that whole combination was asked
+    already, the least-used combination of that leaf not asked yet (if any); ties broken by a random.Random seeded
     by --seed, the domain and the slot, so the same run state gives the same briefs. `choices` holds the
     difficulty (listed once per weight) and template lists; `used` (brief_counts of what is written) is
     updated, so a session that resumes goes on balancing where the last one stopped."""
@@ -179,10 +182,14 @@ def next_briefs(plan: dict, slots: list[int], used: Counter, choices: dict, seed
     for slot in slots:
         rng = random.Random(f"{seed}|{plan['domain']}|{slot}")
         leaf = min(live, key=lambda l: (used[l] / _weight(weights, l), rng.random()))
-        brief = {"leaf": leaf}
-        for key, values in options.items():
-            share = Counter(values)  # a difficulty listed twice (medium=2) is wanted twice as often
-            brief[key] = min(share, key=lambda v: (used[(leaf, key, v)] / share[v], used[(key, v)] / share[v], rng.random()))
+        shares = {key: Counter(values) for key, values in options.items()}  # medium=2: medium wanted twice as often
+        cost = lambda key, v: (used[(leaf, key, v)] / shares[key][v], used[(key, v)] / shares[key][v])
+        brief = {"leaf": leaf, **{key: min(share, key=lambda v: (*cost(key, v), rng.random())) for key, share in shares.items()}}
+        if used[tuple(brief.get(k) for k in PLAN_FIELDS)]:  # asked before: the best combination not asked yet
+            combos = (dict(zip(shares, values)) for values in itertools.product(*shares.values()))
+            brief = {"leaf": leaf, **min(combos, key=lambda c: (used[tuple({"leaf": leaf, **c}.get(k) for k in PLAN_FIELDS)],
+                                                               tuple(map(sum, zip(*(cost(k, v) for k, v in c.items())))),
+                                                               rng.random()))}
         used.update(brief_counts([brief]))
         out[slot] = brief
     return out
