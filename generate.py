@@ -31,7 +31,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from dataforge import UserError, cli
-from dataforge.plan import (PLAN_ATTEMPTS, DomainPlan, check_plan, feedback_weights, leaves, needs_model, notes_plan,
+from dataforge.plan import (PLAN_ATTEMPTS, DomainPlan, feedback_weights, leaves, needs_model, notes_plan,
                             plan_from_reply, plan_messages, plan_schema, plan_text, read_plan, tree_size)
 from dataforge.pool import RequestPool
 from dataforge.prompts import REPAIR_HINT, TEMPLATE_NAMES, generation_prompt, step_fix, subtopics
@@ -288,30 +288,40 @@ def run_domain(stage: Stage, domain: dict, pool: RequestPool) -> None:
     # with --seed a prompt depends only on the seed and its slot: the recent questions it lists are those
     # written before this session, not whichever a faster worker finished first
     listed = list(recent) if stage.settings["seed"] is not None else recent
-    choices = {"difficulty": difficulty_cycle(stage.settings["difficulty"]), "template": stage.settings["templates"]}
+    work = lambda slot, live, brief=None: generate_one(stage, domain, slot, listed, live, brief)
     try:
-        for wave in ([todo[i:i + WAVE] for i in range(0, len(todo), WAVE)] if planned else [todo]):
-            briefs = planned.briefs(wave, choices, stage.settings["seed"]) if planned else {}
-            work = lambda slot, live: generate_one(stage, domain, slot, listed, live, briefs.get(slot))
-            for record, ok, replaced in pool.results(work, wave, name):
-                asked = len(record.get("repairs", []))
-                spent.write({"stage": "generate", "domain": name, **{k: record[k] for k in TOKEN_FIELDS},
-                             **({"repairs": asked, "repaired": ok} if asked else {})})
-                if replaced:  # before the repaired sample: a kill between the two redoes the slot, nothing is hidden
-                    failed.write(replaced)
-                (raw if ok else failed).write(record)  # only this (main) thread writes: no lock needed
-                stage.add(name, record, ok)
-                if ok:
-                    recent.append(record["question"])
-                if planned:
-                    planned.saw(record, ok)
-                pool.live.set_counts(f"valid={stats['valid']}, failed={stats['failed']}"
-                                     + (f", repaired={stage.totals['repairs_passed']}" if stage.totals["repairs_asked"] else ""))
-            for leaf, why in (planned.review() if planned else {}).items():
-                cli.say(f"plan: leaf {leaf!r} retired ({why})")
+        for record, ok, replaced in planned_results(stage, pool, planned, work, todo, name):
+            asked = len(record.get("repairs", []))
+            spent.write({"stage": "generate", "domain": name, **{k: record[k] for k in TOKEN_FIELDS},
+                         **({"repairs": asked, "repaired": ok} if asked else {})})
+            if replaced:  # before the repaired sample: a kill between the two redoes the slot, nothing is hidden
+                failed.write(replaced)
+            (raw if ok else failed).write(record)  # only this (main) thread writes: no lock needed
+            stage.add(name, record, ok)
+            if ok:
+                recent.append(record["question"])
+            pool.live.set_counts(f"valid={stats['valid']}, failed={stats['failed']}"
+                                 + (f", repaired={stage.totals['repairs_passed']}" if stage.totals["repairs_asked"] else ""))
     finally:
         for out in (raw, failed, spent):
             out.close()
+
+
+def planned_results(stage: Stage, pool: RequestPool, planned: DomainPlan | None, work, todo: list[int], name: str):
+    """pool.results over the slots to do. With a plan, in waves of WAVE slots: each wave's briefs are drawn from
+    the balance so far, each result is counted for its leaf once written, and after a wave the leaves that keep
+    failing or repeating are retired."""
+    if planned is None:
+        yield from pool.results(work, todo, name)
+        return
+    choices = {"difficulty": difficulty_cycle(stage.settings["difficulty"]), "template": stage.settings["templates"]}
+    for wave in (todo[i:i + WAVE] for i in range(0, len(todo), WAVE)):
+        briefs = planned.briefs(wave, choices, stage.settings["seed"])
+        for record, ok, replaced in pool.results(lambda slot, live: work(slot, live, briefs[slot]), wave, name):
+            yield record, ok, replaced
+            planned.saw(record, ok)
+        for leaf, why in planned.review().items():
+            cli.say(f"plan: leaf {leaf!r} retired ({why})")
 
 
 def domain_plan(stage: Stage, domain: dict, spent: JsonlAppender) -> DomainPlan | None:
