@@ -172,16 +172,17 @@ def load_feedback(run: Path, domains: list[str]) -> dict:
         raise UserError(f"--feedback {run}: no decisions_<domain>.jsonl; run audit.py export and apply on it first")
     decisions = [line.record for f in files for line in read_jsonl(f)
                  if line.record and isinstance(line.record.get("question"), str)]
-    leaf_of = {r.get("id"): r["plan"]["leaf"] for f in run.glob("* data samples/raw_*.jsonl") for r in iter_records(f)
-               if isinstance(r.get("plan"), dict) and isinstance(r["plan"].get("leaf"), str)}  # the leaf each sample came from
+    leaf_of = {r["id"]: r["plan"]["leaf"] for f in run.glob("* data samples/raw_*.jsonl") for r in iter_records(f)
+               if isinstance(r, dict) and isinstance(r.get("id"), str) and isinstance(r.get("plan"), dict)
+               and isinstance(r["plan"].get("leaf"), str)}  # the leaf each sample came from
     out = {}
     for name in domains:
         own = [d for d in decisions if domain_key(str(d.get("domain", ""))) == domain_key(name)] or decisions
         out[name] = {"avoid": [[d["question"], str(d.get("comment") or "")] for d in own
                                if d.get("decision") == "drop"][:FEEDBACK_ITEMS],
                      "examples": [approved for d in own if (approved := approved_question(d))][:FEEDBACK_ITEMS],
-                     "dropped_leaves": Counter(leaf_of[d.get("id")] for d in own
-                                               if d.get("decision") == "drop" and d.get("id") in leaf_of)}
+                     "dropped_leaves": Counter(leaf_of[d["id"]] for d in own if d.get("decision") == "drop"
+                                               and isinstance(d.get("id"), str) and d["id"] in leaf_of)}
     cli.say(f"feedback from {run}: " + ", ".join(f"{n}: {len(f['avoid'])} to avoid, {len(f['examples'])} examples"
                                                  for n, f in out.items()))
     return out

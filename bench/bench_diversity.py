@@ -65,11 +65,11 @@ def server_part(samples: int) -> None:
                        "per kept / per valid"]))
 
 
-def embedded_part(samples: int) -> None:
+def embedded_part(samples: int, domains: int) -> None:
     rows = []
     for plan in ("off", "on"):
         with tempfile.TemporaryDirectory() as tmp:
-            g = generate(Path(tmp), dict(os.environ), plan, "embedded", samples, DOMAINS, ["--repairs", "0"])
+            g = generate(Path(tmp), dict(os.environ), plan, "embedded", samples, DOMAINS[:domains], ["--repairs", "0"])
         for name, v in g["variety"].items():
             leaves = f"{v['leaves_covered']}/{len(v['leaves'])}" if "leaves" in v else "-"
             rows.append([name, plan, v["questions"], v["distinct"], v["distinct_2grams"], v["vendi"], leaves,
@@ -86,11 +86,12 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--part", choices=("server", "embedded", "both"), default="both")
     p.add_argument("--samples", type=int, help="samples per domain (default: 200 on the server, 40 embedded)")
+    p.add_argument("--domains", type=int, default=len(DOMAINS), help=f"embedded: how many of the {len(DOMAINS)} domains")
     args = p.parse_args()
     if args.part in ("server", "both"):
         server_part(args.samples or 200)
     if args.part in ("embedded", "both"):
-        embedded_part(args.samples or 40)
+        embedded_part(args.samples or 40, args.domains)
 
 
 if __name__ == "__main__":

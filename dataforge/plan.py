@@ -20,6 +20,7 @@ import itertools
 import json
 import math
 import random
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -85,6 +86,13 @@ Also list 3 to 8 kinds of people in this domain who could be asking (like "the h
 Reply with the JSON object only."""}]
 
 
+def tidy(text) -> str:
+    """A situation or a person as a prompt can use it: one line, no list numbering ('2. ...'), '' when it has no
+    word (small models fill a list with '\n5.' and the like)."""
+    text = re.sub(r"^\W*\d+[.)]\s*", "", " ".join(str(text).split())).strip(" ,;:-\"'")
+    return text if re.search(r"[A-Za-z]{3}", text) else ""
+
+
 def plan_from_reply(text: str, domain: str, notes: list[str]) -> dict:
     """The plan a reply describes; ValueError saying what is wrong with it."""
     try:
@@ -96,16 +104,15 @@ def plan_from_reply(text: str, domain: str, notes: list[str]) -> dict:
         raise ValueError("no 'subtopics' list")
     tree = {}
     for i, sub in enumerate(subs):
-        name = notes[i] if i < len(notes) else sub.get("name") if isinstance(sub, dict) else None
+        name = notes[i] if i < len(notes) else tidy(sub.get("name", "")) if isinstance(sub, dict) else ""
         situations = sub.get("situations") if isinstance(sub, dict) else None
-        if not isinstance(name, str) or not name.strip() or not isinstance(situations, list):
+        if not name or not isinstance(situations, list):
             raise ValueError(f"sub-topic {i + 1} has no name or no 'situations' list")
-        tree.setdefault(name.strip(), [])
-        tree[name.strip()] += [s.strip() for s in situations if isinstance(s, str) and s.strip()
-                               and s.strip() not in tree[name.strip()]]
+        own = tree.setdefault(name, [])
+        own += [t for t in dict.fromkeys(map(tidy, situations)) if t and t not in own]
     if sum(map(len, tree.values())) < 2:
         raise ValueError("fewer than 2 situations in all")
-    people = [p.strip() for p in data.get("people") or [] if isinstance(p, str) and p.strip()]
+    people = [t for t in dict.fromkeys(map(tidy, data.get("people") or [])) if t] if isinstance(data.get("people"), list) else []
     return {**notes_plan(domain, notes, "model"), "tree": tree, "askers": people or list(ASKERS)}
 
 
@@ -154,7 +161,7 @@ def plan_text(plan: dict) -> str:
 def combination(record: dict) -> dict | None:
     """The brief a record was written from (its `plan` field), or None."""
     brief = record.get("plan")
-    return brief if isinstance(brief, dict) and isinstance(brief.get("leaf"), str) else None
+    return brief if isinstance(brief, dict) and all(isinstance(brief.get(k), str) for k in PLAN_FIELDS) else None
 
 
 def brief_counts(briefs) -> Counter:

@@ -98,7 +98,8 @@ def magnitude(answer: str) -> int | None:
 def measure(samples: list[dict], plan_leaves: list[str] | None = None) -> dict:
     """Every measure of a domain's samples (valid ones: question, answer, num_steps, plan)."""
     questions = [str(s.get("question", "")) for s in samples]
-    used = Counter(s["plan"]["leaf"] for s in samples if isinstance(s.get("plan"), dict) and "leaf" in s["plan"])
+    used = Counter(s["plan"]["leaf"] for s in samples if isinstance(s.get("plan"), dict)
+                   and isinstance(s["plan"].get("leaf"), str))
     out = {"questions": len(questions), "distinct": distinct_questions(questions),
            "distinct_2grams": distinct_ngrams(questions), "vendi": vendi_score(questions),
            "answer_magnitudes": spread([m for s in samples if (m := magnitude(s.get("answer", ""))) is not None]),
