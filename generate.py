@@ -475,8 +475,8 @@ def first_prompt(settings: dict, domain: dict, slot: int, recent: list[str],
     templates, levels = settings["templates"], difficulty_cycle(settings["difficulty"])
     template, difficulty = templates[slot % len(templates)], levels[slot % len(levels)]
     rng = random.Random(f"{settings['seed']}|{domain['name']}|{slot}")
-    subtopic = rng.choice(subtopics(domain["name"], domain["notes"]))
-    if brief:
+    subtopic = rng.choice(subtopics(domain["name"], domain["notes"]))  # drawn even with a brief: rng's next draws
+    if brief:  # (name, number range) stay the slot's own
         template, difficulty, subtopic = brief["template"], brief["difficulty"], brief["leaf"]
     messages = generation_prompt(template, domain["name"], domain["notes"], subtopic, difficulty, rng,
                                  recent[-RECENT_TO_AVOID:], (settings.get("feedback") or {}).get(domain["name"]), brief)
@@ -549,8 +549,8 @@ def finish(stage: Stage, status: str) -> None:
     run_tokens = sum(r.get(k) or 0 for r in iter_records(run_dir / TOKEN_LOG) if r.get("stage") == "generate"
                      for k in TOKEN_FIELDS) if (run_dir / TOKEN_LOG).exists() else 0
     cli.say(*(f"  variety, {name}: {summary_line(v)}" for name, v in variety.items()),
-            *([f"  tokens per distinct valid sample (all sessions, the plan's {sum(stage.plan_tokens.values()):,} "
-               f"of this session included): {run_tokens // distinct:,}"] if distinct else []))
+            *([f"  tokens per distinct sample: {run_tokens // distinct:,} (every session's generation tokens, the plan's "
+               f"{sum(stage.plan_tokens.values()):,} included, over {distinct} distinct valid questions)"] if distinct else []))
     if totals["why_failed"]:
         cli.say(f"  failed attempts: {', '.join(f'{n} {kind}' for kind, n in totals['why_failed'].most_common())}"
                 " (each reply is in failed_<domain>.jsonl)")

@@ -86,10 +86,10 @@ def clip(text: str, limit: int) -> str:
 def brief_angle(brief: dict | None) -> str:
     """What a plan's brief adds to a prompt besides its leaf (the sub-topic): who asks, the kind of quantity,
     the numbers. These change the problem itself, not only its surface. '' without a plan (--plan off)."""
-    if not brief:
-        return ""
-    return (f"Angle: the problem is asked by {brief['asker']}; its math is about {brief['quantity']}; "
-            f"use {brief['numbers']}.\n")
+    parts = [f"the problem is asked by {brief['asker']}" * bool(brief.get("asker")),
+             f"its math is about {brief['quantity']}" * bool(brief.get("quantity")),
+             f"use {brief['numbers']}" * bool(brief.get("numbers"))] if brief else []
+    return f"Angle: {'; '.join(p for p in parts if p)}.\n" if any(parts) else ""  # a plan may empty a list
 
 
 def generation_prompt(template: str, domain: str, notes: str, subtopic: str, difficulty: str, rng: random.Random,

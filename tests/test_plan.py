@@ -92,7 +92,7 @@ def test_a_collapsing_model_gives_distinct_samples_with_a_plan_and_few_without(r
     variety = generate["variety"]["Coffee shop"]
     assert variety["distinct"] >= 180 and variety["leaves_covered"] == len(leaves(plan))
     assert f"variety, Coffee shop: distinct {variety['distinct']} of 200" in proc.stderr
-    assert "tokens per distinct valid sample" in proc.stderr
+    assert f"the plan's {sum(generate['plan_tokens'].values()):,} included, over {variety['distinct']} distinct" in proc.stderr
 
 
 def test_a_hand_edited_plan_is_used_as_written(run, tmp_path, ollama):
