@@ -4,6 +4,12 @@
     python generate.py --interactive --ask-samples
     python generate.py --model embedded --domains "Coffee shop" --samples-per-domain 3
     python generate.py --resume            # finish the run a crash or Ctrl-C left unfinished
+    python generate.py --domains "Coffee shop" --samples-per-domain 200 --plan "runs/run_.../Coffee shop data samples/plan_coffee_shop.json"
+
+Before a domain's samples, the model expands the domain and its notes into a topic tree (plan_<domain>.json in
+the run, readable and editable; --plan FILE reuses one, --plan off does without): each request then draws the
+least-used combination of leaf, difficulty, template, who asks, the kind of quantity and the numbers, so no two
+requests ask for the same problem until every combination has been asked. The summary measures the variety.
 
 Writes runs/run_<timestamp>/<domain> data samples/raw_<domain>.jsonl (valid samples, one per line,
 appended as they arrive) and failed_<domain>.jsonl (replies that stayed invalid, with the raw
@@ -25,19 +31,24 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from dataforge import UserError, cli
+from dataforge.plan import (PLAN_ATTEMPTS, DomainPlan, feedback_weights, leaves, needs_model, notes_plan,
+                            plan_from_reply, plan_messages, plan_schema, plan_text, read_plan, tree_size)
 from dataforge.pool import RequestPool
 from dataforge.prompts import REPAIR_HINT, TEMPLATE_NAMES, generation_prompt, step_fix, subtopics
 from dataforge.report import write_report
-from dataforge.runs import (DEFAULT_RUNS_DIR, TOKEN_FIELDS, JsonlAppender, add_tokens, all_runs, check_domain_names,
+from dataforge.runs import (DEFAULT_RUNS_DIR, TOKEN_FIELDS, TOKEN_LOG, JsonlAppender, add_tokens, all_runs, check_domain_names,
                             domain_key, domain_slug, drop_torn_tail, latest_run, lock_run, new_run_dir, read_jsonl,
-                            resume_settings, run_folder, run_id, stage_file, stage_record, token_log, update_manifest)
+                            iter_records, resume_settings, run_folder, run_id, domain_dir, stage_file, stage_record,
+                            token_log, update_manifest, write_atomic)
 from dataforge.schema import DIFFICULTIES, Sample, generation_schema, validation_problems
+from dataforge.variety import measure, summary_line
 from local_llm import DEFAULT_MODEL, THINK_LEVELS, ModelCallFailed, Options, get_backend
 
 FEEDBACK_ITEMS = 5  # reviewer drops / keeps quoted in each prompt
 ANSWER_TOKENS = 800  # a sample's JSON fits in far less; the cap stops a model that loops
 RECENT_TO_AVOID = 5  # recent questions listed in each prompt so the model does not repeat itself
 REPAIR_CHECKS = ("rules", "arithmetic", "consistency", "quality")  # the filter's checks a reply is repaired against
+WAVE = 40  # with a plan, slots are asked in waves: between two, leaves that keep failing or repeating are retired
 
 
 def parse_args(argv):
@@ -63,7 +74,12 @@ def parse_args(argv):
     p.add_argument("--repairs", type=int, default=1,
                    help="times a sample the filter would reject at a known step is sent back with the exact error "
                         "(default 1; 0: never)")
-    p.add_argument("--feedback", metavar="RUN", help="an audited run: its drops and comments become 'avoid' guidance, its keeps examples")
+    p.add_argument("--plan", default="on", metavar="on|off|FILE",
+                   help="on (default): the model expands each domain into a topic tree first (plan_<domain>.json in the "
+                        "run); off: the notes alone, as before; FILE: a plan to reuse (edit it freely), or a run folder "
+                        "whose plans to reuse")
+    p.add_argument("--feedback", metavar="RUN", help="an audited run: its drops and comments become 'avoid' guidance, "
+                                                     "its keeps examples; with a plan, a leaf reviewers dropped is asked less")
     p.add_argument("--runs-dir", default=DEFAULT_RUNS_DIR, help="where runs are created and found (default: runs/)")
     p.add_argument("--out-dir", dest="runs_dir", help=argparse.SUPPRESS)  # its old name: old commands still work
     p.add_argument("--resume", nargs="?", const="latest", metavar="RUN",
@@ -125,12 +141,20 @@ def plan(args) -> dict:
     if not templates or set(templates) - set(TEMPLATE_NAMES):
         raise UserError(f"--templates {args.templates!r}: choose from {', '.join(TEMPLATE_NAMES)}")
     difficulty_cycle(args.difficulty)
+    if args.plan not in ("on", "off") and not Path(args.plan).exists():
+        raise UserError(f"--plan {args.plan}: no such file or folder; use on, off, or a plan_<domain>.json")
+    if args.plan not in ("on", "off") and Path(args.plan).is_file() and len(domains) > 1:
+        raise UserError(f"--plan {args.plan} is one domain's plan; for {len(domains)} domains pass a run folder "
+                        "holding a plan_<domain>.json for each")
+    if args.plan not in ("on", "off") and Path(args.plan).is_file():
+        read_plan(Path(args.plan))  # a mistake in a hand-edited plan is said before a run folder is made
     feedback = load_feedback(Path(args.feedback), domains) if args.feedback else None
     return {"feedback": feedback,
             "domains": [{"name": d, "notes": notes[i] if i < len(notes) else ""} for i, d in enumerate(domains)],
             "samples_per_domain": n, "model": args.model, "templates": templates, "difficulty": args.difficulty,
             "temperature": args.temperature, "seed": args.seed, "max_tokens": args.max_tokens, "think": args.think,
-            "max_attempts": args.max_attempts, "repairs": args.repairs}
+            "max_attempts": args.max_attempts, "repairs": args.repairs,
+            "plan": args.plan if args.plan in ("on", "off") else str(Path(args.plan).resolve())}
 
 
 def split_domains(text: str) -> list[str]:
@@ -148,12 +172,17 @@ def load_feedback(run: Path, domains: list[str]) -> dict:
         raise UserError(f"--feedback {run}: no decisions_<domain>.jsonl; run audit.py export and apply on it first")
     decisions = [line.record for f in files for line in read_jsonl(f)
                  if line.record and isinstance(line.record.get("question"), str)]
+    leaf_of = {r["id"]: r["plan"]["leaf"] for f in run.glob("* data samples/raw_*.jsonl") for r in iter_records(f)
+               if isinstance(r, dict) and isinstance(r.get("id"), str) and isinstance(r.get("plan"), dict)
+               and isinstance(r["plan"].get("leaf"), str)}  # the leaf each sample came from
     out = {}
     for name in domains:
         own = [d for d in decisions if domain_key(str(d.get("domain", ""))) == domain_key(name)] or decisions
         out[name] = {"avoid": [[d["question"], str(d.get("comment") or "")] for d in own
                                if d.get("decision") == "drop"][:FEEDBACK_ITEMS],
-                     "examples": [approved for d in own if (approved := approved_question(d))][:FEEDBACK_ITEMS]}
+                     "examples": [approved for d in own if (approved := approved_question(d))][:FEEDBACK_ITEMS],
+                     "dropped_leaves": Counter(leaf_of[d["id"]] for d in own if d.get("decision") == "drop"
+                                               and isinstance(d.get("id"), str) and d["id"] in leaf_of)}
     cli.say(f"feedback from {run}: " + ", ".join(f"{n}: {len(f['avoid'])} to avoid, {len(f['examples'])} examples"
                                                  for n, f in out.items()))
     return out
@@ -200,6 +229,7 @@ def resumed(args) -> tuple[Path, dict]:
                          args.runs_dir, "--resume")
     lock_run(run_dir)  # two resumes at once would write each sample twice
     defaults = plan(parse_args(["--domains", "any"]))  # today's flag defaults, for what an older run.json lacks
+    defaults["plan"] = "off"  # a run started before plans had none: it goes on without
     settings = resume_settings(run_dir, "generate", defaults, required=("domains", "samples_per_domain"))
     settings["domains"] = [{"notes": "", **d} for d in settings["domains"]]
     return run_dir, settings
@@ -223,6 +253,7 @@ class Stage:
         self.totals = {"requested": 0, "valid": 0, "failed": 0, "attempts": 0, "repairs_asked": 0, "repairs_passed": 0,
                        **dict.fromkeys(TOKEN_FIELDS, 0)}
         self.why_failed, self.per_domain, self.started = Counter(), {}, time.monotonic()
+        self.plan_tokens = dict.fromkeys(TOKEN_FIELDS, 0)  # the plans' own requests, in totals too
 
     def add(self, domain: str, record: dict, ok: bool) -> None:
         totals, asked = self.totals, len(record.get("repairs", []))
@@ -252,14 +283,15 @@ def run_domain(stage: Stage, domain: dict, pool: RequestPool) -> None:
     if not todo:
         return
     stage.totals["requested"] += len(todo)
-    raw, failed = (JsonlAppender(stage_file(stage.run_dir, name, kind)) for kind in ("raw", "failed"))
     spent = token_log(stage.run_dir)
+    planned = domain_plan(stage, domain, spent)  # None with --plan off
+    raw, failed = (JsonlAppender(stage_file(stage.run_dir, name, kind)) for kind in ("raw", "failed"))
     # with --seed a prompt depends only on the seed and its slot: the recent questions it lists are those
     # written before this session, not whichever a faster worker finished first
     listed = list(recent) if stage.settings["seed"] is not None else recent
-    work = lambda slot, live: generate_one(stage, domain, slot, listed, live)
+    work = lambda slot, live, brief=None: generate_one(stage, domain, slot, listed, live, brief)
     try:
-        for record, ok, replaced in pool.results(work, todo, name):
+        for record, ok, replaced in planned_results(stage, pool, planned, work, todo, name):
             asked = len(record.get("repairs", []))
             spent.write({"stage": "generate", "domain": name, **{k: record[k] for k in TOKEN_FIELDS},
                          **({"repairs": asked, "repaired": ok} if asked else {})})
@@ -274,6 +306,98 @@ def run_domain(stage: Stage, domain: dict, pool: RequestPool) -> None:
     finally:
         for out in (raw, failed, spent):
             out.close()
+
+
+def planned_results(stage: Stage, pool: RequestPool, planned: DomainPlan | None, work, todo: list[int], name: str):
+    """pool.results over the slots to do. With a plan, in waves of WAVE slots: each wave's briefs are drawn from
+    the balance so far, each result is counted for its leaf once written, and after a wave the leaves that keep
+    failing or repeating are retired."""
+    if planned is None:
+        yield from pool.results(work, todo, name)
+        return
+    choices = {"difficulty": difficulty_cycle(stage.settings["difficulty"]), "template": stage.settings["templates"]}
+    for wave in (todo[i:i + WAVE] for i in range(0, len(todo), WAVE)):
+        briefs = planned.briefs(wave, choices, stage.settings["seed"])
+        for record, ok, replaced in pool.results(lambda slot, live: work(slot, live, briefs[slot]), wave, name):
+            yield record, ok, replaced
+            planned.saw(record, ok)
+        for leaf, why in planned.review().items():
+            cli.say(f"plan: leaf {leaf!r} retired ({why})")
+
+
+def domain_plan(stage: Stage, domain: dict, spent: JsonlAppender) -> DomainPlan | None:
+    """The domain's plan: the run's own plan_<domain>.json (a resumed run keeps it, and its balance), else the
+    --plan file as written, else a tree the model writes (or the notes alone, when they give a leaf for every
+    few samples). None with --plan off."""
+    settings, name = stage.settings, domain["name"]
+    if settings.get("plan", "off") == "off":
+        return None
+    path = domain_dir(stage.run_dir, name) / f"plan_{domain_slug(name)}.json"
+    notes = [n.strip() for n in domain["notes"].split(",") if n.strip()]
+    if path.exists():
+        plan = read_plan(path)
+        cli.say(f"plan: {len(leaves(plan))} leaves, kept from {path}")
+    elif settings["plan"] != "on":
+        plan = given_plan(Path(settings["plan"]), name)
+    else:
+        plan = model_plan(stage, domain, notes, spent)
+    if dropped := ((settings.get("feedback") or {}).get(name) or {}).get("dropped_leaves"):
+        plan["weights"].update(weights := feedback_weights(plan, Counter(dropped)))
+        cli.say(f"plan: {len(weights)} leaves reviewers dropped samples of are asked less (--feedback)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, plan_text(plan))
+    on_disk = [[line.record for line in read_jsonl(p) if line.record] if p.exists() else []
+               for p in (stage_file(stage.run_dir, name, "raw"), stage_file(stage.run_dir, name, "failed"))]
+    return DomainPlan(plan, path, *on_disk)
+
+
+def given_plan(path: Path, domain: str) -> dict:
+    """--plan FILE, used as written; --plan FOLDER (a run, say): the plan_<domain>.json in it."""
+    if path.is_dir():
+        found = sorted(path.glob(f"**/plan_{domain_slug(domain)}.json"))
+        if not found:
+            raise UserError(f"--plan {path}: no plan_{domain_slug(domain)}.json in it for {domain!r}")
+        path = found[0]
+    plan = read_plan(path)
+    cli.say(f"plan: {len(leaves(plan))} leaves, from {path}")
+    return {**plan, "domain": domain}
+
+
+def model_plan(stage: Stage, domain: dict, notes: list[str], spent: JsonlAppender) -> dict:
+    """The topic tree the model writes for a domain, sized to the samples asked; the notes alone when they are
+    enough, or when the model's reply cannot be used (said, and written in the plan's `source`)."""
+    name, n, seed = domain["name"], stage.settings["samples_per_domain"], stage.settings["seed"]
+    if not needs_model(n, notes):
+        plan = notes_plan(name, notes)
+        cli.say(f"plan: {len(leaves(plan))} leaves from the notes, enough for {n} samples (no model call)")
+        return plan
+    subs, situations = tree_size(n, notes)
+    problem = ""
+    for attempt in range(PLAN_ATTEMPTS):
+        options = Options(temperature=stage.settings["temperature"], seed=None if seed is None else seed + 10**7 + attempt,
+                          max_tokens=min(6000, 25 * subs * situations + 400), num_ctx=8192,
+                          think=stage.settings.get("think", "auto"))
+        try:
+            reply = stage.backend.complete(plan_messages(name, notes, subs, situations), plan_schema(subs, situations), options)
+        except ModelCallFailed as e:
+            problem = f"request failed: {e}"
+            continue
+        add_tokens(stage.totals, reply)
+        add_tokens(stage.plan_tokens, reply)
+        spent.write({"stage": "generate", "domain": name, "plan": True, **{k: getattr(reply, k) for k in TOKEN_FIELDS}})
+        try:
+            if reply.truncated:
+                raise ValueError(reply.cutoff_problem())
+            plan = plan_from_reply(reply.text, name, notes)
+        except ValueError as e:
+            problem = str(e)
+            continue
+        cli.say(f"plan: {len(leaves(plan))} leaves in {len(plan['tree'])} sub-topics for {n} samples, written by the model")
+        return plan
+    plan = notes_plan(name, notes, source=f"notes: the model's plan could not be used ({problem})")
+    cli.say(f"warning: the model's plan for {name!r} could not be used ({problem}); the notes alone make the plan "
+            f"({len(leaves(plan))} leaves), so more samples will repeat. Write one by hand and pass --plan FILE, or --plan off.")
+    return plan
 
 
 def written_so_far(run_dir: Path, domain: str) -> tuple[set, list[str]]:
@@ -295,12 +419,13 @@ def sample_id(run_dir: Path, domain: str, slot: int) -> str:
     return f"{run_id(run_dir).removeprefix('run_')}-{domain_slug(domain)}-{slot:05d}"
 
 
-def generate_one(stage: Stage, domain: dict, slot: int, recent: list[str], live=None) -> tuple[dict, bool, dict | None]:
+def generate_one(stage: Stage, domain: dict, slot: int, recent: list[str], live=None,
+                 brief: dict | None = None) -> tuple[dict, bool, dict | None]:
     """Ask for one sample. An invalid reply is asked again with a format hint (--max-attempts); a reply
     the filter would reject at a known step is sent back with the checker's message (--repairs).
     Returns (record, ok, the versions a repair replaced, for failed_, or None)."""
     settings, backend = stage.settings, stage.backend
-    messages, asked, difficulty = first_prompt(settings, domain, slot, recent)
+    messages, asked, difficulty = first_prompt(settings, domain, slot, recent, brief)
     base = {"id": sample_id(stage.run_dir, domain["name"], slot), **asked, "model": backend.spec}
     attempts, repairs, invalid = [], [], 0
     tokens = dict.fromkeys(TOKEN_FIELDS, 0)
@@ -341,17 +466,21 @@ def generate_one(stage: Stage, domain: dict, slot: int, recent: list[str], live=
             **({"repairs": repairs} if repairs else {}), "created_at": time.strftime("%Y-%m-%dT%H:%M:%S")}, False, None
 
 
-def first_prompt(settings: dict, domain: dict, slot: int, recent: list[str]) -> tuple[list[dict], dict, str]:
-    """A slot's first messages, what its record says of them (template, sub-topic) and the difficulty asked.
-    Template and difficulty rotate by slot; the rest is drawn from a random.Random seeded by --seed,
-    domain and slot, so with --seed a prompt is the same whichever worker sends it."""
+def first_prompt(settings: dict, domain: dict, slot: int, recent: list[str],
+                 brief: dict | None = None) -> tuple[list[dict], dict, str]:
+    """A slot's first messages, what its record says of them (template, sub-topic, the plan's brief) and the
+    difficulty asked. With a plan the brief says them all; without, template and difficulty rotate by slot.
+    Name and number range are drawn from a random.Random seeded by --seed, domain and slot, so with --seed a
+    prompt is the same whichever worker sends it."""
     templates, levels = settings["templates"], difficulty_cycle(settings["difficulty"])
     template, difficulty = templates[slot % len(templates)], levels[slot % len(levels)]
     rng = random.Random(f"{settings['seed']}|{domain['name']}|{slot}")
-    subtopic = rng.choice(subtopics(domain["name"], domain["notes"]))
+    subtopic = rng.choice(subtopics(domain["name"], domain["notes"]))  # drawn even with a brief: rng's next draws
+    if brief:  # (name, number range) stay the slot's own
+        template, difficulty, subtopic = brief["template"], brief["difficulty"], brief["leaf"]
     messages = generation_prompt(template, domain["name"], domain["notes"], subtopic, difficulty, rng,
-                                 recent[-RECENT_TO_AVOID:], (settings.get("feedback") or {}).get(domain["name"]))
-    return messages, {"template": template, "subtopic": subtopic}, difficulty
+                                 recent[-RECENT_TO_AVOID:], (settings.get("feedback") or {}).get(domain["name"]), brief)
+    return messages, {"template": template, "subtopic": subtopic, **({"plan": brief} if brief else {})}, difficulty
 
 
 def parse_reply(reply, domain: str, base: dict) -> tuple[dict | None, dict | None]:
@@ -414,6 +543,14 @@ def finish(stage: Stage, status: str) -> None:
             *([f"  repairs: {totals['repairs_asked']} asked (a step the checker found wrong, sent back with the fix), "
                f"{totals['repairs_passed']} passed"] if settings.get("repairs") else []),
             f"  samples in {run_dir}  ({status}); report: {run_dir / 'report.html'}")
+    variety = {d["name"]: domain_variety(run_dir, d["name"]) for d in settings["domains"]
+               if stage_file(run_dir, d["name"], "raw").exists()}
+    distinct = sum(v["distinct"] for v in variety.values())
+    run_tokens = sum(r.get(k) or 0 for r in iter_records(run_dir / TOKEN_LOG) if r.get("stage") == "generate"
+                     for k in TOKEN_FIELDS) if (run_dir / TOKEN_LOG).exists() else 0
+    cli.say(*(f"  variety, {name}: {summary_line(v)}" for name, v in variety.items()),
+            *([f"  tokens per distinct sample: {run_tokens // distinct:,} (every session's generation tokens, the plan's "
+               f"{sum(stage.plan_tokens.values()):,} included, over {distinct} distinct valid questions)"] if distinct else []))
     if totals["why_failed"]:
         cli.say(f"  failed attempts: {', '.join(f'{n} {kind}' for kind, n in totals['why_failed'].most_common())}"
                 " (each reply is in failed_<domain>.jsonl)")
@@ -422,8 +559,19 @@ def finish(stage: Stage, status: str) -> None:
     elif status == "done":
         cli.say(f"  next: python filter.py --input {cli.quoted(run_dir)}")
     update_manifest(run_dir, "generate", {"status": status, "settings": settings, "domains": settings["domains"],
-                                          "model": settings["model"], "totals": totals, "per_domain": per_domain})
+                                          "model": settings["model"], "totals": totals, "per_domain": per_domain,
+                                          "variety": variety, "plan_tokens": stage.plan_tokens,
+                                          "tokens_per_distinct_sample": run_tokens // distinct if distinct else None})
     write_report(run_dir)
+
+
+def domain_variety(run_dir: Path, domain: str) -> dict:
+    """dataforge.variety's measures of a domain's valid samples, with its plan's leaves when it has a plan."""
+    samples = [r for r in iter_records(stage_file(run_dir, domain, "raw")) if isinstance(r, dict)]
+    path = domain_dir(run_dir, domain) / f"plan_{domain_slug(domain)}.json"
+    plan = read_plan(path) if path.exists() else None
+    return {**measure(samples, leaves(plan, live_only=False) if plan else None),
+            **({"retired": sorted(plan["retired"])} if plan else {})}
 
 
 # What a summary calls each kind of failed attempt; every other kind (local_llm's ModelCallFailed.kind:

@@ -20,16 +20,16 @@ Rules:
   Use only numbers from the question or from earlier steps. Check every calculation.
 - "answer": the final number with its unit, like "$1,250" or "36 hours"; it equals the last step's result.
 - "difficulty": "{difficulty}"; "domain": "{domain}"; "num_steps": the number of steps.
-{avoid}Reply with the JSON object only.""",
+{angle}{avoid}Reply with the JSON object only.""",
     "conversational": """Hi! I'm building a practice set about {domain} ({notes}).
 Could you write me a {difficulty} math word problem about {subtopic}? A character called {name} would be nice,
 with numbers around {number_range}.
 Please solve it in short steps, each one an equation such as "45 / 5 = 9", and give the final answer with units
 (it must match your last step). Keep the answer out of the question.
-{avoid}Answer as a JSON object with question, reasoning (list of steps), answer, difficulty, domain and num_steps.""",
+{angle}{avoid}Answer as a JSON object with question, reasoning (list of steps), answer, difficulty, domain and num_steps.""",
     "minimal": """JSON math word problem. domain={domain}; notes={notes}; topic={subtopic}; difficulty={difficulty};
 name={name}; numbers={number_range}. Steps are equations "a op b = c". Answer = last result, with units.
-{avoid}""",
+{angle}{avoid}""",
 }
 TEMPLATE_NAMES = tuple(TEMPLATES)
 
@@ -83,11 +83,20 @@ def clip(text: str, limit: int) -> str:
     return cut.rstrip(" ,;:") + "…"
 
 
+def brief_angle(brief: dict | None) -> str:
+    """What a plan's brief adds to a prompt besides its leaf (the sub-topic): who asks, the kind of quantity,
+    the numbers. These change the problem itself, not only its surface. '' without a plan (--plan off)."""
+    parts = [f"the problem is asked by {brief['asker']}" * bool(brief.get("asker")),
+             f"its math is about {brief['quantity']}" * bool(brief.get("quantity")),
+             f"use {brief['numbers']}" * bool(brief.get("numbers"))] if brief else []
+    return f"Angle: {'; '.join(p for p in parts if p)}.\n" if any(parts) else ""  # a plan may empty a list
+
+
 def generation_prompt(template: str, domain: str, notes: str, subtopic: str, difficulty: str, rng: random.Random,
-                      recent_questions: list[str], feedback: dict | None = None) -> list[dict]:
-    """The chat messages for one sample. Sub-topic, name and number range vary per request,
-    and recent questions are listed to avoid: near-duplicates are the main waste. Feedback from
-    a human audit (generate.py --feedback) adds what reviewers dropped, and why, and what they kept."""
+                      recent_questions: list[str], feedback: dict | None = None, brief: dict | None = None) -> list[dict]:
+    """The chat messages for one sample. Sub-topic, name and number range vary per request (and with a
+    plan, the brief's angle), and recent questions are listed to avoid: near-duplicates are the main waste.
+    Feedback from a human audit (generate.py --feedback) adds what reviewers dropped, and why, and what they kept."""
     avoid = ""
     if recent_questions:
         avoid = "Do not repeat or paraphrase these earlier problems:\n" + "".join(f"- {clip(q, 160)}\n" for q in recent_questions)
@@ -100,7 +109,7 @@ def generation_prompt(template: str, domain: str, notes: str, subtopic: str, dif
     text = TEMPLATES[template].format(
         domain=domain, notes=notes or "none", subtopic=subtopic, difficulty=difficulty,
         difficulty_hint=DIFFICULTY_HINTS[difficulty], name=rng.choice(NAMES),
-        number_range=rng.choice(NUMBER_RANGES[difficulty]), avoid=avoid)
+        number_range=rng.choice(NUMBER_RANGES[difficulty]), avoid=avoid, angle=brief_angle(brief))
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": text}]
 
 

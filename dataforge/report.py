@@ -16,6 +16,7 @@ from dataforge.arithmetic import check_steps
 from dataforge.judge import NOT_FINAL, error_of_final_text, self_judging_text
 from dataforge.ledger import per_domain_lines, scored_records
 from dataforge.runs import TOKEN_FIELDS, TOKEN_LOG, count_records, iter_records, stage_file, stage_record, write_atomic
+from dataforge.variety import card_line, html_section, markdown_lines
 
 SAMPLES_SHOWN = 3  # per domain, kept and rejected each: enough to see what the data looks like
 STAGE_TOKENS = (("generate", "raw"), ("generate", "failed"), ("score", "scored"))  # where a run without a log kept them
@@ -80,6 +81,7 @@ def gather(run_dir: Path) -> dict:
         "error_of_final": error_of_final_text(audit, score) if score or audit.get("error_of_final") else None,
         "error_per_domain": per_domain_lines(audit.get("error_of_final")),
         "samples": {d["name"]: _examples(run_dir, d["name"]) for d in generate.get("domains", [])},
+        "variety": generate.get("variety") or {},  # generate.py measures it (dataforge/variety.py)
     }
 
 
@@ -181,6 +183,7 @@ def markdown(info: dict) -> str:
         lines += ["", f"Judge-human agreement: {info['judge_human_agreement']:.0%}"]
     if info["error_of_final"]:
         lines += ["", f"Error of final: {info['error_of_final']}"] + [f"- {line}" for line in info["error_per_domain"]]
+    lines += markdown_lines(info["variety"])
     lines += ["", "## Samples", ""]
     for domain, ex in info["samples"].items():
         for s in ex["kept"]:
@@ -271,6 +274,7 @@ Seconds: {', '.join(f'{s} {v:.1f}' for s, v in info['seconds'].items())}.</p>
 <p id="cost">Per sample that reached final: <b>{_n(per['tokens'])}</b> tokens{per_reasoning}, <b>{_n(per['seconds'])}</b> s.</p>
 {repairs}
 {agreement}
+{html_section(info["variety"])}
 <h2>Samples</h2>
 <section id="samples">{_samples_html(info["samples"])}</section>
 </body></html>
@@ -354,6 +358,7 @@ def dataset_card(run_dir: Path, fmt: str, path: Path) -> str:
         *([f"- Warning, {info['self_judging']}"] if info["self_judging"] else []),
         f"- Error of final: {info['error_of_final'] or '–'}",
         *[f"  - {line}" for line in info["error_per_domain"]],
+        *card_line(info["variety"]),
         f"- Human audit: judge-human agreement {_pct(info['judge_human_agreement'])}",
         f"- Cost per sample that reached final: {_n(per['tokens'])} tokens (generation and the judges whose verdicts "
         "stand)" + (f" ({_n(per['reasoning_tokens'])} reasoning)" if info["reasoning_tokens"] else "")

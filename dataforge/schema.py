@@ -7,6 +7,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 SAMPLE_FIELDS = ("question", "reasoning", "answer", "difficulty", "domain", "num_steps")
 DIFFICULTIES = ("easy", "medium", "hard")
+# A record's `plan` field (generate.py with a plan): the brief it was asked from, kept by every stage as it is
+# (records are kept whole, like `template` and `subtopic`; the model never writes it, so Sample has no such field)
+PLAN_FIELDS = ("leaf", "difficulty", "template", "asker", "quantity", "numbers")
 
 
 

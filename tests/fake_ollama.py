@@ -8,7 +8,9 @@ of a problem this server wrote. `reasoning` makes it a thinking model that reaso
 in num_predict / max_tokens as Ollama counts them, in one of three forms: "field" (Ollama's
 message.thinking), "tags" (<think>...</think> at the start of the content) or "reasoning_content"
 (the OpenAI-compatible field). `slipping` (class Slipping) makes a model whose steps slip and
-that fixes them when told where. Fault "wrong_step" puts a wrong equation in a re-solve's steps. Replay mode
+that fixes them when told where. `collapsing` makes a small model that writes the same problem for the same
+brief, names and numbers aside (generate.py's plan is what varies briefs). A plan request (a schema with
+"subtopics") gets a tree of made-up situations of the size asked. Fault "wrong_step" puts a wrong equation in a re-solve's steps. Replay mode
 (load_replay, --replay) answers re-solves with real models' answers (bench/bench_judges.py). Run it alone for
 benchmarks:
 
@@ -32,6 +34,16 @@ PLACES = ["the Berlin office", "a seed-stage fintech", "the design studio", "a r
           "a biotech spinout", "the night shift", "a coffee roastery", "the sales team", "a climate startup"]
 EXTRAS = ["after a funding round", "before the quarterly review", "during the hiring freeze", "for a new product line",
           "to cut costs", "ahead of the launch", "while moving floors", "for the summer cohort", "as a pilot", "on a tight runway"]
+
+VOCAB = ("amber anchor apron atlas badge basket beacon bench biscuit blanket bolt bottle bracket bridge brush bucket "
+         "cabinet cable candle canvas carpet cedar chalk chart cider clamp cloak clover cobalt compass copper cradle "
+         "crate crystal curtain dagger denim desk dial domino drum easel ember engine fabric falcon fern fiddle flask "
+         "fleece fountain gadget garnet gauge glacier globe granite gravel hammer harbor harness hatch helmet hinge "
+         "hollow ivory jacket jasmine kettle kiln ladder lantern lattice ledger lemon lever linen locket magnet mallet "
+         "maple marble meadow mirror mosaic nectar needle nickel oak orchard paddle parcel pebble pepper pillow pine "
+         "pistol plank pocket pollen pottery prism pulley quartz quill quiver radar rafter ribbon rivet saddle satchel "
+         "sickle silver socket spindle spruce stencil tablet thimble timber trellis trowel tulip tunnel velvet walnut "
+         "wicker willow zinc zipper").split()  # collapsing mode's words: a brief's problem is drawn from them
 
 
 class Faults:
@@ -131,6 +143,7 @@ class FakeOllama:
         self.off_domain: set[str] = set()  # ...and the judge rates those 2/10 on domain relevance
         self._written = 0
         self.slipping = Slipping(self)  # a model whose steps slip and that fixes them when told (off by default)
+        self.collapsing = False  # the same brief (names and numbers aside) -> the same problem, as small models do
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
@@ -182,6 +195,32 @@ class FakeOllama:
                 "reasoning": [f"Cost of {noun}: {a} * {b} = {a * b}", f"Total: {a * b} + {c} = {shown}"],
                 "answer": f"${shown}", "difficulty": "easy", "domain": "whatever the model says", "num_steps": 2}
 
+    def collapsed_sample(self, body: dict, domain: str) -> dict:
+        """A problem that depends only on the brief: the first user message without the earlier problems it
+        lists, its name and its numbers. Names and numbers are drawn afresh each time."""
+        prompt = next((m.get("content", "") for m in body.get("messages") or [] if m.get("role") == "user"), "")
+        brief = "\n".join(line for line in prompt.splitlines() if not line.startswith("- ") and "problems" not in line)
+        brief = re.sub(r"[0-9][0-9,.]*", "0", re.sub(r"(name |called |name=)[A-Z][a-z]+", r"\1X", brief))
+        words = random.Random(brief).sample(VOCAB, 16)
+        with self._lock:
+            name, a, b, c = self._rng.choice(NAMES), self._rng.randint(2, 40), self._rng.randint(3, 90), self._rng.randint(5, 400)
+        question = (f"In {domain}, {name} {' '.join(words[:7])}, then {' '.join(words[7:14])}: {a} {words[14]} "
+                    f"at ${b} each plus ${c} of {words[15]}. What is the total?")
+        self.answers[question] = f"{a * b + c}"
+        self.solutions[question] = [f"{a} * {b} = {a * b}", f"{a * b} + {c} = {a * b + c}"]
+        return {"question": question, "reasoning": [f"Cost: {a} * {b} = {a * b}", f"Total: {a * b} + {c} = {a * b + c}"],
+                "answer": f"${a * b + c}", "difficulty": "easy", "domain": domain, "num_steps": 2}
+
+    def plan_reply(self, props: dict) -> str:
+        """A topic tree of the size the plan schema asks for, its situations made-up and all different."""
+        subs = props["subtopics"].get("maxItems", 3)
+        per = props["subtopics"]["items"]["properties"]["situations"].get("maxItems", 3)
+        with self._lock:
+            words = self._rng.sample(VOCAB, min(len(VOCAB), 3 * subs))
+        return json.dumps({"subtopics": [{"name": f"{words[i]} matters", "situations": [
+            f"{words[(i + j) % len(words)]} {words[(i + 2 * j + 1) % len(words)]} case {j + 1}" for j in range(per)]}
+            for i in range(subs)], "people": ["the owner", "a clerk", "a regular customer"]})
+
     def reply_for(self, body: dict, fault: str | None) -> str:
         schema = body.get("format") or (body.get("response_format") or {}).get("json_schema", {}).get("schema") or {}
         props = schema.get("properties", {}) if isinstance(schema, dict) else {}
@@ -197,8 +236,11 @@ class FakeOllama:
             return json.dumps({"text": "not a sample"})
         if "question" in props and self.slipping.share and (fixed := self.slipping.repair(body)) is not None:
             return fixed
+        if "subtopics" in props:
+            return self.plan_reply(props)
         if "question" in props:
-            sample = self.slipping.slip(self.make_sample(wrong_math=fault == "wrong_math", domain=domain))
+            sample = self.slipping.slip(self.collapsed_sample(body, domain) if self.collapsing else
+                                        self.make_sample(wrong_math=fault == "wrong_math", domain=domain))
             if fault == "no_equals":  # what a small model writes: prose steps
                 sample["reasoning"] = [step.replace(" = ", " makes ") for step in sample["reasoning"]]
             if fault == "extra_keys":  # a model that adds its own verdicts, and a key Python cannot encode
@@ -449,10 +491,12 @@ if __name__ == "__main__":
     p.add_argument("--slips", type=float, default=0.0, help="share of samples with one step's result off (a slipping model)")
     p.add_argument("--fixes", type=float, default=1.0, help="chance a slipping model fixes the step when told the exact error")
     p.add_argument("--breaks", type=float, default=0.0, help="chance its fix breaks another step")
+    p.add_argument("--collapsing", action="store_true", help="the same brief, names and numbers aside, gets the same problem")
     p.add_argument("--replay", metavar="ANSWERS", help="replay real judges' re-solves, e.g. ../shared/data/judges/answers.jsonl")
     args = p.parse_args()
     server = FakeOllama(port=args.port)
     server.slipping.share, server.slipping.fixes, server.slipping.breaks = args.slips, args.fixes, args.breaks
+    server.collapsing = args.collapsing
     if args.replay:
         server.load_replay(args.replay)
     server.faults.latency = args.latency

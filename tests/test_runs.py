@@ -250,7 +250,7 @@ def test_a_full_disk_stops_generate_with_the_file_named_and_resume_finishes_once
     script = f"""
 mount -t tmpfs -o size=48k tmpfs "{small}" || exit 99
 cd "{small}"
-"{py}" "{generate}" --domains "{DOMAIN}" --samples-per-domain 120 --out-dir runs 2>"{tmp_path}/full.err"
+"{py}" "{generate}" --domains "{DOMAIN}" --samples-per-domain 120 --plan off --out-dir runs 2>"{tmp_path}/full.err"
 echo "$?" >"{tmp_path}/full.rc"
 cp -r runs "{out}"
 mount -o remount,size=4m "{small}"
