@@ -14,7 +14,8 @@ from pathlib import Path
 
 from dataforge.arithmetic import check_steps
 from dataforge.judge import NOT_FINAL, error_of_final_text, self_judging_text
-from dataforge.runs import TOKEN_FIELDS, TOKEN_LOG, count_records, iter_records, stage_file, stage_record, write_atomic
+from dataforge.runs import (TOKEN_FIELDS, TOKEN_LOG, count_records, iter_records, open_run_file, read_json_file, stage_file,
+                            stage_record, write_atomic)
 
 SAMPLES_SHOWN = 3  # per domain, kept and rejected each: enough to see what the data looks like
 STAGE_TOKENS = (("generate", "raw"), ("generate", "failed"), ("score", "scored"))  # where a run without a log kept them
@@ -49,7 +50,7 @@ def gather(run_dir: Path) -> dict:
     total = {name: sum(c[name] or 0 for c in domains.values()) if any(c[name] is not None for c in domains.values()) else None
              for name, _ in FUNNEL}
     filter_report = run_dir / "filter_report.json"
-    filter_total = json.loads(filter_report.read_text())["total"] if filter_report.exists() else {}
+    filter_total = read_json_file(filter_report).get("total", {}) if filter_report.exists() else {}
     rejected = filter_total.get("rejected_by_check") if filter_report.exists() else None
     score_domains = score.get("per_domain", {}).values()
     not_final = {why: sum(d.get(why, 0) for d in score_domains) for why in NOT_FINAL}  # counted by judge.why_not_final
@@ -93,7 +94,7 @@ def _examples(run_dir: Path, domain: str) -> dict:
 def _repaired(path: Path) -> int:
     """Lines of a stage file whose sample was repaired: a byte count, as count_lines (a key's quotes
     are never escaped, so a question that quotes one cannot match)."""
-    with open(path, "rb") as f:
+    with open_run_file(path) as f:
         return sum(block.count(b'"repairs": [{') for block in iter(lambda: f.read(1 << 20), b""))
 
 

@@ -7,9 +7,11 @@ import errno
 import fcntl
 import itertools
 import json
+import math
 import os
 import re
 import secrets
+import stat
 import sys
 import time
 from dataclasses import dataclass
@@ -20,6 +22,8 @@ from dataforge.schema import Sample
 
 DEFAULT_RUNS_DIR = "runs"
 MAX_LINE_BYTES = 1_000_000  # a longer line is reported, not parsed (nor read whole): no sample is that long
+MAX_RUN_FILE_BYTES = 10_000_000  # run.json, filter_report.json: a few KB as DataForge writes them
+MAX_INT_DIGITS = 30  # counts, scores, seeds: no number a run writes comes near; a longer one is refused, not converted
 BOM = b"\xef\xbb\xbf"  # what Notepad and Excel put before the first line of a UTF-8 file
 # flags whose value is a credential: --api-key, --hf-token, --password... but not --max-tokens, a number
 _SECRET_WORDS = re.compile(r"key|token(?!s)|secret|password|authorization", re.I)
@@ -197,6 +201,67 @@ def refuse_overwrites(inputs: list[Path], outputs: dict[str, str | None]) -> Non
         seen[path] = flag
 
 
+# ---------------------------------------------------------------- reading run files safely
+
+def open_run_file(path: Path):
+    """A file a stage reads, opened for reading in binary, or a UserError naming it: a FIFO (which would block
+    for ever: opened without waiting), a folder or a device where a file belongs, a file we may not read."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except PermissionError as e:
+        raise UserError(f"{path}: cannot be read ({e.strerror}); give read permission (chmod u+r) "
+                        "or move it out of the way") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        what = "a folder" if stat.S_ISDIR(mode) else "a pipe (FIFO)" if stat.S_ISFIFO(mode) else "not a regular file"
+        raise UserError(f"{path} is {what} where a file belongs; move it out of the way (or rename it)")
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb")
+
+
+def _refused_constant(name: str):
+    raise ValueError(f"{name} is not a number (JSON has no NaN or Infinity)")
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise ValueError(f"a number of {len(text.lstrip('-')):,} digits (at most {MAX_INT_DIGITS} are read)")
+    return int(text)
+
+
+def _finite_float(text: str) -> float:
+    if not math.isfinite(value := float(text)):
+        raise ValueError(f"{text[:20]} is too large for a number")
+    return value
+
+
+def loads(text: str):
+    """json.loads for what a run holds: NaN, Infinity, 1e999 and numbers of more than MAX_INT_DIGITS digits
+    are a ValueError (said, not converted); nesting deeper than Python's recursion limit a RecursionError."""
+    return json.loads(text, parse_constant=_refused_constant, parse_int=_bounded_int, parse_float=_finite_float)
+
+
+def read_json_file(path: Path):
+    """A whole JSON file a stage reads (run.json, filter_report.json), through open_run_file and loads; a
+    UserError names the file and what is wrong with it."""
+    with open_run_file(path) as f:
+        data = f.read(MAX_RUN_FILE_BYTES + 1)
+    try:
+        if len(data) > MAX_RUN_FILE_BYTES:
+            raise ValueError(f"larger than {MAX_RUN_FILE_BYTES:,} bytes")
+        return loads(data.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        problem = f"not UTF-8 (byte {e.start})"
+    except json.JSONDecodeError as e:
+        problem = f"invalid JSON: {e.msg} at line {e.lineno} column {e.colno}"
+    except RecursionError:
+        problem = "JSON nested too deeply to read"
+    except ValueError as e:
+        problem = f"unreadable JSON value: {str(e)[:100]}"
+    raise UserError(f"{path}: {problem}; correct it by hand, or move it out of the way") from None
+
+
 # ---------------------------------------------------------------- JSONL
 
 @dataclass
@@ -212,7 +277,7 @@ def raw_lines(path: Path):
     """(line number, bytes without the newline, is an unterminated last line) for each non-blank line, streamed.
     A line longer than MAX_LINE_BYTES comes as its first MAX_LINE_BYTES + 1 bytes (parse_line names it): the
     rest is skipped, never held. A UTF-8 BOM before the first line is dropped."""
-    with open(path, "rb") as f:
+    with open_run_file(path) as f:
         for i in itertools.count(1):
             raw = f.readline(MAX_LINE_BYTES + 2)
             if not raw:
@@ -237,7 +302,7 @@ def count_records(path: Path) -> int:
 
 def count_lines(path: Path) -> int:
     """Newlines in a file, read in blocks (fast): the progress bar's total."""
-    with open(path, "rb") as f:
+    with open_run_file(path) as f:
         return sum(block.count(b"\n") for block in iter(lambda: f.read(1 << 20), b""))
 
 
@@ -253,12 +318,12 @@ def parse_line(lineno: int, raw: bytes, unterminated: bool = False) -> Line:
     except UnicodeDecodeError as e:
         return Line(lineno, None, f"not UTF-8 (byte {e.start})", raw.decode("utf-8", "replace"))
     try:
-        record = json.loads(text)
+        record = loads(text)
     except json.JSONDecodeError as e:
         return Line(lineno, None, f"invalid JSON: {e.msg} at column {e.colno}", text, torn=unterminated)
     except RecursionError:
         return Line(lineno, None, "JSON nested too deeply to read", text[:200])
-    except ValueError as e:  # a number too long to convert (Python's limit on int digits)
+    except ValueError as e:  # NaN, 1e999, a number of too many digits
         return Line(lineno, None, f"unreadable JSON value: {str(e)[:100]}", text[:200])
     if not isinstance(record, dict):
         return Line(lineno, None, f"expected a JSON object, got {type(record).__name__}", text)
@@ -293,6 +358,7 @@ class JsonlAppender:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         refuse_link(path)
+        refuse_non_file(path)
         try:
             self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o666)
         except OSError as e:
@@ -356,6 +422,13 @@ def drop_torn_tail(path: Path, lines: list[Line]) -> Line | None:
     return lines[-1]
 
 
+def refuse_non_file(path: Path) -> None:
+    """Nothing is written in the place of a folder, a pipe or a device that has a run file's name."""
+    if Path(path).exists() and not Path(path).is_file():
+        what = "a folder" if Path(path).is_dir() else "a pipe (FIFO)" if Path(path).is_fifo() else "not a regular file"
+        raise UserError(f"{path} is {what} where a file belongs; move it out of the way (or rename it)")
+
+
 def refuse_link(path: Path) -> None:
     """Nothing is written through a symbolic link: it may point anywhere (another run, a file of the user's)."""
     if Path(path).is_symlink():
@@ -370,6 +443,7 @@ class AtomicWriter:
     def __init__(self, path: Path):
         self.path = Path(path)
         refuse_link(self.path)
+        refuse_non_file(self.path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd, self.tmp = _new_temp_file(self.path)
@@ -393,8 +467,11 @@ class AtomicWriter:
             except OSError as e:
                 exc_type, exc = exc_type or type(e), exc or e
             if exc_type is None:
-                os.replace(self.tmp, self.path)
-            else:
+                try:
+                    os.replace(self.tmp, self.path)
+                except OSError as e:  # a folder put in the file's place meanwhile...
+                    exc_type, exc = type(e), e
+            if exc_type is not None:
                 Path(self.tmp).unlink(missing_ok=True)  # the old file stays as it was
         if isinstance(exc, OSError) and (error := _write_error(exc, self.path)) is not exc:
             raise error from None
@@ -418,6 +495,9 @@ def _write_error(e: OSError, path: Path) -> Exception:
         return UserError(f"disk full writing {path}; what was written before is kept")
     if e.errno == errno.EFBIG:
         return UserError(f"the file size limit (ulimit -f) stopped writing {path}; what was written before is kept")
+    if e.errno in (errno.EACCES, errno.EPERM) and Path(path).exists() and not os.access(path, os.W_OK):
+        return UserError(f"{path} cannot be written ({e.strerror}): give write permission (chmod u+rw) or move it "
+                         "out of the way, and run this again")
     if e.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
         return UserError(f"{Path(path).parent} is read-only ({e.strerror}): nothing can be written there; copy the run "
                          "to a folder you can write to, or make it writable, and run this again")
@@ -434,6 +514,7 @@ def lock_run(run_dir: Path | None) -> None:
     if run_dir is None or Path(run_dir).resolve() in _held_locks:
         return
     path = Path(run_dir) / ".lock"
+    refuse_non_file(path)
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
     except OSError as e:
@@ -483,16 +564,50 @@ def redacted_argv(argv: list[str]) -> list[str]:
     return out
 
 
+# what the fields of a stage's record that stages read hold; a record hand-edited to hold another kind is named
+_NUMBER = (int, float)
+_RECORD_KINDS = {"status": str, "model": str, "judge_model": str, "agree": str, "rubric_version": str,
+                 "settings": dict, "totals": dict, "per_domain": dict, "counts": dict, "histogram": dict, "tokens": dict,
+                 "domains": list, "checks": list, "jurors": list, "self_judged": list,
+                 "seconds": _NUMBER, "seconds_all_sessions": _NUMBER, "threshold": _NUMBER}
+# and of the settings a stage resumes with (generate's); null stands for "not set" in each
+_SETTING_KINDS = {"samples_per_domain": int, "model": str, "templates": list, "difficulty": str, "temperature": _NUMBER,
+                  "seed": int, "max_tokens": int, "think": str, "max_attempts": int, "repairs": int, "feedback": dict}
+
+
+def _kind_problem(value, kind) -> str | None:
+    """Why value is not of kind (a type or a tuple of them; a bool is no number), or None."""
+    if isinstance(value, kind) and not (isinstance(value, bool) and kind is not bool):
+        return None
+    names = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
+    return f"is {json.dumps(value)[:40]} ({type(value).__name__}), not {'a number' if kind is _NUMBER else names}"
+
+
+def _record_problem(stage: str, record) -> str | None:
+    """What is wrong with one stage's record in run.json, or None."""
+    if not isinstance(record, dict):
+        return f"stages.{stage} is not a JSON object"
+    for where, kinds, fields in (("", _RECORD_KINDS, record), ("settings.", _SETTING_KINDS, record.get("settings") or {})):
+        for key, kind in kinds.items():
+            if fields.get(key) is not None and (problem := _kind_problem(fields[key], kind)):
+                return f"stages.{stage}.{where}{key} {problem}"
+    for where, domains in (("domains", record.get("domains")), ("settings.domains", (record.get("settings") or {}).get("domains"))):
+        if domains is not None and not (isinstance(domains, list) and all(
+                isinstance(d, dict) and isinstance(d.get("name"), str) and isinstance(d.get("notes", ""), str) for d in domains)):
+            return f"stages.{stage}.{where} is not a list of {{\"name\": ..., \"notes\": ...}}"
+    return None
+
+
 def read_manifest(run_dir: Path) -> dict:
     path = Path(run_dir) / "run.json"
     if not path.exists():
         return {}
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise UserError(f"{path}: not readable JSON ({e}); move it aside to start the run's record again") from None
+    manifest = read_json_file(path)
     if not isinstance(manifest, dict) or not isinstance(manifest.get("stages", {}), dict):
         raise UserError(f"{path}: not a run manifest (a JSON object with 'stages'); move it aside to start it again")
+    for stage, record in manifest.get("stages", {}).items():
+        if problem := _record_problem(stage, record):
+            raise UserError(f"{path}: {problem}; correct it by hand (the run's other files are as they were)")
     return manifest
 
 

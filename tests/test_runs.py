@@ -647,3 +647,56 @@ def test_contamination_is_checked_in_the_worker_processes_too(run, tmp_path):
     contaminated = [r["id"] for r in read_lines(tmp_path / "big.rejected.jsonl")
                     if r["reject_reasons"][0]["check"] == "contamination"]
     assert contaminated == ["s-9000"]
+
+
+def test_hostile_values_in_run_json_are_named_with_the_file_and_what_to_do(run, tmp_path):
+    """Issue #32: a number of 5,000 digits, 100k-deep nesting, NaN, 1e999, a quoted number, settings and records
+    of the wrong kind: each exit 2 naming run.json and what is wrong, never a traceback (nor a run for ever)."""
+    run_dir = scored_run(run, tmp_path, DOMAIN, 1)
+    path = run_dir / "run.json"
+    good = path.read_text()
+    n = '"samples_per_domain": 1'
+    cases = [(n, n[:-1] + "9" * 5000, "5,000 digits"), (n, n[:-1] + str(10 ** 4000), "4,001 digits"),
+             (n, n[:-1] + "NaN", "NaN"), (n, n[:-1] + "1e999", "1e999"), (n, n[:-1] + '"5"', '"5" (str)'),
+             ('"temperature": 0.8', '"temperature": "hot"', '"hot"'), ('"seed": null', '"seed": "7"', '"7"'),
+             ('"domains": [', '"domains": "Retail", "x": [', "domains"), ('"model": "llama2"', '"model": 5', "model is 5")]
+    for old, new, named in cases:
+        assert old in good
+        path.write_text(good.replace(old, new, 1))
+        for args in (("generate.py", "--resume"), ("filter.py", "--input", "latest")):
+            proc = run(*args, check_rc=2, timeout=60)
+            assert f"{path.relative_to(tmp_path)}: " in proc.stderr and named in proc.stderr, proc.stderr
+            assert "correct it by hand" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    path.write_text('{"stages": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    assert "nested too deeply" in run("score.py", "--input", "latest", check_rc=2).stderr
+
+
+@pytest.mark.parametrize("name, kind, args", [
+    ("filtered_", "folder", ("filter.py", "--input", "latest")),
+    ("report.md", "folder", ("filter.py", "--input", "latest")),
+    (".lock", "folder", ("filter.py", "--input", "latest")),
+    ("final_", "folder", ("score.py", "--input", "latest")),
+    ("scored_", "fifo", ("score.py", "--input", "latest")),
+    ("filter_report.json", "fifo", ("score.py", "--input", "latest")),
+    ("run.json", "fifo", ("filter.py", "--input", "latest")),
+    ("decisions_", "fifo", ("generate.py", "--domains", DOMAIN, "--samples-per-domain", "1", "--feedback", "RUN")),
+])
+def test_a_folder_or_a_fifo_where_a_run_file_belongs_is_named_and_no_temp_file_is_left(run, tmp_path, name, kind, args):
+    """Issue #32: a FIFO blocked for ever; a folder was a traceback that left .tmp files behind."""
+    run_dir = scored_run(run, tmp_path, DOMAIN, 1)
+    path = run_dir / (FOLDER + "/" + name + SLUG + ".jsonl" if name.endswith("_") else name)
+    path.unlink(missing_ok=True)
+    path.mkdir() if kind == "folder" else os.mkfifo(path)
+    proc = run(*(str(run_dir) if a == "RUN" else a for a in args), check_rc=2, timeout=60)
+    assert f"{path.relative_to(tmp_path)} is {'a folder' if kind == 'folder' else 'a pipe (FIFO)'} where a file belongs" \
+           in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert not list(run_dir.rglob("*.tmp"))
+
+
+def test_a_run_file_without_read_permission_is_named(run, tmp_path):
+    if os.geteuid() == 0:
+        pytest.skip("run as root, which reads a file of mode 000 anyway; the folder and FIFO cases above cover the class")
+    run_dir = scored_run(run, tmp_path, DOMAIN, 1)
+    (run_dir / FOLDER / f"filtered_{SLUG}.jsonl").chmod(0)
+    proc = run("score.py", "--input", "latest", check_rc=2)
+    assert "cannot be read (Permission denied)" in proc.stderr and "chmod u+r" in proc.stderr
