@@ -10,6 +10,7 @@ agreement and the error of final once an audit is applied (else the jurors' disa
 import html
 import itertools
 import json
+import re
 from pathlib import Path
 
 from dataforge.arithmetic import check_steps
@@ -124,20 +125,30 @@ def _n(v) -> str:
     return "–" if v is None else f"{v:,}" if isinstance(v, int) else str(v)
 
 
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]!|~])")  # what makes a link, an image, emphasis, code or a table cell
+
+
+def md(text) -> str:
+    """Text shown as itself in Markdown: no link, image (`![x](http://...)` is fetched by viewers), HTML tag,
+    emphasis or table cell of a model's (or anyone's) making; one line."""
+    text = _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def markdown(info: dict) -> str:
     names = [n for n, _ in FUNNEL]
-    lines = [f"# DataForge run {info['run']}", "",
-             f"Models: generation `{info['models']['generation']}`, judge `{info['models']['judge'] or '–'}`", "",
-             *([f"**Warning, {info['self_judging']}.**", ""] if info["self_judging"] else []),
+    lines = [f"# DataForge run {md(info['run'])}", "",
+             f"Models: generation {md(info['models']['generation'])}, judge {md(info['models']['judge'] or '–')}", "",
+             *([f"**Warning, {md(info['self_judging'])}.**", ""] if info["self_judging"] else []),
              "## Funnel", "", "| domain | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
-    for name, counts in list(info["domains"].items()) + [("**total**", info["total"])]:
+    for name, counts in [(md(d), c) for d, c in info["domains"].items()] + [("**total**", info["total"])]:
         lines.append(f"| {name} | " + " | ".join(_n(counts[n]) for n in names) + " |")
     lines += ["", "## Rejected by the filter", ""]
     rejected = info["rejected_by_check"]
     lines += (["(filter not run yet)"] if rejected is None else
-              [f"- {check}: {n:,}" for check, n in rejected.items()] or ["nothing rejected"])
+              [f"- {md(check)}: {n:,}" for check, n in rejected.items()] or ["nothing rejected"])
     if info["flagged"]:
-        lines += ["", "Kept with flags (soft signals): " + ", ".join(f"{k} {n:,}" for k, n in info["flagged"].items())]
+        lines += ["", "Kept with flags (soft signals): " + ", ".join(f"{md(k)} {n:,}" for k, n in info["flagged"].items())]
     if info["not_final"] is not None:
         lines += ["", "## Kept out of final by the judge", ""] + [f"- {why}: {n:,}" for why, n in info["not_final"].items()]
     lines += ["", "## Scores (floor)", ""]
@@ -155,15 +166,16 @@ def markdown(info: dict) -> str:
     if info["judge_human_agreement"] is not None:
         lines += ["", f"Judge-human agreement: {info['judge_human_agreement']:.0%}"]
     if info["error_of_final"]:
-        lines += ["", f"Error of final: {info['error_of_final']}"]
+        lines += ["", f"Error of final: {md(info['error_of_final'])}"]
     lines += ["", "## Samples", ""]
     for domain, ex in info["samples"].items():
         for s in ex["kept"]:
-            lines.append(f"- {domain}, {ex['kept_from']}: {str(s.get('question', ''))[:200]} → {s.get('answer', '')} "
+            lines.append(f"- {md(domain)}, {ex['kept_from']}: {md(str(s.get('question', ''))[:200])} → {md(s.get('answer', ''))} "
                          f"({sum(v == 'verified' for v in s['_verdicts'])} of {len(s['_verdicts'])} steps verified)")
         for s in ex["rejected"]:
             reason = (s.get("reject_reasons") or [{}])[0]
-            lines.append(f"- {domain}, rejected: {str(s.get('question', ''))[:200]} — {reason.get('check')}: {reason.get('message')}")
+            lines.append(f"- {md(domain)}, rejected: {md(str(s.get('question', ''))[:200])} — {md(reason.get('check'))}: "
+                         f"{md(reason.get('message'))}")
     return "\n".join(lines) + "\n"
 
 

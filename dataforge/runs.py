@@ -58,7 +58,7 @@ def _domain_limit() -> int:
 def check_domain_names(domains: list[str]) -> None:
     """Each domain gets a folder of its own, and a name every sample can carry: said before a run folder
     exists, so nothing is generated (a name too long would fail every reply, and blame the model)."""
-    seen = {}
+    seen, slugs = {}, {}
     for domain in domains:
         if len(domain) > _domain_limit():
             raise UserError(f"domain {domain[:40]!r}... is {len(domain)} characters; a sample's domain holds at most "
@@ -66,7 +66,10 @@ def check_domain_names(domains: list[str]) -> None:
         key = folder_key(domain)
         if key in seen:
             raise UserError(f"domains {seen[key]!r} and {domain!r} share the folder '{key} data samples'; rename one")
-        seen[key] = domain
+        if (slug := domain_slug(domain)) in slugs:  # 'C' and 'C++': sample ids are made of the slug
+            raise UserError(f"domains {slugs[slug]!r} and {domain!r} would give their samples the same ids (…-{slug}-00001); "
+                            "rename one so that their letters and digits differ")
+        seen[key], slugs[slug] = domain, domain
 
 
 def domain_dir(run_dir: Path, domain: str) -> Path:

@@ -1,6 +1,7 @@
 """Run folders that two processes, a re-run or a clumsy input cannot corrupt: the scripts run as users
 run them, against the test Ollama server."""
 
+import csv
 import http.server
 import json
 import os
@@ -700,3 +701,49 @@ def test_a_run_file_without_read_permission_is_named(run, tmp_path):
     (run_dir / FOLDER / f"filtered_{SLUG}.jsonl").chmod(0)
     proc = run("score.py", "--input", "latest", check_rc=2)
     assert "cannot be read (Permission denied)" in proc.stderr and "chmod u+r" in proc.stderr
+
+
+def test_one_id_names_one_sample_from_the_filter_on(run, tmp_path):
+    """Issue #32: 'C' and 'C++' gave the same ids; two samples with one id in raw_ were dropped together by a
+    reviewer's decision on one of them, the kept one missing from export-train."""
+    proc = run("generate.py", "--domains", "C,C++", "--samples-per-domain", "1", check_rc=2)
+    assert "domains 'C' and 'C++' would give their samples the same ids" in proc.stderr
+    run("generate.py", "--domains", DOMAIN, "--samples-per-domain", "3", check_rc=0)
+    raw = only_run(tmp_path) / FOLDER / f"raw_{SLUG}.jsonl"
+    samples = read_lines(raw)
+    samples[1]["id"] = samples[0]["id"]
+    raw.write_text("".join(json.dumps(s) + "\n" for s in samples))
+    proc = run("filter.py", "--input", "latest", "--skip-checks", "duplicate", check_rc=0)
+    assert f"raw_{SLUG}.jsonl:2: id '{samples[0]['id']}' is also on line 1; this sample is kept as " \
+           f"'{samples[0]['id']}-2'" in proc.stderr
+    run("score.py", "--input", "latest", check_rc=0)
+    run("audit.py", "export", "--input", "latest", check_rc=0)
+    path = only_run(tmp_path) / FOLDER / f"audit_{SLUG}.csv"
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.reader(f))
+    row = next(r for r in rows if r[0] == samples[0]["id"])
+    row[8] = "drop"
+    with open(path, "w", encoding="utf-8-sig", newline="") as f:
+        csv.writer(f).writerows(rows)
+    run("audit.py", "apply", "--input", "latest", "--decisions", str(path), check_rc=0)
+    run("audit.py", "export-train", "--input", "latest", "--format", "alpaca", check_rc=0)
+    exported = read_lines(only_run(tmp_path) / "train_alpaca.jsonl")
+    assert len(exported) == 2 and samples[1]["question"] in {e["instruction"] for e in exported}
+
+
+def test_report_md_shows_a_models_markdown_and_html_as_text(run, tmp_path, ollama):
+    """Issue #32: a model's `![x](http://...)` and `<img onerror>` were written into report.md as they were, and
+    Markdown viewers fetch the image."""
+    run("generate.py", "--domains", DOMAIN, "--samples-per-domain", "2", check_rc=0)
+    raw = only_run(tmp_path) / FOLDER / f"raw_{SLUG}.jsonl"
+    records = read_lines(raw)
+    for r in records:
+        r["question"] = "![x](http://127.0.0.1:9/track.png) <img src=x onerror=alert(1)> [see](http://127.0.0.1:9) " + r["question"]
+    records[1]["reasoning"][0] += " = 1"  # rejected: its question is shown with the reason
+    raw.write_text("".join(json.dumps(r) + "\n" for r in records))
+    run("filter.py", "--input", "latest", "--skip-checks", "duplicate", check_rc=0)
+    report = (only_run(tmp_path) / "report.md").read_text()
+    assert report.count(r"\!\[x\](http://127.0.0.1:9/track.png) &lt;img src=x onerror=alert(1)&gt; \[see\]") == 2, report
+    assert "![" not in report and "<img" not in report and "](http" not in report.replace(r"\](http", "")
+    page = (only_run(tmp_path) / "report.html").read_text()
+    assert "<img" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
