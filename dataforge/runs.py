@@ -94,9 +94,19 @@ def new_run_dir(out_dir: str | Path) -> Path:
 
 
 def _run_order(path: Path) -> tuple:
-    """run_20261125_101500_10 after run_20261125_101500_2: the time stamp and the counter as numbers."""
+    """run_20261125_101500_10 after run_20261125_101500_2: the time stamp and the counter as numbers. A run
+    dated in the future (made while the clock was wrong, or renamed) comes before the others: it is not the
+    newest, whatever its name says."""
     m = re.fullmatch(r"run_(\d{8})_(\d{6})(?:_(\d+))?", path.name)
-    return (1, int(m[1]), int(m[2]), int(m[3] or 1)) if m else (0, 0, 0, 0, path.name)
+    if not m:
+        return (0, 0, 0, 0, path.name)
+    return (0 if _in_future(path) else 1, int(m[1]), int(m[2]), int(m[3] or 1))
+
+
+def _in_future(run: Path) -> bool:
+    """Is the run's time stamp more than a day ahead of the clock (a day: time zones)?"""
+    m = re.fullmatch(r"run_(\d{8})_(\d{6})(?:_\d+)?", run.name)
+    return bool(m) and m[1] + m[2] > time.strftime("%Y%m%d%H%M%S", time.localtime(time.time() + 86400))
 
 
 def all_runs(runs_dir: str | Path) -> list[Path]:
@@ -107,17 +117,20 @@ def all_runs(runs_dir: str | Path) -> list[Path]:
 def latest_run(runs_dir: str | Path = DEFAULT_RUNS_DIR, reads: str | None = None) -> Path:
     """The newest run in runs_dir; with `reads` (raw, filtered, final), the newest that holds the files the
     stage reads: `export-train --input latest` after `generate.py --feedback` means the run score.py
-    finished, not the new one. Newer runs passed over are named, so the choice is never silent."""
+    finished, not the new one. Newer runs passed over, and runs dated in the future, are named, so the
+    choice is never silent."""
     runs = all_runs(runs_dir)
     if not runs:
         raise UserError(f"--input latest: no runs in {runs_dir}/ yet; run generate.py first (or give --runs-dir)")
-    if reads is None:
-        return runs[-1]
-    having = [r for r in runs if any(r.glob(f"* data samples/{reads}_*.jsonl"))]
+    having = [r for r in runs if reads is None or any(r.glob(f"* data samples/{reads}_*.jsonl"))]
     if not having:
         raise UserError(f"--input latest: no run in {runs_dir}/ has {reads}_*.jsonl files yet "
                         f"(the newest, {runs[-1]}, has none); run the stage that writes them first")
-    if having[-1] != runs[-1]:
+    if future := [r.name for r in runs if _in_future(r)]:
+        taken = "taken, having no other" if _in_future(having[-1]) else "not taken as the newest"
+        cli.say(f"warning: {', '.join(future)} {'is' if len(future) == 1 else 'are'} dated in the future (made while the "
+                f"clock was wrong?): {taken}; latest is {having[-1]} (name the run instead of `latest` to choose another)")
+    if having[-1] != runs[-1] and not _in_future(runs[-1]):
         cli.say(f"--input latest: {having[-1]}, the newest run with {reads}_*.jsonl files "
                 f"({', '.join(r.name for r in runs[runs.index(having[-1]) + 1:])} newer, without)")
     return having[-1]

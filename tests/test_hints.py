@@ -273,3 +273,31 @@ def test_the_embedded_model_takes_generates_context_and_a_longer_prompt_is_a_fai
         failed = read_lines(runs_in(tmp_path / runs_dir)[0] / FOLDER / f"failed_{SLUG}.jsonl")  # 20 tokens hold no sample
         error = failed[0]["attempt_errors"][0]["error"]
         assert ("prompt too long for the model" in error) == (runs_dir == "over"), error
+
+
+# ---------------------------------------------------------------- 5. issue #32: --interactive as a newcomer meets it
+
+def test_interactive_with_stdin_closed_names_the_flag(tmp_path, ollama):
+    proc = subprocess.run(f"{shlex.quote(sys.executable)} {shlex.quote(str(ROOT / 'generate.py'))} --interactive <&-",
+                          shell=True, cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "OLLAMA_HOST": ollama.url})
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert "no answer on standard input for 'Domains (comma-separated):'; pass --domains instead" in proc.stderr
+
+
+def test_interactive_checks_the_model_first_asks_again_for_a_domain_and_ctrl_d_takes_the_default(run, tmp_path):
+    missing = run("generate.py", "--interactive", "--model", "qwen9", input="Retail\n\n", check_rc=2)
+    assert "model 'qwen9' is not pulled" in missing.stderr and "Domains" not in missing.stderr  # nothing asked in vain
+    proc = run("generate.py", "--interactive", "--ask-samples", input="\n  \nRetail\n", check_rc=0)  # then Ctrl-D
+    assert proc.stderr.count("a domain is needed") == 2
+    assert len(read_lines(only_run(tmp_path) / FOLDER / f"raw_{SLUG}.jsonl")) == 10  # the default of [10]
+
+
+def test_feedback_reuses_the_audited_runs_domain_notes(run, tmp_path, ollama):
+    run_dir = scored_run(run, tmp_path, DOMAIN, 2, "--domain-notes", "gift cards and layaway")
+    run("audit.py", "export", "--input", "latest", check_rc=0)
+    run("audit.py", "apply", "--input", "latest", "--decisions", str(run_dir / FOLDER / f"audit_{SLUG}.csv"), check_rc=0)
+    before = len(ollama.model_requests())
+    proc = run("generate.py", "--domains", DOMAIN, "--samples-per-domain", "1", "--feedback", str(run_dir), check_rc=0)
+    assert f"notes from {run_dir}: {DOMAIN}: gift cards and layaway" in proc.stderr
+    assert "gift cards and layaway" in ollama.model_requests()[before]["body"]["messages"][-1]["content"]
