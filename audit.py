@@ -190,7 +190,9 @@ def apply(args) -> None:
             + (f"{audit['judge_human_agreement']:.0%} of {tally.compared}" if tally.compared
                else "n/a (no scored samples decided)"),
             f"  error of final: {error_of_final_text(audit, {})}",
-            f"  next: python generate.py --feedback {cli.quoted(run_dir)} --domains ...  (drops and comments guide new samples)")
+            f"  next: python generate.py --feedback {cli.quoted(run_dir)} --domains "
+            f"{cli.quoted(cli.domains_arg(stage_record(run_dir, 'generate').get('domains', [])))}"
+            "  # drops and comments guide new samples")
     update_manifest(run_dir, "audit", audit)
     write_report(run_dir)
 
@@ -336,7 +338,9 @@ def export_train(args) -> None:
         card = out.with_name(out.stem + ".README.md")  # never overwrite a README.md we did not write
     exports = {fmt: out.with_name(f"train_{fmt}.jsonl") for fmt in FORMATS if out.with_name(f"train_{fmt}.jsonl").exists()}
     write_atomic(card, dataset_card(run_dir, {**exports, args.format: out}, default=args.format))
-    cli.say(f"dataset card (Hugging Face format) -> {card}")
+    cli.say(f"dataset card (Hugging Face format) -> {card}",
+            f"  next: head -n 2 {cli.quoted(out)}  # the first samples as a trainer reads them; {card.name} says how to "
+            "load them")
 
 
 def main(argv=None) -> int:

@@ -25,7 +25,7 @@ from dataforge.checks import SAMPLE_CHECKS, FileContext, LineChecker, keywords, 
 from dataforge.dedup import Contamination, NearDuplicates
 from dataforge.report import write_report
 from dataforge.runs import (DEFAULT_RUNS_DIR, AtomicWriter, count_lines, domain_key, dumps, lock_run, read_jsonl,
-                            refuse_overwrites, resolve_input, stage_record, update_manifest, write_atomic)
+                            refuse_overwrites, resolve_input, retry_next, stage_record, update_manifest, write_atomic)
 
 ALL_CHECKS = SAMPLE_CHECKS + ("duplicate", "contamination")
 REPAIRED = b'"repairs": [{'  # a sample generate.py repaired (--repairs); a key's quotes are never escaped
@@ -198,7 +198,7 @@ def say_next(report: dict, args, inputs) -> None:
     if total["in"] and not total["kept"]:
         model = stage_record(inputs[0].run_dir, "generate").get("model")
         cli.say(f"  0 of {total['in']} kept: the reasons above; each sample's are in its rejected_ file. "
-                + cli.model_hint(model))
+                + cli.model_hint(model), *retry_next(inputs[0].run_dir))
     elif total["kept"]:
         given = Path(args.input)  # named as it was given; `latest` as the run it meant
         kept = Path(args.output) if args.output else inputs[-1].output("filtered")

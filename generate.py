@@ -429,7 +429,8 @@ def finish(stage: Stage, status: str) -> None:
         cli.say(f"  failed attempts: {', '.join(f'{n} {kind}' for kind, n in totals['why_failed'].most_common())}"
                 " (each reply is in failed_<domain>.jsonl)")
     if totals["requested"] and not totals["valid"]:
-        cli.say(f"  0 of {totals['requested']} valid. {cli.model_hint(settings['model'])}")
+        cli.say(f"  0 of {totals['requested']} valid. {cli.model_hint(settings['model'])}",
+                cli.retry_next(settings["model"], settings["domains"], settings["samples_per_domain"], run_dir))
     elif status == "done":
         cli.say(f"  next: python filter.py --input {cli.quoted(run_dir)}")
     update_manifest(run_dir, "generate", {"status": status, "settings": settings, "domains": settings["domains"],

@@ -35,7 +35,8 @@ from dataforge.prompts import (JUDGE_SCHEMA, RESOLVE_SCHEMA, RUBRIC_VERSION, SCO
 from dataforge.report import write_report
 from dataforge.schema import sample_problem
 from dataforge.runs import (DEFAULT_RUNS_DIR, TOKEN_FIELDS, JsonlAppender, add_tokens, drop_torn_tail, lock_run, read_jsonl,
-                            refuse_overwrites, resolve_input, stage_record, token_log, update_manifest, write_jsonl_atomic)
+                            refuse_overwrites, resolve_input, retry_next, stage_record, token_log, update_manifest,
+                            write_jsonl_atomic)
 from local_llm import DEFAULT_MODEL, THINK_LEVELS, ModelCallFailed, Options, get_backend
 
 # The judge's reply, checked: a sub-score for each criterion of prompts.SCORE_WEIGHTS (what JUDGE_SCHEMA asks for)
@@ -217,7 +218,10 @@ def self_judging_notice(self_judges, jurors, writers: set[str]) -> str:
     """Said when a juror wrote the samples it judges, with the server's other models as the way out."""
     others = sorted({m for j in jurors for m in j.models()} - {m.partition("://")[2] for m in writers}
                     - {m.partition("://")[2] + ":latest" for m in writers})
+    scheme = get_backend(self_judges[0]).scheme
     way_out = (f"other models on the server, to pass as --judge-model: {', '.join(others[:6])}" if others else
+               "serve another model and pass it as --judge-model openai://NAME" if scheme == "openai" else
+               "pass a larger GGUF as --judge-model llamacpp:///path/to/model.gguf" if scheme == "llamacpp" else
                "pull another model (`ollama pull qwen2.5:7b`) and pass it as --judge-model")
     return (f"judge: {', '.join(self_judges)} is the generation model judging its own samples (self-judging): a model "
             "agrees with its own mistakes. Replaying real models' answers, a generator's re-solve repeated its own wrong "
@@ -288,6 +292,8 @@ def say_next(total: Counter, inputs, jurors, records_run, spec: str) -> None:
     if total["kept"] and records_run is not None:  # audit needs a run
         cli.say(f"  next: python audit.py export --input {cli.quoted(records_run if spec == 'latest' else spec)}"
                 " --sample 30")
+    elif not total["kept"]:  # nothing in final: a new run, with a better model
+        cli.say(*retry_next(records_run or inputs[0].run_dir))
 
 
 def score_file(inp, jurors, args, pool, tallies: dict, records_run) -> None:

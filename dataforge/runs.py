@@ -526,27 +526,36 @@ _held_locks: dict[Path, int] = {}  # run folder -> the open lock file: held unti
 def lock_run(run_dir: Path | None) -> None:
     """One process at a time writes in a run folder: a second generate/filter/score/audit on the same
     run is refused and told who holds it. The lock is the kernel's (flock), held until this process
-    ends, so a killed holder frees it at once; the temporary files a killed writer left are removed."""
+    ends, so a killed holder frees it at once; the temporary files a killed writer left are removed, and
+    the .lock file goes when the stage is done (cli.run)."""
     if run_dir is None or Path(run_dir).resolve() in _held_locks:
         return
     path = Path(run_dir) / ".lock"
-    refuse_non_file(path)
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
-    except OSError as e:
-        raise _write_error(e, path) from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = os.pread(fd, 300, 0).decode("utf-8", "replace").strip() or "another process"
+    while True:
+        refuse_non_file(path)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
+        except OSError as e:
+            raise _write_error(e, path) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 300, 0).decode("utf-8", "replace").strip() or "another process"
+            os.close(fd)
+            raise UserError(f"{run_dir} is in use by {holder}; run this again when it has finished") from None
+        try:  # the holder we waited for may have removed the file as it finished: lock the one there now
+            if os.path.samestat(os.fstat(fd), os.stat(path)):
+                break
+        except FileNotFoundError:
+            pass
         os.close(fd)
-        raise UserError(f"{run_dir} is in use by {holder}; run this again when it has finished") from None
     for stale in [*Path(run_dir).glob(".*.tmp"), *Path(run_dir).glob("*/.*.tmp")]:
         stale.unlink(missing_ok=True)  # left by a writer that was killed: none can be running now
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"pid {os.getpid()} ({' '.join(Path(a).name for a in sys.argv[:2])}, since "
                   f"{time.strftime('%H:%M:%S')})".encode(), 0)
     _held_locks[Path(run_dir).resolve()] = fd
+    cli.at_end(lambda: Path(path).unlink(missing_ok=True))  # still locked while removed: no one can take it between
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -631,6 +640,16 @@ def stage_record(run_dir: Path | None, stage: str) -> dict:
     """What run.json says of one stage (its settings, counts, model...): {} when the stage has not run,
     and for a loose file (no run_dir)."""
     return read_manifest(run_dir).get("stages", {}).get(stage, {}) if run_dir else {}
+
+
+def retry_next(run_dir: Path | None) -> list[str]:
+    """The `next:` line after a stage that kept nothing from a run: its domains again with a better model
+    (cli.retry_next); none for a loose file (no run to take the domains from)."""
+    generate = stage_record(run_dir, "generate")
+    if not generate.get("domains"):
+        return []
+    settings = generate.get("settings") or {}
+    return [cli.retry_next(generate.get("model"), generate["domains"], settings.get("samples_per_domain"), run_dir)]
 
 
 def run_folder(spec: str, runs_dir: str | Path, flag: str) -> Path:

@@ -19,7 +19,7 @@ def next_command(stderr: str) -> list[str]:
     """The `next:` line a stage printed, as the arguments after `python`."""
     lines = [line for line in stderr.splitlines() if line.strip().startswith("next: python ")]
     assert len(lines) == 1, stderr
-    return shlex.split(lines[0].split("next: python ", 1)[1].removesuffix("...").strip())
+    return shlex.split(lines[0].split("next: python ", 1)[1], comments=True)  # as a shell runs it: '# why' is a comment
 
 
 def runs_in(folder):
@@ -53,8 +53,14 @@ def test_each_next_line_runs_as_printed_on_the_run_it_names(run, tmp_path):
     assert step[:4] == ["audit.py", "apply", "--input", f"mine/{mine.name}"]
     assert step[5] == str(mine / FOLDER / f"audit_{SLUG}.csv").removeprefix(str(tmp_path) + "/")
     proc = run(*step, check_rc=0)
-    assert next_command(proc.stderr)[:3] == ["generate.py", "--feedback", f"mine/{mine.name}"]
+    step = next_command(proc.stderr)
+    assert step == ["generate.py", "--feedback", f"mine/{mine.name}", "--domains", DOMAIN]  # the real domains (#32)
     assert (mine / FOLDER / f"decisions_{SLUG}.jsonl").exists()
+    run(*step, check_rc=0)
+    proc = run("audit.py", "export-train", "--input", f"mine/{mine.name}", "--format", "openai", check_rc=0)
+    shown = re.search(r"next: (head .+)", proc.stderr).group(1)
+    shown = subprocess.run(shown, shell=True, cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+    assert len(shown.splitlines()) == 2 and json.loads(shown.splitlines()[0])["messages"][0]["role"] == "user"
     decoy = runs_in(tmp_path / "runs")[0]
     assert not list(decoy.glob("*/filtered_*.jsonl"))  # the decoy was never touched
     run("generate.py", "--domains", DOMAIN, "--samples-per-domain", "1", "--out-dir", "old", check_rc=0)
@@ -301,3 +307,42 @@ def test_feedback_reuses_the_audited_runs_domain_notes(run, tmp_path, ollama):
     proc = run("generate.py", "--domains", DOMAIN, "--samples-per-domain", "1", "--feedback", str(run_dir), check_rc=0)
     assert f"notes from {run_dir}: {DOMAIN}: gift cards and layaway" in proc.stderr
     assert "gift cards and layaway" in ollama.model_requests()[before]["body"]["messages"][-1]["content"]
+
+
+def test_after_nothing_valid_kept_or_final_the_next_line_runs_as_printed(run, tmp_path, ollama):
+    """Issue #32: a stage that ends with nothing says what to try as a runnable command: the same domains again
+    (in the same folder of runs) with a model that writes better math."""
+    ollama.models.append("qwen2.5:latest")
+    ollama.faults.queue = ["invalid_json"] * 2
+    proc = run("generate.py", "--domains", DOMAIN, "--samples-per-domain", "2", "--max-attempts", "1", check_rc=0)
+    assert "0 of 2 valid" in proc.stderr and "`ollama pull qwen2.5`" in proc.stderr
+    step = next_command(proc.stderr)
+    assert step == ["generate.py", "--model", "qwen2.5", "--domains", DOMAIN, "--samples-per-domain", "2"]
+    run(*step, check_rc=0)
+
+    ollama.faults.queue = ["wrong_math"] * 2
+    run("generate.py", "--domains", DOMAIN, "--domain-notes", "tills, refunds", "--samples-per-domain", "2", "--repairs",
+        "0", "--runs-dir", "zero", check_rc=0)
+    proc = run("filter.py", "--input", "latest", "--runs-dir", "zero", check_rc=0)
+    step = next_command(proc.stderr)
+    assert "0 of 2 kept" in proc.stderr and step == ["generate.py", "--model", "qwen2.5", "--domains", DOMAIN,
+                                                     "--domain-notes", "tills, refunds", "--samples-per-domain", "2",
+                                                     "--runs-dir", "zero"]
+    run(*step, check_rc=0)
+    run("filter.py", "--input", "latest", "--runs-dir", "zero", "--skip-checks", "duplicate", check_rc=0)
+    proc = run("score.py", "--input", "latest", "--runs-dir", "zero", "--threshold", "10", check_rc=0)
+    assert "nothing reached final" in proc.stderr  # with qwen2.5 already: the README's other model
+    assert next_command(proc.stderr) == [a.replace("qwen2.5", "llama3.1") for a in step]
+    ollama.models.append("llama3.1:latest")
+    run(*next_command(proc.stderr), check_rc=0)
+
+
+def test_self_judging_advice_fits_the_backend(run, tmp_path, ollama):
+    """Issue #32: `ollama pull` was advised to a user of openai:// (and embedded)."""
+    ollama.models[:] = ["llama2:latest"]  # no other model to name: the advice is how to get one
+    run("generate.py", "--model", "openai://llama2", "--domains", DOMAIN, "--samples-per-domain", "1",
+        env={"OPENAI_BASE_URL": ollama.url + "/v1"}, check_rc=0)
+    run("filter.py", "--input", "latest", check_rc=0)
+    proc = run("score.py", "--input", "latest", env={"OPENAI_BASE_URL": ollama.url + "/v1"}, check_rc=0)
+    assert "self-judging" in proc.stderr and "ollama pull" not in proc.stderr
+    assert "serve another model and pass it as --judge-model openai://NAME" in proc.stderr

@@ -5,6 +5,7 @@ import csv
 import http.server
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -12,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, only_run, read_lines, scored_run
+from conftest import ROOT, ctrl_c_after, only_run, read_lines, scored_run
 
 DOMAIN, FOLDER, SLUG = "Jobs at startup", "Jobs at startup data samples", "jobs_at_startup"
 
@@ -747,3 +748,27 @@ def test_report_md_shows_a_models_markdown_and_html_as_text(run, tmp_path, ollam
     assert "![" not in report and "<img" not in report and "](http" not in report.replace(r"\](http", "")
     page = (only_run(tmp_path) / "report.html").read_text()
     assert "<img" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+
+
+def test_a_run_dated_in_the_future_is_not_latest_and_the_choice_is_said(run, tmp_path):
+    """Issue #32: run_2099... was silently `latest` for ever after (every new run sorts before it)."""
+    real = scored_run(run, tmp_path, DOMAIN, 1)
+    future = tmp_path / "runs" / "run_20990101_000000"
+    shutil.copytree(real, future)
+    proc = run("filter.py", "--input", "latest", "--skip-checks", "duplicate", check_rc=0)
+    assert f"warning: {future.name} is dated in the future" in proc.stderr
+    assert f"latest is runs/{real.name}" in proc.stderr and f"next: python score.py --input runs/{real.name}" in proc.stderr
+
+
+def test_no_lock_file_is_left_when_a_stage_is_done(run, tmp_path, ollama):
+    """Issue #32: every stage left a .lock naming a dead process in the run folder."""
+    run_dir = scored_run(run, tmp_path, DOMAIN, 1)
+    assert not (run_dir / ".lock").exists()
+    run("audit.py", "export", "--input", "latest", check_rc=0)
+    assert not (run_dir / ".lock").exists()
+    ollama.faults.latency = 0.3  # stopped by Ctrl-C
+    proc = subprocess.Popen([sys.executable, str(ROOT / "score.py"), "--input", "latest", "--judge-model", "ollama://mistral"],
+                            cwd=tmp_path, env={**os.environ, "OLLAMA_HOST": ollama.url}, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ctrl_c_after(proc, ollama, requests=len(ollama.model_requests()) + 1)
+    assert proc.returncode == 130 and not (run_dir / ".lock").exists()
