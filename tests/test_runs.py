@@ -502,14 +502,13 @@ def test_a_renamed_run_folder_resumes_with_the_ids_of_its_own_record(run, tmp_pa
 
 
 def test_latest_is_the_newest_time_stamp_counted_as_numbers(run, tmp_path, ollama):
-    import shutil
-
     run("generate.py", "--domains", DOMAIN, "--samples-per-domain", "1", check_rc=0)
     made = only_run(tmp_path)
+    later = time.strftime("run_%Y%m%d_%H%M%S", time.localtime(time.time() + 3600))  # newer, and not in the future
     for n in ("", "_2", "_10"):  # three runs in one second: run_X, run_X_2 ... run_X_10
-        shutil.copytree(made, tmp_path / "runs" / f"run_20300101_000000{n}")
+        shutil.copytree(made, tmp_path / "runs" / f"{later}{n}")
     proc = run("filter.py", "--input", "latest", check_rc=0)
-    assert f"runs/run_20300101_000000_10/{FOLDER}/filtered_{SLUG}.jsonl" in proc.stderr
+    assert f"runs/{later}_10/{FOLDER}/filtered_{SLUG}.jsonl" in proc.stderr
 
 
 @pytest.mark.parametrize("script, args, named", [
