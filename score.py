@@ -359,12 +359,28 @@ def cached_scores(scored_path: Path, jury: str) -> tuple[dict, list[dict]]:
     lines = read_jsonl(scored_path)
     if torn := drop_torn_tail(scored_path, lines):
         cli.say(f"warning: {scored_path}:{torn.lineno}: unfinished line from a crash set aside; that sample is scored again")
-    for r in (line.record for line in lines if line.record):
-        if r.get("judge_model") != jury or r.get("rubric_version") != RUBRIC_VERSION:
-            other_judges.append(r)
-        elif not r.get("unscored"):
-            cached[sample_key(r)] = r
+    for line in lines:
+        if line.record and (line.record.get("judge_model") != jury or line.record.get("rubric_version") != RUBRIC_VERSION):
+            other_judges.append(line.record)
+        elif (problem := line.problem or cached_problem(line.record)) and not line.torn:  # hand-edited: said, asked again
+            cli.say(f"warning: {scored_path}:{line.lineno}: {problem}; not reused (its sample is scored again)")
+        elif line.record and not line.record.get("unscored"):
+            cached[sample_key(line.record)] = line.record
     return cached, other_judges
+
+
+def cached_problem(record: dict) -> str | None:
+    """Why a scored record cannot be reused as it is (its scores "8" or "high", its jury not a list), or None."""
+    if record.get("unscored"):
+        return None
+    scores = record.get("scores")
+    if not isinstance(scores, dict) or not all(type(scores.get(k)) is int and scores[k] in SUB_SCORES for k in SCORE_WEIGHTS):
+        return f"scores are not whole numbers from {min(SUB_SCORES)} to {max(SUB_SCORES)} for {', '.join(SCORE_WEIGHTS)}"
+    if not isinstance(record.get("jury", []), list) or not all(isinstance(j, dict) for j in record.get("jury", [])):
+        return "jury is not a list of jurors"
+    if not all(type(record.get(k, 0)) is int for k in RESOLVE_COUNTS):
+        return f"{', '.join(RESOLVE_COUNTS)} are not whole numbers"
+    return None
 
 
 COUNTED = ("unscored", *NOT_FINAL, "kept", "resolve_agree", "resolve_checked", "resolve_unusable", "resolve_wrong_step",

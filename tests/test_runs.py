@@ -771,3 +771,26 @@ def test_no_lock_file_is_left_when_a_stage_is_done(run, tmp_path, ollama):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     ctrl_c_after(proc, ollama, requests=len(ollama.model_requests()) + 1)
     assert proc.returncode == 130 and not (run_dir / ".lock").exists()
+
+
+def test_a_hand_edited_cached_score_is_named_and_scored_again_not_a_traceback(run, tmp_path, ollama):
+    """Issue #32: a cached score holding NaN, 5,000 digits, deep nesting or a quoted number was a traceback
+    (or silently taken)."""
+    run_dir = scored_run(run, tmp_path, DOMAIN, 6)
+    scored = run_dir / FOLDER / f"scored_{SLUG}.jsonl"
+    lines = scored.read_text().splitlines()
+    record = json.loads(lines[0])
+    lines[0] = json.dumps(record).replace('"correctness": ', '"correctness": NaN, "x": ', 1)
+    lines[1] = json.dumps(record).replace('"correctness": ', f'"correctness": {"9" * 5000}, "x": ', 1)
+    lines[2] = '{"a": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    lines[3] = json.dumps({**record, "scores": {**record["scores"], "correctness": "8"}})
+    lines[4] = json.dumps({**record, "scores": "high"})
+    scored.write_text("\n".join(lines) + "\n")
+    before = len(ollama.model_requests())
+    proc = run("score.py", "--input", "latest", check_rc=0)
+    for n, named in ((1, "NaN is not a number"), (2, "5,000 digits"), (3, "nested too deeply"), (4, "scores are not whole"),
+                     (5, "scores are not whole")):
+        said = next(line for line in proc.stderr.splitlines() if f"scored_{SLUG}.jsonl:{n}: " in line)
+        assert named in said and said.endswith("not reused (its sample is scored again)")
+    assert "Traceback" not in proc.stderr and len(ollama.model_requests()) > before
+    assert len(read_lines(run_dir / FOLDER / f"final_{SLUG}.jsonl")) == 6
