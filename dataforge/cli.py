@@ -144,7 +144,8 @@ def model_hint(model: str | None) -> str:
                 "(README, Models: which models write good math).")
     if better:
         return (f"Generate with a model that writes better math: `ollama pull {better.partition('://')[2] or better}`, "
-                "then the command below (README, Models), or read the reasons above to see what the model gets wrong.")
+                f"then `generate.py --model {better}` (README, Models), or read the reasons above to see what the "
+                "model gets wrong.")
     if _scheme(model) == "openai":
         return ("Generate with a larger model your server serves (generate.py --model openai://NAME), or read the "
                 "reasons above to see what the model gets wrong.")

@@ -67,8 +67,8 @@ def check_domain_names(domains: list[str]) -> None:
         if key in seen:
             raise UserError(f"domains {seen[key]!r} and {domain!r} share the folder '{key} data samples'; rename one")
         if (slug := domain_slug(domain)) in slugs:  # 'C' and 'C++': sample ids are made of the slug
-            raise UserError(f"domains {slugs[slug]!r} and {domain!r} would give their samples the same ids (…-{slug}-00001); "
-                            "rename one so that their letters and digits differ")
+            raise UserError(f"domains {slugs[slug]!r} and {domain!r} would give their samples the same ids "
+                            f"(…-{slug}-00001); rename one so that their letters and digits differ")
         seen[key], slugs[slug] = domain, domain
 
 
@@ -612,13 +612,14 @@ def _record_problem(stage: str, record) -> str | None:
     """What is wrong with one stage's record in run.json, or None."""
     if not isinstance(record, dict):
         return f"stages.{stage} is not a JSON object"
-    for where, kinds, fields in (("", _RECORD_KINDS, record), ("settings.", _SETTING_KINDS, record.get("settings") or {})):
+    settings = record.get("settings") or {}
+    for where, kinds, fields in (("", _RECORD_KINDS, record), ("settings.", _SETTING_KINDS, settings)):
         for key, kind in kinds.items():
             if fields.get(key) is not None and (problem := _kind_problem(fields[key], kind)):
                 return f"stages.{stage}.{where}{key} {problem}"
-    for where, domains in (("domains", record.get("domains")), ("settings.domains", (record.get("settings") or {}).get("domains"))):
-        if domains is not None and not (isinstance(domains, list) and all(
-                isinstance(d, dict) and isinstance(d.get("name"), str) and isinstance(d.get("notes", ""), str) for d in domains)):
+    for where, domains in (("domains", record.get("domains")), ("settings.domains", settings.get("domains"))):
+        if domains is not None and not all(isinstance(d, dict) and isinstance(d.get("name"), str)
+                                           and isinstance(d.get("notes", ""), str) for d in domains):
             return f"stages.{stage}.{where} is not a list of {{\"name\": ..., \"notes\": ...}}"
     return None
 
