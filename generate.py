@@ -72,15 +72,16 @@ def parse_args(argv):
 
 
 def ask(question: str, flag: str, default: str | None = None) -> str:
-    """Read one answer from stdin (a terminal or a pipe); at its end (Ctrl-D, or stdin closed), the default
-    of an optional question, else name the flag to use instead."""
+    """Read one answer from stdin (a terminal or a pipe). Ctrl-D at a terminal takes an optional question's
+    default; any other end of input (a pipe, /dev/null, stdin closed) names the flag to use instead."""
     print(question, end="", file=sys.stderr, flush=True)
     line = sys.stdin.readline() if sys.stdin else ""  # `<&-` leaves no sys.stdin at all
-    if not line and default is None:
-        raise UserError(f"no answer on standard input for {question.strip()!r}; pass {flag} instead")
-    if not line:
+    if not line and default is not None and sys.stdin and sys.stdin.isatty():
         print(file=sys.stderr)  # Ctrl-D leaves the cursor after the question
-    return line.strip() if line else default
+        return default
+    if not line:
+        raise UserError(f"no answer on standard input for {question.strip()!r}; pass {flag} instead")
+    return line.strip()
 
 
 def difficulty_cycle(spec: str) -> list[str]:

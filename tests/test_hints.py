@@ -4,11 +4,13 @@ read, records say only what is true, and a newcomer's first mistakes get a fix, 
 import csv
 import json
 import os
+import pty
 import re
 import shlex
 import socket
 import subprocess
 import sys
+import time
 
 from conftest import ROOT, ctrl_c_after, need_embedded, only_run, read_lines, scored_run
 
@@ -291,11 +293,21 @@ def test_interactive_with_stdin_closed_names_the_flag(tmp_path, ollama):
     assert "no answer on standard input for 'Domains (comma-separated):'; pass --domains instead" in proc.stderr
 
 
-def test_interactive_checks_the_model_first_asks_again_for_a_domain_and_ctrl_d_takes_the_default(run, tmp_path):
+def test_interactive_checks_the_model_first_asks_again_for_a_domain_and_ctrl_d_takes_the_default(run, tmp_path, ollama):
     missing = run("generate.py", "--interactive", "--model", "qwen9", input="Retail\n\n", check_rc=2)
     assert "model 'qwen9' is not pulled" in missing.stderr and "Domains" not in missing.stderr  # nothing asked in vain
-    proc = run("generate.py", "--interactive", "--ask-samples", input="\n  \nRetail\n", check_rc=0)  # then Ctrl-D
-    assert proc.stderr.count("a domain is needed") == 2
+    # at a terminal: two empty answers, a domain, then Ctrl-D for its notes and for the number of samples
+    main, terminal = pty.openpty()
+    proc = subprocess.Popen([sys.executable, str(ROOT / "generate.py"), "--interactive", "--ask-samples"], cwd=tmp_path,
+                            stdin=terminal, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "OLLAMA_HOST": ollama.url})
+    os.close(terminal)
+    for answer in (b"\n", b"  \n", b"Retail\n", b"\x04", b"\x04"):
+        time.sleep(0.5)  # each read waits at its question: a Ctrl-D typed ahead would end an answer, not the input
+        os.write(main, answer)
+    err = proc.communicate(timeout=120)[1]
+    os.close(main)
+    assert proc.returncode == 0 and err.count("a domain is needed") == 2, err
     assert len(read_lines(only_run(tmp_path) / FOLDER / f"raw_{SLUG}.jsonl")) == 10  # the default of [10]
 
 
