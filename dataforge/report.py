@@ -135,11 +135,16 @@ def md(text) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def _code(name) -> str:
+    """A model's name as a Markdown code span (nothing in one is a link or a tag; a backtick would end it)."""
+    return f"`{str(name).replace('`', '')}`"
+
+
 def markdown(info: dict) -> str:
     names = [n for n, _ in FUNNEL]
     lines = [f"# DataForge run {md(info['run'])}", "",
-             f"Models: generation {md(info['models']['generation'])}, judge {md(info['models']['judge'] or '–')}", "",
-             *([f"**Warning, {md(info['self_judging'])}.**", ""] if info["self_judging"] else []),
+             f"Models: generation {_code(info['models']['generation'])}, judge {_code(info['models']['judge'] or '–')}", "",
+             *([f"**Warning, {info['self_judging']}.**", ""] if info["self_judging"] else []),  # DataForge's own words
              "## Funnel", "", "| domain | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
     for name, counts in [(md(d), c) for d, c in info["domains"].items()] + [("**total**", info["total"])]:
         lines.append(f"| {name} | " + " | ".join(_n(counts[n]) for n in names) + " |")
