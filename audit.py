@@ -244,7 +244,9 @@ def apply(args) -> None:
                else "n/a (no scored samples decided)"),
             f"  error of final: {error_of_final_text(audit, {})}",
             *[f"    {line}" for line in per_domain_lines(est)],
-            f"  next: python generate.py --feedback {cli.quoted(run_dir)} --domains ...  (drops and comments guide new samples)")
+            f"  next: python generate.py --feedback {cli.quoted(run_dir)} --domains "
+            f"{cli.quoted(cli.domains_arg(stage_record(run_dir, 'generate').get('domains', [])))}"
+            "  # drops and comments guide new samples")
 
 
 def save_decisions(inp: StageInput, new: list[dict], by_id: dict | None = None) -> dict[str, dict]:
@@ -377,7 +379,9 @@ def export_train(args) -> None:
     if card.exists() and CARD_MARK not in card.read_text(encoding="utf-8", errors="replace"):
         card = out.with_name(out.stem + ".README.md")  # never overwrite a README.md we did not write
     write_atomic(card, dataset_card(run_dir, args.format, out))  # this export only: others beside it may be stale
-    cli.say(f"dataset card (Hugging Face format) -> {card}")
+    cli.say(f"dataset card (Hugging Face format) -> {card}",
+            f"  next: head -n 2 {cli.quoted(out)}  # the first samples as a trainer reads them; {card.name} says how to "
+            "load them")
 
 
 def main(argv=None) -> int:

@@ -12,6 +12,7 @@ never modified. Exit status: 0 done (rejections are normal), 2 bad usage or inpu
 """
 
 import argparse
+import itertools
 import json
 import os
 import sys
@@ -24,7 +25,7 @@ from dataforge.checks import SAMPLE_CHECKS, FileContext, LineChecker, keywords, 
 from dataforge.dedup import Contamination, NearDuplicates
 from dataforge.report import write_report
 from dataforge.runs import (DEFAULT_RUNS_DIR, AtomicWriter, count_lines, domain_key, dumps, lock_run, read_jsonl,
-                            refuse_overwrites, resolve_input, stage_record, update_manifest, write_atomic)
+                            refuse_overwrites, resolve_input, retry_next, stage_record, update_manifest, write_atomic)
 
 ALL_CHECKS = SAMPLE_CHECKS + ("duplicate", "contamination")
 REPAIRED = b'"repairs": [{'  # a sample generate.py repaired (--repairs); a key's quotes are never escaped
@@ -137,6 +138,7 @@ def filter_file(inp, args, enabled: tuple, checker, duplicates, tally: "Tally", 
     ctx = FileContext(inp.path.name, inp.domain, domain_keywords(inp.run_dir), enabled, args.strict_domain)
     kept_path = Path(args.output) if args.output else inp.output("filtered")
     rejected_path = Path(args.rejected) if args.rejected else inp.output("rejected")
+    kept_ids = {}
     with AtomicWriter(kept_path) as kept, AtomicWriter(rejected_path) as rejected:
         for raw, v in checker.verdicts(inp.path, ctx):
             run_wide_checks(raw, v, duplicates, args.skip_repaired, inp.path.name)
@@ -145,10 +147,22 @@ def filter_file(inp, args, enabled: tuple, checker, duplicates, tally: "Tally", 
                 if v.reasons[0]["check"] == "bad_line":
                     cli.say(f"{inp.path}:{v.lineno}: {v.reasons[0]['message']}")
             else:
-                kept.write((v.kept_json.encode("utf-8") if v.kept_json else raw) + b"\n")
+                kept.write(with_own_id(v.kept_json.encode("utf-8") if v.kept_json else raw, v, kept_ids, inp.path) + b"\n")
             tally.add(v)
             bar.update(1)
     return {"kept": str(kept_path), "rejected": str(rejected_path)}
+
+
+def with_own_id(line: bytes, v, kept_ids: dict, path: Path) -> bytes:
+    """A kept sample whose id an earlier kept one has goes on as id-2 (id-3...): audit's decisions and
+    export-train find samples by id, and one id for two samples dropped (or kept) both."""
+    if v.label not in kept_ids:
+        kept_ids[v.label] = v.lineno
+        return line
+    new = next(f"{v.label}-{n}" for n in itertools.count(2) if f"{v.label}-{n}" not in kept_ids)
+    kept_ids[new] = v.lineno
+    cli.say(f"{path}:{v.lineno}: id {v.label!r} is also on line {kept_ids[v.label]}; this sample is kept as {new!r}")
+    return with_keys(line, {"id": new}).encode("utf-8")
 
 
 def run_wide_checks(raw: bytes, v, duplicates: NearDuplicates | None, skip_repaired: bool, file_name: str) -> None:
@@ -184,7 +198,7 @@ def say_next(report: dict, args, inputs) -> None:
     if total["in"] and not total["kept"]:
         model = stage_record(inputs[0].run_dir, "generate").get("model")
         cli.say(f"  0 of {total['in']} kept: the reasons above; each sample's are in its rejected_ file. "
-                + cli.model_hint(model))
+                + cli.model_hint(model), *retry_next(inputs[0].run_dir))
     elif total["kept"]:
         given = Path(args.input)  # named as it was given; `latest` as the run it meant
         kept = Path(args.output) if args.output else inputs[-1].output("filtered")

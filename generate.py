@@ -87,10 +87,14 @@ def parse_args(argv):
     return p.parse_args(argv)
 
 
-def ask(question: str, flag: str) -> str:
-    """Read one answer from stdin (a terminal or a pipe); at end of input, name the flag to use instead."""
+def ask(question: str, flag: str, default: str | None = None) -> str:
+    """Read one answer from stdin (a terminal or a pipe). Ctrl-D at a terminal takes an optional question's
+    default; any other end of input (a pipe, /dev/null, stdin closed) names the flag to use instead."""
     print(question, end="", file=sys.stderr, flush=True)
-    line = sys.stdin.readline()
+    line = sys.stdin.readline() if sys.stdin else ""  # `<&-` leaves no sys.stdin at all
+    if not line and default is not None and sys.stdin and sys.stdin.isatty():
+        print(file=sys.stderr)  # Ctrl-D leaves the cursor after the question
+        return default
     if not line:
         raise UserError(f"no answer on standard input for {question.strip()!r}; pass {flag} instead")
     return line.strip()
@@ -114,17 +118,23 @@ def plan(args) -> dict:
     """The settings of a new run, from flags and (with --interactive) answers."""
     domains = [d for flag in args.domains for d in split_domains(flag)]
     notes = list(args.domain_notes)
-    if args.interactive and not domains:
-        domains = split_domains(ask("Domains (comma-separated): ", "--domains"))
-        notes = [ask(f"Notes for {d!r} (optional): ", "--domain-notes") for d in domains]
+    while args.interactive and not domains:
+        if not (domains := split_domains(ask("Domains (comma-separated): ", "--domains"))):
+            cli.say("  a domain is needed (e.g. Jobs at startup); try again")
+        notes = [ask(f"Notes for {d!r} (optional): ", "--domain-notes", default="") for d in domains]
     if not domains:
         raise UserError("no domains given: pass --domains \"Jobs at startup\" (or --interactive)")
+    if args.feedback and not any(notes):  # the audited run's notes, for the domains it had: its reviewers judged those
+        earlier = {domain_key(d["name"]): d.get("notes", "")
+                   for d in stage_record(Path(args.feedback), "generate").get("domains", [])}
+        if any(notes := [earlier.get(domain_key(d), "") for d in domains]):
+            cli.say(f"notes from {args.feedback}: " + "; ".join(f"{d}: {n}" for d, n in zip(domains, notes) if n))
     if len(notes) > len(domains):
         raise UserError(f"{len(notes)} --domain-notes for {len(domains)} domains: give one per domain, in order")
     check_domain_names(domains)
     n = args.samples_per_domain
     while n is None and args.ask_samples:  # a typo asks again: the answers above are not lost
-        answer = ask("Samples per domain [10]: ", "--samples-per-domain") or "10"
+        answer = ask("Samples per domain [10]: ", "--samples-per-domain", default="10") or "10"
         n = int(answer) if answer.isdigit() and int(answer) >= 1 else None
         if n is None:
             cli.say(f"  {answer!r} is not a whole number of at least 1; try again")
@@ -201,6 +211,8 @@ def approved_question(decision: dict) -> str | None:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.interactive and not args.resume:  # a model that is not there is said before the questions, not after
+        get_backend(args.model).check()
     run_dir, settings = resumed(args) if args.resume else (None, plan(args))
     backend = get_backend(settings["model"])
     backend.check()
@@ -555,7 +567,8 @@ def finish(stage: Stage, status: str) -> None:
         cli.say(f"  failed attempts: {', '.join(f'{n} {kind}' for kind, n in totals['why_failed'].most_common())}"
                 " (each reply is in failed_<domain>.jsonl)")
     if totals["requested"] and not totals["valid"]:
-        cli.say(f"  0 of {totals['requested']} valid. {cli.model_hint(settings['model'])}")
+        cli.say(f"  0 of {totals['requested']} valid. {cli.model_hint(settings['model'])}",
+                cli.retry_next(settings["model"], settings["domains"], settings["samples_per_domain"], run_dir))
     elif status == "done":
         cli.say(f"  next: python filter.py --input {cli.quoted(run_dir)}")
     update_manifest(run_dir, "generate", {"status": status, "settings": settings, "domains": settings["domains"],

@@ -38,7 +38,8 @@ from dataforge.prompts import (JUDGE_SCHEMA, RESOLVE_SCHEMA, RUBRIC_VERSION, SCO
 from dataforge.report import write_report
 from dataforge.schema import sample_problem
 from dataforge.runs import (DEFAULT_RUNS_DIR, TOKEN_FIELDS, JsonlAppender, add_tokens, drop_torn_tail, lock_run, read_jsonl,
-                            refuse_overwrites, resolve_input, stage_record, token_log, update_manifest, write_jsonl_atomic)
+                            refuse_overwrites, resolve_input, retry_next, stage_record, token_log, update_manifest,
+                            write_jsonl_atomic)
 from local_llm import DEFAULT_MODEL, THINK_LEVELS, ModelCallFailed, Options, get_backend
 
 # The judge's reply, checked: a sub-score for each criterion of prompts.SCORE_WEIGHTS (what JUDGE_SCHEMA asks for)
@@ -269,7 +270,10 @@ def self_judging_notice(self_judges, jurors, writers: set[str]) -> str:
     """Said when a juror wrote the samples it judges, with the server's other models as the way out."""
     taken = {one_model(m).partition("://")[2] for m in writers | {j.spec for j in jurors}}  # writers and jurors
     others = sorted(m for m in {m for j in jurors for m in j.backend.models()} if m.removesuffix(":latest") not in taken)
+    scheme = get_backend(self_judges[0]).scheme
     way_out = (f"other models on the server, to pass as --judge-model: {', '.join(others[:6])}" if others else
+               "serve another model and pass it as --judge-model openai://NAME" if scheme == "openai" else
+               "pass a larger GGUF as --judge-model llamacpp:///path/to/model.gguf" if scheme == "llamacpp" else
                "pull another model (`ollama pull qwen2.5:7b`) and pass it as --judge-model")
     return (f"judge: {', '.join(self_judges)} is the generation model judging its own samples (self-judging): a model "
             "agrees with its own mistakes. Replaying real models' answers, a generator's re-solve repeated its own wrong "
@@ -352,6 +356,8 @@ def say_next(total: Counter, inputs, jurors, records_run, spec: str) -> None:
     if total["kept"] and records_run is not None:  # audit needs a run
         cli.say(f"  next: python audit.py export --input {cli.quoted(records_run if spec == 'latest' else spec)}"
                 " --sample 30")
+    elif not total["kept"]:  # nothing in final: a new run, with a better model
+        cli.say(*retry_next(records_run or inputs[0].run_dir))
 
 
 def score_file(inp, jurors, args, pool, tallies: dict, records_run) -> None:
@@ -418,12 +424,28 @@ def cached_scores(scored_path: Path, key: tuple) -> tuple[dict, list[dict]]:
     lines = read_jsonl(scored_path)
     if torn := drop_torn_tail(scored_path, lines):
         cli.say(f"warning: {scored_path}:{torn.lineno}: unfinished line from a crash set aside; that sample is scored again")
-    for r in (line.record for line in lines if line.record):
-        if judge_key(r) != key:
-            other_judges.append(r)
-        elif not r.get("unscored"):
-            cached[sample_key(r)] = r
+    for line in lines:
+        if line.record and judge_key(line.record) != key:
+            other_judges.append(line.record)
+        elif (problem := line.problem or cached_problem(line.record)) and not line.torn:  # hand-edited: said, asked again
+            cli.say(f"warning: {scored_path}:{line.lineno}: {problem}; not reused (its sample is scored again)")
+        elif line.record and not line.record.get("unscored"):
+            cached[sample_key(line.record)] = line.record
     return cached, other_judges
+
+
+def cached_problem(record: dict) -> str | None:
+    """Why a scored record cannot be reused as it is (its scores "8" or "high", its jury not a list), or None."""
+    if record.get("unscored"):
+        return None
+    scores = record.get("scores")
+    if not isinstance(scores, dict) or not all(type(scores.get(k)) is int and scores[k] in SUB_SCORES for k in SCORE_WEIGHTS):
+        return f"scores are not whole numbers from {min(SUB_SCORES)} to {max(SUB_SCORES)} for {', '.join(SCORE_WEIGHTS)}"
+    if not isinstance(record.get("jury", []), list) or not all(isinstance(j, dict) for j in record.get("jury", [])):
+        return "jury is not a list of jurors"
+    if not all(type(record.get(k, 0)) is int for k in RESOLVE_COUNTS):
+        return f"{', '.join(RESOLVE_COUNTS)} are not whole numbers"
+    return None
 
 
 COUNTED = ("unscored", *NOT_FINAL, "kept", "resolve_agree", "resolve_checked", "resolve_unusable", "resolve_wrong_step",

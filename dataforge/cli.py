@@ -7,6 +7,7 @@ import signal
 import shlex
 import sys
 import time
+from pathlib import Path
 
 from tqdm import tqdm
 
@@ -47,10 +48,32 @@ def interrupted_status() -> int:
     return EXIT_TERMINATED if _terminated else EXIT_INTERRUPTED
 
 
+_at_end = []  # what cli.run does as the stage ends, however it ends (lock files removed)
+
+
+def at_end(action) -> None:
+    _at_end.append(action)
+
+
+def _ending() -> None:
+    while _at_end:
+        try:
+            _at_end.pop()()
+        except OSError:
+            pass  # a lock file already gone, a folder made read-only: nothing to tidy
+
+
 def run(main) -> int:
     """Call main(); a UserError becomes `Error: ...` on stderr and exit 2. Tracebacks stay for real bugs.
     The one place a stage ends the process: a stage stopped early (cli.Stopped) exits here with its status."""
     signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        return _run(main)
+    finally:
+        _ending()
+
+
+def _run(main) -> int:
     try:
         status = main() or EXIT_OK
         return interrupted_status() if status == EXIT_INTERRUPTED else status
@@ -62,6 +85,7 @@ def run(main) -> int:
     except Stopped as e:  # the stage has said what it kept; requests may still be in flight in worker threads
         sys.stdout.flush()
         sys.stderr.flush()
+        _ending()
         # not a wait for them (a hung server would hold the exit for minutes), nor the interpreter's teardown
         # under them: with the embedded model in llama.cpp's C code, a normal exit crashed (SIGSEGV)
         os._exit(e.code)
@@ -97,13 +121,54 @@ def progress(total: int, desc: str, unit: str = "sample"):
 MATH_MODEL = "qwen2.5"  # the README's advice (Models); the default stays llama2, as the original had it
 
 
+def _scheme(model: str | None) -> str:
+    """The backend a model spec names, as local_llm reads it: 'embedded', 'ollama', 'openai', ..."""
+    return "embedded" if model == "embedded" else model.partition("://")[0] if "://" in (model or "") else "ollama"
+
+
+def better_model(model: str | None) -> str | None:
+    """A model that writes better math, in the form --model takes, on a backend where DataForge can name one
+    (README, Models); None on openai:// and llamacpp:// (their models are the user's own)."""
+    if _scheme(model) not in ("embedded", "ollama", "ollama-cli"):
+        return None
+    name = MATH_MODEL if not (model or "").removeprefix("ollama://").startswith(MATH_MODEL) else "llama3.1"
+    return f"ollama-cli://{name}" if _scheme(model) == "ollama-cli" else name
+
+
 def model_hint(model: str | None) -> str:
-    """What to try when a stage ends with nothing, by the model that made the data."""
+    """What to try when a stage ends with nothing, by the model that made the data (per backend)."""
+    better = better_model(model)
     if model == "embedded":
         return ("The embedded 135M model rarely writes correct math; it shows the pipeline working. For real data "
                 f"use Ollama with a larger model: `ollama pull {MATH_MODEL}`, then `--model {MATH_MODEL}` "
                 "(README, Models: which models write good math).")
-    return "Try a larger model (--model), or read the reasons above to see what the model gets wrong."
+    if better:
+        return (f"Generate with a model that writes better math: `ollama pull {better.partition('://')[2] or better}`, "
+                f"then `generate.py --model {better}` (README, Models), or read the reasons above to see what the "
+                "model gets wrong.")
+    if _scheme(model) == "openai":
+        return ("Generate with a larger model your server serves (generate.py --model openai://NAME), or read the "
+                "reasons above to see what the model gets wrong.")
+    return ("Generate with a larger GGUF (generate.py --model llamacpp:///path/to/model.gguf), or read the reasons "
+            "above to see what the model gets wrong.")
+
+
+def domains_arg(domains: list[dict]) -> str:
+    """A run's domains ({"name": ...} each) as --domains takes them: 'Retail,Sales\\, Marketing'."""
+    return ",".join(d["name"].replace(",", "\\,") for d in domains)
+
+
+def retry_next(model: str | None, domains: list[dict], samples: int | None, run_dir) -> str:
+    """The `next:` line after a run that kept nothing: a new run of the same domains in the same folder of runs,
+    with a better model where one can be named (else the same one, with more repairs of each wrong step)."""
+    better = better_model(model)
+    args = ["generate.py", "--model", better or model or "llama2", "--domains", domains_arg(domains)]
+    if any(d.get("notes") for d in domains):
+        args += [arg for d in domains for arg in ("--domain-notes", d.get("notes") or "")]
+    args += (["--samples-per-domain", str(samples)] if samples else []) + ([] if better else ["--repairs", "3"])
+    if run_dir is not None and Path(run_dir).parent != Path("runs"):
+        args += ["--runs-dir", str(Path(run_dir).parent)]
+    return "  next: python " + shlex.join(args)
 
 
 def quoted(path) -> str:

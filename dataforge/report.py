@@ -10,12 +10,14 @@ agreement and the error of final once an audit is applied (else the jurors' disa
 import html
 import itertools
 import json
+import re
 from pathlib import Path
 
 from dataforge.arithmetic import check_steps
 from dataforge.judge import NOT_FINAL, error_of_final_text, self_judging_text
 from dataforge.ledger import per_domain_lines, scored_records
-from dataforge.runs import TOKEN_FIELDS, TOKEN_LOG, count_records, iter_records, stage_file, stage_record, write_atomic
+from dataforge.runs import (TOKEN_FIELDS, TOKEN_LOG, count_records, iter_records, open_run_file, read_json_file, stage_file,
+                            stage_record, write_atomic)
 from dataforge.variety import card_line, html_section, markdown_lines
 
 SAMPLES_SHOWN = 3  # per domain, kept and rejected each: enough to see what the data looks like
@@ -51,7 +53,7 @@ def gather(run_dir: Path) -> dict:
     total = {name: sum(c[name] or 0 for c in domains.values()) if any(c[name] is not None for c in domains.values()) else None
              for name, _ in FUNNEL}
     filter_report = run_dir / "filter_report.json"
-    filter_total = json.loads(filter_report.read_text())["total"] if filter_report.exists() else {}
+    filter_total = read_json_file(filter_report).get("total", {}) if filter_report.exists() else {}
     rejected = filter_total.get("rejected_by_check") if filter_report.exists() else None
     per_domain = {d: v for d, v in (score.get("per_domain") or {}).items() if isinstance(v, dict)}
     score_domains = per_domain.values()
@@ -93,11 +95,6 @@ def _standing_tokens(run_dir: Path, domain: str) -> int:
     return sum(_count(r.get(f"judge_{k}")) for r in scored_records(path, run_dir, domain) for k in TOKEN_FIELDS)
 
 
-def _cell(text) -> str:
-    """Text for a Markdown table cell: a `|` in a domain's name would start a new column."""
-    return str(text).replace("|", "\\|")
-
-
 def _examples(run_dir: Path, domain: str) -> dict:
     """A few kept samples (final, else filtered, else raw) with each step's verdict, and a few
     rejected ones with their reasons: what the data of this domain looks like."""
@@ -119,7 +116,7 @@ def _examples(run_dir: Path, domain: str) -> dict:
 def _repaired(path: Path) -> int:
     """Lines of a stage file whose sample was repaired: a byte count, as count_lines (a key's quotes
     are never escaped, so a question that quotes one cannot match)."""
-    with open(path, "rb") as f:
+    with open_run_file(path) as f:
         return sum(block.count(b'"repairs": [{') for block in iter(lambda: f.read(1 << 20), b""))
 
 
@@ -149,20 +146,35 @@ def _n(v) -> str:
     return "–" if v is None else f"{v:,}" if isinstance(v, int) else str(v)
 
 
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]!|~])")  # what makes a link, an image, emphasis, code or a table cell
+
+
+def md(text) -> str:
+    """Text shown as itself in Markdown: no link, image (`![x](http://...)` is fetched by viewers), HTML tag,
+    emphasis or table cell of a model's (or anyone's) making; one line."""
+    text = _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _code(name) -> str:
+    """A model's name as a Markdown code span (nothing in one is a link or a tag; a backtick would end it)."""
+    return f"`{str(name).replace('`', '')}`"
+
+
 def markdown(info: dict) -> str:
     names = [n for n, _ in FUNNEL]
-    lines = [f"# DataForge run {info['run']}", "",
-             f"Models: generation `{info['models']['generation']}`, judge `{info['models']['judge'] or '–'}`", "",
-             *([f"**Warning, {info['self_judging']}.**", ""] if info["self_judging"] else []),
+    lines = [f"# DataForge run {md(info['run'])}", "",
+             f"Models: generation {_code(info['models']['generation'])}, judge {_code(info['models']['judge'] or '–')}", "",
+             *([f"**Warning, {info['self_judging']}.**", ""] if info["self_judging"] else []),  # DataForge's own words
              "## Funnel", "", "| domain | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
-    for name, counts in list(info["domains"].items()) + [("**total**", info["total"])]:
-        lines.append(f"| {_cell(name)} | " + " | ".join(_n(counts[n]) for n in names) + " |")
+    for name, counts in [(md(d), c) for d, c in info["domains"].items()] + [("**total**", info["total"])]:
+        lines.append(f"| {name} | " + " | ".join(_n(counts[n]) for n in names) + " |")
     lines += ["", "## Rejected by the filter", ""]
     rejected = info["rejected_by_check"]
     lines += (["(filter not run yet)"] if rejected is None else
-              [f"- {check}: {n:,}" for check, n in rejected.items()] or ["nothing rejected"])
+              [f"- {md(check)}: {n:,}" for check, n in rejected.items()] or ["nothing rejected"])
     if info["flagged"]:
-        lines += ["", "Kept with flags (soft signals): " + ", ".join(f"{k} {n:,}" for k, n in info["flagged"].items())]
+        lines += ["", "Kept with flags (soft signals): " + ", ".join(f"{md(k)} {n:,}" for k, n in info["flagged"].items())]
     if info["not_final"] is not None:
         lines += ["", "## Kept out of final by the judge", ""] + [f"- {why}: {n:,}" for why, n in info["not_final"].items()]
     lines += ["", "## Scores (floor)", ""]
@@ -182,16 +194,17 @@ def markdown(info: dict) -> str:
     if info["judge_human_agreement"] is not None:
         lines += ["", f"Judge-human agreement: {info['judge_human_agreement']:.0%}"]
     if info["error_of_final"]:
-        lines += ["", f"Error of final: {info['error_of_final']}"] + [f"- {line}" for line in info["error_per_domain"]]
+        lines += ["", f"Error of final: {md(info['error_of_final'])}"] + [f"- {md(line)}" for line in info["error_per_domain"]]
     lines += markdown_lines(info["variety"])
     lines += ["", "## Samples", ""]
     for domain, ex in info["samples"].items():
         for s in ex["kept"]:
-            lines.append(f"- {domain}, {ex['kept_from']}: {str(s.get('question', ''))[:200]} → {s.get('answer', '')} "
+            lines.append(f"- {md(domain)}, {ex['kept_from']}: {md(str(s.get('question', ''))[:200])} → {md(s.get('answer', ''))} "
                          f"({sum(v == 'verified' for v in s['_verdicts'])} of {len(s['_verdicts'])} steps verified)")
         for s in ex["rejected"]:
             reason = (s.get("reject_reasons") or [{}])[0]
-            lines.append(f"- {domain}, rejected: {str(s.get('question', ''))[:200]} — {reason.get('check')}: {reason.get('message')}")
+            lines.append(f"- {md(domain)}, rejected: {md(str(s.get('question', ''))[:200])} — {md(reason.get('check'))}: "
+                         f"{md(reason.get('message'))}")
     return "\n".join(lines) + "\n"
 
 

@@ -7,9 +7,11 @@ import errno
 import fcntl
 import itertools
 import json
+import math
 import os
 import re
 import secrets
+import stat
 import sys
 import time
 from dataclasses import dataclass
@@ -20,6 +22,8 @@ from dataforge.schema import Sample
 
 DEFAULT_RUNS_DIR = "runs"
 MAX_LINE_BYTES = 1_000_000  # a longer line is reported, not parsed (nor read whole): no sample is that long
+MAX_RUN_FILE_BYTES = 10_000_000  # run.json, filter_report.json: a few KB as DataForge writes them
+MAX_INT_DIGITS = 30  # counts, scores, seeds: no number a run writes comes near; a longer one is refused, not converted
 BOM = b"\xef\xbb\xbf"  # what Notepad and Excel put before the first line of a UTF-8 file
 # flags whose value is a credential: --api-key, --hf-token, --password... but not --max-tokens, a number
 _SECRET_WORDS = re.compile(r"key|token(?!s)|secret|password|authorization", re.I)
@@ -54,7 +58,7 @@ def _domain_limit() -> int:
 def check_domain_names(domains: list[str]) -> None:
     """Each domain gets a folder of its own, and a name every sample can carry: said before a run folder
     exists, so nothing is generated (a name too long would fail every reply, and blame the model)."""
-    seen = {}
+    seen, slugs = {}, {}
     for domain in domains:
         if len(domain) > _domain_limit():
             raise UserError(f"domain {domain[:40]!r}... is {len(domain)} characters; a sample's domain holds at most "
@@ -62,7 +66,10 @@ def check_domain_names(domains: list[str]) -> None:
         key = folder_key(domain)
         if key in seen:
             raise UserError(f"domains {seen[key]!r} and {domain!r} share the folder '{key} data samples'; rename one")
-        seen[key] = domain
+        if (slug := domain_slug(domain)) in slugs:  # 'C' and 'C++': sample ids are made of the slug
+            raise UserError(f"domains {slugs[slug]!r} and {domain!r} would give their samples the same ids "
+                            f"(…-{slug}-00001); rename one so that their letters and digits differ")
+        seen[key], slugs[slug] = domain, domain
 
 
 def domain_dir(run_dir: Path, domain: str) -> Path:
@@ -87,9 +94,19 @@ def new_run_dir(out_dir: str | Path) -> Path:
 
 
 def _run_order(path: Path) -> tuple:
-    """run_20261125_101500_10 after run_20261125_101500_2: the time stamp and the counter as numbers."""
+    """run_20261125_101500_10 after run_20261125_101500_2: the time stamp and the counter as numbers. A run
+    dated in the future (made while the clock was wrong, or renamed) comes before the others: it is not the
+    newest, whatever its name says."""
     m = re.fullmatch(r"run_(\d{8})_(\d{6})(?:_(\d+))?", path.name)
-    return (1, int(m[1]), int(m[2]), int(m[3] or 1)) if m else (0, 0, 0, 0, path.name)
+    if not m:
+        return (0, 0, 0, 0, path.name)
+    return (0 if _in_future(path) else 1, int(m[1]), int(m[2]), int(m[3] or 1))
+
+
+def _in_future(run: Path) -> bool:
+    """Is the run's time stamp more than a day ahead of the clock (a day: time zones)?"""
+    m = re.fullmatch(r"run_(\d{8})_(\d{6})(?:_\d+)?", run.name)
+    return bool(m) and m[1] + m[2] > time.strftime("%Y%m%d%H%M%S", time.localtime(time.time() + 86400))
 
 
 def all_runs(runs_dir: str | Path) -> list[Path]:
@@ -100,17 +117,20 @@ def all_runs(runs_dir: str | Path) -> list[Path]:
 def latest_run(runs_dir: str | Path = DEFAULT_RUNS_DIR, reads: str | None = None, flag: str = "--input latest") -> Path:
     """The newest run in runs_dir; with `reads` (raw, filtered, final), the newest that holds the files the
     stage reads: `export-train --input latest` after `generate.py --feedback` means the run score.py
-    finished, not the new one. Newer runs passed over are named, so the choice is never silent."""
+    finished, not the new one. Newer runs passed over, and runs dated in the future, are named, so the
+    choice is never silent."""
     runs = all_runs(runs_dir)
     if not runs:
         raise UserError(f"{flag}: no runs in {runs_dir}/ yet; run generate.py first (or give --runs-dir)")
-    if reads is None:
-        return runs[-1]
-    having = [r for r in runs if any(r.glob(f"* data samples/{reads}_*.jsonl"))]
+    having = [r for r in runs if reads is None or any(r.glob(f"* data samples/{reads}_*.jsonl"))]
     if not having:
         raise UserError(f"--input latest: no run in {runs_dir}/ has {reads}_*.jsonl files yet "
                         f"(the newest, {runs[-1]}, has none); run the stage that writes them first")
-    if having[-1] != runs[-1]:
+    if future := [r.name for r in runs if _in_future(r)]:
+        taken = "taken, having no other" if _in_future(having[-1]) else "not taken as the newest"
+        cli.say(f"warning: {', '.join(future)} {'is' if len(future) == 1 else 'are'} dated in the future (made while the "
+                f"clock was wrong?): {taken}; latest is {having[-1]} (name the run instead of `latest` to choose another)")
+    if having[-1] != runs[-1] and not _in_future(runs[-1]):
         cli.say(f"--input latest: {having[-1]}, the newest run with {reads}_*.jsonl files "
                 f"({', '.join(r.name for r in runs[runs.index(having[-1]) + 1:])} newer, without)")
     return having[-1]
@@ -203,6 +223,70 @@ def refuse_overwrites(inputs: list[Path], outputs: dict[str, str | None]) -> Non
         seen[path] = flag
 
 
+# ---------------------------------------------------------------- reading run files safely
+
+def open_run_file(path: Path):
+    """A file a stage reads, opened for reading in binary, or a UserError naming it: a FIFO (which would block
+    for ever: opened without waiting), a folder or a device where a file belongs, a file we may not read."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except PermissionError as e:
+        raise UserError(f"{path}: cannot be read ({e.strerror}); give read permission (chmod u+r) "
+                        "or move it out of the way") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        what = "a folder" if stat.S_ISDIR(mode) else "a pipe (FIFO)" if stat.S_ISFIFO(mode) else "not a regular file"
+        raise UserError(f"{path} is {what} where a file belongs; move it out of the way (or rename it)")
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb")
+
+
+def _refused_constant(name: str):
+    raise ValueError(f"{name} is not a number (JSON has no NaN or Infinity)")
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise ValueError(f"a number of {len(text.lstrip('-')):,} digits (at most {MAX_INT_DIGITS} are read)")
+    return int(text)
+
+
+def _finite_float(text: str) -> float:
+    if not math.isfinite(value := float(text)):
+        raise ValueError(f"{text[:20]} is too large for a number")
+    return value
+
+
+_DECODER = json.JSONDecoder(parse_constant=_refused_constant, parse_int=_bounded_int, parse_float=_finite_float)
+
+
+def loads(text: str):
+    """json.loads for what a run holds: NaN, Infinity, 1e999 and numbers of more than MAX_INT_DIGITS digits
+    are a ValueError (said, not converted); nesting deeper than Python's recursion limit a RecursionError."""
+    return _DECODER.decode(text)  # one decoder, made once: json.loads with hooks makes one per line
+
+
+def read_json_file(path: Path):
+    """A whole JSON file a stage reads (run.json, filter_report.json), through open_run_file and loads; a
+    UserError names the file and what is wrong with it."""
+    with open_run_file(path) as f:
+        data = f.read(MAX_RUN_FILE_BYTES + 1)
+    try:
+        if len(data) > MAX_RUN_FILE_BYTES:
+            raise ValueError(f"larger than {MAX_RUN_FILE_BYTES:,} bytes")
+        return loads(data.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        problem = f"not UTF-8 (byte {e.start})"
+    except json.JSONDecodeError as e:
+        problem = f"invalid JSON: {e.msg} at line {e.lineno} column {e.colno}"
+    except RecursionError:
+        problem = "JSON nested too deeply to read"
+    except ValueError as e:
+        problem = f"unreadable JSON value: {str(e)[:100]}"
+    raise UserError(f"{path}: {problem}; correct it by hand, or move it out of the way") from None
+
+
 # ---------------------------------------------------------------- JSONL
 
 @dataclass
@@ -218,7 +302,7 @@ def raw_lines(path: Path):
     """(line number, bytes without the newline, is an unterminated last line) for each non-blank line, streamed.
     A line longer than MAX_LINE_BYTES comes as its first MAX_LINE_BYTES + 1 bytes (parse_line names it): the
     rest is skipped, never held. A UTF-8 BOM before the first line is dropped."""
-    with open(path, "rb") as f:
+    with open_run_file(path) as f:
         for i in itertools.count(1):
             raw = f.readline(MAX_LINE_BYTES + 2)
             if not raw:
@@ -243,7 +327,7 @@ def count_records(path: Path) -> int:
 
 def count_lines(path: Path) -> int:
     """Newlines in a file, read in blocks (fast): the progress bar's total."""
-    with open(path, "rb") as f:
+    with open_run_file(path) as f:
         return sum(block.count(b"\n") for block in iter(lambda: f.read(1 << 20), b""))
 
 
@@ -259,12 +343,12 @@ def parse_line(lineno: int, raw: bytes, unterminated: bool = False) -> Line:
     except UnicodeDecodeError as e:
         return Line(lineno, None, f"not UTF-8 (byte {e.start})", raw.decode("utf-8", "replace"))
     try:
-        record = json.loads(text)
+        record = loads(text)
     except json.JSONDecodeError as e:
         return Line(lineno, None, f"invalid JSON: {e.msg} at column {e.colno}", text, torn=unterminated)
     except RecursionError:
         return Line(lineno, None, "JSON nested too deeply to read", text[:200])
-    except ValueError as e:  # a number too long to convert (Python's limit on int digits)
+    except ValueError as e:  # NaN, 1e999, a number of too many digits
         return Line(lineno, None, f"unreadable JSON value: {str(e)[:100]}", text[:200])
     if not isinstance(record, dict):
         return Line(lineno, None, f"expected a JSON object, got {type(record).__name__}", text)
@@ -299,6 +383,7 @@ class JsonlAppender:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         refuse_link(path)
+        refuse_non_file(path)
         try:
             self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o666)
         except OSError as e:
@@ -362,6 +447,13 @@ def drop_torn_tail(path: Path, lines: list[Line]) -> Line | None:
     return lines[-1]
 
 
+def refuse_non_file(path: Path) -> None:
+    """Nothing is written in the place of a folder, a pipe or a device that has a run file's name."""
+    if Path(path).exists() and not Path(path).is_file():
+        what = "a folder" if Path(path).is_dir() else "a pipe (FIFO)" if Path(path).is_fifo() else "not a regular file"
+        raise UserError(f"{path} is {what} where a file belongs; move it out of the way (or rename it)")
+
+
 def refuse_link(path: Path) -> None:
     """Nothing is written through a symbolic link: it may point anywhere (another run, a file of the user's)."""
     if Path(path).is_symlink():
@@ -376,6 +468,7 @@ class AtomicWriter:
     def __init__(self, path: Path):
         self.path = Path(path)
         refuse_link(self.path)
+        refuse_non_file(self.path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd, self.tmp = _new_temp_file(self.path)
@@ -399,8 +492,11 @@ class AtomicWriter:
             except OSError as e:
                 exc_type, exc = exc_type or type(e), exc or e
             if exc_type is None:
-                os.replace(self.tmp, self.path)
-            else:
+                try:
+                    os.replace(self.tmp, self.path)
+                except OSError as e:  # a folder put in the file's place meanwhile...
+                    exc_type, exc = type(e), e
+            if exc_type is not None:
                 Path(self.tmp).unlink(missing_ok=True)  # the old file stays as it was
         if isinstance(exc, OSError) and (error := _write_error(exc, self.path)) is not exc:
             raise error from None
@@ -424,6 +520,9 @@ def _write_error(e: OSError, path: Path) -> Exception:
         return UserError(f"disk full writing {path}; what was written before is kept")
     if e.errno == errno.EFBIG:
         return UserError(f"the file size limit (ulimit -f) stopped writing {path}; what was written before is kept")
+    if e.errno in (errno.EACCES, errno.EPERM) and Path(path).exists() and not os.access(path, os.W_OK):
+        return UserError(f"{path} cannot be written ({e.strerror}): give write permission (chmod u+rw) or move it "
+                         "out of the way, and run this again")
     if e.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
         return UserError(f"{Path(path).parent} is read-only ({e.strerror}): nothing can be written there; copy the run "
                          "to a folder you can write to, or make it writable, and run this again")
@@ -436,26 +535,36 @@ _held_locks: dict[Path, int] = {}  # run folder -> the open lock file: held unti
 def lock_run(run_dir: Path | None) -> None:
     """One process at a time writes in a run folder: a second generate/filter/score/audit on the same
     run is refused and told who holds it. The lock is the kernel's (flock), held until this process
-    ends, so a killed holder frees it at once; the temporary files a killed writer left are removed."""
+    ends, so a killed holder frees it at once; the temporary files a killed writer left are removed, and
+    the .lock file goes when the stage is done (cli.run)."""
     if run_dir is None or Path(run_dir).resolve() in _held_locks:
         return
     path = Path(run_dir) / ".lock"
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
-    except OSError as e:
-        raise _write_error(e, path) from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = os.pread(fd, 300, 0).decode("utf-8", "replace").strip() or "another process"
+    while True:
+        refuse_non_file(path)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
+        except OSError as e:
+            raise _write_error(e, path) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 300, 0).decode("utf-8", "replace").strip() or "another process"
+            os.close(fd)
+            raise UserError(f"{run_dir} is in use by {holder}; run this again when it has finished") from None
+        try:  # the holder we waited for may have removed the file as it finished: lock the one there now
+            if os.path.samestat(os.fstat(fd), os.stat(path)):
+                break
+        except FileNotFoundError:
+            pass
         os.close(fd)
-        raise UserError(f"{run_dir} is in use by {holder}; run this again when it has finished") from None
     for stale in [*Path(run_dir).glob(".*.tmp"), *Path(run_dir).glob("*/.*.tmp")]:
         stale.unlink(missing_ok=True)  # left by a writer that was killed: none can be running now
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"pid {os.getpid()} ({' '.join(Path(a).name for a in sys.argv[:2])}, since "
                   f"{time.strftime('%H:%M:%S')})".encode(), 0)
     _held_locks[Path(run_dir).resolve()] = fd
+    cli.at_end(lambda: Path(path).unlink(missing_ok=True))  # still locked while removed: no one can take it between
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -489,16 +598,51 @@ def redacted_argv(argv: list[str]) -> list[str]:
     return out
 
 
+# what the fields of a stage's record that stages read hold; a record hand-edited to hold another kind is named
+_NUMBER = (int, float)
+_RECORD_KINDS = {"status": str, "model": str, "judge_model": str, "agree": str, "rubric_version": str,
+                 "settings": dict, "totals": dict, "per_domain": dict, "counts": dict, "histogram": dict, "tokens": dict,
+                 "domains": list, "checks": list, "jurors": list, "self_judged": list,
+                 "seconds": _NUMBER, "seconds_all_sessions": _NUMBER, "threshold": _NUMBER}
+# and of the settings a stage resumes with (generate's); null stands for "not set" in each
+_SETTING_KINDS = {"samples_per_domain": int, "model": str, "templates": list, "difficulty": str, "temperature": _NUMBER,
+                  "seed": int, "max_tokens": int, "think": str, "max_attempts": int, "repairs": int, "feedback": dict}
+
+
+def _kind_problem(value, kind) -> str | None:
+    """Why value is not of kind (a type or a tuple of them; a bool is no number), or None."""
+    if isinstance(value, kind) and not (isinstance(value, bool) and kind is not bool):
+        return None
+    names = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
+    return f"is {json.dumps(value)[:40]} ({type(value).__name__}), not {'a number' if kind is _NUMBER else names}"
+
+
+def _record_problem(stage: str, record) -> str | None:
+    """What is wrong with one stage's record in run.json, or None."""
+    if not isinstance(record, dict):
+        return f"stages.{stage} is not a JSON object"
+    settings = record.get("settings") or {}
+    for where, kinds, fields in (("", _RECORD_KINDS, record), ("settings.", _SETTING_KINDS, settings)):
+        for key, kind in kinds.items():
+            if fields.get(key) is not None and (problem := _kind_problem(fields[key], kind)):
+                return f"stages.{stage}.{where}{key} {problem}"
+    for where, domains in (("domains", record.get("domains")), ("settings.domains", settings.get("domains"))):
+        if domains is not None and not all(isinstance(d, dict) and isinstance(d.get("name"), str)
+                                           and isinstance(d.get("notes", ""), str) for d in domains):
+            return f"stages.{stage}.{where} is not a list of {{\"name\": ..., \"notes\": ...}}"
+    return None
+
+
 def read_manifest(run_dir: Path) -> dict:
     path = Path(run_dir) / "run.json"
     if not path.exists():
         return {}
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise UserError(f"{path}: not readable JSON ({e}); move it aside to start the run's record again") from None
+    manifest = read_json_file(path)
     if not isinstance(manifest, dict) or not isinstance(manifest.get("stages", {}), dict):
         raise UserError(f"{path}: not a run manifest (a JSON object with 'stages'); move it aside to start it again")
+    for stage, record in manifest.get("stages", {}).items():
+        if problem := _record_problem(stage, record):
+            raise UserError(f"{path}: {problem}; correct it by hand (the run's other files are as they were)")
     return manifest
 
 
@@ -506,6 +650,16 @@ def stage_record(run_dir: Path | None, stage: str) -> dict:
     """What run.json says of one stage (its settings, counts, model...): {} when the stage has not run,
     and for a loose file (no run_dir)."""
     return read_manifest(run_dir).get("stages", {}).get(stage, {}) if run_dir else {}
+
+
+def retry_next(run_dir: Path | None) -> list[str]:
+    """The `next:` line after a stage that kept nothing from a run: its domains again with a better model
+    (cli.retry_next); none for a loose file (no run to take the domains from)."""
+    generate = stage_record(run_dir, "generate")
+    if not generate.get("domains"):
+        return []
+    settings = generate.get("settings") or {}
+    return [cli.retry_next(generate.get("model"), generate["domains"], settings.get("samples_per_domain"), run_dir)]
 
 
 def run_folder(spec: str, runs_dir: str | Path, flag: str) -> Path:

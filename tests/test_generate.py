@@ -201,7 +201,8 @@ def test_a_stage_that_ends_with_nothing_says_why_and_what_to_do(run, tmp_path, o
     proc = run("generate.py", "--domains", "Coffee shop", "--samples-per-domain", "2", "--max-attempts", "2", check_rc=0)
     assert "0 of 2 valid" in proc.stderr
     assert "failed attempts: 2 step without '=', 1 cut off at the token limit, 1 invalid JSON" in proc.stderr
-    assert "Try a larger model (--model)" in proc.stderr and "next: python filter.py" not in proc.stderr
+    assert "Generate with a model that writes better math: `ollama pull qwen2.5`" in proc.stderr
+    assert "next: python filter.py" not in proc.stderr
 
     ollama.faults.queue = ["wrong_math"] * 3
     run("generate.py", "--domains", "Coffee shop", "--samples-per-domain", "3", "--repairs", "0", check_rc=0)

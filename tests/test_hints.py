@@ -4,11 +4,13 @@ read, records say only what is true, and a newcomer's first mistakes get a fix, 
 import csv
 import json
 import os
+import pty
 import re
 import shlex
 import socket
 import subprocess
 import sys
+import time
 
 from conftest import ROOT, ctrl_c_after, need_embedded, only_run, read_lines, scored_run
 
@@ -19,7 +21,7 @@ def next_command(stderr: str) -> list[str]:
     """The `next:` line a stage printed, as the arguments after `python`."""
     lines = [line for line in stderr.splitlines() if line.strip().startswith("next: python ")]
     assert len(lines) == 1, stderr
-    return shlex.split(lines[0].split("next: python ", 1)[1].removesuffix("...").strip())
+    return shlex.split(lines[0].split("next: python ", 1)[1], comments=True)  # as a shell runs it: '# why' is a comment
 
 
 def runs_in(folder):
@@ -53,8 +55,14 @@ def test_each_next_line_runs_as_printed_on_the_run_it_names(run, tmp_path):
     assert step[:4] == ["audit.py", "apply", "--input", f"mine/{mine.name}"]
     assert step[5] == str(mine / FOLDER / f"audit_{SLUG}.csv").removeprefix(str(tmp_path) + "/")
     proc = run(*step, check_rc=0)
-    assert next_command(proc.stderr)[:3] == ["generate.py", "--feedback", f"mine/{mine.name}"]
+    step = next_command(proc.stderr)
+    assert step == ["generate.py", "--feedback", f"mine/{mine.name}", "--domains", DOMAIN]  # the real domains (#32)
     assert (mine / FOLDER / f"decisions_{SLUG}.jsonl").exists()
+    run(*step, check_rc=0)
+    proc = run("audit.py", "export-train", "--input", f"mine/{mine.name}", "--format", "openai", check_rc=0)
+    shown = re.search(r"next: (head .+)", proc.stderr).group(1)
+    shown = subprocess.run(shown, shell=True, cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+    assert len(shown.splitlines()) == 2 and json.loads(shown.splitlines()[0])["messages"][0]["role"] == "user"
     decoy = runs_in(tmp_path / "runs")[0]
     assert not list(decoy.glob("*/filtered_*.jsonl"))  # the decoy was never touched
     run("generate.py", "--domains", DOMAIN, "--samples-per-domain", "1", "--out-dir", "old", check_rc=0)
@@ -273,3 +281,80 @@ def test_the_embedded_model_takes_generates_context_and_a_longer_prompt_is_a_fai
         failed = read_lines(runs_in(tmp_path / runs_dir)[0] / FOLDER / f"failed_{SLUG}.jsonl")  # 20 tokens hold no sample
         error = failed[0]["attempt_errors"][0]["error"]
         assert ("prompt too long for the model" in error) == (runs_dir == "over"), error
+
+
+# ---------------------------------------------------------------- 5. issue #32: --interactive as a newcomer meets it
+
+def test_interactive_with_stdin_closed_names_the_flag(tmp_path, ollama):
+    proc = subprocess.run(f"{shlex.quote(sys.executable)} {shlex.quote(str(ROOT / 'generate.py'))} --interactive <&-",
+                          shell=True, cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "OLLAMA_HOST": ollama.url})
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert "no answer on standard input for 'Domains (comma-separated):'; pass --domains instead" in proc.stderr
+
+
+def test_interactive_checks_the_model_first_asks_again_for_a_domain_and_ctrl_d_takes_the_default(run, tmp_path, ollama):
+    missing = run("generate.py", "--interactive", "--model", "qwen9", input="Retail\n\n", check_rc=2)
+    assert "model 'qwen9' is not pulled" in missing.stderr and "Domains" not in missing.stderr  # nothing asked in vain
+    # at a terminal: two empty answers, a domain, then Ctrl-D for its notes and for the number of samples
+    main, terminal = pty.openpty()
+    proc = subprocess.Popen([sys.executable, str(ROOT / "generate.py"), "--interactive", "--ask-samples"], cwd=tmp_path,
+                            stdin=terminal, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "OLLAMA_HOST": ollama.url})
+    os.close(terminal)
+    for answer in (b"\n", b"  \n", b"Retail\n", b"\x04", b"\x04"):
+        time.sleep(0.5)  # each read waits at its question: a Ctrl-D typed ahead would end an answer, not the input
+        os.write(main, answer)
+    err = proc.communicate(timeout=120)[1]
+    os.close(main)
+    assert proc.returncode == 0 and err.count("a domain is needed") == 2, err
+    assert len(read_lines(only_run(tmp_path) / FOLDER / f"raw_{SLUG}.jsonl")) == 10  # the default of [10]
+
+
+def test_feedback_reuses_the_audited_runs_domain_notes(run, tmp_path, ollama):
+    run_dir = scored_run(run, tmp_path, DOMAIN, 2, "--domain-notes", "gift cards and layaway")
+    run("audit.py", "export", "--input", "latest", check_rc=0)
+    run("audit.py", "apply", "--input", "latest", "--decisions", str(run_dir / FOLDER / f"audit_{SLUG}.csv"), check_rc=0)
+    before = len(ollama.model_requests())
+    proc = run("generate.py", "--domains", DOMAIN, "--samples-per-domain", "1", "--feedback", str(run_dir), check_rc=0)
+    assert f"notes from {run_dir}: {DOMAIN}: gift cards and layaway" in proc.stderr
+    assert "gift cards and layaway" in ollama.model_requests()[before]["body"]["messages"][-1]["content"]
+
+
+def test_after_nothing_valid_kept_or_final_the_next_line_runs_as_printed(run, tmp_path, ollama):
+    """Issue #32: a stage that ends with nothing says what to try as a runnable command: the same domains again
+    (in the same folder of runs) with a model that writes better math."""
+    ollama.models.append("qwen2.5:latest")
+    ollama.faults.queue = ["invalid_json"] * 2
+    proc = run("generate.py", "--domains", DOMAIN, "--samples-per-domain", "2", "--max-attempts", "1", check_rc=0)
+    assert "0 of 2 valid" in proc.stderr and "`ollama pull qwen2.5`" in proc.stderr
+    step = next_command(proc.stderr)
+    assert step == ["generate.py", "--model", "qwen2.5", "--domains", DOMAIN, "--samples-per-domain", "2"]
+    run(*step, check_rc=0)
+
+    ollama.faults.queue = ["wrong_math"] * 2
+    run("generate.py", "--domains", DOMAIN, "--domain-notes", "tills, refunds", "--samples-per-domain", "2", "--repairs",
+        "0", "--runs-dir", "zero", check_rc=0)
+    proc = run("filter.py", "--input", "latest", "--runs-dir", "zero", check_rc=0)
+    step = next_command(proc.stderr)
+    assert "0 of 2 kept" in proc.stderr and step == ["generate.py", "--model", "qwen2.5", "--domains", DOMAIN,
+                                                     "--domain-notes", "tills, refunds", "--samples-per-domain", "2",
+                                                     "--runs-dir", "zero"]
+    run(*step, check_rc=0)
+    run("filter.py", "--input", "latest", "--runs-dir", "zero", "--skip-checks", "duplicate", check_rc=0)
+    proc = run("score.py", "--input", "latest", "--runs-dir", "zero", "--threshold", "10", check_rc=0)
+    assert "nothing reached final" in proc.stderr  # with qwen2.5 already: the README's other model
+    assert next_command(proc.stderr) == [a.replace("qwen2.5", "llama3.1") for a in step]
+    ollama.models.append("llama3.1:latest")
+    run(*next_command(proc.stderr), check_rc=0)
+
+
+def test_self_judging_advice_fits_the_backend(run, tmp_path, ollama):
+    """Issue #32: `ollama pull` was advised to a user of openai:// (and embedded)."""
+    ollama.models[:] = ["llama2:latest"]  # no other model to name: the advice is how to get one
+    run("generate.py", "--model", "openai://llama2", "--domains", DOMAIN, "--samples-per-domain", "1",
+        env={"OPENAI_BASE_URL": ollama.url + "/v1"}, check_rc=0)
+    run("filter.py", "--input", "latest", check_rc=0)
+    proc = run("score.py", "--input", "latest", env={"OPENAI_BASE_URL": ollama.url + "/v1"}, check_rc=0)
+    assert "self-judging" in proc.stderr and "ollama pull" not in proc.stderr
+    assert "serve another model and pass it as --judge-model openai://NAME" in proc.stderr

@@ -1,9 +1,11 @@
 """Run folders that two processes, a re-run or a clumsy input cannot corrupt: the scripts run as users
 run them, against the test Ollama server."""
 
+import csv
 import http.server
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -11,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, only_run, read_lines, scored_run
+from conftest import ROOT, ctrl_c_after, only_run, read_lines, scored_run
 
 DOMAIN, FOLDER, SLUG = "Jobs at startup", "Jobs at startup data samples", "jobs_at_startup"
 
@@ -500,14 +502,13 @@ def test_a_renamed_run_folder_resumes_with_the_ids_of_its_own_record(run, tmp_pa
 
 
 def test_latest_is_the_newest_time_stamp_counted_as_numbers(run, tmp_path, ollama):
-    import shutil
-
     run("generate.py", "--domains", DOMAIN, "--samples-per-domain", "1", check_rc=0)
     made = only_run(tmp_path)
+    later = time.strftime("run_%Y%m%d_%H%M%S", time.localtime(time.time() + 3600))  # newer, and not in the future
     for n in ("", "_2", "_10"):  # three runs in one second: run_X, run_X_2 ... run_X_10
-        shutil.copytree(made, tmp_path / "runs" / f"run_20300101_000000{n}")
+        shutil.copytree(made, tmp_path / "runs" / f"{later}{n}")
     proc = run("filter.py", "--input", "latest", check_rc=0)
-    assert f"runs/run_20300101_000000_10/{FOLDER}/filtered_{SLUG}.jsonl" in proc.stderr
+    assert f"runs/{later}_10/{FOLDER}/filtered_{SLUG}.jsonl" in proc.stderr
 
 
 @pytest.mark.parametrize("script, args, named", [
@@ -678,3 +679,149 @@ def test_report_md_escapes_a_bar_in_a_domain_name_and_resume_without_runs_names_
     assert "| Tea\\|Coffee | 1 |" in report
     proc = run("generate.py", "--resume", "--runs-dir", "none-yet", check_rc=2)
     assert "--resume: no runs in none-yet/" in proc.stderr and "--input latest" not in proc.stderr
+
+
+def test_hostile_values_in_run_json_are_named_with_the_file_and_what_to_do(run, tmp_path):
+    """Issue #32: a number of 5,000 digits, 100k-deep nesting, NaN, 1e999, a quoted number, settings and records
+    of the wrong kind: each exit 2 naming run.json and what is wrong, never a traceback (nor a run for ever)."""
+    run_dir = scored_run(run, tmp_path, DOMAIN, 1)
+    path = run_dir / "run.json"
+    good = path.read_text()
+    n = '"samples_per_domain": 1'
+    cases = [(n, n[:-1] + "9" * 5000, "5,000 digits"), (n, n[:-1] + str(10 ** 4000), "4,001 digits"),
+             (n, n[:-1] + "NaN", "NaN"), (n, n[:-1] + "1e999", "1e999"), (n, n[:-1] + '"5"', '"5" (str)'),
+             ('"temperature": 0.8', '"temperature": "hot"', '"hot"'), ('"seed": null', '"seed": "7"', '"7"'),
+             ('"domains": [', '"domains": "Retail", "x": [', "domains"), ('"model": "llama2"', '"model": 5', "model is 5")]
+    for old, new, named in cases:
+        assert old in good
+        path.write_text(good.replace(old, new, 1))
+        for args in (("generate.py", "--resume"), ("filter.py", "--input", "latest")):
+            proc = run(*args, check_rc=2, timeout=60)
+            assert f"{path.relative_to(tmp_path)}: " in proc.stderr and named in proc.stderr, proc.stderr
+            assert "correct it by hand" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    path.write_text('{"stages": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    assert "nested too deeply" in run("score.py", "--input", "latest", check_rc=2).stderr
+
+
+@pytest.mark.parametrize("name, kind, args", [
+    ("filtered_", "folder", ("filter.py", "--input", "latest")),
+    ("report.md", "folder", ("filter.py", "--input", "latest")),
+    (".lock", "folder", ("filter.py", "--input", "latest")),
+    ("final_", "folder", ("score.py", "--input", "latest")),
+    ("scored_", "fifo", ("score.py", "--input", "latest")),
+    ("filter_report.json", "fifo", ("score.py", "--input", "latest")),
+    ("run.json", "fifo", ("filter.py", "--input", "latest")),
+    ("decisions_", "fifo", ("generate.py", "--domains", DOMAIN, "--samples-per-domain", "1", "--feedback", "RUN")),
+])
+def test_a_folder_or_a_fifo_where_a_run_file_belongs_is_named_and_no_temp_file_is_left(run, tmp_path, name, kind, args):
+    """Issue #32: a FIFO blocked for ever; a folder was a traceback that left .tmp files behind."""
+    run_dir = scored_run(run, tmp_path, DOMAIN, 1)
+    path = run_dir / (FOLDER + "/" + name + SLUG + ".jsonl" if name.endswith("_") else name)
+    path.unlink(missing_ok=True)
+    path.mkdir() if kind == "folder" else os.mkfifo(path)
+    proc = run(*(str(run_dir) if a == "RUN" else a for a in args), check_rc=2, timeout=60)
+    assert f"{path.relative_to(tmp_path)} is {'a folder' if kind == 'folder' else 'a pipe (FIFO)'} where a file belongs" \
+           in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert not list(run_dir.rglob("*.tmp"))
+
+
+def test_a_run_file_without_read_permission_is_named(run, tmp_path):
+    if os.geteuid() == 0:
+        pytest.skip("run as root, which reads a file of mode 000 anyway; the folder and FIFO cases above cover the class")
+    run_dir = scored_run(run, tmp_path, DOMAIN, 1)
+    (run_dir / FOLDER / f"filtered_{SLUG}.jsonl").chmod(0)
+    proc = run("score.py", "--input", "latest", check_rc=2)
+    assert "cannot be read (Permission denied)" in proc.stderr and "chmod u+r" in proc.stderr
+
+
+def test_one_id_names_one_sample_from_the_filter_on(run, tmp_path):
+    """Issue #32: 'C' and 'C++' gave the same ids; two samples with one id in raw_ were dropped together by a
+    reviewer's decision on one of them, the kept one missing from export-train."""
+    proc = run("generate.py", "--domains", "C,C++", "--samples-per-domain", "1", check_rc=2)
+    assert "domains 'C' and 'C++' would give their samples the same ids" in proc.stderr
+    run("generate.py", "--domains", DOMAIN, "--samples-per-domain", "3", check_rc=0)
+    raw = only_run(tmp_path) / FOLDER / f"raw_{SLUG}.jsonl"
+    samples = read_lines(raw)
+    samples[1]["id"] = samples[0]["id"]
+    raw.write_text("".join(json.dumps(s) + "\n" for s in samples))
+    proc = run("filter.py", "--input", "latest", "--skip-checks", "duplicate", check_rc=0)
+    assert f"raw_{SLUG}.jsonl:2: id '{samples[0]['id']}' is also on line 1; this sample is kept as " \
+           f"'{samples[0]['id']}-2'" in proc.stderr
+    run("score.py", "--input", "latest", check_rc=0)
+    run("audit.py", "export", "--input", "latest", check_rc=0)
+    path = only_run(tmp_path) / FOLDER / f"audit_{SLUG}.csv"
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.reader(f))
+    row = next(r for r in rows if r[0] == samples[0]["id"])
+    row[8] = "drop"
+    with open(path, "w", encoding="utf-8-sig", newline="") as f:
+        csv.writer(f).writerows(rows)
+    run("audit.py", "apply", "--input", "latest", "--decisions", str(path), check_rc=0)
+    run("audit.py", "export-train", "--input", "latest", "--format", "alpaca", check_rc=0)
+    exported = read_lines(only_run(tmp_path) / "train_alpaca.jsonl")
+    assert len(exported) == 2 and samples[1]["question"] in {e["instruction"] for e in exported}
+
+
+def test_report_md_shows_a_models_markdown_and_html_as_text(run, tmp_path, ollama):
+    """Issue #32: a model's `![x](http://...)` and `<img onerror>` were written into report.md as they were, and
+    Markdown viewers fetch the image."""
+    run("generate.py", "--domains", DOMAIN, "--samples-per-domain", "2", check_rc=0)
+    raw = only_run(tmp_path) / FOLDER / f"raw_{SLUG}.jsonl"
+    records = read_lines(raw)
+    for r in records:
+        r["question"] = "![x](http://127.0.0.1:9/track.png) <img src=x onerror=alert(1)> [see](http://127.0.0.1:9) " + r["question"]
+    records[1]["reasoning"][0] += " = 1"  # rejected: its question is shown with the reason
+    raw.write_text("".join(json.dumps(r) + "\n" for r in records))
+    run("filter.py", "--input", "latest", "--skip-checks", "duplicate", check_rc=0)
+    report = (only_run(tmp_path) / "report.md").read_text()
+    assert report.count(r"\!\[x\](http://127.0.0.1:9/track.png) &lt;img src=x onerror=alert(1)&gt; \[see\]") == 2, report
+    assert "![" not in report and "<img" not in report and "](http" not in report.replace(r"\](http", "")
+    page = (only_run(tmp_path) / "report.html").read_text()
+    assert "<img" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+
+
+def test_a_run_dated_in_the_future_is_not_latest_and_the_choice_is_said(run, tmp_path):
+    """Issue #32: run_2099... was silently `latest` for ever after (every new run sorts before it)."""
+    real = scored_run(run, tmp_path, DOMAIN, 1)
+    future = tmp_path / "runs" / "run_20990101_000000"
+    shutil.copytree(real, future)
+    proc = run("filter.py", "--input", "latest", "--skip-checks", "duplicate", check_rc=0)
+    assert f"warning: {future.name} is dated in the future" in proc.stderr
+    assert f"latest is runs/{real.name}" in proc.stderr and f"next: python score.py --input runs/{real.name}" in proc.stderr
+
+
+def test_no_lock_file_is_left_when_a_stage_is_done(run, tmp_path, ollama):
+    """Issue #32: every stage left a .lock naming a dead process in the run folder."""
+    run_dir = scored_run(run, tmp_path, DOMAIN, 1)
+    assert not (run_dir / ".lock").exists()
+    run("audit.py", "export", "--input", "latest", check_rc=0)
+    assert not (run_dir / ".lock").exists()
+    ollama.faults.latency = 0.3  # stopped by Ctrl-C
+    proc = subprocess.Popen([sys.executable, str(ROOT / "score.py"), "--input", "latest", "--judge-model", "ollama://mistral"],
+                            cwd=tmp_path, env={**os.environ, "OLLAMA_HOST": ollama.url}, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ctrl_c_after(proc, ollama, requests=len(ollama.model_requests()) + 1)
+    assert proc.returncode == 130 and not (run_dir / ".lock").exists()
+
+
+def test_a_hand_edited_cached_score_is_named_and_scored_again_not_a_traceback(run, tmp_path, ollama):
+    """Issue #32: a cached score holding NaN, 5,000 digits, deep nesting or a quoted number was a traceback
+    (or silently taken)."""
+    run_dir = scored_run(run, tmp_path, DOMAIN, 6)
+    scored = run_dir / FOLDER / f"scored_{SLUG}.jsonl"
+    lines = scored.read_text().splitlines()
+    record = json.loads(lines[0])
+    lines[0] = json.dumps(record).replace('"correctness": ', '"correctness": NaN, "x": ', 1)
+    lines[1] = json.dumps(record).replace('"correctness": ', f'"correctness": {"9" * 5000}, "x": ', 1)
+    lines[2] = '{"a": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    lines[3] = json.dumps({**record, "scores": {**record["scores"], "correctness": "8"}})
+    lines[4] = json.dumps({**record, "scores": "high"})
+    scored.write_text("\n".join(lines) + "\n")
+    before = len(ollama.model_requests())
+    proc = run("score.py", "--input", "latest", check_rc=0)
+    for n, named in ((1, "NaN is not a number"), (2, "5,000 digits"), (3, "nested too deeply"), (4, "scores are not whole"),
+                     (5, "scores are not whole")):
+        said = next(line for line in proc.stderr.splitlines() if f"scored_{SLUG}.jsonl:{n}: " in line)
+        assert named in said and said.endswith("not reused (its sample is scored again)")
+    assert "Traceback" not in proc.stderr and len(ollama.model_requests()) > before
+    assert len(read_lines(run_dir / FOLDER / f"final_{SLUG}.jsonl")) == 6
