@@ -31,7 +31,7 @@ from dataforge import UserError, cli
 from dataforge.arithmetic import check_steps, parse_number, quantities_agree
 from dataforge.judge import (AGREE_POLICIES, DEFAULT_LIMITS, NOT_FINAL, error_of_final_text, juror_vote, jurors_split,
                              jury_decision, overall_score, vote_decided, why_not_final)
-from dataforge.ledger import judge_key
+from dataforge.ledger import judge_key, recount_audit
 from dataforge.pool import RequestPool
 from dataforge.prompts import (JUDGE_SCHEMA, RESOLVE_SCHEMA, RUBRIC_VERSION, SCORE_WEIGHTS, SUB_SCORES, judge_prompt,
                                resolve_prompt)
@@ -306,6 +306,8 @@ def main(argv=None) -> int:
             **judge_settings(jurors, args), "jurors": [j.spec for j in jurors], "agree": args.agree,
             "self_judged": self_judges, "threshold": args.threshold,
             "min_relevance": args.min_relevance, "min_correctness": args.min_correctness, **info})
+        if audit := recount_audit(records_run):  # final changed under the reviewers' decisions
+            cli.say(f"  error of final (the audit counted again over this final): {error_of_final_text(audit, {})}")
         write_report(records_run)
     say_next(Tally.total(tallies.values()).counts, inputs, jurors, records_run, args.input)
     return cli.EXIT_OK  # unscored samples are written with their error and counted in the summary

@@ -15,8 +15,7 @@ import math
 from pathlib import Path
 
 from dataforge import cli
-from dataforge.judge import limits_of, why_not_final
-from dataforge.runs import domain_key, read_jsonl, resolve_input, stage_record, write_jsonl_atomic
+from dataforge.runs import domain_key, read_jsonl, resolve_input, stage_record, update_manifest, write_jsonl_atomic
 from dataforge.schema import sample_problem
 
 JUDGE_KEY = ("judge_model", "rubric_version", "votes", "think")
@@ -109,11 +108,12 @@ def domains_of(run_dir: Path) -> list:
 
 def audit_facts(run_dir: Path) -> dict:
     """The audit as run.json keeps it, from every domain's decisions_: decisions by kind, judge-human
-    agreement (the judge "keeps" what reaches final by judge.why_not_final) and the error of final."""
-    limits, drawn = limits_of(stage_record(run_dir, "score")), stage_record(run_dir, "audit_sample")
+    agreement (the judge "keeps" what is in the domain's final_: its own scoring's threshold, not the last
+    score stage's) and the error of final."""
+    drawn = stage_record(run_dir, "audit_sample")
     counts, compared, agree, strata = {}, 0, 0, {}
     for inp in domains_of(run_dir):
-        decisions = read_decisions(inp.output("decisions"))
+        decisions, final = read_decisions(inp.output("decisions")), final_ids(inp.output("final"))
         scored_path = inp.output("scored")
         scored = ({r["id"]: r for r in scored_records(scored_path, run_dir, inp.domain) if isinstance(r.get("id"), str)}
                   if scored_path.exists() else {})
@@ -122,14 +122,23 @@ def audit_facts(run_dir: Path) -> dict:
             counts[kind] = counts.get(kind, 0) + 1
             if (sample := scored.get(d["id"])) is not None and "scores" in sample:
                 compared += 1
-                agree += (why_not_final(sample, limits) is None) == (d["decision"] != "drop")
-        final = final_ids(inp.output("final"))
+                agree += (d["id"] in final) == (d["decision"] != "drop")  # the domain's own scoring, its own threshold
         decided = [i for i in final if i in decisions]
         undecided = set((drawn.get("drawn") or {}).get(inp.domain, [])) & set(final) - set(decided)
         strata[inp.domain] = {"final": len(final), "reviewed": len(decided), "undecided": len(undecided),
                               "dropped": sum(decisions[i]["decision"] == "drop" for i in decided)}
     return {"decisions": counts, "judge_human_agreement": agree / compared if compared else None,
             "compared": compared, "error_of_final": error_of_final(strata, drawn.get("design", "random"))}
+
+
+def recount_audit(run_dir: Path) -> dict | None:
+    """A run's audit counted again (run.json) after a stage changed final under it (score.py): the error of
+    final and the agreement are of the final that is now. None when the run has no audit."""
+    if not (before := stage_record(run_dir, "audit")):
+        return None
+    audit = {**before, **audit_facts(run_dir)}  # the audit's own command and files stay
+    update_manifest(run_dir, "audit", audit)
+    return audit
 
 
 def error_of_final(strata: dict[str, dict], design: str = "random") -> dict | None:

@@ -474,3 +474,26 @@ def test_a_decision_edited_by_hand_into_a_fix_that_is_no_sample_is_named_and_nev
     assert f"decisions_{SLUG}.jsonl:1: the fix is not a sample" in proc.stderr
     rows = read_lines(run_dir / "train_alpaca.jsonl")
     assert len(rows) == len(final) - 1  # a fix that is not there leaves the sample out, as a refused fix does
+
+
+def test_a_domain_scored_again_after_an_audit_has_its_error_and_agreement_counted_over_the_new_final(run, tmp_path, ollama):
+    """Re-scoring one domain changes final under an audit: run.json's audit and the report count the error of
+    final and the judge-human agreement again over the final that is now, not the one reviewed."""
+    run_dir = scored_run(run, tmp_path, "Alpha,Beta", 3)
+    run("audit.py", "export", "--input", "latest", check_rc=0)
+    csvs = [run_dir / f"{d} data samples" / f"audit_{d.lower()}.csv" for d in ("Alpha", "Beta")]
+    rows = read_csv(csvs[0])
+    rows[1][8], rows[2][8], rows[3][8] = "drop", "keep", "keep"
+    write_csv(csvs[0], rows)
+    review(run_dir, [csvs[1]], "nobody")
+    run("audit.py", "apply", "--input", "latest", *(a for p in csvs for a in ("--decisions", str(p))), check_rc=0)
+    assert audit_record(run_dir)["error_of_final"]["final"] == 6
+
+    # Beta scored again by a stricter threshold: none of it reaches final, and its 3 keeps now disagree with the judge
+    proc = run("score.py", "--input", str(run_dir / "Beta data samples"), "--threshold", "9", check_rc=0)
+    audit = audit_record(run_dir)
+    est = audit["error_of_final"]
+    assert (est["final"], est["reviewed"], est["dropped"], est["low"], est["high"]) == (3, 3, 1, 1 / 3, 1 / 3), est
+    assert audit["judge_human_agreement"] == 2 / 6  # Alpha judged by its own threshold (6), Beta by 9
+    assert "33.3% of final is wrong" in (run_dir / "report.md").read_text()
+    assert "33.3% of final is wrong" in proc.stderr
