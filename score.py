@@ -301,6 +301,7 @@ def main(argv=None) -> int:
     info = summary(tallies, started, generation_model)
     for domain in info["per_domain"].values():  # per domain: a later judge of another domain does not clear it
         domain["self_judged"] = self_judges
+        domain["limits"] = {k: getattr(args, k) for k in DEFAULT_LIMITS}  # what made this domain's final
     if records_run is not None:  # per_domain merges into run.json's: a domain scored alone leaves the others' as they are
         update_manifest(records_run, "score", {
             **judge_settings(jurors, args), "jurors": [j.spec for j in jurors], "agree": args.agree,

@@ -497,3 +497,14 @@ def test_a_domain_scored_again_after_an_audit_has_its_error_and_agreement_counte
     assert audit["judge_human_agreement"] == 2 / 6  # Alpha judged by its own threshold (6), Beta by 9
     assert "33.3% of final is wrong" in (run_dir / "report.md").read_text()
     assert "33.3% of final is wrong" in proc.stderr
+
+
+def test_the_card_states_each_domains_own_threshold_and_the_re_solve_agreement_of_every_domain(run, tmp_path, ollama):
+    """A domain scored again with another threshold: the card says what made each domain's final, not the
+    last score stage's threshold for all of them."""
+    run_dir = scored_run(run, tmp_path, "Alpha,Beta", 3)
+    run("score.py", "--input", str(run_dir / "Beta data samples"), "--threshold", "9", "--judge-model", "mistral", check_rc=0)
+    run("audit.py", "export-train", "--input", str(run_dir), "--format", "alpaca", check_rc=0)
+    card = (run_dir / "README.md").read_text()
+    assert "final at score ≥ 6.0 (Alpha), 9.0 (Beta) with domain relevance ≥ 5 and correctness ≥ 5" in card
+    assert "re-solve agreement 100% of 6" in card  # both domains' re-solves, not Beta's 3 alone
