@@ -294,11 +294,12 @@ def main(argv=None) -> int:
     jurors, self_judges = the_jury(args, generation_model, inputs)
 
     tallies = {}  # per file, counted as each score arrives: a Ctrl-C summary is right
-    stop = lambda status: summary(tallies, started, generation_model)
+    audited = records_run is not None and bool(stage_record(records_run, "audit"))  # then its error is said below
+    stop = lambda status: summary(tallies, started, generation_model, audited)
     with RequestPool(args.concurrency, stop, finish_with="run the same command again") as pool:
         for inp in inputs:
             score_file(inp, jurors, args, pool, tallies, records_run)
-    info = summary(tallies, started, generation_model)
+    info = summary(tallies, started, generation_model, audited)
     for domain in info["per_domain"].values():  # per domain: a later judge of another domain does not clear it
         domain["self_judged"] = self_judges
         domain["limits"] = {k: getattr(args, k) for k in DEFAULT_LIMITS}  # what made this domain's final
@@ -477,7 +478,7 @@ class Tally:
                 "histogram": {str(b): self.histogram.get(b, 0) for b in range(1, 11)}}
 
 
-def summary(tallies: dict, started: float, model: str | None = None) -> dict:
+def summary(tallies: dict, started: float, model: str | None = None, audited: bool = False) -> dict:
     wall = time.monotonic() - started
     total = Tally.total(tallies.values())
     totals, histogram, tokens = total.counts, total.histogram, total.tokens
@@ -494,7 +495,8 @@ def summary(tallies: dict, started: float, model: str | None = None) -> dict:
             f"  re-solve agreement: {'n/a' if agreement is None else f'{agreement:.0%}'} of {totals['resolve_checked']}"
             + (f" (no vote: {', '.join(no_vote)})" if no_vote else "")
             + (f"; {totals['resolve_saved']} re-solves saved: the vote was already decided" if totals["resolve_saved"] else ""),
-            f"  error of final: {error_of_final_text(None, {'jurors_split': split, 'jurors_split_of': totals['jurors_split_of']})}",
+            *([] if audited else [f"  error of final: "
+                                  f"{error_of_final_text(None, {'jurors_split': split, 'jurors_split_of': totals['jurors_split_of']})}"]),
             f"  tokens: {tokens['prompt_tokens']:,} prompt + {tokens['completion_tokens']:,} answer"
             + (f" + {tokens['reasoning_tokens']:,} reasoning" if tokens["reasoning_tokens"] else "") + f", {wall:.1f}s")
     for d, t in tallies.items():
