@@ -123,9 +123,11 @@ def audit_facts(run_dir: Path) -> dict:
             if (sample := scored.get(d["id"])) is not None and "scores" in sample:
                 compared += 1
                 agree += (d["id"] in final) == (d["decision"] != "drop")  # the domain's own scoring, its own threshold
-        decided = [i for i in final if i in decisions]
-        undecided = set((drawn.get("drawn") or {}).get(inp.domain, [])) & set(final) - set(decided)
-        strata[inp.domain] = {"final": len(final), "reviewed": len(decided), "undecided": len(undecided),
+        decided, drawn_ids = [i for i in final if i in decisions], set((drawn.get("drawn") or {}).get(inp.domain, []))
+        undecided = drawn_ids & set(final) - set(decided)
+        # decided but never drawn (export or review without --sample): the reviewer chose them; a census is exact anyway
+        chosen = len(set(decided) - drawn_ids) if len(decided) < len(final) else 0
+        strata[inp.domain] = {"final": len(final), "reviewed": len(decided), "undecided": len(undecided), "chosen": chosen,
                               "dropped": sum(decisions[i]["decision"] == "drop" for i in decided)}
     return {"decisions": counts, "judge_human_agreement": agree / compared if compared else None,
             "compared": compared, "error_of_final": error_of_final(strata, drawn.get("design", "random"))}
@@ -142,7 +144,7 @@ def recount_audit(run_dir: Path) -> dict | None:
 
 
 def error_of_final(strata: dict[str, dict], design: str = "random") -> dict | None:
-    """How wrong final is, from the reviewed samples of each domain's final ({domain: {final, reviewed,
+    """How wrong final is, from the reviewed samples of each domain's final ({domain: {final, reviewed, chosen,
     dropped, undecided}}): overall by the design the samples were drawn with, and per domain. None before
     any sample of final is reviewed. `random`: a simple random sample of all of final, Wilson interval;
     `stratified`: each domain's sample weighted by the domain's size, a stratified interval."""
@@ -152,6 +154,7 @@ def error_of_final(strata: dict[str, dict], design: str = "random") -> dict | No
                simple_random(*(sum(s[k] for s in strata.values()) for k in ("dropped", "reviewed", "final"))))
     return {**overall, "design": design, "final": sum(s["final"] for s in strata.values()),
             "undecided": sum(s["undecided"] for s in strata.values()),
+            "chosen": sum(s.get("chosen", 0) for s in strata.values()),
             "per_domain": {d: {**simple_random(s["dropped"], s["reviewed"], s["final"]), "final": s["final"],
                                "undecided": s["undecided"]} for d, s in strata.items() if s["reviewed"]}}
 

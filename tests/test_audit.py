@@ -508,3 +508,24 @@ def test_the_card_states_each_domains_own_threshold_and_the_re_solve_agreement_o
     card = (run_dir / "README.md").read_text()
     assert "final at score ≥ 6.0 (Alpha), 9.0 (Beta) with domain relevance ≥ 5 and correctness ≥ 5" in card
     assert "re-solve agreement 100% of 6" in card  # both domains' re-solves, not Beta's 3 alone
+
+
+def test_decisions_a_reviewer_chose_rather_than_drew_are_said_to_be_no_random_sample(run, tmp_path, ollama):
+    """A reviewer who exports everything and decides the few that looked wrong has no random sample: the
+    error of final says how many of its samples were chosen, not drawn, instead of calling them one."""
+    run_dir = startup_run(run, tmp_path, n=8)
+    run("audit.py", "export", "--input", "latest", check_rc=0)  # every sample, no --sample
+    path = run_dir / f"{DOMAIN} data samples" / f"audit_{SLUG}.csv"
+    rows = read_csv(path)
+    rows[1][8], rows[2][8] = "drop", "drop"
+    write_csv(path, rows)
+    proc = run("audit.py", "apply", "--input", "latest", "--decisions", str(path), check_rc=0)
+    assert audit_record(run_dir)["error_of_final"]["chosen"] == 2
+    assert "2 of them chosen by a reviewer, not drawn at random" in proc.stderr
+
+    run("audit.py", "export", "--input", "latest", "--sample", "3", check_rc=0)
+    second = run_dir / f"{DOMAIN} data samples" / f"audit_{SLUG}_2.csv"
+    review(run_dir, [second], "nobody")
+    run("audit.py", "apply", "--input", "latest", "--decisions", str(second), check_rc=0)
+    est = audit_record(run_dir)["error_of_final"]
+    assert (est["reviewed"], est["chosen"]) == (5, 2)
