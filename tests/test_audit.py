@@ -529,3 +529,17 @@ def test_decisions_a_reviewer_chose_rather_than_drew_are_said_to_be_no_random_sa
     run("audit.py", "apply", "--input", "latest", "--decisions", str(second), check_rc=0)
     est = audit_record(run_dir)["error_of_final"]
     assert (est["reviewed"], est["chosen"]) == (5, 2)
+
+
+def test_a_stratified_sample_is_as_many_as_asked_one_each_while_it_lasts(run, tmp_path):
+    """--sample 3 --stratify over domains of 40, 6 and 3 samples of final: one each (not 2 + 1 + 1); --sample 5:
+    3 + 1 + 1; --sample 2: the two largest domains."""
+    run_dir = hand_made_run(tmp_path, {"Big": 40, "Mid": 6, "Tiny": 3})
+    manifest = (run_dir / "run.json").read_text()
+    for n, want in ((3, [1, 1, 1]), (5, [3, 1, 1]), (2, [1, 1, 0])):
+        for f in run_dir.glob("*/audit_*.csv"):
+            f.unlink()
+        (run_dir / "run.json").write_text(manifest)  # each draw a first round
+        run("audit.py", "export", "--input", "latest", "--sample", str(n), "--stratify", check_rc=0)
+        got = [len(read_csv(run_dir / f"{d} data samples" / f"audit_{d.lower()}.csv")) - 1 for d in ("Big", "Mid", "Tiny")]
+        assert got == want, (n, got)
