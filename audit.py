@@ -107,19 +107,18 @@ def records(inp: StageInput, path: Path) -> list[dict]:
 def draw(pools: dict[str, list[dict]], n: int, seed: int, stratify: bool) -> dict[str, list[dict]]:
     """n samples of the pools (per domain, the undecided samples of final), in file order: a simple random
     sample of all of them together, or (stratify) of each domain, n shared out in proportion to its size
-    (largest remainders, at least one each while n lasts)."""
+    (at least one each while n lasts; never more than n in all)."""
     rng = random.Random(seed)
     if not stratify:
         every, picked = [(d, s) for d, pool in pools.items() for s in pool], {d: [] for d in pools}
         for i in sorted(rng.sample(range(len(every)), min(n, len(every)))):
             picked[every[i][0]].append(every[i][1])
         return picked
-    total = sum(len(p) for p in pools.values()) or 1
-    share = {d: n * len(p) / total for d, p in pools.items()}
-    take = {d: min(len(pools[d]), max(int(x), 1 if pools[d] else 0)) for d, x in share.items()}
-    for d in sorted(share, key=lambda d: share[d] - int(share[d]), reverse=True):
-        if sum(take.values()) < n and take[d] < len(pools[d]):
-            take[d] += 1
+    total = sum(len(p) for p in pools.values())
+    share, take = {d: n * len(p) / (total or 1) for d, p in pools.items()}, {d: 0 for d in pools}
+    for _ in range(min(n, total)):  # one at a time: to a domain with none yet, else the one furthest below its share
+        d = max((d for d in pools if take[d] < len(pools[d])), key=lambda d: (take[d] == 0, share[d] - take[d]))
+        take[d] += 1
     return {d: [pools[d][i] for i in sorted(rng.sample(range(len(pools[d])), take[d]))] for d in pools}
 
 

@@ -31,7 +31,7 @@ from dataforge import UserError, cli
 from dataforge.arithmetic import check_steps, parse_number, quantities_agree
 from dataforge.judge import (AGREE_POLICIES, DEFAULT_LIMITS, NOT_FINAL, error_of_final_text, juror_vote, jurors_split,
                              jury_decision, overall_score, vote_decided, why_not_final)
-from dataforge.ledger import judge_key
+from dataforge.ledger import judge_key, recount_audit
 from dataforge.pool import RequestPool
 from dataforge.prompts import (JUDGE_SCHEMA, RESOLVE_SCHEMA, RUBRIC_VERSION, SCORE_WEIGHTS, SUB_SCORES, judge_prompt,
                                resolve_prompt)
@@ -298,18 +298,22 @@ def main(argv=None) -> int:
     jurors, self_judges = the_jury(args, generation_model, inputs)
 
     tallies = {}  # per file, counted as each score arrives: a Ctrl-C summary is right
-    stop = lambda status: summary(tallies, started, generation_model)
+    audited = records_run is not None and bool(stage_record(records_run, "audit"))  # then its error is said below
+    stop = lambda status: summary(tallies, started, generation_model, audited)
     with RequestPool(args.concurrency, stop, finish_with="run the same command again") as pool:
         for inp in inputs:
             score_file(inp, jurors, args, pool, tallies, records_run)
-    info = summary(tallies, started, generation_model)
+    info = summary(tallies, started, generation_model, audited)
     for domain in info["per_domain"].values():  # per domain: a later judge of another domain does not clear it
         domain["self_judged"] = self_judges
+        domain["limits"] = {k: getattr(args, k) for k in DEFAULT_LIMITS}  # what made this domain's final
     if records_run is not None:  # per_domain merges into run.json's: a domain scored alone leaves the others' as they are
         update_manifest(records_run, "score", {
             **judge_settings(jurors, args), "jurors": [j.spec for j in jurors], "agree": args.agree,
             "self_judged": self_judges, "threshold": args.threshold,
             "min_relevance": args.min_relevance, "min_correctness": args.min_correctness, **info})
+        if audit := recount_audit(records_run):  # final changed under the reviewers' decisions
+            cli.say(f"  error of final (the audit counted again over this final): {error_of_final_text(audit, {})}")
         write_report(records_run)
     say_next(Tally.total(tallies.values()).counts, inputs, jurors, records_run, args.input)
     return cli.EXIT_OK  # unscored samples are written with their error and counted in the summary
@@ -496,7 +500,7 @@ class Tally:
                 "histogram": {str(b): self.histogram.get(b, 0) for b in range(1, 11)}}
 
 
-def summary(tallies: dict, started: float, model: str | None = None) -> dict:
+def summary(tallies: dict, started: float, model: str | None = None, audited: bool = False) -> dict:
     wall = time.monotonic() - started
     total = Tally.total(tallies.values())
     totals, histogram, tokens = total.counts, total.histogram, total.tokens
@@ -513,7 +517,8 @@ def summary(tallies: dict, started: float, model: str | None = None) -> dict:
             f"  re-solve agreement: {'n/a' if agreement is None else f'{agreement:.0%}'} of {totals['resolve_checked']}"
             + (f" (no vote: {', '.join(no_vote)})" if no_vote else "")
             + (f"; {totals['resolve_saved']} re-solves saved: the vote was already decided" if totals["resolve_saved"] else ""),
-            f"  error of final: {error_of_final_text(None, {'jurors_split': split, 'jurors_split_of': totals['jurors_split_of']})}",
+            *([] if audited else [f"  error of final: "
+                                  f"{error_of_final_text(None, {'jurors_split': split, 'jurors_split_of': totals['jurors_split_of']})}"]),
             f"  tokens: {tokens['prompt_tokens']:,} prompt + {tokens['completion_tokens']:,} answer"
             + (f" + {tokens['reasoning_tokens']:,} reasoning" if tokens["reasoning_tokens"] else "") + f", {wall:.1f}s")
     for d, t in tallies.items():

@@ -81,6 +81,9 @@ def error_of_final_text(audit: dict | None, score: dict) -> str:
                 f"{est['low']:.1%}–{est['high']:.1%}), from a human audit of {est['reviewed']} "
                 + (f"of {est['final']} " if "final" in est else "")
                 + f"samples of final ({est['dropped']} dropped; {design})")
+        if est.get("chosen"):
+            text += (f"; {est['chosen']} of them chosen by a reviewer, not drawn at random (`audit.py export --sample`): "
+                     "the interval takes them for a random sample, which they are not")
         if est.get("undecided"):
             text += f"; {est['undecided']} drawn samples not decided yet"
         if est.get("left_out"):

@@ -15,8 +15,7 @@ import math
 from pathlib import Path
 
 from dataforge import cli
-from dataforge.judge import limits_of, why_not_final
-from dataforge.runs import domain_key, read_jsonl, resolve_input, stage_record, write_jsonl_atomic
+from dataforge.runs import domain_key, read_jsonl, resolve_input, stage_record, update_manifest, write_jsonl_atomic
 from dataforge.schema import sample_problem
 
 JUDGE_KEY = ("judge_model", "rubric_version", "votes", "think")
@@ -109,11 +108,12 @@ def domains_of(run_dir: Path) -> list:
 
 def audit_facts(run_dir: Path) -> dict:
     """The audit as run.json keeps it, from every domain's decisions_: decisions by kind, judge-human
-    agreement (the judge "keeps" what reaches final by judge.why_not_final) and the error of final."""
-    limits, drawn = limits_of(stage_record(run_dir, "score")), stage_record(run_dir, "audit_sample")
+    agreement (the judge "keeps" what is in the domain's final_: its own scoring's threshold, not the last
+    score stage's) and the error of final."""
+    drawn = stage_record(run_dir, "audit_sample")
     counts, compared, agree, strata = {}, 0, 0, {}
     for inp in domains_of(run_dir):
-        decisions = read_decisions(inp.output("decisions"))
+        decisions, final = read_decisions(inp.output("decisions")), final_ids(inp.output("final"))
         scored_path = inp.output("scored")
         scored = ({r["id"]: r for r in scored_records(scored_path, run_dir, inp.domain) if isinstance(r.get("id"), str)}
                   if scored_path.exists() else {})
@@ -122,18 +122,29 @@ def audit_facts(run_dir: Path) -> dict:
             counts[kind] = counts.get(kind, 0) + 1
             if (sample := scored.get(d["id"])) is not None and "scores" in sample:
                 compared += 1
-                agree += (why_not_final(sample, limits) is None) == (d["decision"] != "drop")
-        final = final_ids(inp.output("final"))
-        decided = [i for i in final if i in decisions]
-        undecided = set((drawn.get("drawn") or {}).get(inp.domain, [])) & set(final) - set(decided)
-        strata[inp.domain] = {"final": len(final), "reviewed": len(decided), "undecided": len(undecided),
+                agree += (d["id"] in final) == (d["decision"] != "drop")  # the domain's own scoring, its own threshold
+        decided, drawn_ids = [i for i in final if i in decisions], set((drawn.get("drawn") or {}).get(inp.domain, []))
+        undecided = drawn_ids & set(final) - set(decided)
+        # decided but never drawn (export or review without --sample): the reviewer chose them; a census is exact anyway
+        chosen = len(set(decided) - drawn_ids) if len(decided) < len(final) else 0
+        strata[inp.domain] = {"final": len(final), "reviewed": len(decided), "undecided": len(undecided), "chosen": chosen,
                               "dropped": sum(decisions[i]["decision"] == "drop" for i in decided)}
     return {"decisions": counts, "judge_human_agreement": agree / compared if compared else None,
             "compared": compared, "error_of_final": error_of_final(strata, drawn.get("design", "random"))}
 
 
+def recount_audit(run_dir: Path) -> dict | None:
+    """A run's audit counted again (run.json) after a stage changed final under it (score.py): the error of
+    final and the agreement are of the final that is now. None when the run has no audit."""
+    if not (before := stage_record(run_dir, "audit")):
+        return None
+    audit = {**before, **audit_facts(run_dir)}  # the audit's own command and files stay
+    update_manifest(run_dir, "audit", audit)
+    return audit
+
+
 def error_of_final(strata: dict[str, dict], design: str = "random") -> dict | None:
-    """How wrong final is, from the reviewed samples of each domain's final ({domain: {final, reviewed,
+    """How wrong final is, from the reviewed samples of each domain's final ({domain: {final, reviewed, chosen,
     dropped, undecided}}): overall by the design the samples were drawn with, and per domain. None before
     any sample of final is reviewed. `random`: a simple random sample of all of final, Wilson interval;
     `stratified`: each domain's sample weighted by the domain's size, a stratified interval."""
@@ -143,6 +154,7 @@ def error_of_final(strata: dict[str, dict], design: str = "random") -> dict | No
                simple_random(*(sum(s[k] for s in strata.values()) for k in ("dropped", "reviewed", "final"))))
     return {**overall, "design": design, "final": sum(s["final"] for s in strata.values()),
             "undecided": sum(s["undecided"] for s in strata.values()),
+            "chosen": sum(s.get("chosen", 0) for s in strata.values()),
             "per_domain": {d: {**simple_random(s["dropped"], s["reviewed"], s["final"]), "final": s["final"],
                                "undecided": s["undecided"]} for d, s in strata.items() if s["reviewed"]}}
 

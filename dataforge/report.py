@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 from dataforge.arithmetic import check_steps
-from dataforge.judge import NOT_FINAL, error_of_final_text, self_judging_text
+from dataforge.judge import NOT_FINAL, error_of_final_text, limits_of, self_judging_text
 from dataforge.ledger import per_domain_lines, scored_records
 from dataforge.runs import (TOKEN_FIELDS, TOKEN_LOG, count_records, iter_records, open_run_file, read_json_file, stage_file,
                             stage_record, write_atomic)
@@ -346,6 +346,12 @@ def dataset_card(run_dir: Path, fmt: str, path: Path) -> str:
     checks = stage_record(run_dir, "filter").get("checks", [])
     per = info["per_final_sample"]
     domains = ", ".join(d["name"] + (f" ({d['notes']})" if d.get("notes") else "") for d in settings.get("domains", []))
+    # each domain's own scoring: a domain scored again alone (another threshold) leaves the others' as they were
+    per_domain = {d: {**limits_of(score), **(v.get("limits") or {})} for d, v in (score.get("per_domain") or {}).items()
+                  if isinstance(v, dict) and v.get("in")} or {"": limits_of(score)}
+    checked = sum(v.get("resolve_checked", 0) for v in (score.get("per_domain") or {}).values() if isinstance(v, dict))
+    agreement = (sum(v.get("resolve_agree", 0) for v in score["per_domain"].values() if isinstance(v, dict)) / checked
+                 if checked else score.get("resolve_agreement"))
     lines = [
         "---", "license: other", "language:\n- en", "task_categories:\n- text-generation\n- question-answering",
         f"size_categories:\n- {size}", "tags:\n- math\n- synthetic\n- dataforge", "configs:\n" + configs.rstrip("\n"), "---",
@@ -364,10 +370,10 @@ def dataset_card(run_dir: Path, fmt: str, path: Path) -> str:
         f"- Filter checks: {', '.join(stage_record(run_dir, 'filter').get('checks', [])) or '–'}; rejected by check: "
         + (", ".join(f"{c} {n:,}" for c, n in rejected.items()) or "none"),
         f"- Judge: `{info['models']['judge'] or '–'}`, rubric {score.get('rubric_version', '–')}, final at score ≥ "
-        f"{score.get('threshold', '–')} with domain relevance ≥ {score.get('min_relevance', '–')} and correctness ≥ "
-        f"{score.get('min_correctness', '–')}"
+        f"{_per_domain(per_domain, 'threshold')} with domain relevance ≥ {_per_domain(per_domain, 'min_relevance')} "
+        f"and correctness ≥ {_per_domain(per_domain, 'min_correctness')}"
         + (f", a jury of {len(score['jurors'])} (--agree {score.get('agree')})" if len(score.get("jurors", [])) > 1 else "")
-        + f"; re-solve agreement {_pct(score.get('resolve_agreement'))}",
+        + f"; re-solve agreement {_pct(agreement)}" + (f" of {checked:,}" if checked else ""),
         *([f"- Warning, {info['self_judging']}"] if info["self_judging"] else []),
         f"- Error of final: {info['error_of_final'] or '–'}",
         *[f"  - {line}" for line in info["error_per_domain"]],
@@ -384,6 +390,14 @@ def dataset_card(run_dir: Path, fmt: str, path: Path) -> str:
         "", "The run's own report (`report.md`, `report.html`) and `run.json` hold the details.", "",
     ]
     return "\n".join(lines)
+
+
+def _per_domain(limits: dict[str, dict], key: str) -> str:
+    """One limit as each domain's final was made with it: `6.0`, or `6.0 (Alpha), 9.0 (Beta)` when they differ."""
+    values = {d: limits[d][key] for d in limits}
+    if len(set(values.values())) == 1:
+        return str(next(iter(values.values())))
+    return ", ".join(f"{v} ({d})" for d, v in values.items())
 
 
 def _pct(v) -> str:

@@ -474,3 +474,72 @@ def test_a_decision_edited_by_hand_into_a_fix_that_is_no_sample_is_named_and_nev
     assert f"decisions_{SLUG}.jsonl:1: the fix is not a sample" in proc.stderr
     rows = read_lines(run_dir / "train_alpaca.jsonl")
     assert len(rows) == len(final) - 1  # a fix that is not there leaves the sample out, as a refused fix does
+
+
+def test_a_domain_scored_again_after_an_audit_has_its_error_and_agreement_counted_over_the_new_final(run, tmp_path, ollama):
+    """Re-scoring one domain changes final under an audit: run.json's audit and the report count the error of
+    final and the judge-human agreement again over the final that is now, not the one reviewed."""
+    run_dir = scored_run(run, tmp_path, "Alpha,Beta", 3)
+    run("audit.py", "export", "--input", "latest", check_rc=0)
+    csvs = [run_dir / f"{d} data samples" / f"audit_{d.lower()}.csv" for d in ("Alpha", "Beta")]
+    rows = read_csv(csvs[0])
+    rows[1][8], rows[2][8], rows[3][8] = "drop", "keep", "keep"
+    write_csv(csvs[0], rows)
+    review(run_dir, [csvs[1]], "nobody")
+    run("audit.py", "apply", "--input", "latest", *(a for p in csvs for a in ("--decisions", str(p))), check_rc=0)
+    assert audit_record(run_dir)["error_of_final"]["final"] == 6
+
+    # Beta scored again by a stricter threshold: none of it reaches final, and its 3 keeps now disagree with the judge
+    proc = run("score.py", "--input", str(run_dir / "Beta data samples"), "--threshold", "9", check_rc=0)
+    audit = audit_record(run_dir)
+    est = audit["error_of_final"]
+    assert (est["final"], est["reviewed"], est["dropped"], est["low"], est["high"]) == (3, 3, 1, 1 / 3, 1 / 3), est
+    assert audit["judge_human_agreement"] == 2 / 6  # Alpha judged by its own threshold (6), Beta by 9
+    assert "33.3% of final is wrong" in (run_dir / "report.md").read_text()
+    assert "33.3% of final is wrong" in proc.stderr and "no audit yet" not in proc.stderr
+
+
+def test_the_card_states_each_domains_own_threshold_and_the_re_solve_agreement_of_every_domain(run, tmp_path, ollama):
+    """A domain scored again with another threshold: the card says what made each domain's final, not the
+    last score stage's threshold for all of them."""
+    run_dir = scored_run(run, tmp_path, "Alpha,Beta", 3)
+    run("score.py", "--input", str(run_dir / "Beta data samples"), "--threshold", "9", "--judge-model", "mistral", check_rc=0)
+    run("audit.py", "export-train", "--input", str(run_dir), "--format", "alpaca", check_rc=0)
+    card = (run_dir / "README.md").read_text()
+    assert "final at score ≥ 6.0 (Alpha), 9.0 (Beta) with domain relevance ≥ 5 and correctness ≥ 5" in card
+    assert "re-solve agreement 100% of 6" in card  # both domains' re-solves, not Beta's 3 alone
+
+
+def test_decisions_a_reviewer_chose_rather_than_drew_are_said_to_be_no_random_sample(run, tmp_path, ollama):
+    """A reviewer who exports everything and decides the few that looked wrong has no random sample: the
+    error of final says how many of its samples were chosen, not drawn, instead of calling them one."""
+    run_dir = startup_run(run, tmp_path, n=8)
+    run("audit.py", "export", "--input", "latest", check_rc=0)  # every sample, no --sample
+    path = run_dir / f"{DOMAIN} data samples" / f"audit_{SLUG}.csv"
+    rows = read_csv(path)
+    rows[1][8], rows[2][8] = "drop", "drop"
+    write_csv(path, rows)
+    proc = run("audit.py", "apply", "--input", "latest", "--decisions", str(path), check_rc=0)
+    assert audit_record(run_dir)["error_of_final"]["chosen"] == 2
+    assert "2 of them chosen by a reviewer, not drawn at random" in proc.stderr
+
+    run("audit.py", "export", "--input", "latest", "--sample", "3", check_rc=0)
+    second = run_dir / f"{DOMAIN} data samples" / f"audit_{SLUG}_2.csv"
+    review(run_dir, [second], "nobody")
+    run("audit.py", "apply", "--input", "latest", "--decisions", str(second), check_rc=0)
+    est = audit_record(run_dir)["error_of_final"]
+    assert (est["reviewed"], est["chosen"]) == (5, 2)
+
+
+def test_a_stratified_sample_is_as_many_as_asked_one_each_while_it_lasts(run, tmp_path):
+    """--sample 3 --stratify over domains of 40, 6 and 3 samples of final: one each (not 2 + 1 + 1); --sample 5:
+    3 + 1 + 1; --sample 2: the two largest domains."""
+    run_dir = hand_made_run(tmp_path, {"Big": 40, "Mid": 6, "Tiny": 3})
+    manifest = (run_dir / "run.json").read_text()
+    for n, want in ((3, [1, 1, 1]), (5, [3, 1, 1]), (2, [1, 1, 0])):
+        for f in run_dir.glob("*/audit_*.csv"):
+            f.unlink()
+        (run_dir / "run.json").write_text(manifest)  # each draw a first round
+        run("audit.py", "export", "--input", "latest", "--sample", str(n), "--stratify", check_rc=0)
+        got = [len(read_csv(run_dir / f"{d} data samples" / f"audit_{d.lower()}.csv")) - 1 for d in ("Big", "Mid", "Tiny")]
+        assert got == want, (n, got)
