@@ -34,7 +34,7 @@ from dataforge import UserError, cli
 from dataforge.arithmetic import check_steps
 from dataforge.judge import error_of_final_text, jurors_split, limits_of, why_not_final
 from dataforge.ledger import audit_facts, final_ids, read_decisions
-from dataforge.runs import StageInput, stage_record
+from dataforge.runs import StageInput, domain_key, stage_record
 
 PAGE = Path(__file__).with_name("review.html")
 MAX_BODY = 1_000_000  # bytes of one POST: a decision with a fixed sample is a few kilobytes
@@ -121,9 +121,12 @@ class Review:
                  reviewer: str):
         self.inputs, self.reviewer, self.sampled = {inp.domain: inp for inp in inputs}, reviewer, bool(sample)
         self.run_dir = inputs[0].run_dir
-        limits = limits_of(stage_record(self.run_dir, "score"))
+        score = stage_record(self.run_dir, "score")
+        per_domain = score.get("per_domain") if isinstance(score.get("per_domain"), dict) else {}
+        limits = {inp.domain: {**limits_of(score), **((per_domain.get(domain_key(inp.domain)) or {}).get("limits") or {})}
+                  for inp in inputs}  # each domain's own: one scored again with another threshold keeps its own
         drawn = samples_to_review(inputs, sample, seed, stratify)
-        samples = [shown(s, inp.domain, limits) for inp in inputs for s in drawn[inp.domain]]
+        samples = [shown(s, inp.domain, limits[inp.domain]) for inp in inputs for s in drawn[inp.domain]]
         self.samples = samples if order == "file" else review_order(samples)
         self.lock = threading.Lock()  # one save at a time: each reads, merges and rewrites the domain's files
 
