@@ -53,6 +53,7 @@ def run(main) -> int:
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         status = main() or EXIT_OK
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit ("Exception ignored ...")
         return interrupted_status() if status == EXIT_INTERRUPTED else status
     except UserError as e:
         print(f"Error: {e}", file=sys.stderr)
@@ -66,6 +67,7 @@ def run(main) -> int:
         # under them: with the embedded model in llama.cpp's C code, a normal exit crashed (SIGSEGV)
         os._exit(e.code)
     except BrokenPipeError:  # `python filter.py ... | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # what is left unwritten goes nowhere at exit
         return EXIT_OK
     except KeyboardInterrupt:  # a stage with more to say about what it kept handles Ctrl-C itself
         print("interrupted: files being written were left as they were", file=sys.stderr)
