@@ -772,9 +772,11 @@ class OllamaHTTP(Backend):
                 raise UserError(f"{self.model} at {host} does not take --think {options.think}: {_error_text(resp)}")
             raise_for_status(resp, host, f"model '{self.model}' is not pulled at {host} — run `ollama pull {self.model}`",
                              f"Ollama at {host} refused access")
+            if "html" in resp.headers.get("Content-Type", ""):
+                refuse_html(resp, host, resp.raw.read(4096, decode_content=True))
             lines = resp.iter_lines()
             first = next(lines, b"")
-            refuse_html(resp, host, first)
+            refuse_html(resp, host, first)  # a page sent as something else
             got = ollama_stream(itertools.chain([first], lines), host, options.on_tokens)
         return reply_of(**got, limit=limit, seconds=time.monotonic() - started, host=host)
 

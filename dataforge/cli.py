@@ -7,6 +7,7 @@ import signal
 import shlex
 import sys
 import time
+from collections import Counter
 
 from tqdm import tqdm
 
@@ -106,6 +107,29 @@ def model_hint(model: str | None) -> str:
                 f"use Ollama with a larger model: `ollama pull {MATH_MODEL}`, then `--model {MATH_MODEL}` "
                 "(README, Models: which models write good math).")
     return "Try a larger model (--model), or read the reasons above to see what the model gets wrong."
+
+
+class Failures:
+    """Failed attempts by kind, with the first reason of each kind: a summary shows both, so the user sees what
+    went wrong without opening a file."""
+
+    def __init__(self):
+        self.counts, self.first = Counter(), {}
+
+    def add(self, kind: str, reason: str) -> None:
+        self.counts[kind] += 1
+        self.first.setdefault(kind, " ".join(str(reason).split())[:300])
+
+    def update(self, other: "Failures") -> None:
+        for kind, n in other.counts.items():
+            self.counts[kind] += n
+            self.first.setdefault(kind, other.first[kind])
+
+    def lines(self, title: str) -> list[str]:
+        """'  failed attempts (each ... in failed_<domain>.jsonl):', then '    3 invalid JSON; the first: ...' a kind."""
+        if not self.counts:
+            return []
+        return [f"  {title}:", *(f"    {n} {kind}; the first: {self.first[kind]}" for kind, n in self.counts.most_common())]
 
 
 def quoted(path) -> str:
