@@ -658,6 +658,10 @@ class Backend:
                     raise ServerFailing(f"{e} — the same on {self._same_faults} requests in a row, so every request "
                                         f"would fail and the stage stops: {e.advice}") from None
             raise
+        except Exception:
+            with self._count_lock:
+                self._same_faults = 0  # another failure between: not "in a row"
+            raise
         with self._count_lock:
             self._same_faults = 0
         return reply

@@ -437,3 +437,20 @@ def test_openai_structured_output_takes_the_form_each_server_accepts(run, tmp_pa
     assert proc.stderr.count("from now on") == len(set(forms)) - 1
     if forms[-1] == "json_object":
         assert "Reply with JSON only, matching this schema" in ollama.model_requests()[-1]["body"]["messages"][-1]["content"]
+
+
+def test_a_stage_summary_shows_each_kind_of_failure_with_its_first_reason(run, tmp_path, ollama):
+    ollama.faults.queue = ["invalid_json", "offschema", "400", "invalid_json"]
+    proc = run("generate.py", "--domains", "Ops", "--samples-per-domain", "2", "--max-attempts", "2", "--concurrency", "1",
+               env={"DATAFORGE_RETRIES": "0"}, check_rc=0)
+    assert "  failed attempts (each, with the reply, in failed_<domain>.jsonl):" in proc.stderr
+    assert "    2 invalid JSON; the first: invalid JSON: Unterminated string starting at" in proc.stderr
+    assert "    1 request failed; the first: request failed: " in proc.stderr and "refused the request (400)" in proc.stderr
+
+    (tmp_path / "in.jsonl").write_text(json.dumps({"question": "A team hires 2 people at $5 each. What is the cost?",
+                                                   "reasoning": ["2 * 5 = 10"], "answer": "$10", "difficulty": "easy",
+                                                   "domain": "Ops", "num_steps": 1}) + "\n")
+    ollama.faults.queue = ["400"] * 10
+    proc = run("score.py", "--input", str(tmp_path / "in.jsonl"), env={"DATAFORGE_RETRIES": "0"}, check_rc=0)
+    assert "  unscored (each with its error in the scored file):" in proc.stderr
+    assert "    1 judge: request failed; the first: judge: request failed: " in proc.stderr
