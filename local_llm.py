@@ -213,17 +213,21 @@ class Deadline:
                 return
             self.expired = True
             for conn in self._conns:
-                with contextlib.suppress(OSError, TypeError):  # TypeError: not connected yet (sock is None)
-                    socket.socket.shutdown(conn.sock, socket.SHUT_RDWR)  # the plain socket's, under TLS too
+                with contextlib.suppress(OSError, TypeError):  # TypeError: not connected yet (no socket)
+                    socket.socket.shutdown(conn.sock or conn.sent_on, socket.SHUT_RDWR)  # the plain socket's, under TLS too
 
 
 class _Watched:
-    """A connection that puts itself under the thread's Deadline each time it sends a request."""
+    """A connection that puts itself under the thread's Deadline each time it sends a request. `sent_on` keeps
+    the socket: a reply read until the server closes has it, while the connection has already let go of it."""
+
+    sent_on = None
 
     def request(self, *args, **kwargs):
         if (deadline := getattr(_watched, "deadline", None)) is not None:
             deadline.watch(self)
-        return super().request(*args, **kwargs)
+        super().request(*args, **kwargs)
+        self.sent_on = self.sock
 
 
 class _HTTPPool(HTTPConnectionPool):
@@ -283,10 +287,8 @@ def http_errors(server: str, timeout: float):
         with deadline:
             yield
     except (requests.RequestException, RetryableError) as e:
-        if deadline.expired:  # whatever the shut socket made of the read
+        if deadline.expired or isinstance(e, requests.Timeout):  # (expired: whatever the shut socket made of the read)
             raise TimedOut(f"{server}: no complete reply within {timeout:.0f} s (OLLAMA_TIMEOUT)") from None
-        if isinstance(e, requests.Timeout):
-            raise TimedOut(f"{server}: no reply within {timeout:.0f} s (OLLAMA_TIMEOUT)") from None
         if isinstance(e, requests.exceptions.ProxyError):
             raise Unreachable(proxy_problem(server, e)) from None
         if isinstance(e, requests.ConnectionError):

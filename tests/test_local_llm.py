@@ -316,7 +316,7 @@ def ask_in_thread(backend, seconds: float, **kwargs) -> dict:
 
 
 @pytest.mark.parametrize("spec", ["llama2", "openai://llama2"])
-@pytest.mark.parametrize("fault", ["drip_headers", "drip_body"])
+@pytest.mark.parametrize("fault", ["drip_headers", "drip_body", "trickle"])
 def test_OLLAMA_TIMEOUT_bounds_the_whole_request_of_a_server_that_trickles(env, openai_env, ollama, spec, fault):
     env.setenv("OLLAMA_TIMEOUT", "2")
     env.setenv("DATAFORGE_RETRIES", "0")
