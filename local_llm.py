@@ -867,6 +867,11 @@ class OpenAICompatible(Backend):
         self.denied = f"{self.base_url} refused the API key — set OPENAI_API_KEY"
         self.form = 0  # the RESPONSE_FORMATS entry this server takes: learned from its refusals, once
 
+    @property
+    def grammar(self) -> bool:
+        """A server that takes json_object with a schema is llama-cpp-python's: llama.cpp's grammar enforces it."""
+        return self.form == 1
+
     def _check(self) -> None:
         seconds = min(self.env.timeout, 10)
         try:
