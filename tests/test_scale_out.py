@@ -99,5 +99,5 @@ def test_generate_through_litellm_in_front_of_the_real_llama_cpp_python_server(r
                    env={"OPENAI_BASE_URL": url, "OPENAI_API_KEY": KEY}, timeout=1200, check_rc=0)
     assert "sending json_object with schema from now on" in proc.stderr, proc.stderr
     samples, failed = answered_by_the_model(only_run(tmp_path) / "Coffee shop data samples")
-    assert len(samples) + len(failed) == 2, proc.stderr
+    assert len(samples) + len(failed) == 2 and samples, proc.stderr
     assert json.loads((only_run(tmp_path) / "run.json").read_text())["stages"]["generate"]["totals"]["completion_tokens"] > 0
