@@ -25,7 +25,6 @@ import random
 import re
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -264,7 +263,7 @@ class Stage:
         self.backend, self.settings, self.run_dir = backend, settings, run_dir
         self.totals = {"requested": 0, "valid": 0, "failed": 0, "attempts": 0, "repairs_asked": 0, "repairs_passed": 0,
                        **dict.fromkeys(TOKEN_FIELDS, 0)}
-        self.why_failed, self.per_domain, self.started = Counter(), {}, time.monotonic()
+        self.failures, self.per_domain, self.started = cli.Failures(), {}, time.monotonic()
         self.plan_tokens = dict.fromkeys(TOKEN_FIELDS, 0)  # the plans' own requests, in totals too
 
     def add(self, domain: str, record: dict, ok: bool) -> None:
@@ -276,13 +275,15 @@ class Stage:
         totals["repairs_passed"] += bool(ok and asked)
         add_tokens(totals, record)
         if not ok:
-            self.why_failed.update(kind for a in record["attempt_errors"] for kind in failure_kinds(a))
+            for attempt in record["attempt_errors"]:
+                for kind in failure_kinds(attempt):
+                    self.failures.add(kind, attempt["error"])
 
     def report(self) -> dict:
         """The totals run.json keeps: the counts, why attempts failed, time and tokens/s."""
         wall = time.monotonic() - self.started
         generated = self.totals["completion_tokens"] + self.totals["reasoning_tokens"]
-        return {**self.totals, "why_failed": self.why_failed, "seconds": round(wall, 2),
+        return {**self.totals, "why_failed": self.failures.counts, "seconds": round(wall, 2),
                 "tokens_per_second": round(generated / wall, 1) if wall else 0.0}
 
 
@@ -563,11 +564,9 @@ def finish(stage: Stage, status: str) -> None:
     cli.say(*(f"  variety, {name}: {summary_line(v)}" for name, v in variety.items()),
             *([f"  tokens per distinct sample: {run_tokens // distinct:,} (every session's generation tokens, the plan's "
                f"{sum(stage.plan_tokens.values()):,} included, over {distinct} distinct valid questions)"] if distinct else []))
-    if totals["why_failed"]:
-        cli.say(f"  failed attempts: {', '.join(f'{n} {kind}' for kind, n in totals['why_failed'].most_common())}"
-                " (each reply is in failed_<domain>.jsonl)")
+    cli.say(*stage.failures.lines("failed attempts (each, with the reply, in failed_<domain>.jsonl)"))
     if totals["requested"] and not totals["valid"]:
-        cli.say(f"  0 of {totals['requested']} valid. {cli.model_hint(settings['model'])}",
+        cli.say(f"  0 of {totals['requested']} valid." + (f" {cli.model_hint(settings['model'])}" if totals["failed"] else ""),
                 cli.retry_next(settings["model"], settings["domains"], settings["samples_per_domain"], run_dir))
     elif status == "done":
         cli.say(f"  next: python filter.py --input {cli.quoted(run_dir)}")

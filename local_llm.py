@@ -30,21 +30,27 @@ a traceback. The API key is taken out of every message this module raises, whate
 import contextlib
 import difflib
 import email.utils
+import ipaddress
 import itertools
 import json
 import math
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from dataforge import UserError
 
@@ -96,6 +102,24 @@ class BadReply(RetryableError):
     kind = "bad_reply"
 
 
+class SharedFault(RetryableError):
+    """A fault every request may share (a 5xx other than 503's "busy", an HTML page instead of the reply):
+    retried, but the same `reason` on Backend.SAME_FAULT_LIMIT requests in a row stops the stage."""
+
+    def __init__(self, message: str, reason: str, advice: str, kind: str = "server"):
+        super().__init__(message)
+        self.reason, self.advice, self.kind = reason, advice, kind
+
+
+class ServerFailing(UserError):
+    """The server fails every request the same way (or cannot be reached): the stage stops at once (exit 2).
+    A UserError, so scripts print it and stop; score.py catches it to stop on a juror whose server fails."""
+
+
+class FormRefused(Exception):
+    """The server refused the request's response_format: OpenAICompatible tries its next form (not retried)."""
+
+
 # ---------------------------------------------------------------- settings from the environment
 
 def setting(name: str, default, low=None, high=None):
@@ -127,7 +151,16 @@ class Settings:
 
     @property
     def secrets(self) -> list[str]:
-        return [key for key in (self.openai_api_key,) if len(key) >= 4]
+        """What never goes into a message: the API key, and the password of a `user:password@` URL."""
+        passwords = [_password(url) for url in (self.openai_base_url, *self.ollama_hosts.split(","))]
+        return [key for key in (self.openai_api_key, *passwords) if len(key) >= 4]
+
+
+def _password(url: str) -> str:
+    try:
+        return urllib.parse.urlsplit(url.strip() if "://" in url else "http://" + url.strip()).password or ""
+    except ValueError:
+        return ""
 
 
 def read_settings() -> Settings:
@@ -143,33 +176,161 @@ def read_settings() -> Settings:
     )
 
 
-# ---------------------------------------------------------------- HTTP: one mapping for every server
+# ---------------------------------------------------------------- HTTP: one session, one mapping for every server
+
+_watched = threading.local()  # the Deadline of the request this thread is making, if any
+
+
+class Deadline:
+    """A whole request within `seconds`. `requests` bounds each read of the socket, so a server that trickles
+    a byte a second (headers or body) would never time out: a timer shuts the request's socket at the deadline,
+    and the read that waits on it ends (`expired` tells the error apart from a server that hung up)."""
+
+    def __init__(self, seconds: float):
+        self.seconds, self.expired, self._conns, self._lock = seconds, False, [], threading.Lock()
+
+    def __enter__(self):
+        self._timer = threading.Timer(self.seconds, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+        _watched.deadline = self
+        return self
+
+    def __exit__(self, *exc):
+        self._timer.cancel()
+        _watched.deadline = None
+        with self._lock:
+            self._conns = None  # done: a late timer must not shut a connection the pool has taken back
+
+    def watch(self, conn) -> None:
+        with self._lock:
+            if self._conns is not None:
+                self._conns.append(conn)
+
+    def _expire(self) -> None:
+        with self._lock:
+            if self._conns is None:
+                return
+            self.expired = True
+            for conn in self._conns:
+                with contextlib.suppress(OSError, TypeError):  # TypeError: not connected yet (no socket)
+                    socket.socket.shutdown(conn.sock or conn.sent_on, socket.SHUT_RDWR)  # the plain socket's, under TLS too
+
+
+class _Watched:
+    """A connection that puts itself under the thread's Deadline each time it sends a request. `sent_on` keeps
+    the socket: a reply read until the server closes has it, while the connection has already let go of it."""
+
+    sent_on = None
+
+    def request(self, *args, **kwargs):
+        if (deadline := getattr(_watched, "deadline", None)) is not None:
+            deadline.watch(self)
+        super().request(*args, **kwargs)
+        self.sent_on = self.sock
+
+
+class _HTTPPool(HTTPConnectionPool):
+    ConnectionCls = type("WatchedHTTPConnection", (_Watched, HTTPConnection), {})
+
+
+class _HTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = type("WatchedHTTPSConnection", (_Watched, HTTPSConnection), {})
+
+
+class _WatchedAdapter(HTTPAdapter):
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+
+    def proxy_manager_for(self, proxy, **kwargs):
+        manager = super().proxy_manager_for(proxy, **kwargs)
+        manager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+        return manager
+
+
+def is_loopback(url: str) -> bool:
+    host = urllib.parse.urlsplit(url).hostname or ""
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class HTTPSession(requests.Session):
+    """The session every HTTP backend uses: each request can be put under a Deadline, and a server on this
+    machine is never asked through HTTP_PROXY/HTTPS_PROXY (a proxy elsewhere cannot reach our 127.0.0.1;
+    Ollama's own client skips the proxy for localhost too)."""
+
+    def __init__(self):
+        super().__init__()
+        self.mount("http://", _WatchedAdapter())
+        self.mount("https://", _WatchedAdapter())
+
+    def merge_environment_settings(self, url, proxies, stream, verify, cert):
+        if is_loopback(url):  # None keeps the environment's proxy out, and is then dropped
+            proxies = {"http": None, "https": None, "all": None, **(proxies or {})}
+        return super().merge_environment_settings(url, proxies, stream, verify, cert)
+
+
+def proxy_problem(server: str, e: Exception) -> str:
+    return (f"{server}: the proxy in HTTP_PROXY/HTTPS_PROXY failed ({str(e)[:200]}) — fix the proxy setting, "
+            f"or add the host to NO_PROXY")
+
 
 @contextlib.contextmanager
 def http_errors(server: str, timeout: float):
-    """What `requests` raises, as a retried error of its kind that names the server."""
+    """One request (its reply read to the end) under a Deadline of `timeout`; what `requests` raises, as a
+    retried error of its kind that names the server."""
+    deadline = Deadline(timeout)
     try:
-        yield
-    except requests.Timeout:
-        raise TimedOut(f"{server}: no reply within {timeout:.0f} s (OLLAMA_TIMEOUT)") from None
-    except requests.ConnectionError as e:
-        raise Unreachable(f"{server}: {type(e).__name__}: {e}") from None
-    except requests.RequestException as e:
+        with deadline:
+            yield
+    except (requests.RequestException, RetryableError) as e:
+        if deadline.expired or isinstance(e, requests.Timeout):  # (expired: whatever the shut socket made of the read)
+            raise TimedOut(f"{server}: no complete reply within {timeout:.0f} s (OLLAMA_TIMEOUT)") from None
+        if isinstance(e, requests.exceptions.ProxyError):
+            raise Unreachable(proxy_problem(server, e)) from None
+        if isinstance(e, requests.ConnectionError):
+            raise Unreachable(f"{server}: {type(e).__name__}: {e}") from None
+        if isinstance(e, BadReply):
+            raise BadReply(f"{server}: unreadable reply ({e})") from None
+        if isinstance(e, RetryableError):
+            raise
         raise RetryableError(f"{server}: {type(e).__name__}: {e}") from None
-    except BadReply as e:
-        raise BadReply(f"{server}: unreadable reply ({e})") from None
+
+
+def html_page(content_type: str, head: str) -> str | None:
+    """'an HTML page ("Sign in")' when a 200 holds a web page instead of the API's reply (a captive portal,
+    a proxy's sign-in or error page), else None. `head`: the start of the reply, as text."""
+    if "html" not in content_type and not head.lstrip().startswith("<"):
+        return None
+    title = re.search(r"<title[^<>]{0,100}>([^<]{1,200})", head[:4096], re.I)
+    return "an HTML page" + (f' ("{" ".join(title.group(1).split())[:80]}")' if title and title.group(1).strip() else "")
+
+
+def refuse_html(resp: requests.Response, server: str, head: bytes) -> None:
+    """A 200 that is a web page is named as such, with what to do; every request would get it (SharedFault)."""
+    if page := html_page(resp.headers.get("Content-Type", ""), head[:4096].decode("utf-8", "replace")):
+        raise SharedFault(f"{server} answered 200 with {page}, not the model's reply", f"200 with {page}",
+                          f"a captive portal or a proxy's sign-in page? Open {server} in a browser and sign in, "
+                          "or check the server's address", kind="html_page")
 
 
 def raise_for_status(resp: requests.Response, server: str, missing: str, denied: str) -> None:
     """What an HTTP status means, for every HTTP backend: 200 goes on; 429 and 5xx are retried (after
-    Retry-After); 404 (`missing`: the model is not there, and what to do) and 401/403 (`denied`) stop
-    the stage; any other is this request's failure (a prompt too long...), recorded with its sample."""
+    Retry-After; the same 5xx other than 503's "busy" on SAME_FAULT_LIMIT requests in a row stops the stage);
+    404 (`missing`: the model is not there, and what to do) and 401/403 (`denied`) stop the stage; any
+    other is this request's failure (a prompt too long...), recorded with its sample."""
     status = resp.status_code
     if status == 200:
         return
     said = _error_text(resp)
-    if status == 429 or status >= 500:
+    if status == 429 or status == 503:  # busy or throttled: worth waiting for
         raise RetryableError(f"{server} answered {status}: {said}", retry_after(resp))
+    if status >= 500:
+        raise SharedFault(f"{server} answered {status}: {said}", f"{status}: {said}",
+                          "the server's log says why; fix it (or pick another --model), then run the stage again")
     if status == 404:
         raise UserError(f"{missing} ({said})")
     if status in (401, 403):
@@ -193,12 +354,14 @@ def retry_after(resp: requests.Response) -> float | None:
 
 
 def _error_text(resp: requests.Response) -> str:
-    """The server's own words, short: the `error` field, else the body on one line (an HTML page's tags dropped)."""
+    """The server's own words, short: the `error` field (its `message`, if an object), else the body's start on
+    one line, an HTML page's tags dropped (the first 20,000 characters: an error page can be any size)."""
     try:
-        text = str(resp.json().get("error") or resp.text)
-    except (ValueError, AttributeError):
-        text = re.sub(r"<[^>]*>", " ", resp.text)
-    return " ".join(text.split())[:300]
+        error = resp.json().get("error") or resp.text
+        text = str(error.get("message") or error) if isinstance(error, dict) else str(error)
+    except (ValueError, AttributeError, RecursionError):
+        text = re.sub(r"<[^<>]*>", " ", resp.text[:20_000])  # [^<>]: linear, even on a page of '<<<<...'
+    return " ".join(text[:20_000].split())[:300]
 
 
 def with_retries(attempt, retries: int, max_wait: float, base_delay: float = 0.5):
@@ -225,7 +388,7 @@ def secrets_hidden(secrets: list[str]):
     try:
         yield
     except (ModelCallFailed, UserError) as e:
-        clean = str(e)
+        clean = re.sub(r"(://[^/@\s:]*):[^/@\s]*@", r"\1:***@", str(e))  # a `user:password@` URL's password
         for secret in secrets:
             clean = clean.replace(secret, "***")
         if clean != str(e):
@@ -308,6 +471,8 @@ def reply_of(content: str, finish: str = "stop", prompt_tokens: int = 0, generat
     if refusal and not content:
         raise ModelCallFailed(f"the model refused: {refusal[:500]}", "refusal")
     tagged, answer, unclosed = split_reasoning(content)
+    if unclosed and finish != "length":  # the model stopped with <think> still open: what it wrote is its answer
+        tagged, answer, unclosed = "", tagged, False
     if reasoning_tokens is None:
         reasoning_tokens = _share(generated, reasoning, reasoning + content)
     reasoning_tokens = min(generated, reasoning_tokens + _share(generated - reasoning_tokens, tagged, content))
@@ -363,9 +528,9 @@ def ollama_chunk(line: bytes) -> dict:
             "prompt_eval_count": _count(chunk.get("prompt_eval_count"), "prompt_eval_count") or 0}
 
 
-def ollama_stream(lines, host: str, started: float, timeout: float, on_tokens) -> dict:
-    """Ollama's /api/chat stream, one token a chunk, as reply_of's arguments. An `error` line, a stream that
-    ends before `done` and one that trickles past the deadline (a server that trickles must end too) are retried."""
+def ollama_stream(lines, host: str, on_tokens) -> dict:
+    """Ollama's /api/chat stream, one token a chunk, as reply_of's arguments. An `error` line and a stream that
+    ends before `done` are retried (one that trickles past OLLAMA_TIMEOUT is ended by http_errors' Deadline)."""
     answer, thoughts = [], []
     for line in lines:
         if not line:
@@ -383,8 +548,6 @@ def ollama_stream(lines, host: str, started: float, timeout: float, on_tokens) -
             return {"content": "".join(answer), "finish": chunk["done_reason"], "prompt_tokens": chunk["prompt_eval_count"],
                     "generated": chunk["eval_count"] or len(answer) + len(thoughts),
                     "reasoning": "".join(thoughts), "reasoning_tokens": len(thoughts)}
-        if time.monotonic() > started + timeout:
-            raise TimedOut(f"{host}: no complete reply within {timeout:.0f} s (OLLAMA_TIMEOUT)")
     raise RetryableError(f"{host}: the reply stream ended before done")
 
 
@@ -423,11 +586,13 @@ class Backend:
     thinks: bool | None = None  # does the model reason before answering? (None: not known yet)
 
     UNREACHABLE_LIMIT = 3  # requests in a row that could not reach the server: it is down, the stage stops
+    SAME_FAULT_LIMIT = 3  # tries in a row that got the same SharedFault: every request would, the stage stops
 
     def __init__(self, model: str, spec: str | None = None):
         self.model, self.spec = model, spec or f"{self.scheme}://{model}"
         self.env = read_settings()
         self._unreachable, self._count_lock = 0, threading.Lock()
+        self._fault, self._same_faults = "", 0  # the last SharedFault's reason, and how many tries in a row had it
 
     def request(self, messages: list[dict], schema: dict | None, options: Options, limit: int | None) -> Completion:
         """One request to the model, `limit` tokens at most (the answer's and the reasoning's)."""
@@ -467,19 +632,40 @@ class Backend:
         return options.max_tokens + extra
 
     def _retried(self, attempt) -> Completion:
-        """with_retries, then a request that failed is that sample's failure, unless the server has been
-        unreachable for UNREACHABLE_LIMIT requests in a row: then it is everybody's (UserError, exit 2)."""
+        """with_retries, then a request that failed is that sample's failure, unless it is everybody's (ServerFailing,
+        exit 2): the server unreachable for UNREACHABLE_LIMIT requests in a row, or the same SharedFault (a 5xx
+        with the same words, an HTML page) on SAME_FAULT_LIMIT tries in a row."""
         try:
-            reply = with_retries(attempt, self.env.retries, max_wait=self.env.timeout)
+            reply = with_retries(lambda: self._counted(attempt), self.env.retries, max_wait=self.env.timeout)
         except RetryableError as e:
             if isinstance(e, Unreachable):
                 with self._count_lock:
                     self._unreachable += 1
                     if self._unreachable >= self.UNREACHABLE_LIMIT:
-                        raise UserError(f"{e}; {self._unreachable} requests in a row could not reach the server: "
-                                        "is it still running?") from None
+                        raise ServerFailing(f"{e}; {self._unreachable} requests in a row could not reach the server: "
+                                            "is it still running?") from None
             raise ModelCallFailed(str(e), e.kind) from None
         self._unreachable = 0
+        return reply
+
+    def _counted(self, attempt) -> Completion:
+        """One try, its SharedFault counted: the same reason SAME_FAULT_LIMIT times in a row stops the stage."""
+        try:
+            reply = attempt()
+        except SharedFault as e:
+            with self._count_lock:
+                self._same_faults = self._same_faults + 1 if e.reason == self._fault else 1
+                self._fault = e.reason
+                if self._same_faults >= self.SAME_FAULT_LIMIT:
+                    raise ServerFailing(f"{e} — the same on {self._same_faults} requests in a row, so every request "
+                                        f"would fail and the stage stops: {e.advice}") from None
+            raise
+        except Exception:
+            with self._count_lock:
+                self._same_faults = 0  # another failure between: not "in a row"
+            raise
+        with self._count_lock:
+            self._same_faults = 0
         return reply
 
     def _debug(self, url: str, body: dict) -> None:
@@ -490,12 +676,16 @@ class Backend:
 # ---------------------------------------------------------------- Ollama HTTP
 
 def _normalize_host(host: str) -> str:
+    """OLLAMA_HOST's forms, as Ollama reads them: 'host', 'host:port', 'http(s)://host:port/path' (a path
+    kept: an Ollama behind a reverse proxy at /ollama); no port means 11434."""
     host = host.strip().rstrip("/")
     if not re.match(r"^https?://", host):
         host = "http://" + host
-    if not re.search(r":\d+$", host.split("://", 1)[1]):
-        host += ":11434"
-    return host
+    scheme, _, rest = host.partition("://")
+    netloc, slash, path = rest.partition("/")
+    if not re.search(r":\d+$", netloc.rpartition("@")[2]):
+        netloc += ":11434"
+    return f"{scheme}://{netloc}{slash}{path}"
 
 
 def not_pulled(model: str, host: str, names: list[str]) -> str:
@@ -516,12 +706,16 @@ class OllamaHTTP(Backend):
         super().__init__(model)
         self.hosts = [_normalize_host(h) for h in self.env.ollama_hosts.split(",") if h.strip()]
         self._next_host, self._host_lock = itertools.cycle(self.hosts), threading.Lock()
-        self._session = requests.Session()
+        self._session = HTTPSession()
 
     def pulled(self, host: str) -> set[str]:
         """The models /api/tags lists at host (each by name and by model), or a UserError saying what is wrong."""
+        seconds = min(self.env.timeout, 10)
         try:
-            resp = self._session.get(f"{host}/api/tags", timeout=min(self.env.timeout, 10))
+            with Deadline(seconds):
+                resp = self._session.get(f"{host}/api/tags", timeout=seconds)
+        except requests.exceptions.ProxyError as e:
+            raise UserError(proxy_problem(host, e)) from None
         except requests.RequestException:
             raise UserError(f"Ollama is not running at {host} — start it with `ollama serve`, or pick another --model") from None
         if resp.status_code == 404:  # every Ollama has /api/tags
@@ -529,8 +723,11 @@ class OllamaHTTP(Backend):
         if resp.status_code != 200:
             raise UserError(f"Ollama at {host} answered {resp.status_code}: {_error_text(resp)}")
         try:
+            refuse_html(resp, host, resp.content)
             return {n for m in resp.json().get("models") or [] for n in (m.get("name"), m.get("model")) if isinstance(n, str)}
-        except (ValueError, AttributeError, TypeError):
+        except SharedFault as e:
+            raise UserError(f"{e}: {e.advice}") from None
+        except (ValueError, AttributeError, TypeError, RecursionError):
             raise UserError(f"not an Ollama server at {host}: /api/tags is not Ollama's model list") from None
 
     def _check(self) -> None:
@@ -549,9 +746,10 @@ class OllamaHTTP(Backend):
     def capabilities(self) -> list[str]:
         """What /api/show says the model can do ('completion', 'thinking', ...); [] from servers too old to say."""
         try:
-            resp = self._session.post(f"{self.hosts[0]}/api/show", json={"model": self.model}, timeout=min(self.env.timeout, 10))
+            with Deadline(min(self.env.timeout, 10)):
+                resp = self._session.post(f"{self.hosts[0]}/api/show", json={"model": self.model}, timeout=min(self.env.timeout, 10))
             caps = resp.json().get("capabilities") if resp.status_code == 200 else None
-        except (requests.RequestException, ValueError, AttributeError):
+        except (requests.RequestException, ValueError, AttributeError, RecursionError):
             return []
         return [c for c in caps if isinstance(c, str)] if isinstance(caps, list) else []
 
@@ -580,7 +778,12 @@ class OllamaHTTP(Backend):
                 raise UserError(f"{self.model} at {host} does not take --think {options.think}: {_error_text(resp)}")
             raise_for_status(resp, host, f"model '{self.model}' is not pulled at {host} — run `ollama pull {self.model}`",
                              f"Ollama at {host} refused access")
-            got = ollama_stream(resp.iter_lines(), host, started, self.env.timeout, options.on_tokens)
+            if "html" in resp.headers.get("Content-Type", ""):
+                refuse_html(resp, host, resp.raw.read(4096, decode_content=True))
+            lines = resp.iter_lines()
+            first = next(lines, b"")
+            refuse_html(resp, host, first)  # a page sent as something else
+            got = ollama_stream(itertools.chain([first], lines), host, options.on_tokens)
         return reply_of(**got, limit=limit, seconds=time.monotonic() - started, host=host)
 
 
@@ -606,9 +809,7 @@ class OllamaCLI(Backend):
         return [name for name, value in asked.items() if value is not None]
 
     def request(self, messages, schema, options, limit) -> Completion:
-        prompt = "\n\n".join(m["content"] for m in messages)
-        if schema is not None:
-            prompt += "\n\nReply with JSON only, matching this schema:\n" + json.dumps(schema)
+        prompt = "\n\n".join(m["content"] for m in (schema_in_prompt(messages, schema) if schema is not None else messages))
         cmd = [self.env.ollama_bin, "run", self.model, "--nowordwrap"] + (["--format", "json"] if schema else [])
         if options.think != "auto":
             cmd.append({"off": "--think=false", "on": "--think"}.get(options.think, f"--think={options.think}"))
@@ -632,21 +833,52 @@ class OllamaCLI(Backend):
 
 # ---------------------------------------------------------------- OpenAI-compatible
 
+# How a server takes the JSON schema a reply must follow, in the order tried. OpenAI's json_schema: vLLM, SGLang,
+# llama.cpp's llama-server, LM Studio (which takes no json_object), Ollama's /v1, LiteLLM. json_object with a
+# `schema`: llama-cpp-python's server (0.3.x refuses json_schema with a 500). json_object alone, the schema in the
+# prompt: a server that takes JSON mode only. A refusal that names response_format moves a backend to the next form.
+RESPONSE_FORMATS = ("json_schema", "json_object with schema", "json_object, schema in the prompt")
+
+
+def response_format(form: int, schema: dict) -> dict:
+    if form == 0:
+        return {"type": "json_schema", "json_schema": {"name": "reply", "schema": schema}}
+    return {"type": "json_object", "schema": schema} if form == 1 else {"type": "json_object"}
+
+
+def schema_in_prompt(messages: list[dict], schema: dict) -> list[dict]:
+    """The messages, the last one asking for JSON that follows the schema (for backends that cannot enforce it)."""
+    last = messages[-1]
+    return [*messages[:-1], {**last, "content": f"{last['content']}\n\nReply with JSON only, matching this schema:\n"
+                                                f"{json.dumps(schema)}"}]
+
+
 class OpenAICompatible(Backend):
-    """/chat/completions at OPENAI_BASE_URL: vLLM, llama.cpp's server, LM Studio, OpenAI..."""
+    """/chat/completions at OPENAI_BASE_URL: vLLM, SGLang, llama.cpp's llama-server, llama-cpp-python's server,
+    LM Studio, Ollama's /v1, LiteLLM, OpenAI..."""
 
     scheme = "openai"
 
     def __init__(self, model: str):
         super().__init__(model)
-        self.base_url, self._session = self.env.openai_base_url, requests.Session()
+        self.base_url, self._session = self.env.openai_base_url, HTTPSession()
         if self.env.openai_api_key:
             self._session.headers["Authorization"] = f"Bearer {self.env.openai_api_key}"
         self.denied = f"{self.base_url} refused the API key — set OPENAI_API_KEY"
+        self.form = 0  # the RESPONSE_FORMATS entry this server takes: learned from its refusals, once
+
+    @property
+    def grammar(self) -> bool:
+        """A server that takes json_object with a schema is llama-cpp-python's: llama.cpp's grammar enforces it."""
+        return self.form == 1
 
     def _check(self) -> None:
+        seconds = min(self.env.timeout, 10)
         try:
-            resp = self._session.get(f"{self.base_url}/models", timeout=min(self.env.timeout, 10))
+            with Deadline(seconds):
+                resp = self._session.get(f"{self.base_url}/models", timeout=seconds)
+        except requests.exceptions.ProxyError as e:
+            raise UserError(proxy_problem(self.base_url, e)) from None
         except requests.RequestException:
             raise UserError(f"no OpenAI-compatible server at {self.base_url} — start it or set OPENAI_BASE_URL") from None
         if resp.status_code in (401, 403):  # any other answer is left to the first request: not every server lists models
@@ -662,20 +894,39 @@ class OpenAICompatible(Backend):
                 "top_p": options.top_p, "seed": options.seed, "max_tokens": limit,
                 "reasoning_effort": options.think if options.think in ("low", "medium", "high") else None}
         body = {k: v for k, v in body.items() if v is not None}
-        if schema is not None:
-            body["response_format"] = {"type": "json_schema", "json_schema": {"name": "reply", "schema": schema}}
-        return self._retried(lambda: self._chat(body, limit))
+        while True:
+            form = self.form
+            if schema is not None:
+                body["response_format"] = response_format(form, schema)
+                body["messages"] = schema_in_prompt(messages, schema) if form == 2 else messages
+            try:
+                return self._retried(lambda: self._chat(body, limit, form if schema is not None else None))
+            except FormRefused as e:
+                self._next_form(form, str(e))
 
-    def _chat(self, body: dict, limit: int | None) -> Completion:
+    def _next_form(self, refused: int, said: str) -> None:
+        """The server refused RESPONSE_FORMATS[refused]: use the next from now on, and say so (once)."""
+        with self._count_lock:
+            if self.form == refused:
+                self.form = refused + 1
+                print(f"{self.base_url} does not take response_format {RESPONSE_FORMATS[refused]} ({said[:200]}); "
+                      f"sending {RESPONSE_FORMATS[self.form]} from now on", file=sys.stderr)
+
+    def _chat(self, body: dict, limit: int | None, form: int | None) -> Completion:
         url = f"{self.base_url}/chat/completions"
         self._debug(url, body)
         started = time.monotonic()
         with http_errors(self.base_url, self.env.timeout):
             resp = self._session.post(url, json=body, timeout=(10, self.env.timeout))
+            said = _error_text(resp) if resp.status_code != 200 else ""
+            if form is not None and form + 1 < len(RESPONSE_FORMATS) and resp.status_code in (400, 422, 500) \
+                    and re.search(r"response_format|json_schema|json_object", said):
+                raise FormRefused(said)
             raise_for_status(resp, self.base_url, f"model '{self.model}' not found at {self.base_url}", self.denied)
+            refuse_html(resp, self.base_url, resp.content)
             try:
                 data = json.loads(resp.content)
-            except ValueError:
+            except (ValueError, RecursionError):
                 raise BadReply("not JSON") from None
             got = openai_reply(data)
         return reply_of(**got, limit=limit, seconds=time.monotonic() - started, host=self.base_url)

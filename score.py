@@ -463,7 +463,7 @@ class Tally:
 
     def __init__(self, n_in: int = 0, cached: int = 0):
         self.counts = Counter({"in": n_in, "cached": cached, **{k: 0 for k in COUNTED}})
-        self.histogram, self.tokens = Counter(), Counter()
+        self.histogram, self.tokens, self.failures = Counter(), Counter(), cli.Failures()
         self.final = "(not written yet)"  # final_'s path once written
         self.judge = None  # the settings that wrote it (judge_settings): which scored_ records are current
 
@@ -473,6 +473,8 @@ class Tally:
         record.pop("rejected", None)
         if record.get("unscored"):
             out = "unscored"
+            error = str(record.get("score_error") or "no error recorded")
+            self.failures.add(": ".join(error.split(": ")[:2])[:80], error)  # kind: 'judge: request failed'...
         else:
             decide(record, args)
             out = why_not_final(record, {k: getattr(args, k) for k in DEFAULT_LIMITS}) or "kept"
@@ -492,6 +494,7 @@ class Tally:
             total.counts.update(t.counts)
             total.histogram.update(t.histogram)
             total.tokens.update(t.tokens)
+            total.failures.update(t.failures)
         return total
 
     def report(self) -> dict:
@@ -523,6 +526,7 @@ def summary(tallies: dict, started: float, model: str | None = None, audited: bo
             + (f" + {tokens['reasoning_tokens']:,} reasoning" if tokens["reasoning_tokens"] else "") + f", {wall:.1f}s")
     for d, t in tallies.items():
         cli.say(f"  {d}: final -> {t.final}")
+    cli.say(*total.failures.lines("unscored (each with its error in the scored file)"))
     scored = totals["in"] - totals["unscored"]
     if scored and not totals["kept"]:
         disagreed = totals["resolve_checked"] - totals["resolve_agree"]

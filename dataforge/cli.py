@@ -7,6 +7,7 @@ import signal
 import shlex
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 from tqdm import tqdm
@@ -76,6 +77,7 @@ def run(main) -> int:
 def _run(main) -> int:
     try:
         status = main() or EXIT_OK
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit ("Exception ignored ...")
         return interrupted_status() if status == EXIT_INTERRUPTED else status
     except UserError as e:
         print(f"Error: {e}", file=sys.stderr)
@@ -90,6 +92,7 @@ def _run(main) -> int:
         # under them: with the embedded model in llama.cpp's C code, a normal exit crashed (SIGSEGV)
         os._exit(e.code)
     except BrokenPipeError:  # `python filter.py ... | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # what is left unwritten goes nowhere at exit
         return EXIT_OK
     except KeyboardInterrupt:  # a stage with more to say about what it kept handles Ctrl-C itself
         print("interrupted: files being written were left as they were", file=sys.stderr)
@@ -169,6 +172,29 @@ def retry_next(model: str | None, domains: list[dict], samples: int | None, run_
     if run_dir is not None and Path(run_dir).parent != Path("runs"):
         args += ["--runs-dir", str(Path(run_dir).parent)]
     return "  next: python " + shlex.join(args)
+
+
+class Failures:
+    """Failed attempts by kind, with the first reason of each kind: a summary shows both, so the user sees what
+    went wrong without opening a file."""
+
+    def __init__(self):
+        self.counts, self.first = Counter(), {}
+
+    def add(self, kind: str, reason: str) -> None:
+        self.counts[kind] += 1
+        self.first.setdefault(kind, " ".join(str(reason).split())[:300])
+
+    def update(self, other: "Failures") -> None:
+        for kind, n in other.counts.items():
+            self.counts[kind] += n
+            self.first.setdefault(kind, other.first[kind])
+
+    def lines(self, title: str) -> list[str]:
+        """'  failed attempts (each ... in failed_<domain>.jsonl):', then '    3 invalid JSON; the first: ...' a kind."""
+        if not self.counts:
+            return []
+        return [f"  {title}:", *(f"    {n} {kind}; the first: {self.first[kind]}" for kind, n in self.counts.most_common())]
 
 
 def quoted(path) -> str:

@@ -46,6 +46,36 @@ VOCAB = ("amber anchor apron atlas badge basket beacon bench biscuit blanket bol
          "wicker willow zinc zipper").split()  # collapsing mode's words: a brief's problem is drawn from them
 
 
+# What real OpenAI-compatible servers answer to each response_format form (the forms local_llm.RESPONSE_FORMATS
+# sends), from their documented request forms: {form: (status, error body)} for each form a server refuses.
+# Ollama's /v1, vLLM, SGLang, llama.cpp's llama-server and LiteLLM take json_schema (and json_object).
+TAKES_ALL = {}
+# llama-cpp-python's server (0.3.x): response_format is a TypedDict of type 'text' or 'json_object' (+ `schema`);
+# FastAPI's validation error reaches its RouteErrorHandler, which answers 500.
+LLAMA_CPP_PYTHON = {"json_schema": (500, {"error": {"message": "[{'type': 'literal_error', 'loc': ('body', 'response_format', "
+                                                   "'type'), 'msg': \"Input should be 'text' or 'json_object'\", "
+                                                   "'input': 'json_schema'}]", "type": "internal_server_error"}})}
+# LM Studio: structured output is json_schema only.
+LM_STUDIO = {"json_object with schema": (400, {"error": "'response_format.type' must be 'json_schema' or 'text'"}),
+             "json_object": (400, {"error": "'response_format.type' must be 'json_schema' or 'text'"})}
+# A server with JSON mode only (OpenAI's older models): no json_schema, no `schema` key, and json_object asks
+# for the word "json" in the messages.
+JSON_MODE_ONLY = {"json_schema": (400, {"error": {"message": "Invalid parameter: 'response_format' of type 'json_schema' "
+                                                            "is not supported with this model."}}),
+                  "json_object with schema": (400, {"error": {"message": "Unrecognized request argument supplied: "
+                                                                        "response_format.schema"}})}
+
+
+def response_form(body: dict) -> str | None:
+    """Which local_llm.RESPONSE_FORMATS form a request sends, if any."""
+    fmt = body.get("response_format")
+    if not isinstance(fmt, dict):
+        return None
+    if fmt.get("type") == "json_object":
+        return "json_object with schema" if "schema" in fmt else "json_object"
+    return fmt.get("type")
+
+
 class Faults:
     """What goes wrong next. `queue` faults are used one per model request, in order."""
 
@@ -137,6 +167,8 @@ class FakeOllama:
         self.replay: dict[str, dict] = {}  # replay mode (load_replay): question -> {model: the answer it really gave}
         self.in_flight = self.max_in_flight = 0  # model requests being served at once
         self.tokens_reported = 0  # prompt + completion tokens in every reply sent: what the client spent
+        self.refuses_forms = TAKES_ALL  # /v1: the response_format forms refused, as a real server (LM_STUDIO...)
+        self.prefix = ""  # served under this path (an Ollama behind a reverse proxy at /ollama)
         self.reasoning: str | None = None  # None, "field", "tags" or "reasoning_content"
         self.reasoning_tokens = 1500
         self.off_domain_every = 0  # when N > 0, every Nth problem written ignores the domain (a bakery story)...
@@ -222,7 +254,10 @@ class FakeOllama:
             for i in range(subs)], "people": ["the owner", "a clerk", "a regular customer"]})
 
     def reply_for(self, body: dict, fault: str | None) -> str:
-        schema = body.get("format") or (body.get("response_format") or {}).get("json_schema", {}).get("schema") or {}
+        fmt = body.get("response_format") or {}
+        schema = body.get("format") or fmt.get("json_schema", {}).get("schema") or fmt.get("schema") or {}
+        if fmt.get("type") == "json_object" and not schema:
+            schema = "json"  # JSON mode: the shape is in the prompt
         props = schema.get("properties", {}) if isinstance(schema, dict) else {}
         text = json.dumps(body.get("messages") or body.get("prompt"))
         if schema == "json":  # plain JSON mode (the CLI): read the wanted shape from the prompt
@@ -309,6 +344,12 @@ class FakeOllama:
             def log_message(self, *args):
                 pass
 
+            def parse_request(self):
+                ok = super().parse_request()
+                if ok and server.prefix:  # behind a reverse proxy: only paths under the prefix are this server's
+                    self.path = self.path.removeprefix(server.prefix) if self.path.startswith(server.prefix + "/") else "/elsewhere"
+                return ok
+
             def _send(self, status, obj, content_type="application/json"):
                 data = (obj if isinstance(obj, str) else json.dumps(obj)).encode()
                 self.send_response(status)
@@ -354,6 +395,11 @@ class FakeOllama:
                     return self._send(404, {"error": "not found"})
                 if self.path.startswith("/v1") and not self._authorized():
                     return
+                if self.path.startswith("/v1") and (refused := server.refuses_forms.get(response_form(body))):
+                    return self._send(*refused)
+                if response_form(body) == "json_object" and "json" not in json.dumps(body["messages"]).lower():
+                    return self._send(400, {"error": {"message": "'messages' must contain the word 'json' in some form, "
+                                                                 "to use 'response_format' of type 'json_object'."}})
                 with server._lock:
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
@@ -387,6 +433,13 @@ class FakeOllama:
                         self.wfile.flush()
                         time.sleep(0.2)
                     return
+                if fault in ("drip_headers", "drip_body"):  # a byte every 0.2 s, for 60 s: never done
+                    return self._drip(fault)
+                if fault == "lt_page":  # a 1 MB error page of '<'
+                    return self._send(400, "<" * 1_000_000, "text/html")
+                if fault == "portal":  # a captive portal's sign-in page, sent with 200
+                    return self._send(200, "<!DOCTYPE html>\n<html><head><title>Sign in to Hotel WiFi</title></head>"
+                                           "<body><form>Room number</form></body></html>", "text/html")
                 if fault == "400":  # one request the server cannot take: that request fails, not the run
                     return self._send(400, {"error": "prompt is too long for the context window"})
                 if fault == "401":  # a proxy in front of the server that wants credentials
@@ -449,6 +502,20 @@ class FakeOllama:
                 if fault == "truncate":
                     self.close_connection = True
                     self.connection.shutdown(2)
+
+            def _drip(self, fault: str) -> None:
+                """Headers, or a JSON body, a byte at a time: each read gets a byte well within any read timeout."""
+                head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n"
+                if fault == "drip_body":
+                    self.wfile.write(head + b"\r\n")
+                    head = b'{"choices": [{"message": {"content": "' + b"x" * 300
+                else:
+                    head += b"X-Slow: " + b"a" * 300
+                for byte in head[:300]:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(0.2)
+                self.close_connection = True
 
             def _hostile_reply(self, fault: str) -> bool:
                 """Servers that throttle or answer in odd shapes (issue 24). True when the reply was sent.

@@ -60,7 +60,7 @@ def test_invalid_replies_are_retried_with_a_repair_hint(run, tmp_path, ollama):
 
 
 def test_what_stays_invalid_goes_to_failed_with_raw_text_and_error(run, tmp_path, ollama):
-    ollama.faults.queue = ["invalid_json", "offschema", "500", "500", "500"]
+    ollama.faults.queue = ["invalid_json", "offschema", "500", "503", "500"]  # (3 same 500s in a row stop the stage)
     proc = run("generate.py", "--domains", "Retail", "--samples-per-domain", "2", "--max-attempts", "2", check_rc=0)
     folder = only_run(tmp_path) / "Retail data samples"
     failed = read_lines(folder / "failed_retail.jsonl")

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
@@ -291,3 +292,165 @@ def test_a_gguf_path_is_recorded_as_one_spec_however_it_is_written(tmp_path):
     """The spec is what records keep as `model` and what score.py's cache is keyed on: `./m.gguf` and `m.gguf` are one."""
     assert get_backend("llamacpp://./m.gguf").spec == get_backend("llamacpp://m.gguf").spec == "llamacpp://m.gguf"
 
+
+
+# ---------------------------------------------------------------- a hostile world, round three (issue 32)
+
+def ask_in_thread(backend, seconds: float, **kwargs) -> dict:
+    """complete() in a thread, given `seconds` to end: {"error"/"reply": ..., "seconds": how long it took}."""
+    result = {}
+
+    def ask():
+        started = time.monotonic()
+        try:
+            result["reply"] = backend.complete([{"role": "user", "content": "x"}], **kwargs)
+        except Exception as e:  # noqa: BLE001 - the test looks at what it was
+            result["error"] = e
+        result["seconds"] = time.monotonic() - started
+
+    worker = threading.Thread(target=ask, daemon=True)
+    worker.start()
+    worker.join(seconds)
+    assert not worker.is_alive(), f"still waiting after {seconds} s"
+    return result
+
+
+@pytest.mark.parametrize("spec", ["llama2", "openai://llama2"])
+@pytest.mark.parametrize("fault", ["drip_headers", "drip_body", "trickle"])
+def test_OLLAMA_TIMEOUT_bounds_the_whole_request_of_a_server_that_trickles(env, openai_env, ollama, spec, fault):
+    env.setenv("OLLAMA_TIMEOUT", "2")
+    env.setenv("DATAFORGE_RETRIES", "0")
+    ollama.faults.queue = [fault]  # a byte every 0.2 s: each read is quick, the reply never ends
+    result = ask_in_thread(get_backend(spec), 15, schema=generation_schema())
+    assert isinstance(result["error"], ModelCallFailed) and result["error"].kind == "timeout", result
+    assert "within 2 s (OLLAMA_TIMEOUT)" in str(result["error"]) and result["seconds"] < 5
+
+
+@pytest.mark.parametrize("spec", ["llama2", "openai://llama2"])
+def test_a_megabyte_error_page_of_angle_brackets_is_read_at_once(env, openai_env, ollama, spec):
+    ollama.faults.queue = ["lt_page"]
+    result = ask_in_thread(get_backend(spec), 15)
+    assert isinstance(result["error"], ModelCallFailed) and result["error"].kind == "refused" and result["seconds"] < 3
+
+
+def test_OLLAMA_HOST_with_a_path_keeps_its_path(monkeypatch, ollama):
+    ollama.prefix = "/ollama"  # behind a reverse proxy
+    monkeypatch.setenv("OLLAMA_HOST", ollama.url + "/ollama/")
+    backend = get_backend("llama2")
+    backend.check()
+    assert backend.complete([{"role": "user", "content": "x"}]).text
+    assert [r["path"] for r in ollama.requests] == ["/api/tags", "/api/show", "/api/chat"]  # as the server saw them
+
+
+def test_a_dead_proxy_does_not_capture_loopback_and_is_named_for_other_hosts(monkeypatch, ollama):
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("OLLAMA_HOST", ollama.url)
+    monkeypatch.setenv("OPENAI_BASE_URL", ollama.url + "/v1")
+    for spec in ("llama2", "openai://llama2"):
+        backend = get_backend(spec)
+        backend.check()
+        assert backend.complete([{"role": "user", "content": "x"}]).text
+    monkeypatch.setenv("OLLAMA_HOST", "http://gpu-box.invalid:11434")  # elsewhere: asked through the proxy
+    with pytest.raises(UserError) as stopped:
+        get_backend("llama2").check()
+    assert "the proxy in HTTP_PROXY/HTTPS_PROXY failed" in str(stopped.value) and "NO_PROXY" in str(stopped.value)
+    assert "not running" not in str(stopped.value)
+
+
+def test_a_captive_portal_page_is_named_and_stops_the_stage(run, tmp_path, ollama):
+    ollama.faults.queue = ["portal"] * 20
+    proc = run("generate.py", "--domains", "Ops", "--samples-per-domain", "2", "--concurrency", "1", check_rc=2)
+    assert 'answered 200 with an HTML page ("Sign in to Hotel WiFi"), not the model\'s reply' in proc.stderr
+    assert "captive portal" in proc.stderr and "larger model" not in proc.stderr and "unreadable" not in proc.stderr
+    assert len(ollama.model_requests()) <= 4  # 3 tries in a row, and the next sample's, already sent
+
+
+def test_the_same_5xx_three_times_in_a_row_stops_the_stage_with_the_servers_reason(run, tmp_path, ollama):
+    ollama.faults.queue = ["500"] * 50
+    proc = run("generate.py", "--domains", "Ops", "--samples-per-domain", "4", "--concurrency", "1", check_rc=2)
+    assert "answered 500: llama runner process has terminated: exit status 2" in proc.stderr
+    assert "the same on 3 requests in a row" in proc.stderr and "the server's log says why" in proc.stderr
+    assert len(ollama.model_requests()) <= 4 and "Traceback" not in proc.stderr  # not 4 samples x 3 tries
+
+
+def test_server_failing_is_the_exception_a_stage_stops_on(env, ollama):
+    from local_llm import ServerFailing
+
+    ollama.faults.queue = ["500"] * 3
+    with pytest.raises(ServerFailing, match="3 requests in a row") as stopped:
+        get_backend("llama2").complete([{"role": "user", "content": "x"}])
+    assert isinstance(stopped.value, UserError)
+    ollama.faults.queue = ["503"] * 3  # busy: worth waiting for, whatever it says
+    assert get_backend("llama2").complete([{"role": "user", "content": "x"}]).text
+
+
+def test_a_password_in_a_url_is_never_stored_or_printed(run, tmp_path, ollama):
+    ollama.faults.queue = ["400"] * 10
+    url = ollama.url.replace("http://", "http://ann:hunter2-pw@") + "/v1"
+    proc = run("generate.py", "--model", "openai://llama2", "--domains", "Ops", "--samples-per-domain", "1",
+               env={"OPENAI_BASE_URL": url}, check_rc=0)
+    failed = next((tmp_path / "runs").glob("run_*/Ops data samples/failed_ops.jsonl")).read_text()
+    assert "ann:***@127.0.0.1" in failed
+    assert "hunter2" not in failed + proc.stderr + proc.stdout
+    assert ollama.model_requests()[0]["headers"]["Authorization"].startswith("Basic ")  # still sent to the server
+
+
+def test_an_unclosed_think_tag_keeps_the_models_text(env, ollama):
+    ollama.faults.queue = ['raw:{"message": {"content": "<think>{\\"answer\\": 42}"}, "done": true}\n']
+    reply = get_backend("llama2").complete([{"role": "user", "content": "x"}])
+    assert reply.text == '{"answer": 42}' and reply.reasoning == ""
+
+
+def test_a_closed_pipe_on_stdout_ends_quietly(ollama):
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # `| head` that has already exited
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # buffered, as a user's: written at exit
+    try:
+        proc = subprocess.run([sys.executable, str(ROOT / "local_llm.py"), "llama2", "hello"], stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, env={**env, "OLLAMA_HOST": ollama.url}, timeout=60)
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 0 and "Exception ignored" not in proc.stderr and "BrokenPipeError" not in proc.stderr
+
+
+# ---------------------------------------------------------------- structured output on every server (issue 32)
+
+@pytest.mark.parametrize("server, forms", [
+    ("TAKES_ALL", ["json_schema"] * 3),  # Ollama's /v1, vLLM, SGLang, llama-server, LiteLLM
+    ("LM_STUDIO", ["json_schema"] * 3),
+    ("LLAMA_CPP_PYTHON", ["json_schema"] + ["json_object with schema"] * 3),
+    ("JSON_MODE_ONLY", ["json_schema", "json_object with schema"] + ["json_object"] * 3),
+])
+def test_openai_structured_output_takes_the_form_each_server_accepts(run, tmp_path, ollama, server, forms):
+    import fake_ollama
+
+    ollama.refuses_forms = getattr(fake_ollama, server)
+    proc = run("generate.py", "--model", "openai://llama2", "--domains", "Ops", "--samples-per-domain", "3",
+               "--concurrency", "1", env={"OPENAI_BASE_URL": ollama.url + "/v1"}, check_rc=0)
+    assert "3 valid, 0 failed" in proc.stderr
+    assert [fake_ollama.response_form(r["body"]) for r in ollama.model_requests()] == forms
+    for form in set(forms) - {forms[-1]}:  # each refusal is learned once, and said
+        assert proc.stderr.count(f"does not take response_format {form} (") == 1
+    assert proc.stderr.count("from now on") == len(set(forms)) - 1
+    if forms[-1] == "json_object":
+        assert "Reply with JSON only, matching this schema" in ollama.model_requests()[-1]["body"]["messages"][-1]["content"]
+
+
+def test_a_stage_summary_shows_each_kind_of_failure_with_its_first_reason(run, tmp_path, ollama):
+    ollama.faults.queue = ["invalid_json", "offschema", "400", "invalid_json"]
+    proc = run("generate.py", "--domains", "Ops", "--samples-per-domain", "2", "--max-attempts", "2", "--concurrency", "1",
+               env={"DATAFORGE_RETRIES": "0"}, check_rc=0)
+    assert "  failed attempts (each, with the reply, in failed_<domain>.jsonl):" in proc.stderr
+    assert "    2 invalid JSON; the first: invalid JSON: Unterminated string starting at" in proc.stderr
+    assert "    1 request failed; the first: request failed: " in proc.stderr and "refused the request (400)" in proc.stderr
+
+    (tmp_path / "in.jsonl").write_text(json.dumps({"question": "A team hires 2 people at $5 each. What is the cost?",
+                                                   "reasoning": ["2 * 5 = 10"], "answer": "$10", "difficulty": "easy",
+                                                   "domain": "Ops", "num_steps": 1}) + "\n")
+    ollama.faults.queue = ["400"] * 10
+    proc = run("score.py", "--input", str(tmp_path / "in.jsonl"), env={"DATAFORGE_RETRIES": "0"}, check_rc=0)
+    assert "  unscored (each with its error in the scored file):" in proc.stderr
+    assert "    1 judge: request failed; the first: judge: request failed: " in proc.stderr

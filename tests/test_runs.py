@@ -166,8 +166,7 @@ def test_a_server_that_never_answers_or_trickles_costs_the_deadline_twice_not_fo
     assert len(ollama.model_requests()) == 4  # each timed-out request tried once more, no more
     failed = read_lines(only_run(tmp_path) / FOLDER / f"failed_{SLUG}.jsonl")
     assert [a["error"] for r in failed for a in r["attempt_errors"]] == [
-        f"request failed: {ollama.url}: no reply within 1 s (OLLAMA_TIMEOUT)",
-        f"request failed: {ollama.url}: no complete reply within 1 s (OLLAMA_TIMEOUT)"]
+        f"request failed: {ollama.url}: no complete reply within 1 s (OLLAMA_TIMEOUT)"] * 2  # silent or trickling
     assert "waiting for the model…" in proc.stderr
 
 
