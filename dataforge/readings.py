@@ -49,10 +49,11 @@ def numbers_match(written: Quantity, exact: Fraction, approx: bool = False) -> b
         return True
     if written.decimals is None or (written.decimals == 0 and not approx):
         return False
+    places = written.decimals + 2 * written.pct  # "80.5%" is 0.805: its last written place is the thousandth
     # half a unit of the last written place: 0.01 for "16.67", 10,000 for "3.33 million" (scale 10^6), 1,000 for "3.33e5"
-    if written.decimals < 0:
-        return abs(exact - written.value) * 2 <= written.scale * 10 ** -written.decimals
-    return abs(exact - written.value) * 2 * 10 ** written.decimals <= written.scale
+    if places < 0:
+        return abs(exact - written.value) * 2 <= written.scale * 10 ** -places
+    return abs(exact - written.value) * 2 * 10 ** places <= written.scale
 
 
 def quantities_agree(a: Quantity, b: Quantity, approx: bool = False) -> bool:
@@ -93,8 +94,9 @@ def units_read(left: Fraction, written: Quantity, eq, solution) -> str | None:
     targets = _targets(eq.lhs.tokens, eq.rhs.tokens, dimension)
     if any((v := _value_in(eq.lhs.tokens, t, dimension)) is not None and numbers_match(written, v, eq.approx) for t in targets):
         return "verified"
-    if any(_factor_written(eq.lhs.tokens, t, dimension) for t in targets) and numbers_match(written, left, eq.approx):
-        return "verified"  # the conversion is written out
+    if any(_factor_written(eq.lhs.tokens, t, dimension) for t in targets) and (
+            numbers_match(written, left, eq.approx) or rounded_earlier(left, written, eq, solution) == "verified"):
+        return "verified"  # the conversion is written out ('0.67 feet x 12 = 8 inches' after '2/3 = 0.67')
     if form == "change":
         return "unverifiable"  # which unit the left side ends in is a guess
     return "wrong" if dimension == "count" or _unit_of(eq.rhs.tokens, dimension) is not None else "unverifiable"
@@ -120,10 +122,14 @@ def approximate(left: Fraction, written: Quantity, eq, solution) -> str | None:
 def percent_points(left: Fraction, written: Quantity, eq, solution) -> str | None:
     lhs = eq.lhs.tokens
     nums = [t for t in lhs if t.kind == "num"]
+
+    def named(v: Fraction) -> bool:  # written with % elsewhere: this result's own % names nothing ('36 / 6 = 6%')
+        return solution.percents[v] > (written.pct and v == written.value * 100)
+
     if written.pct and numbers_match(Quantity(written.value * 100, written.decimals), left, eq.approx) and (
-            _times_hundred(lhs) or any(t.value == 100 for t in nums) or (
-                any(t.value in solution.percents for t in nums)
-                and all(t.value in solution.percents or t.value.denominator == 1 for t in nums))):
+            _times_hundred(lhs) or any(_hundred(lhs, k) for k in range(len(lhs))) or (
+                any(named(t.value) for t in nums) and all(named(t.value) or t.value.denominator == 1 for t in nums)
+                and not any(t.value == 100 and lhs[k - 1].value == "/" for k, t in enumerate(lhs) if k))):  # 40/100: a proportion
         return "verified"
     if not written.pct and nums and all(t.pct for t in nums) and numbers_match(written, left * 100, eq.approx):
         return "verified"
@@ -300,9 +306,15 @@ def _value_in(tokens: list[Tok], target: int, dimension: str) -> Fraction | None
         return None
 
 
+def _hundred(lhs: list[Tok], k: int) -> bool:
+    """Is lhs[k] the 100 of points: a bare number, not a divisor ('40/100 * 220' is a proportion), not a quantity
+    ('100 chairs/day', '$100')?"""
+    t = lhs[k]
+    return t.kind == "num" and t.value == 100 and not t.unit and not t.pct and not (k and lhs[k - 1].value == "/")
+
+
 def _times_hundred(lhs: list[Tok]) -> bool:
-    return (len(lhs) > 2 and lhs[-1].kind == "num" and lhs[-1].value == 100 and lhs[-2].value == "*") or (
-        len(lhs) > 2 and lhs[0].kind == "num" and lhs[0].value == 100 and lhs[1].value == "*")
+    return len(lhs) > 2 and ((_hundred(lhs, len(lhs) - 1) and lhs[-2].value == "*") or (_hundred(lhs, 0) and lhs[1].value == "*"))
 
 
 _DIRECTION_WORDS = {"up", "down"}
@@ -397,10 +409,16 @@ _ASKS_WHOLE = re.compile(r"\bwhole (?:numbers?|[a-z]+s)\b", re.I)  # "only buy w
 _SAYS_ROUNDED = re.compile(r"\bround(?:ed|ing|s)?\s+(up|down)\b", re.I)
 
 
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
 def asked_direction(question: str) -> str | None:
     """'down' for 'how many full boxes', 'can she afford'; 'up' for 'needed', 'at least', 'enough'; None for neither
-    or both."""
-    down, up = bool(_ASKS_DOWN.search(question)), bool(_ASKS_UP.search(question))
+    or both. Only the sentence that asks (the last with '?', else the last): 'catches enough fish' in the story asks
+    no way of rounding."""
+    sentences = _SENTENCE_END.split(question.strip())
+    asks = next((s for s in reversed(sentences) if "?" in s), sentences[-1])
+    down, up = bool(_ASKS_DOWN.search(asks)), bool(_ASKS_UP.search(asks))
     return None if down == up else "down" if down else "up"
 
 
