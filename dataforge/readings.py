@@ -20,7 +20,7 @@ from fractions import Fraction
 from typing import Callable
 
 from dataforge.exact import evaluate
-from dataforge.tokens import _UNIT_SCALES, Refused, Tok
+from dataforge.tokens import _CURRENCY, _UNIT_SCALES, Refused, Tok
 
 __all__ = ["READINGS", "Reading", "Quantity", "numbers_match", "quantities_agree", "whole_answer", "asked_direction",
            "approximate_answer", "percent_answer", "proportion_for_percent"]
@@ -122,13 +122,19 @@ def approximate(left: Fraction, written: Quantity, eq, solution) -> str | None:
 def percent_points(left: Fraction, written: Quantity, eq, solution) -> str | None:
     lhs = eq.lhs.tokens
     nums = [t for t in lhs if t.kind == "num"]
+    if written.unit in _CURRENCIES or any(t.unit in _CURRENCIES for t in nums):
+        return None  # '$100 - $10 = $90%': money is not points
 
     def named(v: Fraction) -> bool:  # written with % elsewhere: this result's own % names nothing ('36 / 6 = 6%')
         return solution.percents[v] > (written.pct and v == written.value * 100)
 
+    def in_points(k: int) -> bool:  # a named percentage, or a whole number that multiplies or divides one ('60 / 2')
+        return named(lhs[k].value) or lhs[k].value.denominator == 1 and not any(
+            0 <= j < len(lhs) and lhs[j].value in ("+", "-") for j in (k - 1, k + 1))  # '30 - 9 = 21%' adds a count
+
     if written.pct and numbers_match(Quantity(written.value * 100, written.decimals), left, eq.approx) and (
-            _times_hundred(lhs) or any(_hundred(lhs, k) for k in range(len(lhs))) or (
-                any(named(t.value) for t in nums) and all(named(t.value) or t.value.denominator == 1 for t in nums)
+            _times_hundred(lhs) or _hundred_less(lhs) or (
+                any(named(t.value) for t in nums) and all(in_points(k) for k, t in enumerate(lhs) if t.kind == "num")
                 and not any(t.value == 100 and lhs[k - 1].value == "/" for k, t in enumerate(lhs) if k))):  # 40/100: a proportion
         return "verified"
     if not written.pct and nums and all(t.pct for t in nums) and numbers_match(written, left * 100, eq.approx):
@@ -203,14 +209,17 @@ READINGS = (
             " that kind, a unit change that does not match unverifiable", units_read),
     Reading("exact", "always", "the two sides equal as fractions", exact),
     Reading("rounded at the written place", "the result is written with decimals",
-            "within half a unit of its last written digit (16.67 for 50/3)", rounded_at_place),
+            "within half a unit of its last written digit (16.67 for 50/3; of a percent in points: 80.5% is 0.805)",
+            rounded_at_place),
     Reading("approximate where written", "'≈', '= about', 'is approximately', 'rounded to' at that result ('====' is"
             " '=')", "a whole number within a half of the exact value, the way it says ('rounded up to 5' for 4.25)",
             approximate),
-    Reading("percent points", "a result with % from '... x 100', or with 100 on the left ('100 - 40 = 60%'), or from"
-            " the percentages the text names and whole numbers ('60 / 2 = 30%' after '60%'); a bare result from"
-            " percentages only ('100% - 40% = 60')",
-            "the result read as points; not a proportion times a number ('0.4 * 50 = 20%')", percent_points),
+    Reading("percent points", "a result with % from '... x 100', or from a bare 100 written first and taken from, added"
+            " to or shared ('100 - 40 = 60%', '100 / 4 = 25%'), or from percentages the text names elsewhere than this"
+            " result and whole numbers that multiply or divide them ('60 / 2 = 30%' after '60%'); a bare result from"
+            " percentages only ('100% - 40% = 60'); never money",
+            "the result read as points; not a proportion times a number ('0.4 * 50 = 20%', '(40/100) * 220 = 88%'),"
+            " not '36 / 6 = 6%' or '30 - 9 = 21%'", percent_points),
     Reading("scale words", "a result with a scale word the left side lacks, and a left-side number the question or a"
             " step writes with that word ('$32 million')",
             "the left side counted in it ('32 / 2 = $16 million'); not '400,000 + 100,000 = 500,000 million'",
@@ -218,11 +227,11 @@ READINGS = (
     Reading("ceiling or floor", "a whole-number result for a fraction, with 'rounded up/down' right after the result or"
             " right before the expression ('Rounding down: 17 / 4 = 4'), 'floor(...)', or the remainder of that"
             " division next to a remainder word after the result ('= 33 each, with 1 remaining'); at the solution's"
-            " last equation, the question's way ('needed', 'at least', 'enough': up; 'full', 'complete', 'can"
-            " afford': down)", "that direction; a noun is no trigger ('Floor area', 'the remaining 2 teams')",
+            " last equation, the way the question's asking sentence says ('needed', 'at least', 'enough': up; 'full',"
+            " 'complete', 'can afford': down)", "that direction; a noun is no trigger ('Floor area', 'the remaining 2 teams')",
             rounded_as_said),
     Reading("unit conversion", "the result names another unit the table knows (cents/dollars, seconds to weeks, g/kg,"
-            " mm to km, ml/l, dozens)", "the exact factor ('20 x 45 cents = $9'); unverifiable when it does not match",
+            " mm to km, ml/l, dozens, inches to miles, cups to gallons, months/years)", "the exact factor ('20 x 45 cents = $9'); unverifiable when it does not match",
             other_unit),
     Reading("a rounded earlier value", "a decimal written as an earlier step's rounded result ('25 / 3 = 8.33'), or a"
             " fraction's rounding in the same step's chain ('120 x 2/3 = 120 x 0.67')",
@@ -306,11 +315,21 @@ def _value_in(tokens: list[Tok], target: int, dimension: str) -> Fraction | None
         return None
 
 
+_CURRENCIES = set(_CURRENCY.values())
+
+
 def _hundred(lhs: list[Tok], k: int) -> bool:
     """Is lhs[k] the 100 of points: a bare number, not a divisor ('40/100 * 220' is a proportion), not a quantity
     ('100 chairs/day', '$100')?"""
     t = lhs[k]
     return t.kind == "num" and t.value == 100 and not t.unit and not t.pct and not (k and lhs[k - 1].value == "/")
+
+
+def _hundred_less(lhs: list[Tok]) -> bool:
+    """'100 - 40 = 60%', '(100 + 20) = 120%', '100 / 4 = 25%': points taken from, added to or shared out of the whole,
+    which is written first."""
+    k = 1 if lhs and lhs[0].kind == "lp" else 0
+    return len(lhs) > k + 2 and _hundred(lhs, k) and lhs[k + 1].value in ("+", "-", "/")
 
 
 def _times_hundred(lhs: list[Tok]) -> bool:

@@ -461,6 +461,10 @@ _Q_FISH = ("Every day Ittymangnark catches enough fish for the three of them to 
 _Q_FENCE = "A fence is 3 feet tall and a wall is as tall in inches. How many inches tall is the wall?"
 _Q_PLAN = "A phone plan runs for 5 years and is billed every month. How many monthly bills are there?"
 _Q_PAINT = "A painter uses 2 gallons of paint and buys it by the quart. How many quarts does he buy?"
+_Q_LEGS = "A trip has two legs, of 75 miles and of 100 miles, and 20% of it is on a highway. How long is the trip?"
+_Q_CLASS = "A class has 30 kids and 30% of them are girls. 9 kids are absent today. How many kids are present?"
+_Q_BOX = "A box of pens costs $100 and is on sale at a 10% discount, $10 off. What is the discounted price?"
+_Q_BARS = "A box has four kinds of chocolate bars, 25 bars of each kind. What percentage of the bars is each kind?"
 HOLES = [
     # a result's own % named the percentage that made it points ('36 / 6 = 6%': 6 is "a percentage the text names")
     ("own-percent", _Q_BROWNS, ["36 / 6 = 6% hash browns"], "6", "step 1 says 36 / 6 = 6%, but 36 / 6 = 6"),
@@ -471,6 +475,14 @@ HOLES = [
     ("over-hundred", _Q_CASTLES, ["(40/100) * 220 = 88% ruined castles"], "88",
      "step 1 says ( 40 / 100 ) * 220 = 88%, but ( 40 / 100 ) * 220 = 88"),
     ("over-hundred-right", _Q_CASTLES, ["(40/100) * 220 = 88 ruined castles"], "88", None),
+    # a 100 or a named percentage with counts added to it; money: no points
+    ("hundred-added", _Q_LEGS, ["75 + 100 = 175% miles"], "175", "step 1 says 75 + 100 = 175%, but 75 + 100 = 175"),
+    ("hundred-added-right", _Q_LEGS, ["75 + 100 = 175 miles"], "175", None),
+    ("count-taken", _Q_CLASS, ["30 - 9 = 21% kids"], "21", "step 1 says 30 - 9 = 21%, but 30 - 9 = 21"),
+    ("count-taken-right", _Q_CLASS, ["30 - 9 = 21 kids"], "21", None),
+    ("money-points", _Q_BOX, ["$100.00 - $10.00 = $90.00%"], "$90", "step 1 says 100.00 - 10.00 = 90.00%, but 100.00 - 10.00 = 90"),
+    ("money-points-right", _Q_BOX, ["$100.00 - $10.00 = $90.00"], "$90", None),
+    ("whole-shared-right", _Q_BARS, ["25 * 4 = 100", "100 / 4 = 25%"], "25%", None),
     # a percent's decimals are places in points: 80.5% is 0.805, not 0.8 within half a tenth
     ("percent-places", _Q_PAY, ["100% - 20% = 80.5%"], "80.5%", "step 1 says 100% - 20% = 80.5%, but 100% - 20% = 0.8"),
     ("percent-places-right", _Q_PAY, ["100% - 20% = 80%"], "80%", None),
