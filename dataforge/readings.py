@@ -103,7 +103,13 @@ def units_read(left: Fraction, written: Quantity, eq, solution) -> str | None:
 
 
 def exact(left: Fraction, written: Quantity, eq, solution) -> str | None:
-    return "verified" if written.value == left else None
+    if written.value != left:
+        return None
+    lhs = eq.lhs.tokens
+    if written.pct and (_times_hundred(lhs) or _hundred_less(lhs) or all(
+            t.kind != "num" or solution.percents[t.value] and not t.pct for t in lhs)):
+        return None  # '100 - 15 = 8500%', '0.2 * 100 = 2000%': a left side in points written as a percent again
+    return "verified"
 
 
 def rounded_at_place(left: Fraction, written: Quantity, eq, solution) -> str | None:
@@ -207,7 +213,8 @@ READINGS = (
             " numbers as written where each factor is written beside its quantity ('2 hours * 60 + 30 minutes = 150"
             " minutes'). Never the bare numbers: a sum that does not match is wrong when the result names a unit of"
             " that kind, a unit change that does not match unverifiable", units_read),
-    Reading("exact", "always", "the two sides equal as fractions", exact),
+    Reading("exact", "always", "the two sides equal as fractions; not a % result of a left side in points ('100 - 15 ="
+            " 8500%', '0.2 * 100 = 2000%', '25 - 5 = 2000%' after '25%' and '5%': the x100 slip)", exact),
     Reading("rounded at the written place", "the result is written with decimals",
             "within half a unit of its last written digit (16.67 for 50/3; of a percent in points: 80.5% is 0.805)",
             rounded_at_place),

@@ -465,6 +465,9 @@ _Q_LEGS = "A trip has two legs, of 75 miles and of 100 miles, and 20% of it is o
 _Q_CLASS = "A class has 30 kids and 30% of them are girls. 9 kids are absent today. How many kids are present?"
 _Q_BOX = "A box of pens costs $100 and is on sale at a 10% discount, $10 off. What is the discounted price?"
 _Q_BARS = "A box has four kinds of chocolate bars, 25 bars of each kind. What percentage of the bars is each kind?"
+_Q_KELLY = "Kelly weighs 15% less than Megan does. What percent of Megan's weight is Kelly's weight?"
+_Q_CARS = "Of the 20 cars for rent, 12 are automatic, 4 are manual and the rest semi-automatic. What percent are semi?"
+_Q_SPRAY = "A spray kills 25% of germs and another 25%, but 5% are killed by both. What percent does the second add?"
 HOLES = [
     # a result's own % named the percentage that made it points ('36 / 6 = 6%': 6 is "a percentage the text names")
     ("own-percent", _Q_BROWNS, ["36 / 6 = 6% hash browns"], "6", "step 1 says 36 / 6 = 6%, but 36 / 6 = 6"),
@@ -483,6 +486,14 @@ HOLES = [
     ("money-points", _Q_BOX, ["$100.00 - $10.00 = $90.00%"], "$90", "step 1 says 100.00 - 10.00 = 90.00%, but 100.00 - 10.00 = 90"),
     ("money-points-right", _Q_BOX, ["$100.00 - $10.00 = $90.00"], "$90", None),
     ("whole-shared-right", _Q_BARS, ["25 * 4 = 100", "100 / 4 = 25%"], "25%", None),
+    # points written as a percent again (the x100 slip): '100 - 15 = 8500%' is 85 = 85 as bare numbers
+    ("percent-again", _Q_KELLY, ["100 - 15 = 8500%"], "8500%", "step 1 says 100 - 15 = 8500%, but 100 - 15 = 85"),
+    ("percent-again-right", _Q_KELLY, ["100 - 15 = 85%"], "85%", None),
+    ("percent-again-times", _Q_CARS, ["(4 / 20) * 100 = 0.2 * 100", "= 2000%"], "2000%",
+     "step 2 says 0.2 * 100 = 2000%, but 0.2 * 100 = 20"),
+    ("percent-again-times-right", _Q_CARS, ["(4 / 20) * 100 = 0.2 * 100", "= 20%"], "20%", None),
+    ("percent-again-named", _Q_SPRAY, ["25 - 5 = 2000%"], "2000%", "step 1 says 25 - 5 = 2000%, but 25 - 5 = 20"),
+    ("percent-again-named-right", _Q_SPRAY, ["25 - 5 = 20%"], "20%", None),
     # a percent's decimals are places in points: 80.5% is 0.805, not 0.8 within half a tenth
     ("percent-places", _Q_PAY, ["100% - 20% = 80.5%"], "80.5%", "step 1 says 100% - 20% = 80.5%, but 100% - 20% = 0.8"),
     ("percent-places-right", _Q_PAY, ["100% - 20% = 80%"], "80%", None),
