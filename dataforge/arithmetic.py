@@ -419,7 +419,7 @@ def _wrong_message(eq: "Equation", left: Fraction, right: Fraction, solution: _S
     if name is None and variables_of(eq):  # "100 / 5 = 5A / 5": the value A was given, and both sides
         return _with_values(eq, left, right, solution)
     lhs = eq.lhs.tokens
-    if (mixed := _mixed_units(lhs, eq.rhs.tokens)) is not None:  # "says 1 kg + 500 g = 501 g, but 1 kg + 500 g = 1,500 g"
+    if (mixed := _mixed_units(lhs, eq.rhs.tokens)) is not None and mixed[1] == "sum":  # "says 1 kg + 500 g = 501 g, but 1 kg + 500 g = 1,500 g"
         target = min(_targets(lhs, eq.rhs.tokens, mixed[0]))
         unit = next((name for name, (dim, scale) in _UNIT_SCALES.items() if dim == mixed[0] and scale == target), "")
         shown = _text(_dozens_counted(lhs)) if mixed[0] == "count" else _text(lhs, units=True)

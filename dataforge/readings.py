@@ -94,11 +94,11 @@ def units_read(left: Fraction, written: Quantity, eq, solution) -> str | None:
     targets = _targets(eq.lhs.tokens, eq.rhs.tokens, dimension)
     if any((v := _value_in(eq.lhs.tokens, t, dimension)) is not None and numbers_match(written, v, eq.approx) for t in targets):
         return "verified"
-    if any(_factor_written(eq.lhs.tokens, t, dimension) for t in targets) and (
-            numbers_match(written, left, eq.approx) or rounded_earlier(left, written, eq, solution) == "verified"):
+    factored = any(_factor_written(eq.lhs.tokens, t, dimension) for t in targets)
+    if factored and (numbers_match(written, left, eq.approx) or rounded_earlier(left, written, eq, solution) == "verified"):
         return "verified"  # the conversion is written out ('0.67 feet x 12 = 8 inches' after '2/3 = 0.67')
     if form == "change":
-        return "unverifiable"  # which unit the left side ends in is a guess
+        return "wrong" if factored else "unverifiable"  # which unit the left side ends in is a guess, unless written out
     return "wrong" if dimension == "count" or _unit_of(eq.rhs.tokens, dimension) is not None else "unverifiable"
 
 
@@ -212,7 +212,8 @@ READINGS = (
             "each quantity converted to the result's unit (to one of the left side's when it names none); or the"
             " numbers as written where each factor is written beside its quantity ('2 hours * 60 + 30 minutes = 150"
             " minutes'). Never the bare numbers: a sum that does not match is wrong when the result names a unit of"
-            " that kind, a unit change that does not match unverifiable", units_read),
+            " that kind, a unit change that does not match unverifiable (wrong where each factor is written beside"
+            " its quantity: '4 hours x 60 = 250 minutes')", units_read),
     Reading("exact", "always", "the two sides equal as fractions; not a % result of a left side in points ('100 - 15 ="
             " 8500%', '0.2 * 100 = 2000%', '25 - 5 = 2000%' after '25%' and '5%': the x100 slip)", exact),
     Reading("rounded at the written place", "the result is written with decimals",

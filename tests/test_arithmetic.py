@@ -468,6 +468,7 @@ _Q_BARS = "A box has four kinds of chocolate bars, 25 bars of each kind. What pe
 _Q_KELLY = "Kelly weighs 15% less than Megan does. What percent of Megan's weight is Kelly's weight?"
 _Q_CARS = "Of the 20 cars for rent, 12 are automatic, 4 are manual and the rest semi-automatic. What percent are semi?"
 _Q_SPRAY = "A spray kills 25% of germs and another 25%, but 5% are killed by both. What percent does the second add?"
+_Q_SHIFTS = "Ann works 8 hours on Monday and 4 hours on Tuesday. How many more minutes does she work on Monday?"
 HOLES = [
     # a result's own % named the percentage that made it points ('36 / 6 = 6%': 6 is "a percentage the text names")
     ("own-percent", _Q_BROWNS, ["36 / 6 = 6% hash browns"], "6", "step 1 says 36 / 6 = 6%, but 36 / 6 = 6"),
@@ -494,6 +495,11 @@ HOLES = [
     ("percent-again-times-right", _Q_CARS, ["(4 / 20) * 100 = 0.2 * 100", "= 20%"], "20%", None),
     ("percent-again-named", _Q_SPRAY, ["25 - 5 = 2000%"], "2000%", "step 1 says 25 - 5 = 2000%, but 25 - 5 = 20"),
     ("percent-again-named-right", _Q_SPRAY, ["25 - 5 = 20%"], "20%", None),
+    # a conversion written out beside its quantity ('4 hours x 60'): the numbers as written must match
+    ("written-out", _Q_SHIFTS, ["8 hours x 60 = 480 minutes", "4 hours x 60 = 250 minutes", "480 - 250 = 230"], "230",
+     "step 2 says 4 * 60 = 250, but 4 * 60 = 240"),
+    ("written-out-right", _Q_SHIFTS, ["8 hours x 60 = 480 minutes", "4 hours x 60 = 240 minutes", "480 - 240 = 240"],
+     "240", None),
     # a percent's decimals are places in points: 80.5% is 0.805, not 0.8 within half a tenth
     ("percent-places", _Q_PAY, ["100% - 20% = 80.5%"], "80.5%", "step 1 says 100% - 20% = 80.5%, but 100% - 20% = 0.8"),
     ("percent-places-right", _Q_PAY, ["100% - 20% = 80%"], "80%", None),
