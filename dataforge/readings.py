@@ -20,10 +20,10 @@ from fractions import Fraction
 from typing import Callable
 
 from dataforge.exact import evaluate
-from dataforge.tokens import _CURRENCY, _UNIT_SCALES, Refused, Tok
+from dataforge.tokens import _CURRENCY, _SCALE_WORDS, _UNIT_SCALES, Refused, Tok
 
 __all__ = ["READINGS", "Reading", "Quantity", "numbers_match", "quantities_agree", "whole_answer", "asked_direction",
-           "approximate_answer", "percent_answer", "proportion_for_percent"]
+           "approximate_answer", "percent_answer", "proportion_for_percent", "scales_written"]
 
 
 # ---------------------------------------------------------------- the equality rule
@@ -56,15 +56,17 @@ def numbers_match(written: Quantity, exact: Fraction, approx: bool = False) -> b
     return abs(exact - written.value) * 2 * 10 ** places <= written.scale
 
 
-def quantities_agree(a: Quantity, b: Quantity, approx: bool = False) -> bool:
+def quantities_agree(a: Quantity, b: Quantity, approx: bool = False, scales: set | None = None) -> bool:
     """Two written numbers (an answer and a step's result, or two answers) are the same number.
 
-    Either may be the other rounded; a side written with % may be read as points (25% and 25)."""
+    Either may be the other rounded; a side written with % may be read as points (25% and 25); one with a scale word
+    as counted in it, where the text counts in that scale (`scales`, from `scales_written`; None: any)."""
     for x, y in ((a, b), (b, a)):
         if numbers_match(x, y.value, approx):
             return True
-        if x.scale != 1 and y.scale == 1 and numbers_match(Quantity(x.value / x.scale, x.decimals), y.value, approx):
-            return True  # "$16 million" and 16
+        if x.scale != 1 and y.scale == 1 and (scales is None or x.scale in scales) and numbers_match(
+                Quantity(x.value / x.scale, x.decimals), y.value, approx):
+            return True  # "$16 million" and 16, where the question says "$32 million"
         if any(numbers_match(x, y.value * f, approx) for f in _conversion_factors(y.unit, x.unit)):
             return True  # the same amount in two written units (only units both sides name: _conversion_factors)
         if x.pct and numbers_match(Quantity(x.value * 100, x.decimals), y.value, approx):
@@ -466,6 +468,14 @@ def whole_answer(question: str, answer: Quantity, result: Quantity, said: str = 
 
 _APPROX_ANSWER = re.compile(r"(?:\b(?:about|approximately|approx|roughly|around|nearly|almost)\b\.?|[≈~])\s*[$€£]?\s*-?\.?[0-9]"
                             r"|[0-9][^0-9=]{0,30}?\b(?:rounded|approximately|approx)\b", re.I)
+
+
+_SCALE_WRITTEN = re.compile(r"[0-9]\s*(thousand|million|billion|trillion|k)\b", re.I)
+
+
+def scales_written(text: str) -> set:
+    """The scales a text counts in: {10**6} for '$32 million'; an answer of '16 million' for a result of 16 needs one."""
+    return {_SCALE_WORDS[m.lower()] for m in _SCALE_WRITTEN.findall(text)}
 
 
 def approximate_answer(answer: str) -> bool:

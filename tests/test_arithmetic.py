@@ -469,6 +469,7 @@ _Q_KELLY = "Kelly weighs 15% less than Megan does. What percent of Megan's weigh
 _Q_CARS = "Of the 20 cars for rent, 12 are automatic, 4 are manual and the rest semi-automatic. What percent are semi?"
 _Q_SPRAY = "A spray kills 25% of germs and another 25%, but 5% are killed by both. What percent does the second add?"
 _Q_SHIFTS = "Ann works 8 hours on Monday and 4 hours on Tuesday. How many more minutes does she work on Monday?"
+_Q_COWS = "A farm has 32 cows and splits them equally between its 2 barns. How many cows are in each barn?"
 HOLES = [
     # a result's own % named the percentage that made it points ('36 / 6 = 6%': 6 is "a percentage the text names")
     ("own-percent", _Q_BROWNS, ["36 / 6 = 6% hash browns"], "6", "step 1 says 36 / 6 = 6%, but 36 / 6 = 6"),
@@ -500,6 +501,9 @@ HOLES = [
      "step 2 says 4 * 60 = 250, but 4 * 60 = 240"),
     ("written-out-right", _Q_SHIFTS, ["8 hours x 60 = 480 minutes", "4 hours x 60 = 240 minutes", "480 - 240 = 240"],
      "240", None),
+    # an answer counted in a scale the text never counts in ('16 thousand' for 32 cows / 2)
+    ("answer-scale", _Q_COWS, ["32 / 2 = 16"], "16 thousand", "answer '16 thousand' does not match the last step's result 16"),
+    ("answer-scale-right", _Q_FIRM, ["32 / 2 = 16"], "$16 million", None),
     # a percent's decimals are places in points: 80.5% is 0.805, not 0.8 within half a tenth
     ("percent-places", _Q_PAY, ["100% - 20% = 80.5%"], "80.5%", "step 1 says 100% - 20% = 80.5%, but 100% - 20% = 0.8"),
     ("percent-places-right", _Q_PAY, ["100% - 20% = 80%"], "80%", None),
