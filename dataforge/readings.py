@@ -172,6 +172,8 @@ def rounded_as_said(left: Fraction, written: Quantity, eq, solution) -> str | No
 
 
 def other_unit(left: Fraction, written: Quantity, eq, solution) -> str | None:
+    if _rate_written_short(eq.lhs.tokens):
+        return None  # '50 weeks x 5 days = 260 days': the numbers as written are the only reading, and the exact one failed
     return _converted(eq.lhs.tokens, eq.rhs.tokens, left, written, eq.approx)
 
 
@@ -241,7 +243,8 @@ READINGS = (
             " 'complete', 'can afford': down)", "that direction; a noun is no trigger ('Floor area', 'the remaining 2 teams')",
             rounded_as_said),
     Reading("unit conversion", "the result names another unit the table knows (cents/dollars, seconds to weeks, g/kg,"
-            " mm to km, ml/l, dozens, inches to miles, cups to gallons, months/years)", "the exact factor ('20 x 45 cents = $9'); unverifiable when it does not match",
+            " mm to km, ml/l, dozens, inches to miles, cups to gallons, months/years)", "the exact factor ('20 x 45 cents = $9'); unverifiable when it does not match; not a rate written short"
+            " ('50 weeks x 5 days = 260 days' is wrong: 5 days a week)",
             other_unit),
     Reading("a rounded earlier value", "a decimal written as an earlier step's rounded result ('25 / 3 = 8.33'), or a"
             " fraction's rounding in the same step's chain ('120 x 2/3 = 120 x 0.67')",
@@ -270,12 +273,17 @@ def _mixed_units(lhs: list[Tok], rhs: list[Tok]) -> tuple[str, str] | None:
             scales.setdefault(dimension, set()).add(scale)
     for dimension, found in scales.items():
         if len(found) > 1:  # a sum across units; a product ('50 weeks x 5 days') is a rate written short
-            return (dimension, "sum") if adds and not any(
-                a.kind == c.kind == "num" and b.kind == "op" and b.value in "*/" and a.unit and c.unit
-                for a, b, c in zip(lhs, lhs[1:], lhs[2:])) else None
+            return (dimension, "sum") if adds and not _rate_written_short(lhs) else None
         if (target := _unit_of(rhs, dimension)) is not None and target not in found:
             return dimension, "change"
     return None
+
+
+def _rate_written_short(lhs: list[Tok]) -> bool:
+    """'50 weeks x 5 days': two quantities with units multiplied or divided, the second a rate written short (5 days a
+    week)."""
+    return any(a.kind == c.kind == "num" and b.kind == "op" and b.value in "*/" and a.unit and c.unit
+               for a, b, c in zip(lhs, lhs[1:], lhs[2:]))
 
 
 def _factor_written(tokens: list[Tok], target: int, dimension: str) -> bool:

@@ -470,6 +470,7 @@ _Q_CARS = "Of the 20 cars for rent, 12 are automatic, 4 are manual and the rest 
 _Q_SPRAY = "A spray kills 25% of germs and another 25%, but 5% are killed by both. What percent does the second add?"
 _Q_SHIFTS = "Ann works 8 hours on Monday and 4 hours on Tuesday. How many more minutes does she work on Monday?"
 _Q_COWS = "A farm has 32 cows and splits them equally between its 2 barns. How many cows are in each barn?"
+_Q_PRACTICE = "Randy practices 2 hours a day, 5 days a week, for 50 weeks a year. How many hours does he practice?"
 HOLES = [
     # a result's own % named the percentage that made it points ('36 / 6 = 6%': 6 is "a percentage the text names")
     ("own-percent", _Q_BROWNS, ["36 / 6 = 6% hash browns"], "6", "step 1 says 36 / 6 = 6%, but 36 / 6 = 6"),
@@ -504,6 +505,10 @@ HOLES = [
     # an answer counted in a scale the text never counts in ('16 thousand' for 32 cows / 2)
     ("answer-scale", _Q_COWS, ["32 / 2 = 16"], "16 thousand", "answer '16 thousand' does not match the last step's result 16"),
     ("answer-scale-right", _Q_FIRM, ["32 / 2 = 16"], "$16 million", None),
+    # a rate written short ('50 weeks x 5 days': 5 days a week) is read as written, not converted into 'unverifiable'
+    ("rate-short", _Q_PRACTICE, ["50 weeks x 5 days = 260 days", "260 x 2 = 520 hours"], "520",
+     "step 1 says 50 * 5 = 260, but 50 * 5 = 250"),
+    ("rate-short-right", _Q_PRACTICE, ["50 weeks x 5 days = 250 days", "250 x 2 = 500 hours"], "500", None),
     # a percent's decimals are places in points: 80.5% is 0.805, not 0.8 within half a tenth
     ("percent-places", _Q_PAY, ["100% - 20% = 80.5%"], "80.5%", "step 1 says 100% - 20% = 80.5%, but 100% - 20% = 0.8"),
     ("percent-places-right", _Q_PAY, ["100% - 20% = 80%"], "80%", None),
