@@ -182,9 +182,9 @@ def rounded_earlier(left: Fraction, written: Quantity, eq, solution) -> str | No
     if not solution.rounded:
         return None
 
-    def stands_for(t: Tok) -> Fraction | None:
+    def stands_for(t: Tok) -> Fraction | None:  # None for a number that is its own exact value (0.5 for 15/30)
         value, step = solution.rounded.get((t.value, t.decimals), (None, None)) if t.kind == "num" else (None, None)
-        return value if step is None or step == eq.step else None
+        return value if (step is None or step == eq.step) and value != t.value else None
 
     def exact_tokens(tokens: list[Tok]) -> list[Tok]:
         return [Tok("num", t.text, v) if (v := stands_for(t)) is not None else t for t in tokens]

@@ -471,6 +471,7 @@ _Q_SPRAY = "A spray kills 25% of germs and another 25%, but 5% are killed by bot
 _Q_SHIFTS = "Ann works 8 hours on Monday and 4 hours on Tuesday. How many more minutes does she work on Monday?"
 _Q_COWS = "A farm has 32 cows and splits them equally between its 2 barns. How many cows are in each barn?"
 _Q_PRACTICE = "Randy practices 2 hours a day, 5 days a week, for 50 weeks a year. How many hours does he practice?"
+_Q_SPOOLS = "A box holds 30 spools of thread and 15 of them are blue. What percentage of the spools are blue?"
 HOLES = [
     # a result's own % named the percentage that made it points ('36 / 6 = 6%': 6 is "a percentage the text names")
     ("own-percent", _Q_BROWNS, ["36 / 6 = 6% hash browns"], "6", "step 1 says 36 / 6 = 6%, but 36 / 6 = 6"),
@@ -509,6 +510,10 @@ HOLES = [
     ("rate-short", _Q_PRACTICE, ["50 weeks x 5 days = 260 days", "260 x 2 = 520 hours"], "520",
      "step 1 says 50 * 5 = 260, but 50 * 5 = 250"),
     ("rate-short-right", _Q_PRACTICE, ["50 weeks x 5 days = 250 days", "250 x 2 = 500 hours"], "500", None),
+    # a decimal that is its own exact value stands for nothing else ('0.5' for 15/30): no exact re-compare past the x100 rule
+    ("exact-carried", _Q_SPOOLS, ["(15 / 30) x 100 = 0.5 x 100 = 5000%"], "5000%",
+     "step 1 says 0.5 * 100 = 5000%, but 0.5 * 100 = 50"),
+    ("exact-carried-right", _Q_SPOOLS, ["(15 / 30) x 100 = 0.5 x 100 = 50%"], "50%", None),
     # a percent's decimals are places in points: 80.5% is 0.805, not 0.8 within half a tenth
     ("percent-places", _Q_PAY, ["100% - 20% = 80.5%"], "80.5%", "step 1 says 100% - 20% = 80.5%, but 100% - 20% = 0.8"),
     ("percent-places-right", _Q_PAY, ["100% - 20% = 80%"], "80%", None),
