@@ -472,6 +472,7 @@ _Q_SHIFTS = "Ann works 8 hours on Monday and 4 hours on Tuesday. How many more m
 _Q_COWS = "A farm has 32 cows and splits them equally between its 2 barns. How many cows are in each barn?"
 _Q_PRACTICE = "Randy practices 2 hours a day, 5 days a week, for 50 weeks a year. How many hours does he practice?"
 _Q_SPOOLS = "A box holds 30 spools of thread and 15 of them are blue. What percentage of the spools are blue?"
+_Q_THIRD = "Three friends share a pizza equally between them. About what percent of the pizza does each one get?"
 HOLES = [
     # a result's own % named the percentage that made it points ('36 / 6 = 6%': 6 is "a percentage the text names")
     ("own-percent", _Q_BROWNS, ["36 / 6 = 6% hash browns"], "6", "step 1 says 36 / 6 = 6%, but 36 / 6 = 6"),
@@ -519,6 +520,8 @@ HOLES = [
     ("percent-places-right", _Q_PAY, ["100% - 20% = 80%"], "80%", None),
     ("percent-places-product", _Q_BITTEN, ["60% * 50% = 30.5%"], "30.5%", "step 1 says 60% * 50% = 30.5%, but 60% * 50% = 0.3"),
     ("percent-places-product-right", _Q_BITTEN, ["60% * 50% = 30%"], "30%", None),
+    ("percent-about", _Q_THIRD, ["Share: 1/3 = about 10%"], "about 10%", "step 1 says 1 / 3 = 10%, but 1 / 3 = 0.333333"),
+    ("percent-about-right", _Q_THIRD, ["Share: 1/3 = about 33%"], "about 33%", None),
     # the question's way of rounding is the asking sentence's: 'catches enough fish' in the story asks no way
     ("story-enough", _Q_FISH, ["They split 10 / 3 = 4 fish each"], "4", "step 1 says 10 / 3 = 4, but 10 / 3 = 3.33333"),
     ("story-enough-right", _Q_FISH, ["They split 12 / 3 = 4 fish each"], "4", None),
