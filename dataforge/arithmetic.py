@@ -14,6 +14,7 @@ unverifiable. Nothing is ever executed; hostile input (deep nesting, huge powers
 
 import math
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Context, Decimal
 from fractions import Fraction
@@ -241,7 +242,7 @@ _PERCENT_WRITTEN = re.compile(r"([0-9][0-9,]*(?:\.[0-9]+)?)\s*(?:%|percent\b|per
 class _Solution:
     """What the equations of one solution share: the values it binds, and the percentages it names."""
     steps: list
-    percents: set  # numbers written as percentages in the question or any step: 40 in "40% off"
+    percents: Counter  # numbers written as percentages in the question or any step, how often: 40 in "40% off"
     bindings: dict = field(default_factory=dict)  # name -> value, for every step
     local: dict = field(default_factory=dict)  # step -> {name: value}: a step that solves its own x
     defined_by: dict = field(default_factory=dict)  # name or (step, name) -> the equation that gave the value
@@ -291,8 +292,8 @@ def check_steps(steps: list[str], question: str = "") -> list[StepCheck]:
     text = "\n".join(plain)
     variables = declared_variables(text)
     text = question + "\n" + text
-    percents = {exact_decimal(m.replace(",", "")) for m in _PERCENT_WRITTEN.findall(text)
-                if len(m) <= MAX_NUMBER_DIGITS} if "%" in text or "ercent" in text else set()
+    percents = Counter(exact_decimal(m.replace(",", "")) for m in _PERCENT_WRITTEN.findall(text)
+                       if len(m) <= MAX_NUMBER_DIGITS) if "%" in text or "ercent" in text else Counter()
     out, eqs, carried = [], [], ("", None)
     for i, step in enumerate(steps):
         out.append(StepCheck())
@@ -418,7 +419,7 @@ def _wrong_message(eq: "Equation", left: Fraction, right: Fraction, solution: _S
     if name is None and variables_of(eq):  # "100 / 5 = 5A / 5": the value A was given, and both sides
         return _with_values(eq, left, right, solution)
     lhs = eq.lhs.tokens
-    if (mixed := _mixed_units(lhs, eq.rhs.tokens)) is not None:  # "says 1 kg + 500 g = 501 g, but 1 kg + 500 g = 1,500 g"
+    if (mixed := _mixed_units(lhs, eq.rhs.tokens)) is not None and mixed[1] == "sum":  # "says 1 kg + 500 g = 501 g, but 1 kg + 500 g = 1,500 g"
         target = min(_targets(lhs, eq.rhs.tokens, mixed[0]))
         unit = next((name for name, (dim, scale) in _UNIT_SCALES.items() if dim == mixed[0] and scale == target), "")
         shown = _text(_dozens_counted(lhs)) if mixed[0] == "count" else _text(lhs, units=True)

@@ -21,6 +21,7 @@ from dataforge import cli
 from dataforge.arithmetic import (approximate_answer, check_steps, parse_number, percent_answer, plain_text,
                                   proportion_for_percent, quantities_agree, shown_number, whole_answer, written_result)
 from dataforge.dedup import dedup_keys
+from dataforge.readings import scales_written
 from dataforge.tokens import stated_numbers
 from dataforge.runs import domain_key, dumps, parse_line, raw_lines
 from dataforge.schema import Sample, validation_problems
@@ -105,7 +106,8 @@ def check_sample(record: dict, enabled=SAMPLE_CHECKS, domain_keywords: dict | No
         elif last is None:
             rep.warnings.append(reason("consistency", "the last step's result could not be read", k))
         elif proportion_for_percent(sample.question, answer, last) or not (
-                quantities_agree(answer, last, approx) or percent_answer(sample.question, answer, last)
+                quantities_agree(answer, last, approx, scales_written(sample.question + "\n" + "\n".join(sample.reasoning)))
+                or percent_answer(sample.question, answer, last)
                 or whole_answer(sample.question, answer, last, sample.answer + " " + sample.reasoning[k])):
             shown = f"{shown_number(last.value * 100)}%" if last.pct else shown_number(last.value)
             rep.reasons.append(reason("consistency", f"answer {sample.answer!r} does not match the last step's result "

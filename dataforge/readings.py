@@ -20,10 +20,10 @@ from fractions import Fraction
 from typing import Callable
 
 from dataforge.exact import evaluate
-from dataforge.tokens import _UNIT_SCALES, Refused, Tok
+from dataforge.tokens import _CURRENCY, _SCALE_WORDS, _UNIT_SCALES, Refused, Tok
 
 __all__ = ["READINGS", "Reading", "Quantity", "numbers_match", "quantities_agree", "whole_answer", "asked_direction",
-           "approximate_answer", "percent_answer", "proportion_for_percent"]
+           "approximate_answer", "percent_answer", "proportion_for_percent", "scales_written"]
 
 
 # ---------------------------------------------------------------- the equality rule
@@ -49,21 +49,24 @@ def numbers_match(written: Quantity, exact: Fraction, approx: bool = False) -> b
         return True
     if written.decimals is None or (written.decimals == 0 and not approx):
         return False
+    places = written.decimals + 2 * written.pct  # "80.5%" is 0.805: its last written place is the thousandth
     # half a unit of the last written place: 0.01 for "16.67", 10,000 for "3.33 million" (scale 10^6), 1,000 for "3.33e5"
-    if written.decimals < 0:
-        return abs(exact - written.value) * 2 <= written.scale * 10 ** -written.decimals
-    return abs(exact - written.value) * 2 * 10 ** written.decimals <= written.scale
+    if places < 0:
+        return abs(exact - written.value) * 2 <= written.scale * 10 ** -places
+    return abs(exact - written.value) * 2 * 10 ** places <= written.scale
 
 
-def quantities_agree(a: Quantity, b: Quantity, approx: bool = False) -> bool:
+def quantities_agree(a: Quantity, b: Quantity, approx: bool = False, scales: set | None = None) -> bool:
     """Two written numbers (an answer and a step's result, or two answers) are the same number.
 
-    Either may be the other rounded; a side written with % may be read as points (25% and 25)."""
+    Either may be the other rounded; a side written with % may be read as points (25% and 25); one with a scale word
+    as counted in it, where the text counts in that scale (`scales`, from `scales_written`; None: any)."""
     for x, y in ((a, b), (b, a)):
         if numbers_match(x, y.value, approx):
             return True
-        if x.scale != 1 and y.scale == 1 and numbers_match(Quantity(x.value / x.scale, x.decimals), y.value, approx):
-            return True  # "$16 million" and 16
+        if x.scale != 1 and y.scale == 1 and (scales is None or x.scale in scales) and numbers_match(
+                Quantity(x.value / x.scale, x.decimals), y.value, approx):
+            return True  # "$16 million" and 16, where the question says "$32 million"
         if any(numbers_match(x, y.value * f, approx) for f in _conversion_factors(y.unit, x.unit)):
             return True  # the same amount in two written units (only units both sides name: _conversion_factors)
         if x.pct and numbers_match(Quantity(x.value * 100, x.decimals), y.value, approx):
@@ -93,15 +96,22 @@ def units_read(left: Fraction, written: Quantity, eq, solution) -> str | None:
     targets = _targets(eq.lhs.tokens, eq.rhs.tokens, dimension)
     if any((v := _value_in(eq.lhs.tokens, t, dimension)) is not None and numbers_match(written, v, eq.approx) for t in targets):
         return "verified"
-    if any(_factor_written(eq.lhs.tokens, t, dimension) for t in targets) and numbers_match(written, left, eq.approx):
-        return "verified"  # the conversion is written out
+    factored = any(_factor_written(eq.lhs.tokens, t, dimension) for t in targets)
+    if factored and (numbers_match(written, left, eq.approx) or rounded_earlier(left, written, eq, solution) == "verified"):
+        return "verified"  # the conversion is written out ('0.67 feet x 12 = 8 inches' after '2/3 = 0.67')
     if form == "change":
-        return "unverifiable"  # which unit the left side ends in is a guess
+        return "wrong" if factored else "unverifiable"  # which unit the left side ends in is a guess, unless written out
     return "wrong" if dimension == "count" or _unit_of(eq.rhs.tokens, dimension) is not None else "unverifiable"
 
 
 def exact(left: Fraction, written: Quantity, eq, solution) -> str | None:
-    return "verified" if written.value == left else None
+    if written.value != left:
+        return None
+    lhs = eq.lhs.tokens
+    if written.pct and (_times_hundred(lhs) or _hundred_less(lhs) or all(
+            t.kind != "num" or solution.percents[t.value] and not t.pct for t in lhs)):
+        return None  # '100 - 15 = 8500%', '0.2 * 100 = 2000%': a left side in points written as a percent again
+    return "verified"
 
 
 def rounded_at_place(left: Fraction, written: Quantity, eq, solution) -> str | None:
@@ -120,10 +130,20 @@ def approximate(left: Fraction, written: Quantity, eq, solution) -> str | None:
 def percent_points(left: Fraction, written: Quantity, eq, solution) -> str | None:
     lhs = eq.lhs.tokens
     nums = [t for t in lhs if t.kind == "num"]
+    if written.unit in _CURRENCIES or any(t.unit in _CURRENCIES for t in nums):
+        return None  # '$100 - $10 = $90%': money is not points
+
+    def named(v: Fraction) -> bool:  # written with % elsewhere: this result's own % names nothing ('36 / 6 = 6%')
+        return solution.percents[v] > (written.pct and v == written.value * 100)
+
+    def in_points(k: int) -> bool:  # a named percentage, or a whole number that multiplies or divides one ('60 / 2')
+        return named(lhs[k].value) or lhs[k].value.denominator == 1 and not any(
+            0 <= j < len(lhs) and lhs[j].value in ("+", "-") for j in (k - 1, k + 1))  # '30 - 9 = 21%' adds a count
+
     if written.pct and numbers_match(Quantity(written.value * 100, written.decimals), left, eq.approx) and (
-            _times_hundred(lhs) or any(t.value == 100 for t in nums) or (
-                any(t.value in solution.percents for t in nums)
-                and all(t.value in solution.percents or t.value.denominator == 1 for t in nums))):
+            _times_hundred(lhs) or _hundred_less(lhs) or (
+                any(named(t.value) for t in nums) and all(in_points(k) for k, t in enumerate(lhs) if t.kind == "num")
+                and not any(t.value == 100 and lhs[k - 1].value == "/" for k, t in enumerate(lhs) if k))):  # 40/100: a proportion
         return "verified"
     if not written.pct and nums and all(t.pct for t in nums) and numbers_match(written, left * 100, eq.approx):
         return "verified"
@@ -152,6 +172,8 @@ def rounded_as_said(left: Fraction, written: Quantity, eq, solution) -> str | No
 
 
 def other_unit(left: Fraction, written: Quantity, eq, solution) -> str | None:
+    if _rate_written_short(eq.lhs.tokens):
+        return None  # '50 weeks x 5 days = 260 days': the numbers as written are the only reading, and the exact one failed
     return _converted(eq.lhs.tokens, eq.rhs.tokens, left, written, eq.approx)
 
 
@@ -160,9 +182,9 @@ def rounded_earlier(left: Fraction, written: Quantity, eq, solution) -> str | No
     if not solution.rounded:
         return None
 
-    def stands_for(t: Tok) -> Fraction | None:
+    def stands_for(t: Tok) -> Fraction | None:  # None for a number that is its own exact value (0.5 for 15/30)
         value, step = solution.rounded.get((t.value, t.decimals), (None, None)) if t.kind == "num" else (None, None)
-        return value if step is None or step == eq.step else None
+        return value if (step is None or step == eq.step) and value != t.value else None
 
     def exact_tokens(tokens: list[Tok]) -> list[Tok]:
         return [Tok("num", t.text, v) if (v := stands_for(t)) is not None else t for t in tokens]
@@ -194,17 +216,22 @@ READINGS = (
             "each quantity converted to the result's unit (to one of the left side's when it names none); or the"
             " numbers as written where each factor is written beside its quantity ('2 hours * 60 + 30 minutes = 150"
             " minutes'). Never the bare numbers: a sum that does not match is wrong when the result names a unit of"
-            " that kind, a unit change that does not match unverifiable", units_read),
-    Reading("exact", "always", "the two sides equal as fractions", exact),
+            " that kind, a unit change that does not match unverifiable (wrong where each factor is written beside"
+            " its quantity: '4 hours x 60 = 250 minutes')", units_read),
+    Reading("exact", "always", "the two sides equal as fractions; not a % result of a left side in points ('100 - 15 ="
+            " 8500%', '0.2 * 100 = 2000%', '25 - 5 = 2000%' after '25%' and '5%': the x100 slip)", exact),
     Reading("rounded at the written place", "the result is written with decimals",
-            "within half a unit of its last written digit (16.67 for 50/3)", rounded_at_place),
+            "within half a unit of its last written digit (16.67 for 50/3; of a percent in points: 80.5% is 0.805)",
+            rounded_at_place),
     Reading("approximate where written", "'≈', '= about', 'is approximately', 'rounded to' at that result ('====' is"
             " '=')", "a whole number within a half of the exact value, the way it says ('rounded up to 5' for 4.25)",
             approximate),
-    Reading("percent points", "a result with % from '... x 100', or with 100 on the left ('100 - 40 = 60%'), or from"
-            " the percentages the text names and whole numbers ('60 / 2 = 30%' after '60%'); a bare result from"
-            " percentages only ('100% - 40% = 60')",
-            "the result read as points; not a proportion times a number ('0.4 * 50 = 20%')", percent_points),
+    Reading("percent points", "a result with % from '... x 100', or from a bare 100 written first and taken from, added"
+            " to or shared ('100 - 40 = 60%', '100 / 4 = 25%'), or from percentages the text names elsewhere than this"
+            " result and whole numbers that multiply or divide them ('60 / 2 = 30%' after '60%'); a bare result from"
+            " percentages only ('100% - 40% = 60'); never money",
+            "the result read as points; not a proportion times a number ('0.4 * 50 = 20%', '(40/100) * 220 = 88%'),"
+            " not '36 / 6 = 6%' or '30 - 9 = 21%'", percent_points),
     Reading("scale words", "a result with a scale word the left side lacks, and a left-side number the question or a"
             " step writes with that word ('$32 million')",
             "the left side counted in it ('32 / 2 = $16 million'); not '400,000 + 100,000 = 500,000 million'",
@@ -212,11 +239,12 @@ READINGS = (
     Reading("ceiling or floor", "a whole-number result for a fraction, with 'rounded up/down' right after the result or"
             " right before the expression ('Rounding down: 17 / 4 = 4'), 'floor(...)', or the remainder of that"
             " division next to a remainder word after the result ('= 33 each, with 1 remaining'); at the solution's"
-            " last equation, the question's way ('needed', 'at least', 'enough': up; 'full', 'complete', 'can"
-            " afford': down)", "that direction; a noun is no trigger ('Floor area', 'the remaining 2 teams')",
+            " last equation, the way the question's asking sentence says ('needed', 'at least', 'enough': up; 'full',"
+            " 'complete', 'can afford': down)", "that direction; a noun is no trigger ('Floor area', 'the remaining 2 teams')",
             rounded_as_said),
     Reading("unit conversion", "the result names another unit the table knows (cents/dollars, seconds to weeks, g/kg,"
-            " mm to km, ml/l, dozens)", "the exact factor ('20 x 45 cents = $9'); unverifiable when it does not match",
+            " mm to km, ml/l, dozens, inches to miles, cups to gallons, months/years)", "the exact factor ('20 x 45 cents = $9'); unverifiable when it does not match; not a rate written short"
+            " ('50 weeks x 5 days = 260 days' is wrong: 5 days a week)",
             other_unit),
     Reading("a rounded earlier value", "a decimal written as an earlier step's rounded result ('25 / 3 = 8.33'), or a"
             " fraction's rounding in the same step's chain ('120 x 2/3 = 120 x 0.67')",
@@ -245,12 +273,17 @@ def _mixed_units(lhs: list[Tok], rhs: list[Tok]) -> tuple[str, str] | None:
             scales.setdefault(dimension, set()).add(scale)
     for dimension, found in scales.items():
         if len(found) > 1:  # a sum across units; a product ('50 weeks x 5 days') is a rate written short
-            return (dimension, "sum") if adds and not any(
-                a.kind == c.kind == "num" and b.kind == "op" and b.value in "*/" and a.unit and c.unit
-                for a, b, c in zip(lhs, lhs[1:], lhs[2:])) else None
+            return (dimension, "sum") if adds and not _rate_written_short(lhs) else None
         if (target := _unit_of(rhs, dimension)) is not None and target not in found:
             return dimension, "change"
     return None
+
+
+def _rate_written_short(lhs: list[Tok]) -> bool:
+    """'50 weeks x 5 days': two quantities with units multiplied or divided, the second a rate written short (5 days a
+    week)."""
+    return any(a.kind == c.kind == "num" and b.kind == "op" and b.value in "*/" and a.unit and c.unit
+               for a, b, c in zip(lhs, lhs[1:], lhs[2:]))
 
 
 def _factor_written(tokens: list[Tok], target: int, dimension: str) -> bool:
@@ -300,9 +333,25 @@ def _value_in(tokens: list[Tok], target: int, dimension: str) -> Fraction | None
         return None
 
 
+_CURRENCIES = set(_CURRENCY.values())
+
+
+def _hundred(lhs: list[Tok], k: int) -> bool:
+    """Is lhs[k] the 100 of points: a bare number, not a divisor ('40/100 * 220' is a proportion), not a quantity
+    ('100 chairs/day', '$100')?"""
+    t = lhs[k]
+    return t.kind == "num" and t.value == 100 and not t.unit and not t.pct and not (k and lhs[k - 1].value == "/")
+
+
+def _hundred_less(lhs: list[Tok]) -> bool:
+    """'100 - 40 = 60%', '(100 + 20) = 120%', '100 / 4 = 25%': points taken from, added to or shared out of the whole,
+    which is written first."""
+    k = 1 if lhs and lhs[0].kind == "lp" else 0
+    return len(lhs) > k + 2 and _hundred(lhs, k) and lhs[k + 1].value in ("+", "-", "/")
+
+
 def _times_hundred(lhs: list[Tok]) -> bool:
-    return (len(lhs) > 2 and lhs[-1].kind == "num" and lhs[-1].value == 100 and lhs[-2].value == "*") or (
-        len(lhs) > 2 and lhs[0].kind == "num" and lhs[0].value == 100 and lhs[1].value == "*")
+    return len(lhs) > 2 and ((_hundred(lhs, len(lhs) - 1) and lhs[-2].value == "*") or (_hundred(lhs, 0) and lhs[1].value == "*"))
 
 
 _DIRECTION_WORDS = {"up", "down"}
@@ -397,10 +446,16 @@ _ASKS_WHOLE = re.compile(r"\bwhole (?:numbers?|[a-z]+s)\b", re.I)  # "only buy w
 _SAYS_ROUNDED = re.compile(r"\bround(?:ed|ing|s)?\s+(up|down)\b", re.I)
 
 
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
 def asked_direction(question: str) -> str | None:
     """'down' for 'how many full boxes', 'can she afford'; 'up' for 'needed', 'at least', 'enough'; None for neither
-    or both."""
-    down, up = bool(_ASKS_DOWN.search(question)), bool(_ASKS_UP.search(question))
+    or both. Only the sentence that asks (the last with '?', else the last): 'catches enough fish' in the story asks
+    no way of rounding."""
+    sentences = _SENTENCE_END.split(question.strip())
+    asks = next((s for s in reversed(sentences) if "?" in s), sentences[-1])
+    down, up = bool(_ASKS_DOWN.search(asks)), bool(_ASKS_UP.search(asks))
     return None if down == up else "down" if down else "up"
 
 
@@ -421,6 +476,14 @@ def whole_answer(question: str, answer: Quantity, result: Quantity, said: str = 
 
 _APPROX_ANSWER = re.compile(r"(?:\b(?:about|approximately|approx|roughly|around|nearly|almost)\b\.?|[≈~])\s*[$€£]?\s*-?\.?[0-9]"
                             r"|[0-9][^0-9=]{0,30}?\b(?:rounded|approximately|approx)\b", re.I)
+
+
+_SCALE_WRITTEN = re.compile(r"[0-9]\s*(thousand|million|billion|trillion|k)\b", re.I)
+
+
+def scales_written(text: str) -> set:
+    """The scales a text counts in: {10**6} for '$32 million'; an answer of '16 million' for a result of 16 needs one."""
+    return {_SCALE_WORDS[m.lower()] for m in _SCALE_WRITTEN.findall(text)}
 
 
 def approximate_answer(answer: str) -> bool:

@@ -357,6 +357,11 @@ _UNIT_SCALES = {
     "m": ("length", 1000), "meter": ("length", 1000), "metre": ("length", 1000), "km": ("length", 10**6),
     "kilometer": ("length", 10**6), "ml": ("volume", 1), "milliliter": ("volume", 1), "l": ("volume", 1000),
     "liter": ("volume", 1000), "litre": ("volume", 1000), "dozen": ("count", 12),
+    # US units, each system its own kind (a mile is "about 1.6 km": across systems a conversion is a guess); a month
+    # is no fixed number of days, but a year is 12 of them. Not "pound" (£) or "ounce" (weight or volume).
+    "inch": ("us length", 1), "foot": ("us length", 12), "ft": ("us length", 12), "yard": ("us length", 36),
+    "yd": ("us length", 36), "mile": ("us length", 63360), "month": ("calendar", 1), "year": ("calendar", 12),
+    "cup": ("us volume", 1), "pint": ("us volume", 2), "quart": ("us volume", 4), "gallon": ("us volume", 16),
 }
 _UNIT_LETTERS = {"m", "g", "l", "L", "h", "s"}  # one-letter units that are also common variable names
 _AREA_WORDS = {"sq": "^2", "square": "^2", "cubic": "^3", "cu": "^3"}
