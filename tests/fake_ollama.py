@@ -55,7 +55,7 @@ TAKES_ALL = {}
 LLAMA_CPP_PYTHON = {"json_schema": (500, {"error": {"message": "[{'type': 'literal_error', 'loc': ('body', 'response_format', "
                                                    "'type'), 'msg': \"Input should be 'text' or 'json_object'\", "
                                                    "'input': 'json_schema'}]", "type": "internal_server_error"}})}
-# LM Studio: structured output is json_schema only.
+# LM Studio: structured output is json_schema only (its refusal as users quote it: lmstudio-bug-tracker #189, #307).
 LM_STUDIO = {"json_object with schema": (400, {"error": "'response_format.type' must be 'json_schema' or 'text'"}),
              "json_object": (400, {"error": "'response_format.type' must be 'json_schema' or 'text'"})}
 # A server with JSON mode only (OpenAI's older models): no json_schema, no `schema` key, and json_object asks
