@@ -25,6 +25,7 @@ import random
 import re
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 from pydantic import ValidationError

@@ -383,7 +383,7 @@ def test_the_error_of_final_of_two_domains_is_one_estimate_over_all_of_final_and
         check_rc=0)
     est = audit_record(run_dir)["error_of_final"]
     assert est["reviewed"] == 28 and est["low"] <= 4 / 44 <= est["high"]  # both rounds
-    assert f"from a human audit of 28 of 44 samples of final" in (run_dir / "report.md").read_text()
+    assert "from a human audit of 28 of 44 samples of final" in (run_dir / "report.md").read_text()
 
 
 @pytest.mark.parametrize("stratify", [False, True])

@@ -200,7 +200,9 @@ def test_a_stage_that_ends_with_nothing_says_why_and_what_to_do(run, tmp_path, o
     ollama.faults.queue = ["no_equals", "no_equals", "length", "invalid_json"]
     proc = run("generate.py", "--domains", "Coffee shop", "--samples-per-domain", "2", "--max-attempts", "2", check_rc=0)
     assert "0 of 2 valid" in proc.stderr
-    assert "failed attempts: 2 step without '=', 1 cut off at the token limit, 1 invalid JSON" in proc.stderr
+    assert "  failed attempts (each, with the reply, in failed_<domain>.jsonl):" in proc.stderr
+    for kind in ("2 step without '='; the first: ", "1 cut off at the token limit; the first: ", "1 invalid JSON; the first: "):
+        assert f"\n    {kind}" in proc.stderr, proc.stderr
     assert "Generate with a model that writes better math: `ollama pull qwen2.5`" in proc.stderr
     assert "next: python filter.py" not in proc.stderr
 
@@ -213,8 +215,8 @@ def test_a_stage_that_ends_with_nothing_says_why_and_what_to_do(run, tmp_path, o
     run("filter.py", "--input", "latest", "--skip-checks", "duplicate", check_rc=0)
     ollama.answers.clear()  # the judge's own solution now disagrees with every sample
     proc = run("score.py", "--input", "latest", check_rc=0)
-    assert ("nothing reached final: 0 off-domain, 0 incorrect, 3 turned down by the re-solve, 0 below --threshold; "
-            "the judge's own solution disagreed on 3 of 3") in proc.stderr
+    assert ("nothing reached final: 0 off-domain, 0 incorrect, 3 turned down by the re-solve, 0 unresolved (no juror's "
+            "re-solve could vote), 0 below --threshold; the judge's own solution disagreed on 3 of 3") in proc.stderr
 
 
 # ---------------------------------------------------------------- repairs: a step the checker found wrong, sent back
@@ -280,7 +282,7 @@ def test_a_repair_that_still_fails_ends_in_failed_with_both_versions_reasons(run
     assert len({json.loads(a["raw"])["question"] for a in failed["attempt_errors"]}) == 1  # the question stayed
     assert failed["repairs"][0]["step"] == 2 and len(ollama.model_requests()) == 2
     assert "0 valid, 1 failed, 2 attempts" in proc.stderr and "1 asked (a step" in proc.stderr and "0 passed" in proc.stderr
-    assert "failed attempts: 2 failed the arithmetic check" in proc.stderr
+    assert "\n    2 failed the arithmetic check; the first: arithmetic: step 2" in proc.stderr, proc.stderr
 
 
 def test_repairs_0_sends_no_repair_and_the_filter_rejects_the_slip(run, tmp_path, ollama):

@@ -272,6 +272,7 @@ def test_an_api_key_the_server_quotes_back_is_never_stored_or_printed(run, tmp_p
         (tmp_path / "in.jsonl").write_text(json.dumps({"question": "A team hires 2 people at $5 each. What is the cost?",
                                                        "reasoning": ["2 * 5 = 10"], "answer": "$10", "difficulty": "easy",
                                                        "domain": "Ops", "num_steps": 1}) + "\n")
+        server.faults.queue = ["echo_key"] * 2  # fewer than a juror's stop after 3 failed in a row (score.Juror)
         score = run("score.py", "--input", str(tmp_path / "in.jsonl"), "--judge-model", "openai://llama2", env=env, check_rc=0)
     finally:
         server.stop()
@@ -450,7 +451,8 @@ def test_a_stage_summary_shows_each_kind_of_failure_with_its_first_reason(run, t
     (tmp_path / "in.jsonl").write_text(json.dumps({"question": "A team hires 2 people at $5 each. What is the cost?",
                                                    "reasoning": ["2 * 5 = 10"], "answer": "$10", "difficulty": "easy",
                                                    "domain": "Ops", "num_steps": 1}) + "\n")
-    ollama.faults.queue = ["400"] * 10
-    proc = run("score.py", "--input", str(tmp_path / "in.jsonl"), env={"DATAFORGE_RETRIES": "0"}, check_rc=0)
+    ollama.faults.queue = ["400"] * 2  # fewer than a juror's stop after 3 failed in a row (score.Juror)
+    proc = run("score.py", "--input", str(tmp_path / "in.jsonl"), "--max-attempts", "2", env={"DATAFORGE_RETRIES": "0"},
+               check_rc=0)
     assert "  unscored (each with its error in the scored file):" in proc.stderr
     assert "    1 judge: request failed; the first: judge: request failed: " in proc.stderr
